@@ -1,0 +1,347 @@
+//! The `munishare` binary: serves the region, migrates, seeds the demo,
+//! administers users and verifies the audit log. Thin: it parses options and
+//! wires the platform and web crates together.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use munishare_platform::access::{self, CouncilAdmin, NewGrant};
+use munishare_platform::blob::BlobStore;
+use munishare_platform::identity::{self, NewUser};
+use munishare_platform::jobs::{self, JobContext, Registry, Waker};
+use munishare_platform::types::{Service, Timestamp};
+use munishare_platform::{Clock, Db, SystemClock, audit, demo, tenancy};
+use munishare_web::{AppState, Inner, WebConfig};
+
+/// MuniShare: the shared back office of a region's towns.
+#[derive(Debug, Parser)]
+#[command(name = "munishare", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(flatten)]
+    common: Common,
+    /// Options of `serve`, which runs when no command is given.
+    #[command(flatten)]
+    serve: ServeArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+struct Common {
+    /// Directory for the embedded database and the local object store.
+    #[arg(long, env = "MUNISHARE_DATA_DIR", default_value = "./munishare-data", global = true)]
+    data_dir: PathBuf,
+    /// Database: sqlite://PATH (default: DATA_DIR/munishare.db) or postgres://USER@HOST/DB.
+    #[arg(long, env = "MUNISHARE_DATABASE_URL", global = true)]
+    database_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "MUNISHARE_LOG_JSON", global = true)]
+    log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the web UI and API (the default).
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Seed the demo region into an empty database and print how to sign in.
+    Demo,
+    /// Administer users and grants from the server's console.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Audit log tools.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "MUNISHARE_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Object store: file:///ABSOLUTE/DIR (default: DATA_DIR/objects) or s3://BUCKET
+    /// (with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
+    #[arg(long, env = "MUNISHARE_OBJECT_STORE")]
+    object_store: Option<String>,
+    /// Do not seed the demo region into an empty database; create only a first administrator.
+    #[arg(long, env = "MUNISHARE_NO_DEMO")]
+    no_demo: bool,
+    /// TLS certificate chain (PEM); serve HTTPS without a proxy.
+    #[arg(long, env = "MUNISHARE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, env = "MUNISHARE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Mark cookies Secure even without --tls-cert (behind a TLS-terminating proxy).
+    #[arg(long, env = "MUNISHARE_SECURE_COOKIES")]
+    secure_cookies: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user with a temporary password (printed once).
+    CreateUser {
+        /// Sign-in name.
+        #[arg(long)]
+        username: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Email address.
+        #[arg(long, default_value = "")]
+        email: String,
+        /// Make the user a council administrator.
+        #[arg(long)]
+        council_admin: bool,
+    },
+    /// Give a user a new temporary password (printed once), unlock the account and end its sessions.
+    ResetPassword {
+        /// The user.
+        username: String,
+    },
+    /// List users.
+    ListUsers,
+    /// Grant a role to a user.
+    Grant {
+        /// The user.
+        username: String,
+        /// Role key, e.g. town-administrator, finance-clerk, auditor.
+        #[arg(long)]
+        role: String,
+        /// Town short name; omit for the whole region.
+        #[arg(long)]
+        town: Option<String>,
+        /// Limit to one service (requires --town).
+        #[arg(long)]
+        service: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Recompute every hash chain and report the first broken link of each.
+    Verify,
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MUNISHARE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn database_url(common: &Common) -> Result<String> {
+    if let Some(url) = &common.database_url {
+        return Ok(url.clone());
+    }
+    std::fs::create_dir_all(&common.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", common.data_dir.display()))?;
+    Ok(format!("sqlite://{}", common.data_dir.join("munishare.db").display()))
+}
+
+fn object_store_url(data_dir: &Path, given: Option<&str>) -> Result<String> {
+    if let Some(url) = given {
+        return Ok(url.to_owned());
+    }
+    let dir = std::path::absolute(data_dir.join("objects")).context("cannot resolve the data directory")?;
+    Ok(format!("file://{}", dir.display()))
+}
+
+async fn open_db(common: &Common) -> Result<Db> {
+    let url = database_url(common)?;
+    let db = Db::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+/// Hides a password in a database URL before printing it.
+fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("****"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn print_demo(creds: &demo::DemoCredentials) {
+    println!("\nThe demo region is ready. Sign in as:");
+    println!("  {:<26} password {}   (council administrator; shown only now)", creds.admin_username, creds.admin_password);
+    for (u, what) in &creds.users {
+        println!("  {u:<26} password {}   ({what})", creds.demo_password);
+    }
+    println!();
+}
+
+async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
+    if !demo::is_empty(db).await? {
+        return Ok(());
+    }
+    let now = Timestamp::new(SystemClock.now());
+    if no_demo {
+        let (user, password) = demo::bootstrap(db, now, "MuniShare region").await?;
+        println!("\nFirst administrator: {user}  password {password}  (shown only now; you will be asked to change it)\n");
+    } else {
+        let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD").ok().filter(|p| !p.is_empty());
+        let creds = demo::seed(db, now, demo_password).await?;
+        print_demo(&creds);
+    }
+    Ok(())
+}
+
+async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
+    let db = open_db(common).await?;
+    seed_if_empty(&db, args.no_demo).await?;
+    let blobs = BlobStore::open(&object_store_url(&common.data_dir, args.object_store.as_deref())?)
+        .context("cannot open the object store")?;
+    let addr: SocketAddr = args.listen.parse().with_context(|| format!("--listen {} is not an address like 127.0.0.1:8080", args.listen))?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let waker = Waker::default();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(jobs::run_worker(
+        Registry::with_platform_jobs(),
+        JobContext { db: db.clone(), clock: clock.clone() },
+        waker.clone(),
+        std::time::Duration::from_secs(2),
+        stop_rx,
+    ));
+    let tls = args.tls_cert.is_some();
+    let state = AppState::new(Inner {
+        region_name: demo::region_name(&db).await?,
+        db: db.clone(),
+        blobs,
+        clock,
+        jobs: waker,
+        config: WebConfig { secure_cookies: tls || args.secure_cookies, ..WebConfig::default() },
+    });
+    let app = munishare_web::app(state).router;
+    let scheme = if tls { "https" } else { "http" };
+    println!("MuniShare is serving at {scheme}://{addr}/  (database: {}, API docs: {scheme}://{addr}/api/docs)", db.backend());
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+        shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    let service = app.into_make_service();
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("cannot read --tls-cert/--tls-key")?;
+            axum_server::bind_rustls(addr, config).handle(handle).serve(service).await?;
+        }
+        _ => axum_server::bind(addr).handle(handle).serve(service).await?,
+    }
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    db.close().await;
+    Ok(())
+}
+
+async fn admin_command(common: &Common, cmd: AdminCommand) -> Result<()> {
+    let db = open_db(common).await?;
+    let now = Timestamp::new(SystemClock.now());
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let admin = CouncilAdmin::operator_console(&who);
+    match cmd {
+        AdminCommand::CreateUser { username, name, email, council_admin } => {
+            let (user, password) = identity::create_user(&admin, &db, now, &NewUser { username, display_name: name, email, council_admin }).await?;
+            println!("Created {}. Temporary password (shown once): {password}", user.username);
+        }
+        AdminCommand::ResetPassword { username } => {
+            let mut c = db.read().await?;
+            let user = identity::user_by_username(&mut c, &username).await?.with_context(|| format!("no user named {username}"))?;
+            drop(c);
+            let (_, password) = identity::reset_password(&admin, &db, now, &user.id).await?;
+            println!("New temporary password for {} (shown once): {password}", user.username);
+        }
+        AdminCommand::ListUsers => {
+            for u in identity::list_users(&admin, &db).await? {
+                let status = if !u.active { "disabled" } else if u.locked_until.is_some() { "locked" } else { "active" };
+                println!("{:<28} {:<36} {status}{}", u.username, u.display_name, if u.council_admin { ", council admin" } else { "" });
+            }
+        }
+        AdminCommand::Grant { username, role, town, service } => {
+            let mut c = db.read().await?;
+            let user = identity::user_by_username(&mut c, &username).await?.with_context(|| format!("no user named {username}"))?;
+            let roles = access::list_roles(&mut c).await?;
+            let role = roles.iter().find(|r| r.slug == role).with_context(|| {
+                format!("no role {role}; roles: {}", roles.iter().map(|r| r.slug.as_str()).collect::<Vec<_>>().join(", "))
+            })?;
+            let municipality_id = match &town {
+                None => None,
+                Some(slug) => Some(tenancy::find_by_slug(&mut c, slug).await?.with_context(|| format!("no town {slug}"))?.id),
+            };
+            drop(c);
+            let service = service.map(|s| Service::parse("service", &s)).transpose()?;
+            if service.is_some() && municipality_id.is_none() {
+                bail!("--service needs --town");
+            }
+            let g = access::create_grant(&admin, &db, now, &NewGrant { user_id: user.id, role_id: role.id.clone(), municipality_id, service }).await?;
+            println!("Granted {} to {} in {}.", g.role_name, g.username, g.town_name.unwrap_or_else(|| "the whole region".into()));
+        }
+    }
+    db.close().await;
+    Ok(())
+}
+
+async fn audit_verify(common: &Common) -> Result<bool> {
+    let db = open_db(common).await?;
+    let report = audit::verify(&db).await?;
+    db.close().await;
+    println!("Checked {} events in {} chains.", report.events, report.chains);
+    if report.broken.is_empty() {
+        println!("Every chain is intact.");
+        return Ok(true);
+    }
+    for b in &report.broken {
+        println!("BROKEN chain {} at event {}: {}", b.chain, b.seq, b.reason);
+    }
+    Ok(false)
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    init_tracing(cli.common.log_json);
+    match cli.command {
+        None => serve(&cli.common, &cli.serve).await,
+        Some(Command::Serve(args)) => serve(&cli.common, &args).await,
+        Some(Command::Migrate) => {
+            let db = open_db(&cli.common).await?;
+            println!("The {} database is up to date.", db.backend());
+            db.close().await;
+            Ok(())
+        }
+        Some(Command::Demo) => {
+            let db = open_db(&cli.common).await?;
+            if !demo::is_empty(&db).await? {
+                bail!("the database already holds a region; the demo seeds only an empty database");
+            }
+            let creds = demo::seed(&db, Timestamp::new(SystemClock.now()), std::env::var("MUNISHARE_DEMO_PASSWORD").ok()).await?;
+            print_demo(&creds);
+            db.close().await;
+            Ok(())
+        }
+        Some(Command::Admin(cmd)) => admin_command(&cli.common, cmd).await,
+        Some(Command::Audit(AuditCommand::Verify)) => {
+            if audit_verify(&cli.common).await? {
+                Ok(())
+            } else {
+                std::process::exit(2)
+            }
+        }
+    }
+}

@@ -1,0 +1,586 @@
+//! Who may do what, where. Roles are sets of (service, permission); grants
+//! give a user a role at a scope: the whole region, one municipality, or one
+//! municipality and one service.
+//!
+//! *Architecture invariant:* the scope types — [`TownScope`], [`ServiceScope`],
+//! [`CouncilAdmin`] — have private fields and are only built by the
+//! `authorize_*` functions here. Store functions for tenant-owned data take a
+//! scope first, so a query that skipped the access check does not compile.
+//!
+//! Being a council administrator lets a user manage towns, subscriptions,
+//! users and grants; it does not let them read a town's service data, which
+//! needs a grant like anyone else's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use time::Date;
+
+use crate::audit::{self, Actor, AuditVisibility, Change};
+use crate::db::{Db, Executor, Tx};
+use crate::{dispatch, execute};
+use crate::error::{Error, Result};
+use crate::tenancy::{self, Municipality, Subscription};
+use crate::types::{GrantId, MunicipalityId, Permission, RoleId, Service, Timestamp, UserId};
+
+/// A token's limit: it acts only in this town and service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenLimit {
+    /// The town.
+    pub municipality_id: MunicipalityId,
+    /// The service.
+    pub service: Service,
+}
+
+/// An authenticated caller: a signed-in user, or a user's API token.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    user_id: UserId,
+    username: String,
+    display_name: String,
+    council_admin: bool,
+    must_change_password: bool,
+    token: Option<TokenLimit>,
+    request_id: Option<String>,
+}
+
+impl Principal {
+    /// Built by identity after checking a session or token.
+    pub(crate) fn new(
+        user_id: UserId,
+        username: String,
+        display_name: String,
+        council_admin: bool,
+        must_change_password: bool,
+        token: Option<TokenLimit>,
+    ) -> Self {
+        Self { user_id, username, display_name, council_admin, must_change_password, token, request_id: None }
+    }
+
+    /// Tags the principal with the request it is acting in (for the audit log).
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = Some(id.into());
+        self
+    }
+
+    /// The user's id.
+    pub fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
+    /// The user's sign-in name.
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+    /// The user's display name.
+    pub fn display_name(&self) -> &str {
+        &self.display_name
+    }
+    /// Whether the user administers the council (and is not acting through a token).
+    pub fn is_council_admin(&self) -> bool {
+        self.council_admin && self.token.is_none()
+    }
+    /// Whether the user must change their password before doing anything else.
+    pub fn must_change_password(&self) -> bool {
+        self.must_change_password
+    }
+    /// The token limit, when acting through an API token.
+    pub fn token_limit(&self) -> Option<&TokenLimit> {
+        self.token.as_ref()
+    }
+    /// The audit actor for this principal.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: Some(self.user_id.clone()),
+            label: self.username.clone(),
+            request_id: self.request_id.clone(),
+        }
+    }
+}
+
+/// One service of a town as a user sees it: the subscription and what they may do.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceAccess {
+    /// The service.
+    pub service: Service,
+    /// The caller's permissions (at least one).
+    pub permissions: Vec<Permission>,
+    /// The town's active subscription.
+    pub subscription: Subscription,
+}
+
+/// Proof that the caller may see a town: they hold some grant that reaches it.
+#[derive(Debug, Clone)]
+pub struct TownScope {
+    town: Municipality,
+    services: Vec<ServiceAccess>,
+    actor: Actor,
+}
+
+impl TownScope {
+    /// The town.
+    pub fn town(&self) -> &Municipality {
+        &self.town
+    }
+    /// Its id.
+    pub fn municipality_id(&self) -> &MunicipalityId {
+        &self.town.id
+    }
+    /// The subscribed services the caller has permissions in.
+    pub fn services(&self) -> &[ServiceAccess] {
+        &self.services
+    }
+    /// The audit actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// Proof that the caller holds `permission` on a subscribed service in a town.
+#[derive(Debug, Clone)]
+pub struct ServiceScope {
+    town: Municipality,
+    service: Service,
+    permissions: Vec<Permission>,
+    user_id: UserId,
+    actor: Actor,
+}
+
+impl ServiceScope {
+    /// The town.
+    pub fn town(&self) -> &Municipality {
+        &self.town
+    }
+    /// Its id.
+    pub fn municipality_id(&self) -> &MunicipalityId {
+        &self.town.id
+    }
+    /// The service.
+    pub fn service(&self) -> Service {
+        self.service
+    }
+    /// Everything the caller may do in this service and town.
+    pub fn permissions(&self) -> &[Permission] {
+        &self.permissions
+    }
+    /// Whether the caller also holds `p` here.
+    pub fn can(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+    /// The caller.
+    pub fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
+    /// The audit actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// Proof that the caller is a council administrator (signed in, not via a
+/// token), or the server's operator at the command line.
+#[derive(Debug, Clone)]
+pub struct CouncilAdmin {
+    user_id: Option<UserId>,
+    actor: Actor,
+}
+
+impl CouncilAdmin {
+    /// Administration from `munishare admin …` on the server. Whoever runs it
+    /// already holds the database credentials; the actions are audited as
+    /// `cli:<label>` all the same.
+    pub fn operator_console(label: &str) -> Self {
+        Self { user_id: None, actor: Actor { user_id: None, label: format!("cli:{label}"), request_id: None } }
+    }
+
+    /// The administrator's user id (none at the operator console).
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.user_id.as_ref()
+    }
+    /// The audit actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+}
+
+/// Checks the caller is a council administrator.
+pub fn authorize_council_admin(principal: &Principal) -> Result<CouncilAdmin> {
+    if principal.is_council_admin() {
+        Ok(CouncilAdmin { user_id: Some(principal.user_id.clone()), actor: principal.actor() })
+    } else {
+        Err(Error::Forbidden("Only council administrators can do that.".into()))
+    }
+}
+
+/// A user's permissions: region-wide, and per town.
+#[derive(Debug, Clone, Default)]
+pub struct Effective {
+    region: BTreeSet<(Service, Permission)>,
+    towns: BTreeMap<MunicipalityId, BTreeSet<(Service, Permission)>>,
+}
+
+impl Effective {
+    /// Permissions in `service` in `town`.
+    pub fn in_town(&self, town: &MunicipalityId, service: Service) -> Vec<Permission> {
+        let mut out: BTreeSet<Permission> =
+            self.region.iter().filter(|(s, _)| *s == service).map(|(_, p)| *p).collect();
+        if let Some(t) = self.towns.get(town) {
+            out.extend(t.iter().filter(|(s, _)| *s == service).map(|(_, p)| *p));
+        }
+        out.into_iter().collect()
+    }
+
+    /// Whether any grant reaches `town`.
+    pub fn reaches(&self, town: &MunicipalityId) -> bool {
+        !self.region.is_empty() || self.towns.get(town).is_some_and(|t| !t.is_empty())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantPermRow {
+    municipality_id: Option<MunicipalityId>,
+    grant_service: Option<String>,
+    service: String,
+    permission: String,
+}
+
+/// Computes a principal's permissions from their active grants, narrowed to
+/// their token's town and service when acting through a token.
+pub async fn effective(ex: &mut impl Executor, principal: &Principal) -> Result<Effective> {
+    let rows: Vec<GrantPermRow> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT g.municipality_id, g.service AS grant_service, rp.service, rp.permission \
+         FROM grants g JOIN role_permissions rp ON rp.role_id = g.role_id \
+         WHERE g.user_id = $1 AND g.revoked_at IS NULL").bind(&principal.user_id).fetch_all(c).await)?;
+    let mut eff = Effective::default();
+    for r in rows {
+        if r.grant_service.as_deref().is_some_and(|gs| gs != r.service) {
+            continue;
+        }
+        let pair = (Service::parse("service", &r.service)?, Permission::parse("permission", &r.permission)?);
+        match r.municipality_id {
+            None => eff.region.insert(pair),
+            Some(m) => eff.towns.entry(m).or_default().insert(pair),
+        };
+    }
+    if let Some(limit) = &principal.token {
+        // Region-wide permissions become permissions in the token's town only.
+        let mut narrowed = Effective::default();
+        let mut in_town: BTreeSet<(Service, Permission)> =
+            eff.region.iter().copied().filter(|(s, _)| *s == limit.service).collect();
+        if let Some(t) = eff.towns.get(&limit.municipality_id) {
+            in_town.extend(t.iter().copied().filter(|(s, _)| *s == limit.service));
+        }
+        narrowed.towns.insert(limit.municipality_id.clone(), in_town);
+        return Ok(narrowed);
+    }
+    Ok(eff)
+}
+
+fn services_in(eff: &Effective, town: &MunicipalityId, subs: Vec<Subscription>, today: Date) -> Vec<ServiceAccess> {
+    subs.into_iter()
+        .filter(|s| s.is_active_on(today))
+        .filter_map(|s| {
+            let permissions = eff.in_town(town, s.service);
+            (!permissions.is_empty()).then_some(ServiceAccess { service: s.service, permissions, subscription: s })
+        })
+        .collect()
+}
+
+/// Checks the caller may see the town named `slug` at all. An unknown town
+/// and a town the caller has no grant in both answer "not found".
+pub async fn authorize_town(db: &Db, principal: &Principal, today: Date, slug: &str) -> Result<TownScope> {
+    let mut c = db.read().await?;
+    let town = tenancy::find_by_slug(&mut c, slug).await?.filter(|t| t.active).ok_or(Error::NotFound { what: "town" })?;
+    let eff = effective(&mut c, principal).await?;
+    if !eff.reaches(&town.id) {
+        return Err(Error::NotFound { what: "town" });
+    }
+    let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
+    let services = services_in(&eff, &town.id, subs, today);
+    Ok(TownScope { town, services, actor: principal.actor() })
+}
+
+/// Checks the caller holds `permission` on `service` in the town named `slug`.
+///
+/// Not found when the town is unknown, the caller has no permission at all in
+/// that service there, or the town does not subscribe to it — so neither a
+/// town's existence nor its subscriptions leak. Forbidden when the caller can
+/// see the service but lacks this particular permission.
+pub async fn authorize_service(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+    slug: &str,
+    service: Service,
+    permission: Permission,
+) -> Result<ServiceScope> {
+    let town = authorize_town(db, principal, today, slug).await?;
+    let Some(access) = town.services.iter().find(|s| s.service == service) else {
+        return Err(Error::NotFound { what: "service" });
+    };
+    if !access.permissions.contains(&permission) {
+        return Err(Error::Forbidden(format!(
+            "You may {} {} in {} but not {} it.",
+            access.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
+            service.title(),
+            town.town.name,
+            permission.as_str()
+        )));
+    }
+    Ok(ServiceScope {
+        permissions: access.permissions.clone(),
+        town: town.town,
+        service,
+        user_id: principal.user_id.clone(),
+        actor: principal.actor(),
+    })
+}
+
+/// The towns the caller can reach, each with the services they may use there.
+pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec<TownScope>> {
+    let mut c = db.read().await?;
+    let eff = effective(&mut c, principal).await?;
+    let mut out = Vec::new();
+    for town in tenancy::list_all(&mut c).await? {
+        if !town.active || !eff.reaches(&town.id) {
+            continue;
+        }
+        let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
+        let services = services_in(&eff, &town.id, subs, today);
+        out.push(TownScope { town, services, actor: principal.actor() });
+    }
+    Ok(out)
+}
+
+/// What of the audit log the caller may read: region events if they are a
+/// council administrator; per reachable town, events of the services they can view.
+pub async fn audit_visibility(db: &Db, principal: &Principal, today: Date) -> Result<AuditVisibility> {
+    let towns = my_towns(db, principal, today).await?;
+    Ok(AuditVisibility {
+        region: principal.is_council_admin(),
+        towns: towns
+            .into_iter()
+            .map(|t| {
+                let viewable = t
+                    .services
+                    .iter()
+                    .filter(|s| s.permissions.contains(&Permission::View))
+                    .map(|s| s.service)
+                    .collect();
+                (t.town.id, viewable)
+            })
+            .collect(),
+    })
+}
+
+// ---------------------------------------------------------------- roles and grants
+
+/// A role: a named set of (service, permission).
+#[derive(Debug, Clone, Serialize)]
+pub struct Role {
+    /// Id.
+    pub id: RoleId,
+    /// Stable key, e.g. `town-administrator`.
+    pub slug: String,
+    /// Name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// Its permissions.
+    pub permissions: Vec<(Service, Permission)>,
+}
+
+/// Every role with its permissions.
+pub async fn list_roles(ex: &mut impl Executor) -> Result<Vec<Role>> {
+    let roles: Vec<(RoleId, String, String, String)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, slug, name, description FROM roles ORDER BY name").fetch_all(c).await)?;
+    let perms: Vec<(RoleId, String, String)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT role_id, service, permission FROM role_permissions").fetch_all(c).await)?;
+    roles
+        .into_iter()
+        .map(|(id, slug, name, description)| {
+            let mut permissions = perms
+                .iter()
+                .filter(|(r, _, _)| *r == id)
+                .map(|(_, s, p)| Ok((Service::parse("service", s)?, Permission::parse("permission", p)?)))
+                .collect::<Result<Vec<_>>>()?;
+            permissions.sort();
+            Ok(Role { id, slug, name, description, permissions })
+        })
+        .collect()
+}
+
+/// Inserts a role (used by the seed and by administration) and audits it.
+pub async fn insert_role(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &Actor,
+    slug: &str,
+    name: &str,
+    description: &str,
+    permissions: &[(Service, Permission)],
+) -> Result<Role> {
+    let id = RoleId::generate();
+    execute!(tx, c => sqlx::query("INSERT INTO roles (id, slug, name, description) VALUES ($1, $2, $3, $4)")
+        .bind(&id).bind(slug).bind(name).bind(description).execute(c).await)
+        .map_err(|e| Error::from(e).on_conflict("slug", format!("a role named {slug} exists")))?;
+    for (s, p) in permissions {
+        execute!(tx, c => sqlx::query("INSERT INTO role_permissions (role_id, service, permission) VALUES ($1, $2, $3)")
+            .bind(&id).bind(s.as_str()).bind(p.as_str()).execute(c).await)?;
+    }
+    let role = Role {
+        id: id.clone(),
+        slug: slug.to_owned(),
+        name: name.to_owned(),
+        description: description.to_owned(),
+        permissions: permissions.to_vec(),
+    };
+    audit::record(tx, now, actor, Change {
+        municipality_id: None, service: None, action: "role.create", entity_type: "role",
+        entity_id: id.to_string(), before: None,
+        after: Some(serde_json::to_value(&role).map_err(|e| Error::Internal(e.to_string()))?),
+    }).await?;
+    Ok(role)
+}
+
+/// A grant as listed.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Grant {
+    /// Id.
+    pub id: GrantId,
+    /// Grantee.
+    pub user_id: UserId,
+    /// Grantee's username.
+    pub username: String,
+    /// Role.
+    pub role_id: RoleId,
+    /// Role name.
+    pub role_name: String,
+    /// Town, or none for region-wide.
+    pub municipality_id: Option<MunicipalityId>,
+    /// Town name, or none for region-wide.
+    pub town_name: Option<String>,
+    /// Town slug.
+    pub town_slug: Option<String>,
+    /// Service the grant is limited to, if any.
+    pub service: Option<String>,
+    /// Granted.
+    pub created_at: String,
+    /// Revoked, if it was.
+    pub revoked_at: Option<String>,
+}
+
+const GRANT_SELECT: &str = "SELECT g.id, g.user_id, u.username, g.role_id, r.name AS role_name, g.municipality_id, \
+     m.name AS town_name, m.slug AS town_slug, g.service, g.created_at, g.revoked_at \
+     FROM grants g JOIN users u ON u.id = g.user_id JOIN roles r ON r.id = g.role_id \
+     LEFT JOIN municipalities m ON m.id = g.municipality_id";
+
+/// Grants of one user (active and revoked), newest first.
+pub async fn grants_of_user(_admin: &CouncilAdmin, db: &Db, user: &UserId) -> Result<Vec<Grant>> {
+    let mut c = db.read().await?;
+    let sql = format!("{GRANT_SELECT} WHERE g.user_id = $1 ORDER BY g.revoked_at IS NOT NULL, g.created_at DESC");
+    Ok(dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user).fetch_all(c).await)?)
+}
+
+/// Active grants that reach one town (including region-wide grants).
+pub async fn grants_in_town(_admin: &CouncilAdmin, db: &Db, town: &MunicipalityId) -> Result<Vec<Grant>> {
+    let mut c = db.read().await?;
+    let sql = format!(
+        "{GRANT_SELECT} WHERE g.revoked_at IS NULL AND (g.municipality_id = $1 OR g.municipality_id IS NULL) \
+         ORDER BY u.username"
+    );
+    Ok(dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(town).fetch_all(c).await)?)
+}
+
+async fn grant_by_id(ex: &mut impl Executor, id: &GrantId) -> Result<Grant> {
+    let sql = format!("{GRANT_SELECT} WHERE g.id = $1");
+    dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(c).await)?
+        .ok_or(Error::NotFound { what: "grant" })
+}
+
+/// What a new grant gives.
+#[derive(Debug, Clone)]
+pub struct NewGrant {
+    /// Grantee.
+    pub user_id: UserId,
+    /// Role.
+    pub role_id: RoleId,
+    /// Town (none = region-wide).
+    pub municipality_id: Option<MunicipalityId>,
+    /// Limit to one service.
+    pub service: Option<Service>,
+}
+
+/// Grants a role to a user at a scope; refuses grants that would give nothing
+/// (a service limit the role has no permission in) and exact duplicates.
+pub async fn create_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &NewGrant) -> Result<Grant> {
+    let mut tx = db.begin().await?;
+    let roles = list_roles(&mut tx).await?;
+    let role = roles.iter().find(|r| r.id == new.role_id).ok_or_else(|| Error::invalid("role_id", "no such role"))?;
+    if crate::identity::user_by_id(&mut tx, &new.user_id).await?.is_none() {
+        return Err(Error::invalid("user_id", "no such user"));
+    }
+    if let Some(m) = &new.municipality_id
+        && tenancy::find_by_id(&mut tx, m).await?.is_none()
+    {
+        return Err(Error::invalid("municipality", "no such town"));
+    }
+    if let Some(s) = new.service
+        && !role.permissions.iter().any(|(rs, _)| *rs == s)
+    {
+        return Err(Error::invalid(
+            "service",
+            format!("the role {} has no permissions in {}; choose another service or role", role.name, s.title()),
+        ));
+    }
+    let dup: Option<String> = dispatch!(&mut tx, c => sqlx::query_scalar(
+        "SELECT id FROM grants WHERE user_id = $1 AND role_id = $2 AND revoked_at IS NULL \
+         AND COALESCE(municipality_id, '') = $3 AND COALESCE(service, '') = $4")
+        .bind(&new.user_id).bind(&new.role_id)
+        .bind(new.municipality_id.as_ref().map_or("", |m| m.as_str()))
+        .bind(new.service.map_or("", Service::as_str))
+        .fetch_optional(c).await)?;
+    if dup.is_some() {
+        return Err(Error::conflict("role_id", "the user already has this role at this scope"));
+    }
+    let id = GrantId::generate();
+    execute!(&mut tx, c => sqlx::query(
+        "INSERT INTO grants (id, user_id, role_id, municipality_id, service, created_at, created_by, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)")
+        .bind(&id).bind(&new.user_id).bind(&new.role_id).bind(&new.municipality_id)
+        .bind(new.service.map(Service::as_str)).bind(now.to_db()).bind(admin.user_id()).execute(c).await)?;
+    let grant = grant_by_id(&mut tx, &id).await?;
+    audit::record(&mut tx, now, admin.actor(), Change {
+        municipality_id: new.municipality_id.clone(),
+        service: new.service,
+        action: "grant.create",
+        entity_type: "grant",
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(serde_json::to_value(&grant).map_err(|e| Error::Internal(e.to_string()))?),
+    }).await?;
+    tx.commit().await?;
+    Ok(grant)
+}
+
+/// Revokes a grant (kept for the record, marked revoked).
+pub async fn revoke_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &GrantId) -> Result<Grant> {
+    let mut tx = db.begin().await?;
+    let before = grant_by_id(&mut tx, id).await?;
+    if before.revoked_at.is_some() {
+        return Err(Error::conflict("id", "that grant is already revoked"));
+    }
+    execute!(&mut tx, c => sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2")
+        .bind(now.to_db()).bind(id).execute(c).await)?;
+    let after = grant_by_id(&mut tx, id).await?;
+    audit::record(&mut tx, now, admin.actor(), Change {
+        municipality_id: before.municipality_id.clone(),
+        service: before.service.as_deref().and_then(|s| Service::parse("service", s).ok()),
+        action: "grant.revoke",
+        entity_type: "grant",
+        entity_id: id.to_string(),
+        before: Some(serde_json::to_value(&before).map_err(|e| Error::Internal(e.to_string()))?),
+        after: Some(serde_json::to_value(&after).map_err(|e| Error::Internal(e.to_string()))?),
+    }).await?;
+    tx.commit().await?;
+    Ok(after)
+}

@@ -1,0 +1,146 @@
+//! Blob storage for documents and backup data: a local directory by default,
+//! or any S3-compatible store. The database keeps metadata and hashes; the
+//! bytes live here, under a key that starts with the owning town, so one
+//! town's objects can never be addressed through another town's scope.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+
+use crate::access::ServiceScope;
+use crate::error::{Error, Result};
+
+/// Where an object lives: `towns/{municipality_id}/{service}/{name}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    /// A key inside the scope's town and service. `name` may contain `/` to
+    /// make folders; empty segments, `.` and `..` are refused.
+    pub fn in_scope(scope: &ServiceScope, name: &str) -> Result<Self> {
+        Ok(Self(format!("{}/{}", Self::prefix(scope), Self::check_name(name)?)))
+    }
+
+    /// The prefix of every object of the scope's town and service.
+    pub fn prefix(scope: &ServiceScope) -> String {
+        format!("towns/{}/{}", scope.municipality_id(), scope.service())
+    }
+
+    /// A key for platform-owned objects outside any town.
+    pub fn system(name: &str) -> Result<Self> {
+        Ok(Self(format!("system/{}", Self::check_name(name)?)))
+    }
+
+    fn check_name(name: &str) -> Result<&str> {
+        let ok = !name.is_empty()
+            && name.len() <= 512
+            && name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && !name.contains('\\');
+        if ok { Ok(name) } else { Err(Error::invalid("name", "not a valid object name")) }
+    }
+
+    /// The key text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The object store.
+#[derive(Clone)]
+pub struct BlobStore {
+    inner: Arc<dyn ObjectStore>,
+    description: String,
+}
+
+impl std::fmt::Debug for BlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobStore").field("at", &self.description).finish()
+    }
+}
+
+fn blob_err(e: object_store::Error) -> Error {
+    Error::Blob(e.to_string())
+}
+
+impl BlobStore {
+    /// Opens `file:///absolute/dir` (created if missing) or `s3://bucket`.
+    ///
+    /// For S3 the usual variables apply: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION` / `AWS_DEFAULT_REGION`,
+    /// `AWS_ENDPOINT` (for MinIO, Ceph and other S3-compatible stores) and
+    /// `AWS_ALLOW_HTTP=true` for a plain-HTTP endpoint.
+    pub fn open(url: &str) -> Result<Self> {
+        if let Some(dir) = url.strip_prefix("file://") {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::invalid("object-store", format!("cannot create {dir}: {e}")))?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
+                .map_err(blob_err)?
+                .with_automatic_cleanup(true);
+            Ok(Self { inner: Arc::new(fs), description: url.to_owned() })
+        } else if let Some(bucket) = url.strip_prefix("s3://") {
+            let bucket = bucket.trim_end_matches('/');
+            if bucket.is_empty() || bucket.contains('/') {
+                return Err(Error::invalid("object-store", "write s3://bucket-name"));
+            }
+            let s3 = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .build()
+                .map_err(|e| Error::invalid("object-store", e.to_string()))?;
+            Ok(Self { inner: Arc::new(s3), description: url.to_owned() })
+        } else {
+            Err(Error::invalid("object-store", "must start with file:// or s3://"))
+        }
+    }
+
+    /// Where the store is, for logs.
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// Stores `bytes` under `key`, replacing any object there.
+    pub async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()> {
+        self.inner.put(&Path::from(key.as_str()), bytes.into()).await.map_err(blob_err)?;
+        Ok(())
+    }
+
+    /// Reads a whole object.
+    pub async fn get(&self, key: &BlobKey) -> Result<Bytes> {
+        match self.inner.get(&Path::from(key.as_str())).await {
+            Ok(r) => r.bytes().await.map_err(blob_err),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { what: "object" }),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
+    /// Whether an object exists.
+    pub async fn exists(&self, key: &BlobKey) -> Result<bool> {
+        match self.inner.head(&Path::from(key.as_str())).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
+    /// Deletes an object; deleting a missing one is not an error.
+    pub async fn delete(&self, key: &BlobKey) -> Result<()> {
+        match self.inner.delete(&Path::from(key.as_str())).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
+    /// Keys and sizes of the objects of a scope's town and service.
+    pub async fn list(&self, scope: &ServiceScope) -> Result<Vec<(String, u64)>> {
+        let prefix = Path::from(BlobKey::prefix(scope));
+        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await.map_err(blob_err)?;
+        Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size)).collect())
+    }
+
+    /// Checks the store answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        self.exists(&BlobKey::system("readyz-probe")?).await.map(|_| ())
+    }
+}

@@ -1,0 +1,401 @@
+//! `Db`: one handle over SQLite (embedded default) or PostgreSQL (production).
+//!
+//! Queries are written once, in portable SQL with `$1` placeholders (SQLite
+//! accepts them too), and expanded for both drivers by [`dispatch!`]. Write
+//! transactions on SQLite begin `IMMEDIATE` so a read-then-write transaction
+//! never fails to upgrade its lock. The few dialect differences live in
+//! [`dialect`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+use crate::error::{Error, Result};
+
+/// The migrations, embedded in the binary; one folder for both databases.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// A connection pool to one of the two supported databases.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// Embedded SQLite (WAL mode, foreign keys on).
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+#[derive(Debug)]
+pub enum Tx {
+    /// On SQLite.
+    Sqlite(Transaction<'static, Sqlite>),
+    /// On PostgreSQL.
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A pooled connection for reads outside a transaction.
+#[derive(Debug)]
+pub enum Conn {
+    /// On SQLite.
+    Sqlite(PoolConnection<Sqlite>),
+    /// On PostgreSQL.
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A borrowed connection of either kind; what [`dispatch!`] matches on.
+#[derive(Debug)]
+pub enum ConnRef<'a> {
+    /// On SQLite.
+    Sqlite(&'a mut SqliteConnection),
+    /// On PostgreSQL.
+    Postgres(&'a mut PgConnection),
+}
+
+/// Anything store functions can run SQL on: a [`Tx`] or a [`Conn`].
+pub trait Executor: Send {
+    /// Borrows the underlying connection.
+    fn conn(&mut self) -> ConnRef<'_>;
+}
+
+impl Executor for Tx {
+    fn conn(&mut self) -> ConnRef<'_> {
+        match self {
+            Tx::Sqlite(t) => ConnRef::Sqlite(&mut *t),
+            Tx::Postgres(t) => ConnRef::Postgres(&mut *t),
+        }
+    }
+}
+
+impl Executor for Conn {
+    fn conn(&mut self) -> ConnRef<'_> {
+        match self {
+            Conn::Sqlite(c) => ConnRef::Sqlite(&mut *c),
+            Conn::Postgres(c) => ConnRef::Postgres(&mut *c),
+        }
+    }
+}
+
+/// Runs the same sqlx expression on whichever driver the executor holds.
+///
+/// `execute!(ex, c => sqlx::query("…").bind(x).execute(c).await)` expands the
+/// body once per driver with `c` bound to `&mut SqliteConnection` or
+/// `&mut PgConnection`; both arms must produce the same type.
+#[macro_export]
+macro_rules! dispatch {
+    ($ex:expr, $c:ident => $body:expr) => {
+        match $crate::db::Executor::conn($ex) {
+            $crate::db::ConnRef::Sqlite($c) => $body,
+            $crate::db::ConnRef::Postgres($c) => $body,
+        }
+    };
+}
+
+/// Like [`dispatch!`] for a statement run with `.execute(c).await`; yields
+/// the number of rows affected, the one result both drivers share.
+#[macro_export]
+macro_rules! execute {
+    ($ex:expr, $c:ident => $body:expr) => {
+        match $crate::db::Executor::conn($ex) {
+            $crate::db::ConnRef::Sqlite($c) => ($body).map(|r| r.rows_affected()),
+            $crate::db::ConnRef::Postgres($c) => ($body).map(|r| r.rows_affected()),
+        }
+    };
+}
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite://path` or `postgres://…`). SQLite files
+    /// are created when missing.
+    pub async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid("database-url", e.to_string()))?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| Error::invalid("database-url", e.to_string()))?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(opts)
+                .await?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(Error::invalid(
+                "database-url",
+                "must start with sqlite:// or postgres://".to_owned(),
+            ))
+        }
+    }
+
+    /// Applies pending migrations and installs the dialect-specific guards.
+    pub async fn migrate(&self) -> Result<()> {
+        let run = match self {
+            Db::Sqlite(p) => MIGRATOR.run(p).await,
+            Db::Postgres(p) => MIGRATOR.run(p).await,
+        };
+        run.map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
+        dialect::install_guards(self).await
+    }
+
+    /// Begins a write transaction.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Takes a pooled connection for reads.
+    pub async fn read(&self) -> Result<Conn> {
+        Ok(match self {
+            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// "sqlite" or "postgres".
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Checks the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        let mut c = self.read().await?;
+        execute!(&mut c, c => sqlx::query("SELECT 1").execute(c).await)?;
+        Ok(())
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        match self {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    /// Commits the transaction.
+    pub async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The dialect differences, in one place.
+pub mod dialect {
+    use super::Db;
+    use crate::error::Result;
+
+    const SQLITE_GUARDS: [&str; 2] = [
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_update BEFORE UPDATE ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+        "CREATE TRIGGER IF NOT EXISTS audit_events_no_delete BEFORE DELETE ON audit_events \
+         BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END",
+    ];
+
+    const POSTGRES_GUARDS: [&str; 3] = [
+        "CREATE OR REPLACE FUNCTION munishare_append_only() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
+        "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
+        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events \
+         FOR EACH ROW EXECUTE FUNCTION munishare_append_only()",
+    ];
+
+    /// Makes the audit table append-only at the database level: an UPDATE or
+    /// DELETE through SQL fails, so only someone who drops the trigger (an
+    /// administrator with DDL rights) can tamper — and `audit verify` finds that.
+    pub async fn install_guards(db: &Db) -> Result<()> {
+        match db {
+            Db::Sqlite(p) => {
+                for sql in SQLITE_GUARDS {
+                    sqlx::query(sql).execute(p).await?;
+                }
+            }
+            Db::Postgres(p) => {
+                let mut tx = p.begin().await?;
+                for sql in POSTGRES_GUARDS {
+                    sqlx::query(sql).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the append-only guard. Only the tamper-detection test uses this,
+    /// to play an administrator who edits the table behind the application's back.
+    pub async fn drop_guards_for_tamper_test(db: &Db) -> Result<()> {
+        let statements: &[&'static str] = match db {
+            Db::Sqlite(_) => &[
+                "DROP TRIGGER IF EXISTS audit_events_no_update",
+                "DROP TRIGGER IF EXISTS audit_events_no_delete",
+            ],
+            Db::Postgres(_) => &["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"],
+        };
+        for sql in statements {
+            match db {
+                Db::Sqlite(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
+                Db::Postgres(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fresh databases for tests: a temporary SQLite file, or a new PostgreSQL
+/// database created on the server named by `MUNISHARE_TEST_POSTGRES_URL` and
+/// dropped afterwards.
+pub mod testing {
+    use super::Db;
+    use crate::error::{Error, Result};
+
+    /// A database that exists for one test.
+    #[derive(Debug)]
+    pub struct TestDb {
+        /// The migrated database.
+        pub db: Db,
+        /// The URL it was opened with.
+        pub url: String,
+        cleanup: Cleanup,
+    }
+
+    #[derive(Debug)]
+    enum Cleanup {
+        SqliteDir(std::path::PathBuf),
+        Postgres { admin_url: String, name: String },
+    }
+
+    /// Which backend a test runs on.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Backend {
+        /// A temporary SQLite file.
+        Sqlite,
+        /// A fresh PostgreSQL database.
+        Postgres,
+    }
+
+    /// The PostgreSQL server for tests, if configured. When `MUNISHARE_REQUIRE_POSTGRES`
+    /// is set (CI), a missing URL is an error rather than a skip.
+    pub fn postgres_admin_url() -> Result<Option<String>> {
+        match std::env::var("MUNISHARE_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => Ok(Some(url)),
+            _ if std::env::var_os("MUNISHARE_REQUIRE_POSTGRES").is_some() => Err(Error::Internal(
+                "MUNISHARE_REQUIRE_POSTGRES is set but MUNISHARE_TEST_POSTGRES_URL is not".into(),
+            )),
+            _ => Ok(None),
+        }
+    }
+
+    impl TestDb {
+        /// Creates and migrates a fresh database; `None` when the backend is
+        /// PostgreSQL and no test server is configured.
+        pub async fn create(backend: Backend) -> Result<Option<Self>> {
+            match backend {
+                Backend::Sqlite => {
+                    let dir = std::env::temp_dir()
+                        .join(format!("munishare-test-{}", uuid::Uuid::now_v7().simple()));
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| Error::Internal(format!("temp dir: {e}")))?;
+                    let url = format!("sqlite://{}", dir.join("test.db").display());
+                    let db = Db::connect(&url).await?;
+                    db.migrate().await?;
+                    Ok(Some(Self { db, url, cleanup: Cleanup::SqliteDir(dir) }))
+                }
+                Backend::Postgres => {
+                    let Some(admin_url) = postgres_admin_url()? else { return Ok(None) };
+                    let name = format!("munishare_test_{}", uuid::Uuid::now_v7().simple());
+                    let admin = sqlx::PgPool::connect(&admin_url).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                        .execute(&admin)
+                        .await?;
+                    admin.close().await;
+                    let mut url = url::Url::parse(&admin_url)
+                        .map_err(|e| Error::invalid("MUNISHARE_TEST_POSTGRES_URL", e.to_string()))?;
+                    url.set_path(&name);
+                    let url = url.to_string();
+                    let db = Db::connect(&url).await?;
+                    db.migrate().await?;
+                    Ok(Some(Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } }))
+                }
+            }
+        }
+
+        /// Closes the pool and removes the database.
+        pub async fn destroy(self) -> Result<()> {
+            self.db.close().await;
+            match self.cleanup {
+                Cleanup::SqliteDir(dir) => {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                Cleanup::Postgres { admin_url, name } => {
+                    let admin = sqlx::PgPool::connect(&admin_url).await?;
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&admin)
+                    .await?;
+                    admin.close().await;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Builds a statement whose shape depends on the caller's filters, while every
+/// value still travels as a bind parameter (`$1`, `$2`, …) — never as SQL text.
+#[derive(Debug, Default, Clone)]
+pub struct SqlBuilder {
+    sql: String,
+    args: Vec<String>,
+}
+
+impl SqlBuilder {
+    /// Starts with a fixed SQL fragment.
+    pub fn new(sql: &'static str) -> Self {
+        Self { sql: sql.to_owned(), args: Vec::new() }
+    }
+
+    /// Appends a fixed SQL fragment. Only `'static` text can be appended, so
+    /// user input cannot end up in the statement.
+    pub fn push(&mut self, sql: &'static str) -> &mut Self {
+        self.sql.push_str(sql);
+        self
+    }
+
+    /// Appends a placeholder and binds `value` to it.
+    pub fn bind(&mut self, value: impl Into<String>) -> &mut Self {
+        self.args.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Appends a decimal literal (page sizes); numbers cannot carry SQL.
+    pub fn push_number(&mut self, n: u32) -> &mut Self {
+        self.sql.push_str(&n.to_string());
+        self
+    }
+
+    /// The statement text and its text arguments.
+    pub fn build(&self) -> (String, &[String]) {
+        (self.sql.clone(), &self.args)
+    }
+}

@@ -1,0 +1,269 @@
+//! The demo region: the Capitol Region Council of Governments and its 38
+//! member towns (facts from OPM and the Census, embedded from
+//! `seed/crcog_towns.csv`; see `seed/PROVENANCE.md`), built-in roles, and
+//! demo users for each kind of person who uses MuniShare.
+
+use serde::Deserialize;
+use time::macros::date;
+
+use crate::access::{self, NewGrant, Role};
+use crate::audit::Actor;
+use crate::db::{Db, Tx};
+use crate::{dispatch, execute};
+use crate::error::{Error, Result};
+use crate::identity::{self, NewUser};
+use crate::tenancy::{self, EntityKind, Municipality, NewMunicipality};
+use crate::types::{Permission, Service, Timestamp};
+
+/// The member towns, embedded so the binary needs no files at run time.
+pub const CRCOG_TOWNS_CSV: &str = include_str!("../seed/crcog_towns.csv");
+
+/// One row of the embedded town list.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TownFacts {
+    /// Name.
+    pub name: String,
+    /// URL name.
+    pub slug: String,
+    /// 10-digit FIPS.
+    pub fips: String,
+    /// Legacy county.
+    pub county: String,
+    /// Population, 2018.
+    pub population_2018: i64,
+    /// Net grand list FY2018, whole dollars.
+    pub net_grand_list_2018: i64,
+    /// Actual mill rate FY2018, exact text.
+    pub mill_rate_2018: String,
+    /// Equalized net grand list FY2018, whole dollars.
+    pub equalized_net_grand_list_2018: i64,
+}
+
+/// Parses the embedded town list.
+pub fn crcog_towns() -> Result<Vec<TownFacts>> {
+    csv::Reader::from_reader(CRCOG_TOWNS_CSV.as_bytes())
+        .deserialize()
+        .enumerate()
+        .map(|(i, r)| r.map_err(|e| Error::Internal(format!("seed row {}: {e}", i + 2))))
+        .collect()
+}
+
+/// The built-in roles: (slug, name, description, permissions).
+pub fn builtin_roles() -> Vec<(&'static str, &'static str, &'static str, Vec<(Service, Permission)>)> {
+    let all = |services: &[Service], perms: &[Permission]| {
+        services.iter().flat_map(|s| perms.iter().map(move |p| (*s, *p))).collect::<Vec<_>>()
+    };
+    use Permission::{Administer, Approve, Edit, View};
+    vec![
+        ("town-administrator", "Town administrator", "Runs every subscribed service for a town.", all(&Service::ALL, &Permission::ALL)),
+        ("finance-director", "Finance director", "Runs the town's and board of education's books.", all(&[Service::Finance], &Permission::ALL)),
+        ("finance-clerk", "Finance clerk", "Enters invoices, receipts and journal drafts.", all(&[Service::Finance], &[View, Edit])),
+        ("assessor", "Assessor", "The town's assessor: values, grand list, appeals.", all(&[Service::Assessment], &Permission::ALL)),
+        ("field-assessor", "Regional field assessor", "Council staff who inspect and value parcels for towns that grant them.", all(&[Service::Assessment], &[View, Edit])),
+        ("records-clerk", "Records clerk", "Files, scans and searches town records.", all(&[Service::Records], &[View, Edit])),
+        ("backup-operator", "Backup operator", "Council data-center staff who run the backup service.", all(&[Service::Backup], &[View, Edit, Administer])),
+        ("purchasing-agent", "Purchasing agent", "Runs cooperative solicitations and contracts.", all(&[Service::Procurement], &[View, Edit, Approve])),
+        ("auditor", "Auditor (read-only)", "Reads every service's data and the audit log; changes nothing.", all(&Service::ALL, &[View])),
+    ]
+}
+
+/// Who the demo created and how to sign in.
+#[derive(Debug, Clone)]
+pub struct DemoCredentials {
+    /// The council administrator's username.
+    pub admin_username: String,
+    /// Its random password, shown once.
+    pub admin_password: String,
+    /// The demo users' shared password.
+    pub demo_password: String,
+    /// (username, what they can do).
+    pub users: Vec<(String, String)>,
+}
+
+/// Which services each demo town subscribes to, by slug; other towns get a
+/// common set. Bloomfield's finance subscription starts in the future.
+fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
+    let since = date!(2024 - 07 - 01);
+    let list: &[Service] = match slug {
+        "hartford" => &[Service::Finance, Service::Assessment, Service::Records, Service::Backup, Service::Hr, Service::Program],
+        "west-hartford" => &[Service::Finance, Service::Assessment, Service::Records, Service::Backup, Service::Fleet, Service::Procurement, Service::Program],
+        "east-hartford" => &[Service::Assessment, Service::Records, Service::Backup, Service::Facilities, Service::Program],
+        "manchester" | "wethersfield" | "newington" => &[Service::Assessment, Service::Backup, Service::Procurement, Service::Program],
+        "bloomfield" => {
+            return vec![(Service::Backup, since), (Service::Program, since), (Service::Finance, date!(2027 - 07 - 01))];
+        }
+        _ => &[Service::Backup, Service::Procurement, Service::Program],
+    };
+    list.iter().map(|s| (*s, since)).collect()
+}
+
+const DEPARTMENTS: [(EntityKind, &str, &str); 7] = [
+    (EntityKind::TownGovernment, "FIN", "Finance"),
+    (EntityKind::TownGovernment, "ASR", "Assessor"),
+    (EntityKind::TownGovernment, "CLK", "Town Clerk"),
+    (EntityKind::TownGovernment, "DPW", "Public Works"),
+    (EntityKind::TownGovernment, "IT", "Information Technology"),
+    (EntityKind::TownGovernment, "HR", "Human Resources"),
+    (EntityKind::BoardOfEducation, "BOE-BUS", "Board of Education Business Office"),
+];
+
+/// Whether the database has no region yet (a fresh install).
+pub async fn is_empty(db: &Db) -> Result<bool> {
+    let mut c = db.read().await?;
+    let n: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM region").fetch_one(c).await)?;
+    Ok(n == 0)
+}
+
+async fn seed_town(tx: &mut Tx, now: Timestamp, actor: &Actor, facts: &TownFacts) -> Result<Municipality> {
+    let town = tenancy::insert_municipality(tx, now, actor, &NewMunicipality {
+        name: facts.name.clone(),
+        fips: facts.fips.clone(),
+        county: facts.county.clone(),
+        population: facts.population_2018,
+        net_grand_list_cents: facts.net_grand_list_2018.checked_mul(100).ok_or_else(|| Error::Internal("grand list overflow".into()))?,
+        mill_rate: facts.mill_rate_2018.clone(),
+    })
+    .await?;
+    if town.slug.as_str() != facts.slug {
+        return Err(Error::Internal(format!("seed slug {} differs from derived {}", facts.slug, town.slug)));
+    }
+    Ok(town)
+}
+
+/// Seeds the demo region into an empty database. `demo_password` is the
+/// shared password of the demo users (random when `None`); the council
+/// administrator always gets a fresh random password.
+pub async fn seed(db: &Db, now: Timestamp, demo_password: Option<String>) -> Result<DemoCredentials> {
+    let actor = Actor::system("demo-seed");
+    let admin_password = identity::random_password()?;
+    let demo_password = match demo_password {
+        Some(p) => {
+            identity::check_password_rules("MUNISHARE_DEMO_PASSWORD", &p)?;
+            p
+        }
+        None => identity::random_password()?,
+    };
+    let mut tx = db.begin().await?;
+    execute!(&mut tx, c => sqlx::query("INSERT INTO region (id, slug, name, created_at) VALUES ($1, 'crcog', $2, $3)")
+        .bind(uuid::Uuid::now_v7().to_string()).bind("Capitol Region Council of Governments").bind(now.to_db())
+        .execute(c).await)?;
+    let mut roles: Vec<Role> = Vec::new();
+    for (slug, name, description, perms) in builtin_roles() {
+        roles.push(access::insert_role(&mut tx, now, &actor, slug, name, description, &perms).await?);
+    }
+    let mut towns = Vec::new();
+    for facts in crcog_towns()? {
+        let town = seed_town(&mut tx, now, &actor, &facts).await?;
+        for (kind, code, name) in DEPARTMENTS {
+            let entity_id: String = dispatch!(&mut tx, c => sqlx::query_scalar(
+                "SELECT id FROM entities WHERE municipality_id = $1 AND kind = $2")
+                .bind(&town.id).bind(kind.as_str()).fetch_one(c).await)?;
+            execute!(&mut tx, c => sqlx::query(
+                "INSERT INTO departments (municipality_id, id, entity_id, code, name) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&town.id).bind(crate::types::DepartmentId::generate()).bind(&entity_id).bind(code).bind(name)
+                .execute(c).await)?;
+        }
+        for (service, from) in demo_subscriptions(town.slug.as_str()) {
+            execute!(&mut tx, c => sqlx::query(
+                "INSERT INTO subscriptions (municipality_id, id, service, effective_from, ended_on, created_at) \
+                 VALUES ($1, $2, $3, $4, NULL, $5)")
+                .bind(&town.id).bind(crate::types::SubscriptionId::generate()).bind(service.as_str())
+                .bind(crate::types::format_date(from)).bind(now.to_db()).execute(c).await)?;
+        }
+        towns.push(town);
+    }
+
+    let admin = identity::insert_user(&mut tx, now, &actor, &NewUser {
+        username: "admin".into(),
+        display_name: "Council Administrator".into(),
+        email: "admin@crcog.example".into(),
+        council_admin: true,
+    }, &identity::hash_password(&admin_password)?, false).await?;
+
+    // (username, name, role, town slug or region, service limit, description)
+    let people: [(&str, &str, &str, Option<&str>, Option<Service>, &str); 9] = [
+        ("townadmin.hartford", "Hartford Town Administrator", "town-administrator", Some("hartford"), None, "town administrator, Hartford"),
+        ("clerk.hartford", "Hartford Finance Clerk", "finance-clerk", Some("hartford"), None, "finance clerk, Hartford"),
+        ("assessor.hartford", "Hartford Assessor", "assessor", Some("hartford"), None, "assessor, Hartford"),
+        ("townadmin.west-hartford", "West Hartford Town Manager", "town-administrator", Some("west-hartford"), None, "town administrator, West Hartford"),
+        ("records.west-hartford", "West Hartford Records Clerk", "records-clerk", Some("west-hartford"), None, "records clerk, West Hartford"),
+        ("townadmin.east-hartford", "East Hartford Town Administrator", "town-administrator", Some("east-hartford"), None, "town administrator, East Hartford"),
+        ("field.assessor", "Regional Field Assessor", "field-assessor", Some("hartford"), Some(Service::Assessment), "council field assessor in Hartford, East Hartford, Manchester and Wethersfield"),
+        ("auditor", "Regional Auditor", "auditor", None, None, "auditor, read-only in every town"),
+        ("backup.operator", "Council Backup Operator", "backup-operator", None, None, "council backup operator, every town"),
+    ];
+    let demo_hash = identity::hash_password(&demo_password)?;
+    let mut users = Vec::new();
+    let town_id = |slug: &str| towns.iter().find(|t| t.slug.as_str() == slug).map(|t| t.id.clone());
+    for (username, name, role_slug, town, service, description) in people {
+        let user = identity::insert_user(&mut tx, now, &actor, &NewUser {
+            username: username.into(),
+            display_name: name.into(),
+            email: format!("{username}@example.gov"),
+            council_admin: false,
+        }, &demo_hash, false).await?;
+        let role = roles.iter().find(|r| r.slug == role_slug).ok_or_else(|| Error::Internal(format!("no role {role_slug}")))?;
+        let mut scopes = vec![town.and_then(town_id)];
+        if username == "field.assessor" {
+            scopes.extend(["east-hartford", "manchester", "wethersfield"].map(|s| town_id(s)));
+        }
+        for municipality_id in scopes {
+            insert_grant_raw(&mut tx, now, &actor, &admin.id, &NewGrant {
+                user_id: user.id.clone(),
+                role_id: role.id.clone(),
+                municipality_id,
+                service,
+            }).await?;
+        }
+        users.push((username.to_owned(), description.to_owned()));
+    }
+    tx.commit().await?;
+    Ok(DemoCredentials { admin_username: admin.username, admin_password, demo_password, users })
+}
+
+async fn insert_grant_raw(tx: &mut Tx, now: Timestamp, actor: &Actor, by: &crate::types::UserId, g: &NewGrant) -> Result<()> {
+    let id = crate::types::GrantId::generate();
+    execute!(tx, c => sqlx::query(
+        "INSERT INTO grants (id, user_id, role_id, municipality_id, service, created_at, created_by, revoked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)")
+        .bind(&id).bind(&g.user_id).bind(&g.role_id).bind(&g.municipality_id)
+        .bind(g.service.map(Service::as_str)).bind(now.to_db()).bind(by).execute(c).await)?;
+    crate::audit::record(tx, now, actor, crate::audit::Change {
+        municipality_id: g.municipality_id.clone(),
+        service: g.service,
+        action: "grant.create",
+        entity_type: "grant",
+        entity_id: id.to_string(),
+        before: None,
+        after: Some(serde_json::json!({"user_id": g.user_id, "role_id": g.role_id})),
+    }).await?;
+    Ok(())
+}
+
+/// Creates the first council administrator on an install without the demo
+/// (`--no-demo`): the region row and the built-in roles, and a random password shown once.
+pub async fn bootstrap(db: &Db, now: Timestamp, region_name: &str) -> Result<(String, String)> {
+    let actor = Actor::system("bootstrap");
+    let password = identity::random_password()?;
+    let mut tx = db.begin().await?;
+    execute!(&mut tx, c => sqlx::query("INSERT INTO region (id, slug, name, created_at) VALUES ($1, 'region', $2, $3)")
+        .bind(uuid::Uuid::now_v7().to_string()).bind(region_name).bind(now.to_db()).execute(c).await)?;
+    for (slug, name, description, perms) in builtin_roles() {
+        access::insert_role(&mut tx, now, &actor, slug, name, description, &perms).await?;
+    }
+    let admin = identity::insert_user(&mut tx, now, &actor, &NewUser {
+        username: "admin".into(),
+        display_name: "Council Administrator".into(),
+        email: String::new(),
+        council_admin: true,
+    }, &identity::hash_password(&password)?, true).await?;
+    tx.commit().await?;
+    Ok((admin.username, password))
+}
+
+/// Name of the region (for page headers).
+pub async fn region_name(db: &Db) -> Result<String> {
+    let mut c = db.read().await?;
+    let name: Option<String> = dispatch!(&mut c, c => sqlx::query_scalar("SELECT name FROM region LIMIT 1").fetch_optional(c).await)?;
+    Ok(name.unwrap_or_else(|| "MuniShare".into()))
+}

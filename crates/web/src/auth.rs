@@ -1,0 +1,219 @@
+//! Authentication at the edge: session cookies for the browser, bearer tokens
+//! for scripts, and CSRF protection for every state-changing browser request.
+//!
+//! CSRF uses the synchroniser-token pattern: each session has a random token,
+//! pages embed it in forms (`csrf` field) and in a `<meta>` tag that htmx sends
+//! as `X-CSRF-Token`; [`csrf_guard`] checks it on every non-GET page request
+//! before any handler runs, so no form can forget it. The sign-in form, which
+//! has no session yet, uses a double-submit cookie instead.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use munishare_platform::access::Principal;
+use munishare_platform::identity;
+
+use crate::error::{ApiError, problem};
+use crate::pages::render_error_page;
+use crate::state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "munishare_session";
+/// Name of the pre-sign-in CSRF cookie.
+pub const SIGNIN_CSRF_COOKIE: &str = "munishare_signin_csrf";
+/// Name of the one-shot flash-message cookie.
+pub const FLASH_COOKIE: &str = "munishare_flash";
+
+/// Reads one cookie from the request headers.
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// A `Set-Cookie` value with the site's attributes.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: Option<i64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age_secs {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.config.secure_cookies {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The request id set by the request-id middleware.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+fn request_id(parts: &Parts) -> String {
+    parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
+}
+
+/// An API caller: a bearer token, or a browser session (which must then send
+/// `X-CSRF-Token` on state-changing requests).
+#[derive(Debug, Clone)]
+pub struct ApiCaller(pub Principal);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let now = state.now();
+        let rid = request_id(parts);
+        if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
+            let secret = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+            return match identity::token_principal(&state.db, now, secret.trim()).await {
+                Ok(Some(p)) => Ok(Self(p.with_request_id(rid))),
+                Ok(None) => Err(problem(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "The API token is unknown, revoked or expired.",
+                    Some("Authorization".into()),
+                )),
+                Err(e) => Err(ApiError(e).into_response()),
+            };
+        }
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Sign in, or send an API token as 'Authorization: Bearer mst_…'.",
+                None,
+            ));
+        };
+        match identity::session_principal(&state.db, now, state.config.session, &token).await {
+            Ok(Some((p, csrf))) => {
+                if !is_safe(&parts.method) {
+                    let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    if !constant_time_eq(sent, &csrf) {
+                        return Err(problem(
+                            StatusCode::FORBIDDEN,
+                            "csrf",
+                            "Browser requests that change data must send the page's X-CSRF-Token header.",
+                            Some("X-CSRF-Token".into()),
+                        ));
+                    }
+                }
+                Ok(Self(p.with_request_id(rid)))
+            }
+            Ok(None) => Err(problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Your session has ended; sign in again.", None)),
+            Err(e) => Err(ApiError(e).into_response()),
+        }
+    }
+}
+
+fn is_safe(m: &Method) -> bool {
+    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// A signed-in browser user, with the session's CSRF token and any flash message.
+#[derive(Debug, Clone)]
+pub struct PageUser {
+    /// Who.
+    pub principal: Principal,
+    /// The session's CSRF token, for forms.
+    pub csrf: String,
+    /// A one-shot message from the previous request.
+    pub flash: Option<(String, String)>,
+    /// The path requested (for navigation highlighting).
+    pub path: String,
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let path = parts.uri.path().to_owned();
+        let to_signin = || {
+            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            Redirect::to(&format!("/signin?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()))
+                .into_response()
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_signin()) };
+        let found = identity::session_principal(&state.db, state.now(), state.config.session, &token).await;
+        let (principal, csrf) = match found {
+            Ok(Some(v)) => v,
+            Ok(None) => return Err(to_signin()),
+            Err(e) => return Err(render_error_page(&e)),
+        };
+        if principal.must_change_password() && !path.starts_with("/profile") && path != "/signout" {
+            return Err(Redirect::to("/profile?must_change=1").into_response());
+        }
+        let flash = cookie(&parts.headers, FLASH_COOKIE).and_then(|v| decode_flash(&v));
+        Ok(Self { principal: principal.with_request_id(request_id(parts)), csrf, flash, path })
+    }
+}
+
+/// Encodes a flash message for its cookie.
+pub fn encode_flash(kind: &str, message: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).append_pair("k", kind).append_pair("m", message).finish()
+}
+
+fn decode_flash(v: &str) -> Option<(String, String)> {
+    let mut kind = None;
+    let mut msg = None;
+    for (k, val) in url::form_urlencoded::parse(v.as_bytes()) {
+        match &*k {
+            "k" if ["ok", "error", "info"].contains(&&*val) => kind = Some(val.into_owned()),
+            "m" => msg = Some(val.chars().take(500).collect()),
+            _ => {}
+        }
+    }
+    Some((kind?, msg?))
+}
+
+/// Checks the CSRF token of every state-changing page request before its handler runs.
+pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_safe(req.method()) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, state.config.body_limit).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    };
+    let is_signin = parts.uri.path() == "/signin";
+    let expected = if is_signin {
+        cookie(&parts.headers, SIGNIN_CSRF_COOKIE)
+    } else {
+        match cookie(&parts.headers, SESSION_COOKIE) {
+            Some(token) => match identity::session_principal(&state.db, state.now(), state.config.session, &token).await {
+                Ok(Some((_, csrf))) => Some(csrf),
+                Ok(None) => None,
+                Err(e) => return render_error_page(&e),
+            },
+            None => None,
+        }
+    };
+    let Some(expected) = expected else {
+        return if is_signin {
+            Redirect::to("/signin?expired=1").into_response()
+        } else {
+            Redirect::to("/signin").into_response()
+        };
+    };
+    let from_form = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
+    let from_header = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let sent = from_form.or(from_header).unwrap_or_default();
+    if !constant_time_eq(&sent, &expected) {
+        let e = munishare_platform::Error::Forbidden(
+            "This form has expired or did not come from MuniShare. Go back, reload the page and try again.".into(),
+        );
+        return render_error_page(&e);
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}

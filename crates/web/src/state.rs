@@ -1,0 +1,71 @@
+//! The one state every handler receives.
+
+use std::sync::Arc;
+
+use munishare_platform::blob::BlobStore;
+use munishare_platform::identity::SessionPolicy;
+use munishare_platform::jobs::Waker;
+use munishare_platform::types::Timestamp;
+use munishare_platform::{Clock, Db};
+
+/// Web settings.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (when served over TLS).
+    pub secure_cookies: bool,
+    /// Session timeouts.
+    pub session: SessionPolicy,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self { secure_cookies: false, session: SessionPolicy::default(), body_limit: 2 * 1024 * 1024 }
+    }
+}
+
+/// Shared application state: database, blob store, clock, job waker, settings.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+/// The parts of [`AppState`].
+#[derive(Debug)]
+pub struct Inner {
+    /// The database.
+    pub db: Db,
+    /// Blob storage.
+    pub blobs: BlobStore,
+    /// The clock (tests control it).
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the job worker after an enqueue.
+    pub jobs: Waker,
+    /// Settings.
+    pub config: WebConfig,
+    /// The region's name, for page headers.
+    pub region_name: String,
+}
+
+impl AppState {
+    /// Bundles the parts.
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+
+    /// Now, as a stored timestamp.
+    pub fn now(&self) -> Timestamp {
+        Timestamp::new(self.0.clock.now())
+    }
+
+    /// Today's date (UTC).
+    pub fn today(&self) -> time::Date {
+        self.0.clock.now().date()
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
