@@ -32,7 +32,12 @@ struct Cli {
 #[derive(Debug, Args)]
 struct Common {
     /// Directory for the embedded database and the local object store.
-    #[arg(long, env = "MUNISHARE_DATA_DIR", default_value = "./munishare-data", global = true)]
+    #[arg(
+        long,
+        env = "MUNISHARE_DATA_DIR",
+        default_value = "./munishare-data",
+        global = true
+    )]
     data_dir: PathBuf,
     /// Database: sqlite://PATH (default: DATA_DIR/munishare.db) or postgres://USER@HOST/DB.
     #[arg(long, env = "MUNISHARE_DATABASE_URL", global = true)]
@@ -130,7 +135,9 @@ enum AuditCommand {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("MUNISHARE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -142,22 +149,32 @@ fn database_url(common: &Common) -> Result<String> {
     if let Some(url) = &common.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&common.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", common.data_dir.display()))?;
-    Ok(format!("sqlite://{}", common.data_dir.join("munishare.db").display()))
+    std::fs::create_dir_all(&common.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            common.data_dir.display()
+        )
+    })?;
+    Ok(format!(
+        "sqlite://{}",
+        common.data_dir.join("munishare.db").display()
+    ))
 }
 
 fn object_store_url(data_dir: &Path, given: Option<&str>) -> Result<String> {
     if let Some(url) = given {
         return Ok(url.to_owned());
     }
-    let dir = std::path::absolute(data_dir.join("objects")).context("cannot resolve the data directory")?;
+    let dir = std::path::absolute(data_dir.join("objects"))
+        .context("cannot resolve the data directory")?;
     Ok(format!("file://{}", dir.display()))
 }
 
 async fn open_db(common: &Common) -> Result<Db> {
     let url = database_url(common)?;
-    let db = Db::connect(&url).await.with_context(|| format!("cannot open the database {}", redact(&url)))?;
+    let db = Db::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(&url)))?;
     db.migrate().await.context("cannot migrate the database")?;
     Ok(db)
 }
@@ -175,7 +192,10 @@ fn redact(url: &str) -> String {
 
 fn print_demo(creds: &demo::DemoCredentials) {
     println!("\nThe demo region is ready. Sign in as:");
-    println!("  {:<26} password {}   (council administrator; shown only now)", creds.admin_username, creds.admin_password);
+    println!(
+        "  {:<26} password {}   (council administrator; shown only now)",
+        creds.admin_username, creds.admin_password
+    );
     for (u, what) in &creds.users {
         println!("  {u:<26} password {}   ({what})", creds.demo_password);
     }
@@ -189,9 +209,13 @@ async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
     let now = Timestamp::new(SystemClock.now());
     if no_demo {
         let (user, password) = demo::bootstrap(db, now, "MuniShare region").await?;
-        println!("\nFirst administrator: {user}  password {password}  (shown only now; you will be asked to change it)\n");
+        println!(
+            "\nFirst administrator: {user}  password {password}  (shown only now; you will be asked to change it)\n"
+        );
     } else {
-        let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD").ok().filter(|p| !p.is_empty());
+        let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty());
         let creds = demo::seed(db, now, demo_password).await?;
         print_demo(&creds);
     }
@@ -201,15 +225,26 @@ async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
 async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let db = open_db(common).await?;
     seed_if_empty(&db, args.no_demo).await?;
-    let blobs = BlobStore::open(&object_store_url(&common.data_dir, args.object_store.as_deref())?)
-        .context("cannot open the object store")?;
-    let addr: SocketAddr = args.listen.parse().with_context(|| format!("--listen {} is not an address like 127.0.0.1:8080", args.listen))?;
+    let blobs = BlobStore::open(&object_store_url(
+        &common.data_dir,
+        args.object_store.as_deref(),
+    )?)
+    .context("cannot open the object store")?;
+    let addr: SocketAddr = args.listen.parse().with_context(|| {
+        format!(
+            "--listen {} is not an address like 127.0.0.1:8080",
+            args.listen
+        )
+    })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let waker = Waker::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(jobs::run_worker(
         Registry::with_platform_jobs(),
-        JobContext { db: db.clone(), clock: clock.clone() },
+        JobContext {
+            db: db.clone(),
+            clock: clock.clone(),
+        },
         waker.clone(),
         std::time::Duration::from_secs(2),
         stop_rx,
@@ -221,11 +256,17 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         blobs,
         clock,
         jobs: waker,
-        config: WebConfig { secure_cookies: tls || args.secure_cookies, ..WebConfig::default() },
+        config: WebConfig {
+            secure_cookies: tls || args.secure_cookies,
+            ..WebConfig::default()
+        },
     });
     let app = munishare_web::app(state).router;
     let scheme = if tls { "https" } else { "http" };
-    println!("MuniShare is serving at {scheme}://{addr}/  (database: {}, API docs: {scheme}://{addr}/api/docs)", db.backend());
+    println!(
+        "MuniShare is serving at {scheme}://{addr}/  (database: {}, API docs: {scheme}://{addr}/api/docs)",
+        db.backend()
+    );
     let handle = axum_server::Handle::new();
     let shutdown = handle.clone();
     tokio::spawn(async move {
@@ -240,9 +281,17 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
                 .await
                 .context("cannot read --tls-cert/--tls-key")?;
-            axum_server::bind_rustls(addr, config).handle(handle).serve(service).await?;
+            axum_server::bind_rustls(addr, config)
+                .handle(handle)
+                .serve(service)
+                .await?;
         }
-        _ => axum_server::bind(addr).handle(handle).serve(service).await?,
+        _ => {
+            axum_server::bind(addr)
+                .handle(handle)
+                .serve(service)
+                .await?
+        }
     }
     let _ = stop_tx.send(true);
     let _ = worker.await;
@@ -256,41 +305,115 @@ async fn admin_command(common: &Common, cmd: AdminCommand) -> Result<()> {
     let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
     let admin = CouncilAdmin::operator_console(&who);
     match cmd {
-        AdminCommand::CreateUser { username, name, email, council_admin } => {
-            let (user, password) = identity::create_user(&admin, &db, now, &NewUser { username, display_name: name, email, council_admin }).await?;
-            println!("Created {}. Temporary password (shown once): {password}", user.username);
+        AdminCommand::CreateUser {
+            username,
+            name,
+            email,
+            council_admin,
+        } => {
+            let (user, password) = identity::create_user(
+                &admin,
+                &db,
+                now,
+                &NewUser {
+                    username,
+                    display_name: name,
+                    email,
+                    council_admin,
+                },
+            )
+            .await?;
+            println!(
+                "Created {}. Temporary password (shown once): {password}",
+                user.username
+            );
         }
         AdminCommand::ResetPassword { username } => {
             let mut c = db.read().await?;
-            let user = identity::user_by_username(&mut c, &username).await?.with_context(|| format!("no user named {username}"))?;
+            let user = identity::user_by_username(&mut c, &username)
+                .await?
+                .with_context(|| format!("no user named {username}"))?;
             drop(c);
             let (_, password) = identity::reset_password(&admin, &db, now, &user.id).await?;
-            println!("New temporary password for {} (shown once): {password}", user.username);
+            println!(
+                "New temporary password for {} (shown once): {password}",
+                user.username
+            );
         }
         AdminCommand::ListUsers => {
             for u in identity::list_users(&admin, &db).await? {
-                let status = if !u.active { "disabled" } else if u.locked_until.is_some() { "locked" } else { "active" };
-                println!("{:<28} {:<36} {status}{}", u.username, u.display_name, if u.council_admin { ", council admin" } else { "" });
+                let status = if !u.active {
+                    "disabled"
+                } else if u.locked_until.is_some() {
+                    "locked"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{:<28} {:<36} {status}{}",
+                    u.username,
+                    u.display_name,
+                    if u.council_admin {
+                        ", council admin"
+                    } else {
+                        ""
+                    }
+                );
             }
         }
-        AdminCommand::Grant { username, role, town, service } => {
+        AdminCommand::Grant {
+            username,
+            role,
+            town,
+            service,
+        } => {
             let mut c = db.read().await?;
-            let user = identity::user_by_username(&mut c, &username).await?.with_context(|| format!("no user named {username}"))?;
+            let user = identity::user_by_username(&mut c, &username)
+                .await?
+                .with_context(|| format!("no user named {username}"))?;
             let roles = access::list_roles(&mut c).await?;
             let role = roles.iter().find(|r| r.slug == role).with_context(|| {
-                format!("no role {role}; roles: {}", roles.iter().map(|r| r.slug.as_str()).collect::<Vec<_>>().join(", "))
+                format!(
+                    "no role {role}; roles: {}",
+                    roles
+                        .iter()
+                        .map(|r| r.slug.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             })?;
             let municipality_id = match &town {
                 None => None,
-                Some(slug) => Some(tenancy::find_by_slug(&mut c, slug).await?.with_context(|| format!("no town {slug}"))?.id),
+                Some(slug) => Some(
+                    tenancy::find_by_slug(&mut c, slug)
+                        .await?
+                        .with_context(|| format!("no town {slug}"))?
+                        .id,
+                ),
             };
             drop(c);
             let service = service.map(|s| Service::parse("service", &s)).transpose()?;
             if service.is_some() && municipality_id.is_none() {
                 bail!("--service needs --town");
             }
-            let g = access::create_grant(&admin, &db, now, &NewGrant { user_id: user.id, role_id: role.id.clone(), municipality_id, service }).await?;
-            println!("Granted {} to {} in {}.", g.role_name, g.username, g.town_name.unwrap_or_else(|| "the whole region".into()));
+            let g = access::create_grant(
+                &admin,
+                &db,
+                now,
+                &NewGrant {
+                    user_id: user.id,
+                    role_id: role.id.clone(),
+                    municipality_id,
+                    service,
+                },
+            )
+            .await?;
+            println!(
+                "Granted {} to {} in {}.",
+                g.role_name,
+                g.username,
+                g.town_name.unwrap_or_else(|| "the whole region".into())
+            );
         }
     }
     db.close().await;
@@ -301,7 +424,10 @@ async fn audit_verify(common: &Common) -> Result<bool> {
     let db = open_db(common).await?;
     let report = audit::verify(&db).await?;
     db.close().await;
-    println!("Checked {} events in {} chains.", report.events, report.chains);
+    println!(
+        "Checked {} events in {} chains.",
+        report.events, report.chains
+    );
     if report.broken.is_empty() {
         println!("Every chain is intact.");
         return Ok(true);
@@ -330,7 +456,12 @@ async fn main() -> Result<()> {
             if !demo::is_empty(&db).await? {
                 bail!("the database already holds a region; the demo seeds only an empty database");
             }
-            let creds = demo::seed(&db, Timestamp::new(SystemClock.now()), std::env::var("MUNISHARE_DEMO_PASSWORD").ok()).await?;
+            let creds = demo::seed(
+                &db,
+                Timestamp::new(SystemClock.now()),
+                std::env::var("MUNISHARE_DEMO_PASSWORD").ok(),
+            )
+            .await?;
             print_demo(&creds);
             db.close().await;
             Ok(())

@@ -18,10 +18,10 @@ use time::Date;
 
 use crate::audit::{self, Actor, AuditVisibility, Change};
 use crate::db::{Db, Executor, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::tenancy::{self, Municipality, Subscription};
 use crate::types::{GrantId, MunicipalityId, Permission, RoleId, Service, Timestamp, UserId};
+use crate::{dispatch, execute};
 
 /// A token's limit: it acts only in this town and service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,15 @@ impl Principal {
         must_change_password: bool,
         token: Option<TokenLimit>,
     ) -> Self {
-        Self { user_id, username, display_name, council_admin, must_change_password, token, request_id: None }
+        Self {
+            user_id,
+            username,
+            display_name,
+            council_admin,
+            must_change_password,
+            token,
+            request_id: None,
+        }
     }
 
     /// Tags the principal with the request it is acting in (for the audit log).
@@ -189,7 +197,14 @@ impl CouncilAdmin {
     /// already holds the database credentials; the actions are audited as
     /// `cli:<label>` all the same.
     pub fn operator_console(label: &str) -> Self {
-        Self { user_id: None, actor: Actor { user_id: None, label: format!("cli:{label}"), request_id: None } }
+        Self {
+            user_id: None,
+            actor: Actor {
+                user_id: None,
+                label: format!("cli:{label}"),
+                request_id: None,
+            },
+        }
     }
 
     /// The administrator's user id (none at the operator console).
@@ -205,9 +220,14 @@ impl CouncilAdmin {
 /// Checks the caller is a council administrator.
 pub fn authorize_council_admin(principal: &Principal) -> Result<CouncilAdmin> {
     if principal.is_council_admin() {
-        Ok(CouncilAdmin { user_id: Some(principal.user_id.clone()), actor: principal.actor() })
+        Ok(CouncilAdmin {
+            user_id: Some(principal.user_id.clone()),
+            actor: principal.actor(),
+        })
     } else {
-        Err(Error::Forbidden("Only council administrators can do that.".into()))
+        Err(Error::Forbidden(
+            "Only council administrators can do that.".into(),
+        ))
     }
 }
 
@@ -221,8 +241,12 @@ pub struct Effective {
 impl Effective {
     /// Permissions in `service` in `town`.
     pub fn in_town(&self, town: &MunicipalityId, service: Service) -> Vec<Permission> {
-        let mut out: BTreeSet<Permission> =
-            self.region.iter().filter(|(s, _)| *s == service).map(|(_, p)| *p).collect();
+        let mut out: BTreeSet<Permission> = self
+            .region
+            .iter()
+            .filter(|(s, _)| *s == service)
+            .map(|(_, p)| *p)
+            .collect();
         if let Some(t) = self.towns.get(town) {
             out.extend(t.iter().filter(|(s, _)| *s == service).map(|(_, p)| *p));
         }
@@ -255,7 +279,10 @@ pub async fn effective(ex: &mut impl Executor, principal: &Principal) -> Result<
         if r.grant_service.as_deref().is_some_and(|gs| gs != r.service) {
             continue;
         }
-        let pair = (Service::parse("service", &r.service)?, Permission::parse("permission", &r.permission)?);
+        let pair = (
+            Service::parse("service", &r.service)?,
+            Permission::parse("permission", &r.permission)?,
+        );
         match r.municipality_id {
             None => eff.region.insert(pair),
             Some(m) => eff.towns.entry(m).or_default().insert(pair),
@@ -264,39 +291,66 @@ pub async fn effective(ex: &mut impl Executor, principal: &Principal) -> Result<
     if let Some(limit) = &principal.token {
         // Region-wide permissions become permissions in the token's town only.
         let mut narrowed = Effective::default();
-        let mut in_town: BTreeSet<(Service, Permission)> =
-            eff.region.iter().copied().filter(|(s, _)| *s == limit.service).collect();
+        let mut in_town: BTreeSet<(Service, Permission)> = eff
+            .region
+            .iter()
+            .copied()
+            .filter(|(s, _)| *s == limit.service)
+            .collect();
         if let Some(t) = eff.towns.get(&limit.municipality_id) {
             in_town.extend(t.iter().copied().filter(|(s, _)| *s == limit.service));
         }
-        narrowed.towns.insert(limit.municipality_id.clone(), in_town);
+        narrowed
+            .towns
+            .insert(limit.municipality_id.clone(), in_town);
         return Ok(narrowed);
     }
     Ok(eff)
 }
 
-fn services_in(eff: &Effective, town: &MunicipalityId, subs: Vec<Subscription>, today: Date) -> Vec<ServiceAccess> {
+fn services_in(
+    eff: &Effective,
+    town: &MunicipalityId,
+    subs: Vec<Subscription>,
+    today: Date,
+) -> Vec<ServiceAccess> {
     subs.into_iter()
         .filter(|s| s.is_active_on(today))
         .filter_map(|s| {
             let permissions = eff.in_town(town, s.service);
-            (!permissions.is_empty()).then_some(ServiceAccess { service: s.service, permissions, subscription: s })
+            (!permissions.is_empty()).then_some(ServiceAccess {
+                service: s.service,
+                permissions,
+                subscription: s,
+            })
         })
         .collect()
 }
 
 /// Checks the caller may see the town named `slug` at all. An unknown town
 /// and a town the caller has no grant in both answer "not found".
-pub async fn authorize_town(db: &Db, principal: &Principal, today: Date, slug: &str) -> Result<TownScope> {
+pub async fn authorize_town(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+    slug: &str,
+) -> Result<TownScope> {
     let mut c = db.read().await?;
-    let town = tenancy::find_by_slug(&mut c, slug).await?.filter(|t| t.active).ok_or(Error::NotFound { what: "town" })?;
+    let town = tenancy::find_by_slug(&mut c, slug)
+        .await?
+        .filter(|t| t.active)
+        .ok_or(Error::NotFound { what: "town" })?;
     let eff = effective(&mut c, principal).await?;
     if !eff.reaches(&town.id) {
         return Err(Error::NotFound { what: "town" });
     }
     let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
     let services = services_in(&eff, &town.id, subs, today);
-    Ok(TownScope { town, services, actor: principal.actor() })
+    Ok(TownScope {
+        town,
+        services,
+        actor: principal.actor(),
+    })
 }
 
 /// Checks the caller holds `permission` on `service` in the town named `slug`.
@@ -320,7 +374,12 @@ pub async fn authorize_service(
     if !access.permissions.contains(&permission) {
         return Err(Error::Forbidden(format!(
             "You may {} {} in {} but not {} it.",
-            access.permissions.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", "),
+            access
+                .permissions
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             service.title(),
             town.town.name,
             permission.as_str()
@@ -346,14 +405,22 @@ pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec
         }
         let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
         let services = services_in(&eff, &town.id, subs, today);
-        out.push(TownScope { town, services, actor: principal.actor() });
+        out.push(TownScope {
+            town,
+            services,
+            actor: principal.actor(),
+        });
     }
     Ok(out)
 }
 
 /// What of the audit log the caller may read: region events if they are a
 /// council administrator; per reachable town, events of the services they can view.
-pub async fn audit_visibility(db: &Db, principal: &Principal, today: Date) -> Result<AuditVisibility> {
+pub async fn audit_visibility(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+) -> Result<AuditVisibility> {
     let towns = my_towns(db, principal, today).await?;
     Ok(AuditVisibility {
         region: principal.is_council_admin(),
@@ -401,10 +468,21 @@ pub async fn list_roles(ex: &mut impl Executor) -> Result<Vec<Role>> {
             let mut permissions = perms
                 .iter()
                 .filter(|(r, _, _)| *r == id)
-                .map(|(_, s, p)| Ok((Service::parse("service", s)?, Permission::parse("permission", p)?)))
+                .map(|(_, s, p)| {
+                    Ok((
+                        Service::parse("service", s)?,
+                        Permission::parse("permission", p)?,
+                    ))
+                })
                 .collect::<Result<Vec<_>>>()?;
             permissions.sort();
-            Ok(Role { id, slug, name, description, permissions })
+            Ok(Role {
+                id,
+                slug,
+                name,
+                description,
+                permissions,
+            })
         })
         .collect()
 }
@@ -434,11 +512,21 @@ pub async fn insert_role(
         description: description.to_owned(),
         permissions: permissions.to_vec(),
     };
-    audit::record(tx, now, actor, Change {
-        municipality_id: None, service: None, action: "role.create", entity_type: "role",
-        entity_id: id.to_string(), before: None,
-        after: Some(serde_json::to_value(&role).map_err(|e| Error::Internal(e.to_string()))?),
-    }).await?;
+    audit::record(
+        tx,
+        now,
+        actor,
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "role.create",
+            entity_type: "role",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::to_value(&role).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
+    .await?;
     Ok(role)
 }
 
@@ -477,18 +565,28 @@ const GRANT_SELECT: &str = "SELECT g.id, g.user_id, u.username, g.role_id, r.nam
 /// Grants of one user (active and revoked), newest first.
 pub async fn grants_of_user(_admin: &CouncilAdmin, db: &Db, user: &UserId) -> Result<Vec<Grant>> {
     let mut c = db.read().await?;
-    let sql = format!("{GRANT_SELECT} WHERE g.user_id = $1 ORDER BY g.revoked_at IS NOT NULL, g.created_at DESC");
-    Ok(dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user).fetch_all(c).await)?)
+    let sql = format!(
+        "{GRANT_SELECT} WHERE g.user_id = $1 ORDER BY g.revoked_at IS NOT NULL, g.created_at DESC"
+    );
+    Ok(
+        dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user).fetch_all(c).await)?,
+    )
 }
 
 /// Active grants that reach one town (including region-wide grants).
-pub async fn grants_in_town(_admin: &CouncilAdmin, db: &Db, town: &MunicipalityId) -> Result<Vec<Grant>> {
+pub async fn grants_in_town(
+    _admin: &CouncilAdmin,
+    db: &Db,
+    town: &MunicipalityId,
+) -> Result<Vec<Grant>> {
     let mut c = db.read().await?;
     let sql = format!(
         "{GRANT_SELECT} WHERE g.revoked_at IS NULL AND (g.municipality_id = $1 OR g.municipality_id IS NULL) \
          ORDER BY u.username"
     );
-    Ok(dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(town).fetch_all(c).await)?)
+    Ok(
+        dispatch!(&mut c, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(town).fetch_all(c).await)?,
+    )
 }
 
 async fn grant_by_id(ex: &mut impl Executor, id: &GrantId) -> Result<Grant> {
@@ -512,11 +610,22 @@ pub struct NewGrant {
 
 /// Grants a role to a user at a scope; refuses grants that would give nothing
 /// (a service limit the role has no permission in) and exact duplicates.
-pub async fn create_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &NewGrant) -> Result<Grant> {
+pub async fn create_grant(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    new: &NewGrant,
+) -> Result<Grant> {
     let mut tx = db.begin().await?;
     let roles = list_roles(&mut tx).await?;
-    let role = roles.iter().find(|r| r.id == new.role_id).ok_or_else(|| Error::invalid("role_id", "no such role"))?;
-    if crate::identity::user_by_id(&mut tx, &new.user_id).await?.is_none() {
+    let role = roles
+        .iter()
+        .find(|r| r.id == new.role_id)
+        .ok_or_else(|| Error::invalid("role_id", "no such role"))?;
+    if crate::identity::user_by_id(&mut tx, &new.user_id)
+        .await?
+        .is_none()
+    {
         return Err(Error::invalid("user_id", "no such user"));
     }
     if let Some(m) = &new.municipality_id
@@ -529,7 +638,11 @@ pub async fn create_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &N
     {
         return Err(Error::invalid(
             "service",
-            format!("the role {} has no permissions in {}; choose another service or role", role.name, s.title()),
+            format!(
+                "the role {} has no permissions in {}; choose another service or role",
+                role.name,
+                s.title()
+            ),
         ));
     }
     let dup: Option<String> = dispatch!(&mut tx, c => sqlx::query_scalar(
@@ -540,7 +653,10 @@ pub async fn create_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &N
         .bind(new.service.map_or("", Service::as_str))
         .fetch_optional(c).await)?;
     if dup.is_some() {
-        return Err(Error::conflict("role_id", "the user already has this role at this scope"));
+        return Err(Error::conflict(
+            "role_id",
+            "the user already has this role at this scope",
+        ));
     }
     let id = GrantId::generate();
     execute!(&mut tx, c => sqlx::query(
@@ -549,21 +665,32 @@ pub async fn create_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &N
         .bind(&id).bind(&new.user_id).bind(&new.role_id).bind(&new.municipality_id)
         .bind(new.service.map(Service::as_str)).bind(now.to_db()).bind(admin.user_id()).execute(c).await)?;
     let grant = grant_by_id(&mut tx, &id).await?;
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: new.municipality_id.clone(),
-        service: new.service,
-        action: "grant.create",
-        entity_type: "grant",
-        entity_id: id.to_string(),
-        before: None,
-        after: Some(serde_json::to_value(&grant).map_err(|e| Error::Internal(e.to_string()))?),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: new.municipality_id.clone(),
+            service: new.service,
+            action: "grant.create",
+            entity_type: "grant",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::to_value(&grant).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(grant)
 }
 
 /// Revokes a grant (kept for the record, marked revoked).
-pub async fn revoke_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &GrantId) -> Result<Grant> {
+pub async fn revoke_grant(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    id: &GrantId,
+) -> Result<Grant> {
     let mut tx = db.begin().await?;
     let before = grant_by_id(&mut tx, id).await?;
     if before.revoked_at.is_some() {
@@ -572,15 +699,26 @@ pub async fn revoke_grant(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &Gr
     execute!(&mut tx, c => sqlx::query("UPDATE grants SET revoked_at = $1 WHERE id = $2")
         .bind(now.to_db()).bind(id).execute(c).await)?;
     let after = grant_by_id(&mut tx, id).await?;
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: before.municipality_id.clone(),
-        service: before.service.as_deref().and_then(|s| Service::parse("service", s).ok()),
-        action: "grant.revoke",
-        entity_type: "grant",
-        entity_id: id.to_string(),
-        before: Some(serde_json::to_value(&before).map_err(|e| Error::Internal(e.to_string()))?),
-        after: Some(serde_json::to_value(&after).map_err(|e| Error::Internal(e.to_string()))?),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: before.municipality_id.clone(),
+            service: before
+                .service
+                .as_deref()
+                .and_then(|s| Service::parse("service", s).ok()),
+            action: "grant.revoke",
+            entity_type: "grant",
+            entity_id: id.to_string(),
+            before: Some(
+                serde_json::to_value(&before).map_err(|e| Error::Internal(e.to_string()))?,
+            ),
+            after: Some(serde_json::to_value(&after).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }

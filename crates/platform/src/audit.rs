@@ -10,9 +10,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::db::{Db, Executor, SqlBuilder, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::types::{AuditEventId, MunicipalityId, Service, Timestamp, UserId};
+use crate::{dispatch, execute};
 
 /// The chain of region-level events (users, roles, towns).
 pub const REGION_CHAIN: &str = "region";
@@ -32,7 +32,11 @@ pub struct Actor {
 impl Actor {
     /// Background work done by the platform itself.
     pub fn system(what: &str) -> Self {
-        Self { user_id: None, label: format!("system:{what}"), request_id: None }
+        Self {
+            user_id: None,
+            label: format!("system:{what}"),
+            request_id: None,
+        }
     }
 }
 
@@ -131,10 +135,12 @@ impl AuditEvent {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// Appends an audit event for `change` inside `tx` and returns its id.
@@ -142,7 +148,12 @@ fn hex(bytes: &[u8]) -> String {
 /// The chain head row is updated first, which takes its row lock on PostgreSQL
 /// (SQLite write transactions are already exclusive), so concurrent writers to
 /// one town's chain are serialised and never fork it.
-pub async fn record(tx: &mut Tx, now: Timestamp, actor: &Actor, change: Change) -> Result<AuditEventId> {
+pub async fn record(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &Actor,
+    change: Change,
+) -> Result<AuditEventId> {
     let chain = change
         .municipality_id
         .as_ref()
@@ -215,7 +226,10 @@ pub async fn verify(db: &Db) -> Result<VerifyReport> {
     let mut conn = db.read().await?;
     let heads: Vec<(String, i64, String)> = dispatch!(&mut conn, c => sqlx::query_as(
         "SELECT chain, seq, hash FROM audit_chain_heads ORDER BY chain").fetch_all(c).await)?;
-    let mut report = VerifyReport { chains: heads.len(), ..VerifyReport::default() };
+    let mut report = VerifyReport {
+        chains: heads.len(),
+        ..VerifyReport::default()
+    };
     for (chain, head_seq, head_hash) in heads {
         let events: Vec<AuditEvent> = dispatch!(&mut conn, c => sqlx::query_as(
             "SELECT * FROM audit_events WHERE chain = $1 ORDER BY seq").bind(&chain).fetch_all(c).await)?;
@@ -227,28 +241,51 @@ pub async fn verify(db: &Db) -> Result<VerifyReport> {
     Ok(report)
 }
 
-fn check_chain(chain: &str, events: &[AuditEvent], head_seq: i64, head_hash: &str) -> Option<BrokenLink> {
-    let broken = |seq: i64, reason: String| Some(BrokenLink { chain: chain.to_owned(), seq, reason });
+fn check_chain(
+    chain: &str,
+    events: &[AuditEvent],
+    head_seq: i64,
+    head_hash: &str,
+) -> Option<BrokenLink> {
+    let broken = |seq: i64, reason: String| {
+        Some(BrokenLink {
+            chain: chain.to_owned(),
+            seq,
+            reason,
+        })
+    };
     let mut prev = GENESIS.to_owned();
     let mut expected_seq = 1;
     for e in events {
         if e.seq != expected_seq {
-            return broken(expected_seq, format!("event {expected_seq} is missing (next found is {})", e.seq));
+            return broken(
+                expected_seq,
+                format!("event {expected_seq} is missing (next found is {})", e.seq),
+            );
         }
         if e.prev_hash != prev {
-            return broken(e.seq, "its previous-hash does not match the event before it".into());
+            return broken(
+                e.seq,
+                "its previous-hash does not match the event before it".into(),
+            );
         }
         if e.compute_hash() != e.hash {
-            return broken(e.seq, "its contents do not match its hash (the row was altered)".into());
+            return broken(
+                e.seq,
+                "its contents do not match its hash (the row was altered)".into(),
+            );
         }
         prev = e.hash.clone();
         expected_seq += 1;
     }
     if head_seq != expected_seq - 1 || head_hash != prev {
-        return broken(expected_seq, format!(
-            "the chain head says {head_seq} events but {} are present (events were removed from the end)",
-            expected_seq - 1
-        ));
+        return broken(
+            expected_seq,
+            format!(
+                "the chain head says {head_seq} events but {} are present (events were removed from the end)",
+                expected_seq - 1
+            ),
+        );
     }
     None
 }
@@ -274,12 +311,23 @@ pub struct AuditFilter {
     pub after: Option<(String, String)>,
 }
 
-/// Which events a reader may see: region events if they administer the
-/// council, and per town the services they can view (town-level platform
-/// events with no service are visible to anyone with a grant in the town).
+/// Kinds of record that council administration manages in every town; their
+/// events are visible to council administrators without a grant in the town.
+pub const ADMINISTRATION_ENTITIES: [&str; 5] = [
+    "municipality",
+    "subscription",
+    "department",
+    "grant",
+    "api_token",
+];
+
+/// Which events a reader may see: region events and the administration events
+/// of every town if they administer the council, and per town the services
+/// they can view (town-level platform events with no service are visible to
+/// anyone with a grant in the town).
 #[derive(Debug, Clone, Default)]
 pub struct AuditVisibility {
-    /// May see region-level events.
+    /// May see region-level events and every town's administration events.
     pub region: bool,
     /// Per town, the services the reader can view.
     pub towns: Vec<(MunicipalityId, Vec<Service>)>,
@@ -294,10 +342,19 @@ pub async fn list(
 ) -> Result<Vec<AuditEvent>> {
     let mut q = SqlBuilder::new("SELECT * FROM audit_events WHERE (1 = 0");
     if visibility.region {
-        q.push(" OR municipality_id IS NULL");
+        q.push(" OR municipality_id IS NULL OR entity_type IN (");
+        for (i, e) in ADMINISTRATION_ENTITIES.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            q.bind(*e);
+        }
+        q.push(")");
     }
     for (town, services) in &visibility.towns {
-        q.push(" OR (municipality_id = ").bind(town.as_str()).push(" AND (service IS NULL");
+        q.push(" OR (municipality_id = ")
+            .bind(town.as_str())
+            .push(" AND (service IS NULL");
         for s in services {
             q.push(" OR service = ").bind(s.as_str());
         }
@@ -305,7 +362,8 @@ pub async fn list(
     }
     q.push(")");
     if let Some(a) = &filter.actor {
-        q.push(" AND LOWER(actor) LIKE ").bind(format!("%{}%", a.to_lowercase()));
+        q.push(" AND LOWER(actor) LIKE ")
+            .bind(format!("%{}%", a.to_lowercase()));
     }
     if let Some(s) = filter.service {
         q.push(" AND service = ").bind(s.as_str());
@@ -324,13 +382,18 @@ pub async fn list(
     }
     if let Some(d) = filter.to {
         // Every stored time on that day sorts before the next day's date.
-        q.push(" AND at < ").bind(crate::types::format_date(d.next_day().unwrap_or(d)));
+        q.push(" AND at < ")
+            .bind(crate::types::format_date(d.next_day().unwrap_or(d)));
     }
     if let Some((at, id)) = &filter.after {
-        q.push(" AND (at < ").bind(at.clone()).push(" OR (at = ").bind(at.clone());
+        q.push(" AND (at < ")
+            .bind(at.clone())
+            .push(" OR (at = ")
+            .bind(at.clone());
         q.push(" AND id < ").bind(id.clone()).push("))");
     }
-    q.push(" ORDER BY at DESC, id DESC LIMIT ").push_number(limit);
+    q.push(" ORDER BY at DESC, id DESC LIMIT ")
+        .push_number(limit);
     let (sql, args) = q.build();
     let mut conn = db.read().await?;
     let rows = dispatch!(&mut conn, c => {

@@ -21,7 +21,11 @@ impl BlobKey {
     /// A key inside the scope's town and service. `name` may contain `/` to
     /// make folders; empty segments, `.` and `..` are refused.
     pub fn in_scope(scope: &ServiceScope, name: &str) -> Result<Self> {
-        Ok(Self(format!("{}/{}", Self::prefix(scope), Self::check_name(name)?)))
+        Ok(Self(format!(
+            "{}/{}",
+            Self::prefix(scope),
+            Self::check_name(name)?
+        )))
     }
 
     /// The prefix of every object of the scope's town and service.
@@ -37,15 +41,34 @@ impl BlobKey {
     fn check_name(name: &str) -> Result<&str> {
         let ok = !name.is_empty()
             && name.len() <= 512
-            && name.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
+            && name
+                .split('/')
+                .all(|seg| !seg.is_empty() && seg != "." && seg != "..")
             && !name.contains('\\');
-        if ok { Ok(name) } else { Err(Error::invalid("name", "not a valid object name")) }
+        if ok {
+            Ok(name)
+        } else {
+            Err(Error::invalid("name", "not a valid object name"))
+        }
     }
 
     /// The key text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Explicit settings for an S3-compatible store.
+#[derive(Debug, Clone)]
+pub struct S3Settings {
+    /// Endpoint URL, e.g. `http://127.0.0.1:9000`.
+    pub endpoint: String,
+    /// Region name (any value for most S3-compatible servers).
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: String,
 }
 
 /// The object store.
@@ -57,7 +80,9 @@ pub struct BlobStore {
 
 impl std::fmt::Debug for BlobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStore").field("at", &self.description).finish()
+        f.debug_struct("BlobStore")
+            .field("at", &self.description)
+            .finish()
     }
 }
 
@@ -79,7 +104,10 @@ impl BlobStore {
             let fs = object_store::local::LocalFileSystem::new_with_prefix(dir)
                 .map_err(blob_err)?
                 .with_automatic_cleanup(true);
-            Ok(Self { inner: Arc::new(fs), description: url.to_owned() })
+            Ok(Self {
+                inner: Arc::new(fs),
+                description: url.to_owned(),
+            })
         } else if let Some(bucket) = url.strip_prefix("s3://") {
             let bucket = bucket.trim_end_matches('/');
             if bucket.is_empty() || bucket.contains('/') {
@@ -89,10 +117,35 @@ impl BlobStore {
                 .with_bucket_name(bucket)
                 .build()
                 .map_err(|e| Error::invalid("object-store", e.to_string()))?;
-            Ok(Self { inner: Arc::new(s3), description: url.to_owned() })
+            Ok(Self {
+                inner: Arc::new(s3),
+                description: url.to_owned(),
+            })
         } else {
-            Err(Error::invalid("object-store", "must start with file:// or s3://"))
+            Err(Error::invalid(
+                "object-store",
+                "must start with file:// or s3://",
+            ))
         }
+    }
+
+    /// Opens an S3-compatible bucket with explicit settings (rather than the
+    /// process environment), e.g. a MinIO or Ceph endpoint on the council's network.
+    pub fn open_s3(bucket: &str, s3: &S3Settings) -> Result<Self> {
+        let store = object_store::aws::AmazonS3Builder::new()
+            .with_bucket_name(bucket)
+            .with_region(&s3.region)
+            .with_endpoint(&s3.endpoint)
+            .with_access_key_id(&s3.access_key_id)
+            .with_secret_access_key(&s3.secret_access_key)
+            .with_allow_http(s3.endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false)
+            .build()
+            .map_err(|e| Error::invalid("object-store", e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(store),
+            description: format!("s3://{bucket} at {}", s3.endpoint),
+        })
     }
 
     /// Where the store is, for logs.
@@ -102,7 +155,10 @@ impl BlobStore {
 
     /// Stores `bytes` under `key`, replacing any object there.
     pub async fn put(&self, key: &BlobKey, bytes: Bytes) -> Result<()> {
-        self.inner.put(&Path::from(key.as_str()), bytes.into()).await.map_err(blob_err)?;
+        self.inner
+            .put(&Path::from(key.as_str()), bytes.into())
+            .await
+            .map_err(blob_err)?;
         Ok(())
     }
 
@@ -135,12 +191,22 @@ impl BlobStore {
     /// Keys and sizes of the objects of a scope's town and service.
     pub async fn list(&self, scope: &ServiceScope) -> Result<Vec<(String, u64)>> {
         let prefix = Path::from(BlobKey::prefix(scope));
-        let metas: Vec<_> = self.inner.list(Some(&prefix)).try_collect().await.map_err(blob_err)?;
-        Ok(metas.into_iter().map(|m| (m.location.to_string(), m.size)).collect())
+        let metas: Vec<_> = self
+            .inner
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(blob_err)?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size))
+            .collect())
     }
 
     /// Checks the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
-        self.exists(&BlobKey::system("readyz-probe")?).await.map(|_| ())
+        self.exists(&BlobKey::system("readyz-probe")?)
+            .await
+            .map(|_| ())
     }
 }

@@ -118,7 +118,10 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)
@@ -316,23 +319,34 @@ pub mod testing {
                     let url = format!("sqlite://{}", dir.join("test.db").display());
                     let db = Db::connect(&url).await?;
                     db.migrate().await?;
-                    Ok(Some(Self { db, url, cleanup: Cleanup::SqliteDir(dir) }))
+                    Ok(Some(Self {
+                        db,
+                        url,
+                        cleanup: Cleanup::SqliteDir(dir),
+                    }))
                 }
                 Backend::Postgres => {
-                    let Some(admin_url) = postgres_admin_url()? else { return Ok(None) };
+                    let Some(admin_url) = postgres_admin_url()? else {
+                        return Ok(None);
+                    };
                     let name = format!("munishare_test_{}", uuid::Uuid::now_v7().simple());
                     let admin = sqlx::PgPool::connect(&admin_url).await?;
                     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                         .execute(&admin)
                         .await?;
                     admin.close().await;
-                    let mut url = url::Url::parse(&admin_url)
-                        .map_err(|e| Error::invalid("MUNISHARE_TEST_POSTGRES_URL", e.to_string()))?;
+                    let mut url = url::Url::parse(&admin_url).map_err(|e| {
+                        Error::invalid("MUNISHARE_TEST_POSTGRES_URL", e.to_string())
+                    })?;
                     url.set_path(&name);
                     let url = url.to_string();
                     let db = Db::connect(&url).await?;
                     db.migrate().await?;
-                    Ok(Some(Self { db, url, cleanup: Cleanup::Postgres { admin_url, name } }))
+                    Ok(Some(Self {
+                        db,
+                        url,
+                        cleanup: Cleanup::Postgres { admin_url, name },
+                    }))
                 }
             }
         }
@@ -370,7 +384,10 @@ pub struct SqlBuilder {
 impl SqlBuilder {
     /// Starts with a fixed SQL fragment.
     pub fn new(sql: &'static str) -> Self {
-        Self { sql: sql.to_owned(), args: Vec::new() }
+        Self {
+            sql: sql.to_owned(),
+            args: Vec::new(),
+        }
     }
 
     /// Appends a fixed SQL fragment. Only `'static` text can be appended, so

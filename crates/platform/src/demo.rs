@@ -9,11 +9,11 @@ use time::macros::date;
 use crate::access::{self, NewGrant, Role};
 use crate::audit::Actor;
 use crate::db::{Db, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::identity::{self, NewUser};
 use crate::tenancy::{self, EntityKind, Municipality, NewMunicipality};
 use crate::types::{Permission, Service, Timestamp};
+use crate::{dispatch, execute};
 
 /// The member towns, embedded so the binary needs no files at run time.
 pub const CRCOG_TOWNS_CSV: &str = include_str!("../seed/crcog_towns.csv");
@@ -48,22 +48,83 @@ pub fn crcog_towns() -> Result<Vec<TownFacts>> {
         .collect()
 }
 
-/// The built-in roles: (slug, name, description, permissions).
-pub fn builtin_roles() -> Vec<(&'static str, &'static str, &'static str, Vec<(Service, Permission)>)> {
+/// A role every installation starts with.
+#[derive(Debug, Clone)]
+pub struct BuiltinRole {
+    /// Stable key.
+    pub slug: &'static str,
+    /// Name.
+    pub name: &'static str,
+    /// What it is for.
+    pub description: &'static str,
+    /// Its permissions.
+    pub permissions: Vec<(Service, Permission)>,
+}
+
+/// The built-in roles.
+pub fn builtin_roles() -> Vec<BuiltinRole> {
     let all = |services: &[Service], perms: &[Permission]| {
-        services.iter().flat_map(|s| perms.iter().map(move |p| (*s, *p))).collect::<Vec<_>>()
+        services
+            .iter()
+            .flat_map(|s| perms.iter().map(move |p| (*s, *p)))
+            .collect::<Vec<_>>()
     };
     use Permission::{Administer, Approve, Edit, View};
     vec![
-        ("town-administrator", "Town administrator", "Runs every subscribed service for a town.", all(&Service::ALL, &Permission::ALL)),
-        ("finance-director", "Finance director", "Runs the town's and board of education's books.", all(&[Service::Finance], &Permission::ALL)),
-        ("finance-clerk", "Finance clerk", "Enters invoices, receipts and journal drafts.", all(&[Service::Finance], &[View, Edit])),
-        ("assessor", "Assessor", "The town's assessor: values, grand list, appeals.", all(&[Service::Assessment], &Permission::ALL)),
-        ("field-assessor", "Regional field assessor", "Council staff who inspect and value parcels for towns that grant them.", all(&[Service::Assessment], &[View, Edit])),
-        ("records-clerk", "Records clerk", "Files, scans and searches town records.", all(&[Service::Records], &[View, Edit])),
-        ("backup-operator", "Backup operator", "Council data-center staff who run the backup service.", all(&[Service::Backup], &[View, Edit, Administer])),
-        ("purchasing-agent", "Purchasing agent", "Runs cooperative solicitations and contracts.", all(&[Service::Procurement], &[View, Edit, Approve])),
-        ("auditor", "Auditor (read-only)", "Reads every service's data and the audit log; changes nothing.", all(&Service::ALL, &[View])),
+        BuiltinRole {
+            slug: "town-administrator",
+            name: "Town administrator",
+            description: "Runs every subscribed service for a town.",
+            permissions: all(&Service::ALL, &Permission::ALL),
+        },
+        BuiltinRole {
+            slug: "finance-director",
+            name: "Finance director",
+            description: "Runs the town's and board of education's books.",
+            permissions: all(&[Service::Finance], &Permission::ALL),
+        },
+        BuiltinRole {
+            slug: "finance-clerk",
+            name: "Finance clerk",
+            description: "Enters invoices, receipts and journal drafts.",
+            permissions: all(&[Service::Finance], &[View, Edit]),
+        },
+        BuiltinRole {
+            slug: "assessor",
+            name: "Assessor",
+            description: "The town's assessor: values, grand list, appeals.",
+            permissions: all(&[Service::Assessment], &Permission::ALL),
+        },
+        BuiltinRole {
+            slug: "field-assessor",
+            name: "Regional field assessor",
+            description: "Council staff who inspect and value parcels for towns that grant them.",
+            permissions: all(&[Service::Assessment], &[View, Edit]),
+        },
+        BuiltinRole {
+            slug: "records-clerk",
+            name: "Records clerk",
+            description: "Files, scans and searches town records.",
+            permissions: all(&[Service::Records], &[View, Edit]),
+        },
+        BuiltinRole {
+            slug: "backup-operator",
+            name: "Backup operator",
+            description: "Council data-center staff who run the backup service.",
+            permissions: all(&[Service::Backup], &[View, Edit, Administer]),
+        },
+        BuiltinRole {
+            slug: "purchasing-agent",
+            name: "Purchasing agent",
+            description: "Runs cooperative solicitations and contracts.",
+            permissions: all(&[Service::Procurement], &[View, Edit, Approve]),
+        },
+        BuiltinRole {
+            slug: "auditor",
+            name: "Auditor (read-only)",
+            description: "Reads every service's data and the audit log; changes nothing.",
+            permissions: all(&Service::ALL, &[View]),
+        },
     ]
 }
 
@@ -85,12 +146,42 @@ pub struct DemoCredentials {
 fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
     let since = date!(2024 - 07 - 01);
     let list: &[Service] = match slug {
-        "hartford" => &[Service::Finance, Service::Assessment, Service::Records, Service::Backup, Service::Hr, Service::Program],
-        "west-hartford" => &[Service::Finance, Service::Assessment, Service::Records, Service::Backup, Service::Fleet, Service::Procurement, Service::Program],
-        "east-hartford" => &[Service::Assessment, Service::Records, Service::Backup, Service::Facilities, Service::Program],
-        "manchester" | "wethersfield" | "newington" => &[Service::Assessment, Service::Backup, Service::Procurement, Service::Program],
+        "hartford" => &[
+            Service::Finance,
+            Service::Assessment,
+            Service::Records,
+            Service::Backup,
+            Service::Hr,
+            Service::Program,
+        ],
+        "west-hartford" => &[
+            Service::Finance,
+            Service::Assessment,
+            Service::Records,
+            Service::Backup,
+            Service::Fleet,
+            Service::Procurement,
+            Service::Program,
+        ],
+        "east-hartford" => &[
+            Service::Assessment,
+            Service::Records,
+            Service::Backup,
+            Service::Facilities,
+            Service::Program,
+        ],
+        "manchester" | "wethersfield" | "newington" => &[
+            Service::Assessment,
+            Service::Backup,
+            Service::Procurement,
+            Service::Program,
+        ],
         "bloomfield" => {
-            return vec![(Service::Backup, since), (Service::Program, since), (Service::Finance, date!(2027 - 07 - 01))];
+            return vec![
+                (Service::Backup, since),
+                (Service::Program, since),
+                (Service::Finance, date!(2027 - 07 - 01)),
+            ];
         }
         _ => &[Service::Backup, Service::Procurement, Service::Program],
     };
@@ -104,7 +195,11 @@ const DEPARTMENTS: [(EntityKind, &str, &str); 7] = [
     (EntityKind::TownGovernment, "DPW", "Public Works"),
     (EntityKind::TownGovernment, "IT", "Information Technology"),
     (EntityKind::TownGovernment, "HR", "Human Resources"),
-    (EntityKind::BoardOfEducation, "BOE-BUS", "Board of Education Business Office"),
+    (
+        EntityKind::BoardOfEducation,
+        "BOE-BUS",
+        "Board of Education Business Office",
+    ),
 ];
 
 /// Whether the database has no region yet (a fresh install).
@@ -114,18 +209,34 @@ pub async fn is_empty(db: &Db) -> Result<bool> {
     Ok(n == 0)
 }
 
-async fn seed_town(tx: &mut Tx, now: Timestamp, actor: &Actor, facts: &TownFacts) -> Result<Municipality> {
-    let town = tenancy::insert_municipality(tx, now, actor, &NewMunicipality {
-        name: facts.name.clone(),
-        fips: facts.fips.clone(),
-        county: facts.county.clone(),
-        population: facts.population_2018,
-        net_grand_list_cents: facts.net_grand_list_2018.checked_mul(100).ok_or_else(|| Error::Internal("grand list overflow".into()))?,
-        mill_rate: facts.mill_rate_2018.clone(),
-    })
+async fn seed_town(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &Actor,
+    facts: &TownFacts,
+) -> Result<Municipality> {
+    let town = tenancy::insert_municipality(
+        tx,
+        now,
+        actor,
+        &NewMunicipality {
+            name: facts.name.clone(),
+            fips: facts.fips.clone(),
+            county: facts.county.clone(),
+            population: facts.population_2018,
+            net_grand_list_cents: facts
+                .net_grand_list_2018
+                .checked_mul(100)
+                .ok_or_else(|| Error::Internal("grand list overflow".into()))?,
+            mill_rate: facts.mill_rate_2018.clone(),
+        },
+    )
     .await?;
     if town.slug.as_str() != facts.slug {
-        return Err(Error::Internal(format!("seed slug {} differs from derived {}", facts.slug, town.slug)));
+        return Err(Error::Internal(format!(
+            "seed slug {} differs from derived {}",
+            facts.slug, town.slug
+        )));
     }
     Ok(town)
 }
@@ -133,7 +244,11 @@ async fn seed_town(tx: &mut Tx, now: Timestamp, actor: &Actor, facts: &TownFacts
 /// Seeds the demo region into an empty database. `demo_password` is the
 /// shared password of the demo users (random when `None`); the council
 /// administrator always gets a fresh random password.
-pub async fn seed(db: &Db, now: Timestamp, demo_password: Option<String>) -> Result<DemoCredentials> {
+pub async fn seed(
+    db: &Db,
+    now: Timestamp,
+    demo_password: Option<String>,
+) -> Result<DemoCredentials> {
     let actor = Actor::system("demo-seed");
     let admin_password = identity::random_password()?;
     let demo_password = match demo_password {
@@ -148,8 +263,19 @@ pub async fn seed(db: &Db, now: Timestamp, demo_password: Option<String>) -> Res
         .bind(uuid::Uuid::now_v7().to_string()).bind("Capitol Region Council of Governments").bind(now.to_db())
         .execute(c).await)?;
     let mut roles: Vec<Role> = Vec::new();
-    for (slug, name, description, perms) in builtin_roles() {
-        roles.push(access::insert_role(&mut tx, now, &actor, slug, name, description, &perms).await?);
+    for r in builtin_roles() {
+        roles.push(
+            access::insert_role(
+                &mut tx,
+                now,
+                &actor,
+                r.slug,
+                r.name,
+                r.description,
+                &r.permissions,
+            )
+            .await?,
+        );
     }
     let mut towns = Vec::new();
     for facts in crcog_towns()? {
@@ -173,70 +299,189 @@ pub async fn seed(db: &Db, now: Timestamp, demo_password: Option<String>) -> Res
         towns.push(town);
     }
 
-    let admin = identity::insert_user(&mut tx, now, &actor, &NewUser {
-        username: "admin".into(),
-        display_name: "Council Administrator".into(),
-        email: "admin@crcog.example".into(),
-        council_admin: true,
-    }, &identity::hash_password(&admin_password)?, false).await?;
+    let admin = identity::insert_user(
+        &mut tx,
+        now,
+        &actor,
+        &NewUser {
+            username: "admin".into(),
+            display_name: "Council Administrator".into(),
+            email: "admin@crcog.example".into(),
+            council_admin: true,
+        },
+        &identity::hash_password(&admin_password)?,
+        false,
+    )
+    .await?;
 
     // (username, name, role, town slug or region, service limit, description)
-    let people: [(&str, &str, &str, Option<&str>, Option<Service>, &str); 9] = [
-        ("townadmin.hartford", "Hartford Town Administrator", "town-administrator", Some("hartford"), None, "town administrator, Hartford"),
-        ("clerk.hartford", "Hartford Finance Clerk", "finance-clerk", Some("hartford"), None, "finance clerk, Hartford"),
-        ("assessor.hartford", "Hartford Assessor", "assessor", Some("hartford"), None, "assessor, Hartford"),
-        ("townadmin.west-hartford", "West Hartford Town Manager", "town-administrator", Some("west-hartford"), None, "town administrator, West Hartford"),
-        ("records.west-hartford", "West Hartford Records Clerk", "records-clerk", Some("west-hartford"), None, "records clerk, West Hartford"),
-        ("townadmin.east-hartford", "East Hartford Town Administrator", "town-administrator", Some("east-hartford"), None, "town administrator, East Hartford"),
-        ("field.assessor", "Regional Field Assessor", "field-assessor", Some("hartford"), Some(Service::Assessment), "council field assessor in Hartford, East Hartford, Manchester and Wethersfield"),
-        ("auditor", "Regional Auditor", "auditor", None, None, "auditor, read-only in every town"),
-        ("backup.operator", "Council Backup Operator", "backup-operator", None, None, "council backup operator, every town"),
+    type Person = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<Service>,
+        &'static str,
+    );
+    let people: [Person; 9] = [
+        (
+            "townadmin.hartford",
+            "Hartford Town Administrator",
+            "town-administrator",
+            Some("hartford"),
+            None,
+            "town administrator, Hartford",
+        ),
+        (
+            "clerk.hartford",
+            "Hartford Finance Clerk",
+            "finance-clerk",
+            Some("hartford"),
+            None,
+            "finance clerk, Hartford",
+        ),
+        (
+            "assessor.hartford",
+            "Hartford Assessor",
+            "assessor",
+            Some("hartford"),
+            None,
+            "assessor, Hartford",
+        ),
+        (
+            "townadmin.west-hartford",
+            "West Hartford Town Manager",
+            "town-administrator",
+            Some("west-hartford"),
+            None,
+            "town administrator, West Hartford",
+        ),
+        (
+            "records.west-hartford",
+            "West Hartford Records Clerk",
+            "records-clerk",
+            Some("west-hartford"),
+            None,
+            "records clerk, West Hartford",
+        ),
+        (
+            "townadmin.east-hartford",
+            "East Hartford Town Administrator",
+            "town-administrator",
+            Some("east-hartford"),
+            None,
+            "town administrator, East Hartford",
+        ),
+        (
+            "field.assessor",
+            "Regional Field Assessor",
+            "field-assessor",
+            Some("hartford"),
+            Some(Service::Assessment),
+            "council field assessor in Hartford, East Hartford, Manchester and Wethersfield",
+        ),
+        (
+            "auditor",
+            "Regional Auditor",
+            "auditor",
+            None,
+            None,
+            "auditor, read-only in every town",
+        ),
+        (
+            "backup.operator",
+            "Council Backup Operator",
+            "backup-operator",
+            None,
+            None,
+            "council backup operator, every town",
+        ),
     ];
     let demo_hash = identity::hash_password(&demo_password)?;
     let mut users = Vec::new();
-    let town_id = |slug: &str| towns.iter().find(|t| t.slug.as_str() == slug).map(|t| t.id.clone());
+    let town_id = |slug: &str| {
+        towns
+            .iter()
+            .find(|t| t.slug.as_str() == slug)
+            .map(|t| t.id.clone())
+    };
     for (username, name, role_slug, town, service, description) in people {
-        let user = identity::insert_user(&mut tx, now, &actor, &NewUser {
-            username: username.into(),
-            display_name: name.into(),
-            email: format!("{username}@example.gov"),
-            council_admin: false,
-        }, &demo_hash, false).await?;
-        let role = roles.iter().find(|r| r.slug == role_slug).ok_or_else(|| Error::Internal(format!("no role {role_slug}")))?;
+        let user = identity::insert_user(
+            &mut tx,
+            now,
+            &actor,
+            &NewUser {
+                username: username.into(),
+                display_name: name.into(),
+                email: format!("{username}@example.gov"),
+                council_admin: false,
+            },
+            &demo_hash,
+            false,
+        )
+        .await?;
+        let role = roles
+            .iter()
+            .find(|r| r.slug == role_slug)
+            .ok_or_else(|| Error::Internal(format!("no role {role_slug}")))?;
         let mut scopes = vec![town.and_then(town_id)];
         if username == "field.assessor" {
-            scopes.extend(["east-hartford", "manchester", "wethersfield"].map(|s| town_id(s)));
+            scopes.extend(["east-hartford", "manchester", "wethersfield"].map(&town_id));
         }
         for municipality_id in scopes {
-            insert_grant_raw(&mut tx, now, &actor, &admin.id, &NewGrant {
-                user_id: user.id.clone(),
-                role_id: role.id.clone(),
-                municipality_id,
-                service,
-            }).await?;
+            insert_grant_raw(
+                &mut tx,
+                now,
+                &actor,
+                &admin.id,
+                &NewGrant {
+                    user_id: user.id.clone(),
+                    role_id: role.id.clone(),
+                    municipality_id,
+                    service,
+                },
+            )
+            .await?;
         }
         users.push((username.to_owned(), description.to_owned()));
     }
     tx.commit().await?;
-    Ok(DemoCredentials { admin_username: admin.username, admin_password, demo_password, users })
+    Ok(DemoCredentials {
+        admin_username: admin.username,
+        admin_password,
+        demo_password,
+        users,
+    })
 }
 
-async fn insert_grant_raw(tx: &mut Tx, now: Timestamp, actor: &Actor, by: &crate::types::UserId, g: &NewGrant) -> Result<()> {
+async fn insert_grant_raw(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &Actor,
+    by: &crate::types::UserId,
+    g: &NewGrant,
+) -> Result<()> {
     let id = crate::types::GrantId::generate();
     execute!(tx, c => sqlx::query(
         "INSERT INTO grants (id, user_id, role_id, municipality_id, service, created_at, created_by, revoked_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)")
         .bind(&id).bind(&g.user_id).bind(&g.role_id).bind(&g.municipality_id)
         .bind(g.service.map(Service::as_str)).bind(now.to_db()).bind(by).execute(c).await)?;
-    crate::audit::record(tx, now, actor, crate::audit::Change {
-        municipality_id: g.municipality_id.clone(),
-        service: g.service,
-        action: "grant.create",
-        entity_type: "grant",
-        entity_id: id.to_string(),
-        before: None,
-        after: Some(serde_json::json!({"user_id": g.user_id, "role_id": g.role_id})),
-    }).await?;
+    crate::audit::record(
+        tx,
+        now,
+        actor,
+        crate::audit::Change {
+            municipality_id: g.municipality_id.clone(),
+            service: g.service,
+            action: "grant.create",
+            entity_type: "grant",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"user_id": g.user_id, "role_id": g.role_id})),
+        },
+    )
+    .await?;
     Ok(())
 }
 
@@ -248,15 +493,32 @@ pub async fn bootstrap(db: &Db, now: Timestamp, region_name: &str) -> Result<(St
     let mut tx = db.begin().await?;
     execute!(&mut tx, c => sqlx::query("INSERT INTO region (id, slug, name, created_at) VALUES ($1, 'region', $2, $3)")
         .bind(uuid::Uuid::now_v7().to_string()).bind(region_name).bind(now.to_db()).execute(c).await)?;
-    for (slug, name, description, perms) in builtin_roles() {
-        access::insert_role(&mut tx, now, &actor, slug, name, description, &perms).await?;
+    for r in builtin_roles() {
+        access::insert_role(
+            &mut tx,
+            now,
+            &actor,
+            r.slug,
+            r.name,
+            r.description,
+            &r.permissions,
+        )
+        .await?;
     }
-    let admin = identity::insert_user(&mut tx, now, &actor, &NewUser {
-        username: "admin".into(),
-        display_name: "Council Administrator".into(),
-        email: String::new(),
-        council_admin: true,
-    }, &identity::hash_password(&password)?, true).await?;
+    let admin = identity::insert_user(
+        &mut tx,
+        now,
+        &actor,
+        &NewUser {
+            username: "admin".into(),
+            display_name: "Council Administrator".into(),
+            email: String::new(),
+            council_admin: true,
+        },
+        &identity::hash_password(&password)?,
+        true,
+    )
+    .await?;
     tx.commit().await?;
     Ok((admin.username, password))
 }

@@ -58,12 +58,18 @@ pub enum Error {
 impl Error {
     /// An input error naming its field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { field: field.into(), message: message.into() }
+        Error::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// A conflict naming its field.
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Conflict { field: Some(field.into()), message: message.into() }
+        Error::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     /// Replaces a unique-constraint conflict with a message that names the field.
@@ -79,7 +85,10 @@ impl From<sqlx::Error> for Error {
     fn from(e: sqlx::Error) -> Self {
         if let Some(db) = e.as_database_error() {
             if db.is_unique_violation() {
-                return Error::Conflict { field: None, message: "that already exists".into() };
+                return Error::Conflict {
+                    field: None,
+                    message: "that already exists".into(),
+                };
             }
             if db.is_foreign_key_violation() {
                 return Error::Conflict {

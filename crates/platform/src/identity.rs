@@ -3,8 +3,8 @@
 //! failed sign-ins, and hashed, revocable API tokens limited to one town and
 //! one service.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -13,9 +13,9 @@ use time::Duration;
 use crate::access::{CouncilAdmin, Principal, TokenLimit};
 use crate::audit::{self, Actor, Change};
 use crate::db::{Db, Executor, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::types::{MunicipalityId, Service, Timestamp, TokenId, UserId};
+use crate::{dispatch, execute};
 
 /// Failed sign-ins in a row before the account is locked.
 pub const MAX_FAILED_SIGNINS: i64 = 5;
@@ -35,7 +35,10 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { idle: Duration::minutes(30), absolute: Duration::hours(12) }
+        Self {
+            idle: Duration::minutes(30),
+            absolute: Duration::hours(12),
+        }
     }
 }
 
@@ -97,14 +100,20 @@ pub fn random_password() -> Result<String> {
 /// SHA-256 of a high-entropy secret (session and API tokens). Secrets are
 /// random, so a fast hash is enough; only passwords need Argon2id.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Checks the password rules; names the field.
 pub fn check_password_rules(field: &str, password: &str) -> Result<()> {
     let len = password.chars().count();
     if len < MIN_PASSWORD_LEN {
-        return Err(Error::invalid(field, format!("use at least {MIN_PASSWORD_LEN} characters")));
+        return Err(Error::invalid(
+            field,
+            format!("use at least {MIN_PASSWORD_LEN} characters"),
+        ));
     }
     if len > 256 {
         return Err(Error::invalid(field, "use at most 256 characters"));
@@ -124,7 +133,11 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -132,11 +145,15 @@ fn verify_password(hash: &str, password: &str) -> bool {
 pub fn parse_username(field: &str, s: &str) -> Result<String> {
     let u = s.trim().to_lowercase();
     let ok = (3..=40).contains(&u.len())
-        && u.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+        && u.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
     if ok {
         Ok(u)
     } else {
-        Err(Error::invalid(field, "use 3–40 letters, digits, dots, hyphens or underscores"))
+        Err(Error::invalid(
+            field,
+            "use 3–40 letters, digits, dots, hyphens or underscores",
+        ))
     }
 }
 
@@ -145,13 +162,17 @@ pub fn parse_username(field: &str, s: &str) -> Result<String> {
 /// Finds a user by id.
 pub async fn user_by_id(ex: &mut impl Executor, id: &UserId) -> Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-    Ok(dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(c).await)?)
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(id).fetch_optional(c).await)?,
+    )
 }
 
 /// Finds a user by username.
 pub async fn user_by_username(ex: &mut impl Executor, username: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-    Ok(dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(username.trim().to_lowercase()).fetch_optional(c).await)?)
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(username.trim().to_lowercase()).fetch_optional(c).await)?,
+    )
 }
 
 /// Every user, by username.
@@ -194,11 +215,17 @@ pub async fn insert_user(
     let username = parse_username("username", &new.username)?;
     let display_name = new.display_name.trim();
     if display_name.is_empty() || display_name.len() > 100 {
-        return Err(Error::invalid("display_name", "enter the person's name (at most 100 characters)"));
+        return Err(Error::invalid(
+            "display_name",
+            "enter the person's name (at most 100 characters)",
+        ));
     }
     let email = new.email.trim();
     if email.len() > 200 || (!email.is_empty() && !email.contains('@')) {
-        return Err(Error::invalid("email", "enter an email address like name@town.gov, or leave it empty"));
+        return Err(Error::invalid(
+            "email",
+            "enter an email address like name@town.gov, or leave it empty",
+        ));
     }
     let user = User {
         id: UserId::generate(),
@@ -220,22 +247,32 @@ pub async fn insert_user(
         .bind(user.council_admin).bind(true).bind(must_change_password).bind(&user.created_at)
         .execute(c).await)
         .map_err(|e| Error::from(e).on_conflict("username", format!("the username {} is taken", user.username)))?;
-    audit::record(tx, now, actor, Change {
-        municipality_id: None,
-        service: None,
-        action: "user.create",
-        entity_type: "user",
-        entity_id: user.id.to_string(),
-        before: None,
-        after: Some(audit_view(&user)),
-    })
+    audit::record(
+        tx,
+        now,
+        actor,
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "user.create",
+            entity_type: "user",
+            entity_id: user.id.to_string(),
+            before: None,
+            after: Some(audit_view(&user)),
+        },
+    )
     .await?;
     Ok(user)
 }
 
 /// Creates a user with a random temporary password, which is returned once
 /// and must be changed at first sign-in.
-pub async fn create_user(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &NewUser) -> Result<(User, String)> {
+pub async fn create_user(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    new: &NewUser,
+) -> Result<(User, String)> {
     let password = random_password()?;
     let hash = hash_password(&password)?;
     let mut tx = db.begin().await?;
@@ -245,11 +282,18 @@ pub async fn create_user(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &Ne
 }
 
 async fn load_user_for_update(tx: &mut Tx, id: &UserId) -> Result<User> {
-    user_by_id(tx, id).await?.ok_or(Error::NotFound { what: "user" })
+    user_by_id(tx, id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })
 }
 
 /// Sets a new random temporary password, unlocks the account, ends its sessions.
-pub async fn reset_password(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &UserId) -> Result<(User, String)> {
+pub async fn reset_password(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    id: &UserId,
+) -> Result<(User, String)> {
     let password = random_password()?;
     let hash = hash_password(&password)?;
     let mut tx = db.begin().await?;
@@ -260,20 +304,40 @@ pub async fn reset_password(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &
         .bind(&hash).bind(true).bind(now.to_db()).bind(id).execute(c).await)?;
     execute!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(c).await)?;
     let after = load_user_for_update(&mut tx, id).await?;
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: None, service: None, action: "user.reset_password", entity_type: "user",
-        entity_id: id.to_string(), before: Some(audit_view(&before)), after: Some(audit_view(&after)),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "user.reset_password",
+            entity_type: "user",
+            entity_id: id.to_string(),
+            before: Some(audit_view(&before)),
+            after: Some(audit_view(&after)),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok((after, password))
 }
 
 /// Enables or disables an account; disabling ends its sessions.
-pub async fn set_active(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &UserId, active: bool) -> Result<User> {
+pub async fn set_active(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    id: &UserId,
+    active: bool,
+) -> Result<User> {
     let mut tx = db.begin().await?;
     let before = load_user_for_update(&mut tx, id).await?;
     if !active && Some(&before.id) == admin.user_id() {
-        return Err(Error::conflict("active", "you cannot disable your own account"));
+        return Err(Error::conflict(
+            "active",
+            "you cannot disable your own account",
+        ));
     }
     execute!(&mut tx, c => sqlx::query("UPDATE users SET active = $1, failed_signins = 0, locked_until = NULL WHERE id = $2")
         .bind(active).bind(id).execute(c).await)?;
@@ -281,12 +345,25 @@ pub async fn set_active(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &User
         execute!(&mut tx, c => sqlx::query("DELETE FROM sessions WHERE user_id = $1").bind(id).execute(c).await)?;
     }
     let after = load_user_for_update(&mut tx, id).await?;
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: None, service: None,
-        action: if active { "user.enable" } else { "user.disable" },
-        entity_type: "user", entity_id: id.to_string(),
-        before: Some(audit_view(&before)), after: Some(audit_view(&after)),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: None,
+            service: None,
+            action: if active {
+                "user.enable"
+            } else {
+                "user.disable"
+            },
+            entity_type: "user",
+            entity_id: id.to_string(),
+            before: Some(audit_view(&before)),
+            after: Some(audit_view(&after)),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -302,27 +379,47 @@ pub async fn change_password(
 ) -> Result<()> {
     check_password_rules("new_password", new_password)?;
     if new_password != confirm {
-        return Err(Error::invalid("confirm_password", "the two new passwords differ"));
+        return Err(Error::invalid(
+            "confirm_password",
+            "the two new passwords differ",
+        ));
     }
     if new_password == current {
-        return Err(Error::invalid("new_password", "choose a password different from the current one"));
+        return Err(Error::invalid(
+            "new_password",
+            "choose a password different from the current one",
+        ));
     }
     let mut c = db.read().await?;
     let stored: String = dispatch!(&mut c, c => sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(principal.user_id()).fetch_one(c).await)?;
     drop(c);
     if !verify_password(&stored, current) {
-        return Err(Error::invalid("current_password", "the current password is not right"));
+        return Err(Error::invalid(
+            "current_password",
+            "the current password is not right",
+        ));
     }
     let hash = hash_password(new_password)?;
     let mut tx = db.begin().await?;
     execute!(&mut tx, c => sqlx::query(
         "UPDATE users SET password_hash = $1, must_change_password = $2, password_changed_at = $3 WHERE id = $4")
         .bind(&hash).bind(false).bind(now.to_db()).bind(principal.user_id()).execute(c).await)?;
-    audit::record(&mut tx, now, &principal.actor(), Change {
-        municipality_id: None, service: None, action: "user.change_password", entity_type: "user",
-        entity_id: principal.user_id().to_string(), before: None, after: None,
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &principal.actor(),
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "user.change_password",
+            entity_type: "user",
+            entity_id: principal.user_id().to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -359,20 +456,27 @@ pub async fn authenticate(db: &Db, now: Timestamp, username: &str, password: &st
     let mut c = db.read().await?;
     let found = user_by_username(&mut c, username).await?;
     let hash: Option<String> = match &found {
-        Some(u) => dispatch!(&mut c, c => sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(&u.id).fetch_optional(c).await)?,
+        Some(u) => {
+            dispatch!(&mut c, c => sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(&u.id).fetch_optional(c).await)?
+        }
         None => None,
     };
     drop(c);
     let (Some(user), Some(hash)) = (found, hash) else {
         // Spend the same time as a real check so response time does not reveal which usernames exist.
-        let _ = verify_password("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", password);
+        let _ = verify_password(
+            "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            password,
+        );
         return Err(wrong());
     };
     if let Some(until) = &user.locked_until {
         let until = Timestamp::parse("locked_until", until)?;
         if until > now {
-            return Err(Error::Locked { until: until.datetime() });
+            return Err(Error::Locked {
+                until: until.datetime(),
+            });
         }
     }
     if !user.active {
@@ -380,7 +484,11 @@ pub async fn authenticate(db: &Db, now: Timestamp, username: &str, password: &st
             "This account is disabled. Ask your council administrator to enable it.".into(),
         ));
     }
-    let actor = Actor { user_id: Some(user.id.clone()), label: user.username.clone(), request_id: None };
+    let actor = Actor {
+        user_id: Some(user.id.clone()),
+        label: user.username.clone(),
+        request_id: None,
+    };
     if !verify_password(&hash, password) {
         let failures = user.failed_signins + 1;
         let mut tx = db.begin().await?;
@@ -394,7 +502,9 @@ pub async fn authenticate(db: &Db, now: Timestamp, username: &str, password: &st
                 after: Some(serde_json::json!({"locked_until": until.to_db(), "reason": "repeated failed sign-ins"})),
             }).await?;
             tx.commit().await?;
-            return Err(Error::Locked { until: until.datetime() });
+            return Err(Error::Locked {
+                until: until.datetime(),
+            });
         }
         execute!(&mut tx, c => sqlx::query("UPDATE users SET failed_signins = $1 WHERE id = $2")
             .bind(failures).bind(&user.id).execute(c).await)?;
@@ -416,7 +526,13 @@ pub async fn authenticate(db: &Db, now: Timestamp, username: &str, password: &st
 }
 
 /// Checks a username and password (see [`authenticate`]) and opens a browser session.
-pub async fn sign_in(db: &Db, now: Timestamp, username: &str, password: &str, user_agent: &str) -> Result<NewSession> {
+pub async fn sign_in(
+    db: &Db,
+    now: Timestamp,
+    username: &str,
+    password: &str,
+    user_agent: &str,
+) -> Result<NewSession> {
     let user = authenticate(db, now, username, password).await?;
     let token = random_secret()?;
     let csrf_token = random_secret()?;
@@ -426,7 +542,11 @@ pub async fn sign_in(db: &Db, now: Timestamp, username: &str, password: &str, us
         .bind(hash_secret(&token)).bind(&user.id).bind(&csrf_token).bind(now.to_db())
         .bind(user_agent.chars().take(200).collect::<String>()).execute(c).await)?;
     tx.commit().await?;
-    Ok(NewSession { token, csrf_token, user })
+    Ok(NewSession {
+        token,
+        csrf_token,
+        user,
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -475,7 +595,12 @@ pub async fn session_principal(
         tx.commit().await?;
     }
     let principal = Principal::new(
-        row.id, row.username, row.display_name, row.council_admin, row.must_change_password, None,
+        row.id,
+        row.username,
+        row.display_name,
+        row.council_admin,
+        row.must_change_password,
+        None,
     );
     Ok(Some((principal, row.csrf_token)))
 }
@@ -538,12 +663,18 @@ pub async fn create_api_token(
 ) -> Result<(ApiToken, String)> {
     let label = label.trim();
     if label.is_empty() || label.len() > 100 {
-        return Err(Error::invalid("label", "name the token (at most 100 characters), e.g. 'backup client'"));
+        return Err(Error::invalid(
+            "label",
+            "name the token (at most 100 characters), e.g. 'backup client'",
+        ));
     }
     if let Some(d) = expires_in_days
         && !(1..=730).contains(&d)
     {
-        return Err(Error::invalid("expires_in_days", "choose between 1 and 730 days, or no expiry"));
+        return Err(Error::invalid(
+            "expires_in_days",
+            "choose between 1 and 730 days, or no expiry",
+        ));
     }
     let secret = format!("{TOKEN_PREFIX}{}", random_secret()?);
     let token = ApiToken {
@@ -553,7 +684,8 @@ pub async fn create_api_token(
         label: label.to_owned(),
         token_prefix: secret.chars().take(10).collect(),
         created_at: now.to_db(),
-        expires_at: expires_in_days.map(|d| Timestamp::new(now.datetime() + Duration::days(i64::from(d))).to_db()),
+        expires_at: expires_in_days
+            .map(|d| Timestamp::new(now.datetime() + Duration::days(i64::from(d))).to_db()),
         last_used_at: None,
         revoked_at: None,
     };
@@ -586,7 +718,12 @@ pub async fn list_api_tokens(principal: &Principal, db: &Db) -> Result<Vec<ApiTo
 }
 
 /// Revokes one of the principal's own tokens.
-pub async fn revoke_api_token(principal: &Principal, db: &Db, now: Timestamp, id: &TokenId) -> Result<()> {
+pub async fn revoke_api_token(
+    principal: &Principal,
+    db: &Db,
+    now: Timestamp,
+    id: &TokenId,
+) -> Result<()> {
     let mut tx = db.begin().await?;
     let token: Option<ApiToken> = dispatch!(&mut tx, c => sqlx::query_as(
         "SELECT id, municipality_id, service, label, token_prefix, created_at, expires_at, last_used_at, revoked_at \
@@ -597,15 +734,21 @@ pub async fn revoke_api_token(principal: &Principal, db: &Db, now: Timestamp, id
     }
     execute!(&mut tx, c => sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2")
         .bind(now.to_db()).bind(id).execute(c).await)?;
-    audit::record(&mut tx, now, &principal.actor(), Change {
-        municipality_id: Some(token.municipality_id.clone()),
-        service: Service::parse("service", &token.service).ok(),
-        action: "api_token.revoke",
-        entity_type: "api_token",
-        entity_id: id.to_string(),
-        before: None,
-        after: Some(serde_json::json!({"revoked_at": now.to_db()})),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        &principal.actor(),
+        Change {
+            municipality_id: Some(token.municipality_id.clone()),
+            service: Service::parse("service", &token.service).ok(),
+            action: "api_token.revoke",
+            entity_type: "api_token",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"revoked_at": now.to_db()})),
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -646,7 +789,9 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
     }
     let stale = match &row.last_used_at {
         None => true,
-        Some(t) => now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1),
+        Some(t) => {
+            now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1)
+        }
     };
     if stale {
         let mut tx = db.begin().await?;
@@ -654,7 +799,17 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
             .bind(now.to_db()).bind(&row.token_id).execute(c).await)?;
         tx.commit().await?;
     }
-    let limit = TokenLimit { municipality_id: row.municipality_id, service: Service::parse("service", &row.service)? };
+    let limit = TokenLimit {
+        municipality_id: row.municipality_id,
+        service: Service::parse("service", &row.service)?,
+    };
     // A token acts for its owner but never with council-administrator rights.
-    Ok(Some(Principal::new(row.id, row.username, row.display_name, false, false, Some(limit))))
+    Ok(Some(Principal::new(
+        row.id,
+        row.username,
+        row.display_name,
+        false,
+        false,
+        Some(limit),
+    )))
 }

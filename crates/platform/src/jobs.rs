@@ -20,9 +20,9 @@ use crate::access::CouncilAdmin;
 use crate::audit::{self, Change};
 use crate::clock::Clock;
 use crate::db::{Db, SqlBuilder, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::types::{JobId, MunicipalityId, Timestamp};
+use crate::{dispatch, execute};
 
 /// A queued, running or finished job.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -96,7 +96,12 @@ pub async fn claim_next(db: &Db, now: Timestamp) -> Result<Option<Job>> {
 }
 
 /// Records success.
-pub async fn complete(db: &Db, now: Timestamp, id: &JobId, result: &serde_json::Value) -> Result<()> {
+pub async fn complete(
+    db: &Db,
+    now: Timestamp,
+    id: &JobId,
+    result: &serde_json::Value,
+) -> Result<()> {
     let mut tx = db.begin().await?;
     execute!(&mut tx, c => sqlx::query(
         "UPDATE jobs SET status = 'done', finished_at = $1, result = $2, last_error = NULL WHERE id = $3")
@@ -132,12 +137,18 @@ pub async fn requeue_stale(db: &Db, now: Timestamp, older_than: Duration) -> Res
 }
 
 /// Lists jobs, newest first, optionally of one status.
-pub async fn list(_admin: &CouncilAdmin, db: &Db, status: Option<&str>, limit: u32) -> Result<Vec<Job>> {
+pub async fn list(
+    _admin: &CouncilAdmin,
+    db: &Db,
+    status: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Job>> {
     let mut q = SqlBuilder::new("SELECT * FROM jobs");
     if let Some(s) = status {
         q.push(" WHERE status = ").bind(s);
     }
-    q.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_number(limit);
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_number(limit);
     let (sql, args) = q.build();
     let mut c = db.read().await?;
     Ok(dispatch!(&mut c, c => {
@@ -167,16 +178,38 @@ pub const AUDIT_VERIFY: &str = "audit.verify";
 pub const SESSIONS_PURGE: &str = "sessions.purge";
 
 /// Enqueues one of [`ADMIN_RUNNABLE`] on an administrator's request, audited.
-pub async fn enqueue_by_admin(admin: &CouncilAdmin, db: &Db, now: Timestamp, kind: &str) -> Result<JobId> {
+pub async fn enqueue_by_admin(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    kind: &str,
+) -> Result<JobId> {
     if !ADMIN_RUNNABLE.iter().any(|(k, _)| *k == kind) {
-        return Err(Error::invalid("kind", format!("'{}' is not a job that can be started by hand", crate::types::truncate(kind, 40))));
+        return Err(Error::invalid(
+            "kind",
+            format!(
+                "'{}' is not a job that can be started by hand",
+                crate::types::truncate(kind, 40)
+            ),
+        ));
     }
     let mut tx = db.begin().await?;
     let id = enqueue(&mut tx, now, kind, None, &serde_json::json!({}), 3).await?;
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: None, service: None, action: "job.enqueue", entity_type: "job",
-        entity_id: id.to_string(), before: None, after: Some(serde_json::json!({"kind": kind})),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "job.enqueue",
+            entity_type: "job",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"kind": kind})),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -190,10 +223,21 @@ pub async fn retry(admin: &CouncilAdmin, db: &Db, now: Timestamp, id: &JobId) ->
     if n == 0 {
         return Err(Error::conflict("id", "only a failed job can be retried"));
     }
-    audit::record(&mut tx, now, admin.actor(), Change {
-        municipality_id: None, service: None, action: "job.retry", entity_type: "job",
-        entity_id: id.to_string(), before: None, after: Some(serde_json::json!({"status": "queued"})),
-    }).await?;
+    audit::record(
+        &mut tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: None,
+            service: None,
+            action: "job.retry",
+            entity_type: "job",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"status": "queued"})),
+        },
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -234,7 +278,9 @@ pub struct Registry {
 
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Registry").field("kinds", &self.handlers.keys().collect::<Vec<_>>()).finish()
+        f.debug_struct("Registry")
+            .field("kinds", &self.handlers.keys().collect::<Vec<_>>())
+            .finish()
     }
 }
 
@@ -242,15 +288,26 @@ impl Registry {
     /// The platform's own handlers.
     pub fn with_platform_jobs() -> Self {
         let mut r = Self::default();
-        r.register(AUDIT_VERIFY, |ctx: JobContext, _p: serde_json::Value| async move {
-            let report = audit::verify(&ctx.db).await?;
-            serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
-        });
-        r.register(SESSIONS_PURGE, |ctx: JobContext, _p: serde_json::Value| async move {
-            let now = Timestamp::new(ctx.clock.now());
-            let n = crate::identity::purge_expired_sessions(&ctx.db, now, crate::identity::SessionPolicy::default()).await?;
-            Ok(serde_json::json!({ "sessions_removed": n }))
-        });
+        r.register(
+            AUDIT_VERIFY,
+            |ctx: JobContext, _p: serde_json::Value| async move {
+                let report = audit::verify(&ctx.db).await?;
+                serde_json::to_value(&report).map_err(|e| Error::Internal(e.to_string()))
+            },
+        );
+        r.register(
+            SESSIONS_PURGE,
+            |ctx: JobContext, _p: serde_json::Value| async move {
+                let now = Timestamp::new(ctx.clock.now());
+                let n = crate::identity::purge_expired_sessions(
+                    &ctx.db,
+                    now,
+                    crate::identity::SessionPolicy::default(),
+                )
+                .await?;
+                Ok(serde_json::json!({ "sessions_removed": n }))
+            },
+        );
         r
     }
 
@@ -262,9 +319,14 @@ impl Registry {
     /// Runs the next due job, if any; returns whether one ran.
     pub async fn run_one(&self, ctx: &JobContext) -> Result<bool> {
         let now = Timestamp::new(ctx.clock.now());
-        let Some(job) = claim_next(&ctx.db, now).await? else { return Ok(false) };
+        let Some(job) = claim_next(&ctx.db, now).await? else {
+            return Ok(false);
+        };
         let outcome = match self.handlers.get(job.kind.as_str()) {
-            None => Err(Error::Internal(format!("no handler for job kind {}", job.kind))),
+            None => Err(Error::Internal(format!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
             Some(h) => {
                 let payload = serde_json::from_str(&job.payload).unwrap_or(serde_json::Value::Null);
                 h.run(ctx.clone(), payload).await
@@ -301,7 +363,12 @@ pub async fn run_worker(
     interval: std::time::Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = requeue_stale(&ctx.db, Timestamp::new(ctx.clock.now()), Duration::minutes(15)).await;
+    let _ = requeue_stale(
+        &ctx.db,
+        Timestamp::new(ctx.clock.now()),
+        Duration::minutes(15),
+    )
+    .await;
     loop {
         if *shutdown.borrow() {
             return;

@@ -13,12 +13,12 @@ use time::Date;
 use crate::access::{CouncilAdmin, TownScope};
 use crate::audit::{self, Change};
 use crate::db::{Db, Executor, Tx};
-use crate::{dispatch, execute};
 use crate::error::{Error, Result};
 use crate::types::{
     DepartmentId, EntityId, MunicipalityId, Service, Slug, SubscriptionId, Timestamp, format_date,
     parse_date,
 };
+use crate::{dispatch, execute};
 
 /// A member municipality of the region.
 #[derive(Debug, Clone, Serialize)]
@@ -159,7 +159,11 @@ impl TryFrom<SubscriptionRow> for Subscription {
             id: r.id,
             service: Service::parse("service", &r.service)?,
             effective_from: parse_date("effective_from", &r.effective_from)?,
-            ended_on: r.ended_on.as_deref().map(|d| parse_date("ended_on", d)).transpose()?,
+            ended_on: r
+                .ended_on
+                .as_deref()
+                .map(|d| parse_date("ended_on", d))
+                .transpose()?,
         })
     }
 }
@@ -175,7 +179,10 @@ pub async fn find_by_slug(ex: &mut impl Executor, slug: &str) -> Result<Option<M
 }
 
 /// Looks a municipality up by id.
-pub async fn find_by_id(ex: &mut impl Executor, id: &MunicipalityId) -> Result<Option<Municipality>> {
+pub async fn find_by_id(
+    ex: &mut impl Executor,
+    id: &MunicipalityId,
+) -> Result<Option<Municipality>> {
     let row: Option<MunicipalityRow> = dispatch!(ex, c => sqlx::query_as(
         "SELECT id, slug, name, fips, county, population, net_grand_list_cents, mill_rate, active \
          FROM municipalities WHERE id = $1").bind(id).fetch_optional(c).await)?;
@@ -244,24 +251,43 @@ impl NewMunicipality {
     /// Checks every field and names the first bad one.
     pub fn validate(&self) -> Result<Slug> {
         if self.name.trim().is_empty() || self.name.len() > 100 {
-            return Err(Error::invalid("name", "enter the town's name (at most 100 characters)"));
+            return Err(Error::invalid(
+                "name",
+                "enter the town's name (at most 100 characters)",
+            ));
         }
-        if self.fips.len() != 10 || !self.fips.bytes().all(|b| b.is_ascii_digit()) || !self.fips.starts_with("09") {
-            return Err(Error::invalid("fips", "a Connecticut town FIPS code has 10 digits and starts with 09"));
+        if self.fips.len() != 10
+            || !self.fips.bytes().all(|b| b.is_ascii_digit())
+            || !self.fips.starts_with("09")
+        {
+            return Err(Error::invalid(
+                "fips",
+                "a Connecticut town FIPS code has 10 digits and starts with 09",
+            ));
         }
         if self.county.trim().is_empty() {
             return Err(Error::invalid("county", "enter the county"));
         }
         if self.population < 0 {
-            return Err(Error::invalid("population", "population cannot be negative"));
+            return Err(Error::invalid(
+                "population",
+                "population cannot be negative",
+            ));
         }
         if self.net_grand_list_cents < 0 {
-            return Err(Error::invalid("net_grand_list", "the grand list cannot be negative"));
+            return Err(Error::invalid(
+                "net_grand_list",
+                "the grand list cannot be negative",
+            ));
         }
-        let rate = Decimal::from_str_exact(self.mill_rate.trim())
-            .map_err(|_| Error::invalid("mill_rate", "enter the mill rate as a decimal, e.g. 32.45"))?;
+        let rate = Decimal::from_str_exact(self.mill_rate.trim()).map_err(|_| {
+            Error::invalid("mill_rate", "enter the mill rate as a decimal, e.g. 32.45")
+        })?;
         if rate.is_sign_negative() || rate > Decimal::from(200) {
-            return Err(Error::invalid("mill_rate", "a mill rate is between 0 and 200"));
+            return Err(Error::invalid(
+                "mill_rate",
+                "a mill rate is between 0 and 200",
+            ));
         }
         Slug::from_name(&self.name)
     }
@@ -285,8 +311,14 @@ pub async fn insert_municipality(
         .bind(now.to_db()).execute(c).await)
         .map_err(|e| Error::from(e).on_conflict("name", "a town with that name or FIPS code already exists"))?;
     for (kind, name) in [
-        (EntityKind::TownGovernment, format!("Town of {}", new.name.trim())),
-        (EntityKind::BoardOfEducation, format!("{} Board of Education", new.name.trim())),
+        (
+            EntityKind::TownGovernment,
+            format!("Town of {}", new.name.trim()),
+        ),
+        (
+            EntityKind::BoardOfEducation,
+            format!("{} Board of Education", new.name.trim()),
+        ),
     ] {
         execute!(tx, c => sqlx::query("INSERT INTO entities (municipality_id, id, kind, name) VALUES ($1, $2, $3, $4)")
             .bind(&id).bind(EntityId::generate()).bind(kind.as_str()).bind(&name).execute(c).await)?;
@@ -302,15 +334,20 @@ pub async fn insert_municipality(
         mill_rate: new.mill_rate.trim().to_owned(),
         active: true,
     };
-    audit::record(tx, now, actor, Change {
-        municipality_id: Some(id.clone()),
-        service: None,
-        action: "municipality.create",
-        entity_type: "municipality",
-        entity_id: id.to_string(),
-        before: None,
-        after: Some(serde_json::to_value(&town).map_err(|e| Error::Internal(e.to_string()))?),
-    })
+    audit::record(
+        tx,
+        now,
+        actor,
+        Change {
+            municipality_id: Some(id.clone()),
+            service: None,
+            action: "municipality.create",
+            entity_type: "municipality",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::to_value(&town).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
     .await?;
     Ok(town)
 }
@@ -326,16 +363,25 @@ pub async fn add_department(
     name: &str,
 ) -> Result<Department> {
     let code = code.trim().to_uppercase();
-    if code.is_empty() || code.len() > 12 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-        return Err(Error::invalid("code", "use 1–12 letters, digits or hyphens, e.g. FIN"));
+    if code.is_empty()
+        || code.len() > 12
+        || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(Error::invalid(
+            "code",
+            "use 1–12 letters, digits or hyphens, e.g. FIN",
+        ));
     }
     if name.trim().is_empty() || name.len() > 100 {
-        return Err(Error::invalid("name", "enter the department's name (at most 100 characters)"));
+        return Err(Error::invalid(
+            "name",
+            "enter the department's name (at most 100 characters)",
+        ));
     }
     let entity_id: EntityId = dispatch!(tx, c => sqlx::query_scalar(
         "SELECT id FROM entities WHERE municipality_id = $1 AND kind = $2")
         .bind(&town.id).bind(entity_kind.as_str()).fetch_optional(c).await)?
-        .ok_or(Error::NotFound { what: "entity" })?;
+    .ok_or(Error::NotFound { what: "entity" })?;
     let dept = Department {
         municipality_id: town.id.clone(),
         id: DepartmentId::generate(),
@@ -348,15 +394,20 @@ pub async fn add_department(
         .bind(&dept.municipality_id).bind(&dept.id).bind(&dept.entity_id).bind(&dept.code).bind(&dept.name)
         .execute(c).await)
         .map_err(|e| Error::from(e).on_conflict("code", format!("{} already has a department with code {}", town.name, dept.code)))?;
-    audit::record(tx, now, admin.actor(), Change {
-        municipality_id: Some(town.id.clone()),
-        service: None,
-        action: "department.create",
-        entity_type: "department",
-        entity_id: dept.id.to_string(),
-        before: None,
-        after: Some(serde_json::to_value(&dept).map_err(|e| Error::Internal(e.to_string()))?),
-    })
+    audit::record(
+        tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: Some(town.id.clone()),
+            service: None,
+            action: "department.create",
+            entity_type: "department",
+            entity_id: dept.id.to_string(),
+            before: None,
+            after: Some(serde_json::to_value(&dept).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
     .await?;
     Ok(dept)
 }
@@ -372,7 +423,10 @@ pub async fn subscribe(
     effective_from: Date,
 ) -> Result<Subscription> {
     let existing = subscriptions_of(tx, &town.id).await?;
-    if existing.iter().any(|s| s.service == service && s.ended_on.is_none()) {
+    if existing
+        .iter()
+        .any(|s| s.service == service && s.ended_on.is_none())
+    {
         return Err(Error::conflict(
             "service",
             format!("{} already subscribes to {}", town.name, service.title()),
@@ -390,15 +444,20 @@ pub async fn subscribe(
          VALUES ($1, $2, $3, $4, NULL, $5)")
         .bind(&sub.municipality_id).bind(&sub.id).bind(service.as_str()).bind(format_date(effective_from))
         .bind(now.to_db()).execute(c).await)?;
-    audit::record(tx, now, admin.actor(), Change {
-        municipality_id: Some(town.id.clone()),
-        service: Some(service),
-        action: "subscription.create",
-        entity_type: "subscription",
-        entity_id: sub.id.to_string(),
-        before: None,
-        after: Some(serde_json::to_value(&sub).map_err(|e| Error::Internal(e.to_string()))?),
-    })
+    audit::record(
+        tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: Some(town.id.clone()),
+            service: Some(service),
+            action: "subscription.create",
+            entity_type: "subscription",
+            entity_id: sub.id.to_string(),
+            before: None,
+            after: Some(serde_json::to_value(&sub).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
     .await?;
     Ok(sub)
 }
@@ -413,24 +472,40 @@ pub async fn end_subscription(
     ended_on: Date,
 ) -> Result<Subscription> {
     let existing = subscriptions_of(tx, &town.id).await?;
-    let Some(open) = existing.into_iter().find(|s| s.service == service && s.ended_on.is_none()) else {
-        return Err(Error::NotFound { what: "subscription" });
+    let Some(open) = existing
+        .into_iter()
+        .find(|s| s.service == service && s.ended_on.is_none())
+    else {
+        return Err(Error::NotFound {
+            what: "subscription",
+        });
     };
     if ended_on < open.effective_from {
-        return Err(Error::invalid("ended_on", "the end date is before the subscription started"));
+        return Err(Error::invalid(
+            "ended_on",
+            "the end date is before the subscription started",
+        ));
     }
     execute!(tx, c => sqlx::query("UPDATE subscriptions SET ended_on = $1 WHERE municipality_id = $2 AND id = $3")
         .bind(format_date(ended_on)).bind(&town.id).bind(&open.id).execute(c).await)?;
-    let after = Subscription { ended_on: Some(ended_on), ..open.clone() };
-    audit::record(tx, now, admin.actor(), Change {
-        municipality_id: Some(town.id.clone()),
-        service: Some(service),
-        action: "subscription.end",
-        entity_type: "subscription",
-        entity_id: open.id.to_string(),
-        before: Some(serde_json::to_value(&open).map_err(|e| Error::Internal(e.to_string()))?),
-        after: Some(serde_json::to_value(&after).map_err(|e| Error::Internal(e.to_string()))?),
-    })
+    let after = Subscription {
+        ended_on: Some(ended_on),
+        ..open.clone()
+    };
+    audit::record(
+        tx,
+        now,
+        admin.actor(),
+        Change {
+            municipality_id: Some(town.id.clone()),
+            service: Some(service),
+            action: "subscription.end",
+            entity_type: "subscription",
+            entity_id: open.id.to_string(),
+            before: Some(serde_json::to_value(&open).map_err(|e| Error::Internal(e.to_string()))?),
+            after: Some(serde_json::to_value(&after).map_err(|e| Error::Internal(e.to_string()))?),
+        },
+    )
     .await?;
     Ok(after)
 }
@@ -438,11 +513,18 @@ pub async fn end_subscription(
 /// Looks up a town by slug for council administration.
 pub async fn admin_town(_admin: &CouncilAdmin, db: &Db, slug: &str) -> Result<Municipality> {
     let mut c = db.read().await?;
-    find_by_slug(&mut c, slug).await?.ok_or(Error::NotFound { what: "town" })
+    find_by_slug(&mut c, slug)
+        .await?
+        .ok_or(Error::NotFound { what: "town" })
 }
 
 /// Adds a member town in its own transaction (council administration).
-pub async fn create_municipality(admin: &CouncilAdmin, db: &Db, now: Timestamp, new: &NewMunicipality) -> Result<Municipality> {
+pub async fn create_municipality(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    new: &NewMunicipality,
+) -> Result<Municipality> {
     let mut tx = db.begin().await?;
     let town = insert_municipality(&mut tx, now, admin.actor(), new).await?;
     tx.commit().await?;
@@ -450,30 +532,48 @@ pub async fn create_municipality(admin: &CouncilAdmin, db: &Db, now: Timestamp, 
 }
 
 /// Every town with its subscriptions (council administration).
-pub async fn admin_list_with_subscriptions(_admin: &CouncilAdmin, db: &Db) -> Result<Vec<(Municipality, Vec<Subscription>)>> {
+pub async fn admin_list_with_subscriptions(
+    _admin: &CouncilAdmin,
+    db: &Db,
+) -> Result<Vec<(Municipality, Vec<Subscription>)>> {
     let mut c = db.read().await?;
     let towns = list_all(&mut c).await?;
     let rows: Vec<SubscriptionRow> = dispatch!(&mut c, c => sqlx::query_as(
         "SELECT municipality_id, id, service, effective_from, ended_on FROM subscriptions ORDER BY service, effective_from")
         .fetch_all(c).await)?;
-    let subs: Vec<Subscription> = rows.into_iter().map(TryInto::try_into).collect::<Result<_>>()?;
+    let subs: Vec<Subscription> = rows
+        .into_iter()
+        .map(TryInto::try_into)
+        .collect::<Result<_>>()?;
     Ok(towns
         .into_iter()
         .map(|t| {
-            let mine = subs.iter().filter(|s| s.municipality_id == t.id).cloned().collect();
+            let mine = subs
+                .iter()
+                .filter(|s| s.municipality_id == t.id)
+                .cloned()
+                .collect();
             (t, mine)
         })
         .collect())
 }
 
 /// A town's subscriptions (council administration).
-pub async fn admin_subscriptions(_admin: &CouncilAdmin, db: &Db, town: &Municipality) -> Result<Vec<Subscription>> {
+pub async fn admin_subscriptions(
+    _admin: &CouncilAdmin,
+    db: &Db,
+    town: &Municipality,
+) -> Result<Vec<Subscription>> {
     let mut c = db.read().await?;
     subscriptions_of(&mut c, &town.id).await
 }
 
 /// A town's departments (council administration manages them).
-pub async fn admin_departments(_admin: &CouncilAdmin, db: &Db, town: &Municipality) -> Result<Vec<Department>> {
+pub async fn admin_departments(
+    _admin: &CouncilAdmin,
+    db: &Db,
+    town: &Municipality,
+) -> Result<Vec<Department>> {
     let mut c = db.read().await?;
     Ok(dispatch!(&mut c, c => sqlx::query_as(
         "SELECT municipality_id, id, entity_id, code, name FROM departments WHERE municipality_id = $1 ORDER BY name")

@@ -113,7 +113,9 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
 }
 
 /// A URL-safe short name: lowercase ASCII letters, digits and single hyphens, 1–64 chars.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type,
+)]
 #[serde(try_from = "String", into = "String")]
 #[sqlx(transparent)]
 pub struct Slug(String);
@@ -123,7 +125,8 @@ impl Slug {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
         let ok = !s.is_empty()
             && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
             && !s.contains("--");
@@ -250,16 +253,19 @@ impl Service {
 
     /// Parses a service key, naming `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|svc| svc.as_str() == s).ok_or_else(|| {
-            Error::invalid(
-                field,
-                format!(
-                    "'{}' is not a service; expected one of: {}",
-                    truncate(s, 40),
-                    Self::ALL.map(Service::as_str).join(", ")
-                ),
-            )
-        })
+        Self::ALL
+            .into_iter()
+            .find(|svc| svc.as_str() == s)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    format!(
+                        "'{}' is not a service; expected one of: {}",
+                        truncate(s, 40),
+                        Self::ALL.map(Service::as_str).join(", ")
+                    ),
+                )
+            })
     }
 }
 
@@ -307,7 +313,9 @@ impl Permission {
         Self::ALL
             .into_iter()
             .find(|p| p.as_str() == s)
-            .ok_or_else(|| Error::invalid(field, format!("'{}' is not a permission", truncate(s, 40))))
+            .ok_or_else(|| {
+                Error::invalid(field, format!("'{}' is not a permission", truncate(s, 40)))
+            })
     }
 }
 
@@ -318,7 +326,9 @@ impl fmt::Display for Permission {
 }
 
 /// An exact amount of US dollars, held as integer cents. Never a float.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Money(i64);
 
@@ -355,7 +365,10 @@ impl Money {
     pub fn from_decimal(field: &str, d: Decimal) -> Result<Self> {
         let scaled = d * Decimal::ONE_HUNDRED;
         if scaled.fract() != Decimal::ZERO {
-            return Err(Error::invalid(field, format!("{d} has fractions of a cent")));
+            return Err(Error::invalid(
+                field,
+                format!("{d} has fractions of a cent"),
+            ));
         }
         i64::try_from(scaled.trunc())
             .map(Money)
@@ -364,9 +377,16 @@ impl Money {
 
     /// Parses "1234.56", "1,234.56", "$1,234.56" or "-12.5"; names `field` in the error.
     pub fn parse(field: &str, s: &str) -> Result<Self> {
-        let cleaned: String = s.trim().chars().filter(|c| *c != ',' && *c != '$').collect();
+        let cleaned: String = s
+            .trim()
+            .chars()
+            .filter(|c| *c != ',' && *c != '$')
+            .collect();
         let d = Decimal::from_str_exact(&cleaned).map_err(|_| {
-            Error::invalid(field, format!("'{}' is not an amount of money", truncate(s, 40)))
+            Error::invalid(
+                field,
+                format!("'{}' is not an amount of money", truncate(s, 40)),
+            )
         })?;
         Self::from_decimal(field, d)
     }
@@ -381,12 +401,16 @@ impl fmt::Display for Money {
         let cents = abs % 100;
         let mut grouped = String::new();
         for (i, c) in dollars.chars().enumerate() {
-            if i > 0 && (dollars.len() - i) % 3 == 0 {
+            if i > 0 && (dollars.len() - i).is_multiple_of(3) {
                 grouped.push(',');
             }
             grouped.push(c);
         }
-        write!(f, "{}${grouped}.{cents:02}", if negative { "-" } else { "" })
+        write!(
+            f,
+            "{}${grouped}.{cents:02}",
+            if negative { "-" } else { "" }
+        )
     }
 }
 
@@ -402,7 +426,10 @@ impl FiscalYear {
         if (1900..=2200).contains(&end_year) {
             Ok(Self(end_year))
         } else {
-            Err(Error::invalid(field, format!("{end_year} is not a plausible fiscal year")))
+            Err(Error::invalid(
+                field,
+                format!("{end_year} is not a plausible fiscal year"),
+            ))
         }
     }
 
@@ -482,7 +509,12 @@ impl Timestamp {
     pub fn parse(field: &str, s: &str) -> Result<Self> {
         OffsetDateTime::parse(s, &Rfc3339)
             .map(Self::new)
-            .map_err(|_| Error::invalid(field, format!("'{}' is not an RFC 3339 time", truncate(s, 40))))
+            .map_err(|_| {
+                Error::invalid(
+                    field,
+                    format!("'{}' is not an RFC 3339 time", truncate(s, 40)),
+                )
+            })
     }
 
     /// "2026-11-26 08:00 UTC", for people.
@@ -514,8 +546,12 @@ impl Serialize for Timestamp {
 /// Parses a calendar date written `YYYY-MM-DD`, naming `field` in the error.
 pub fn parse_date(field: &str, s: &str) -> Result<Date> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(s.trim(), &fmt)
-        .map_err(|_| Error::invalid(field, format!("'{}' is not a date (YYYY-MM-DD)", truncate(s, 40))))
+    Date::parse(s.trim(), &fmt).map_err(|_| {
+        Error::invalid(
+            field,
+            format!("'{}' is not a date (YYYY-MM-DD)", truncate(s, 40)),
+        )
+    })
 }
 
 /// Formats a date as `YYYY-MM-DD` (the storage and wire form).
@@ -535,7 +571,10 @@ mod tests {
         assert_eq!(Money::parse("a", "$1,234.56").unwrap().cents(), 123_456);
         assert_eq!(Money::parse("a", "-12.5").unwrap().cents(), -1250);
         assert_eq!(Money::parse("a", "0.07").unwrap().to_string(), "$0.07");
-        assert_eq!(Money::from_cents(-123_456_789).to_string(), "-$1,234,567.89");
+        assert_eq!(
+            Money::from_cents(-123_456_789).to_string(),
+            "-$1,234,567.89"
+        );
         assert_eq!(Money::from_cents(100_000).to_string(), "$1,000.00");
     }
 
@@ -566,10 +605,22 @@ mod tests {
 
     #[test]
     fn fiscal_year_follows_the_july_to_june_calendar() {
-        assert_eq!(FiscalYear::containing(date!(2017 - 07 - 01)).end_year(), 2018);
-        assert_eq!(FiscalYear::containing(date!(2018 - 06 - 30)).end_year(), 2018);
-        assert_eq!(FiscalYear::containing(date!(2018 - 07 - 01)).end_year(), 2019);
-        assert_eq!(FiscalYear::ending("fy", 2018).unwrap().to_string(), "FY 2017-18");
+        assert_eq!(
+            FiscalYear::containing(date!(2017 - 07 - 01)).end_year(),
+            2018
+        );
+        assert_eq!(
+            FiscalYear::containing(date!(2018 - 06 - 30)).end_year(),
+            2018
+        );
+        assert_eq!(
+            FiscalYear::containing(date!(2018 - 07 - 01)).end_year(),
+            2019
+        );
+        assert_eq!(
+            FiscalYear::ending("fy", 2018).unwrap().to_string(),
+            "FY 2017-18"
+        );
         assert_eq!(FiscalYear::period_of(date!(2017 - 07 - 15)), 1);
         assert_eq!(FiscalYear::period_of(date!(2018 - 06 - 15)), 12);
         assert_eq!(FiscalYear::period_of(date!(2018 - 01 - 02)), 7);
@@ -577,7 +628,10 @@ mod tests {
 
     #[test]
     fn slugs_are_strict() {
-        assert_eq!(Slug::from_name("West Hartford").unwrap().as_str(), "west-hartford");
+        assert_eq!(
+            Slug::from_name("West Hartford").unwrap().as_str(),
+            "west-hartford"
+        );
         assert!(Slug::parse("s", "West").is_err());
         assert!(Slug::parse("s", "a--b").is_err());
         assert!(Slug::parse("s", "").is_err());

@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use munishare_platform::access::Principal;
+use munishare_platform::access::{self, CouncilAdmin, Principal};
 use munishare_platform::identity;
 
 use crate::error::{ApiError, problem};
@@ -53,7 +53,11 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: Optio
 
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The request id set by the request-id middleware.
@@ -61,7 +65,11 @@ pub fn constant_time_eq(a: &str, b: &str) -> bool {
 pub struct RequestId(pub String);
 
 fn request_id(parts: &Parts) -> String {
-    parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
 }
 
 /// An API caller: a bearer token, or a browser session (which must then send
@@ -72,11 +80,18 @@ pub struct ApiCaller(pub Principal);
 impl FromRequestParts<AppState> for ApiCaller {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let now = state.now();
         let rid = request_id(parts);
         if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
-            let secret = auth.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+            let secret = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or("");
             return match identity::token_principal(&state.db, now, secret.trim()).await {
                 Ok(Some(p)) => Ok(Self(p.with_request_id(rid))),
                 Ok(None) => Err(problem(
@@ -99,7 +114,11 @@ impl FromRequestParts<AppState> for ApiCaller {
         match identity::session_principal(&state.db, now, state.config.session, &token).await {
             Ok(Some((p, csrf))) => {
                 if !is_safe(&parts.method) {
-                    let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+                    let sent = parts
+                        .headers
+                        .get("x-csrf-token")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
                     if !constant_time_eq(sent, &csrf) {
                         return Err(problem(
                             StatusCode::FORBIDDEN,
@@ -111,9 +130,33 @@ impl FromRequestParts<AppState> for ApiCaller {
                 }
                 Ok(Self(p.with_request_id(rid)))
             }
-            Ok(None) => Err(problem(StatusCode::UNAUTHORIZED, "unauthenticated", "Your session has ended; sign in again.", None)),
+            Ok(None) => Err(problem(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "Your session has ended; sign in again.",
+                None,
+            )),
             Err(e) => Err(ApiError(e).into_response()),
         }
+    }
+}
+
+/// An API caller who is a council administrator. Checked before the request
+/// body is read, so a non-administrator gets 403 whatever they sent.
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub CouncilAdmin);
+
+impl FromRequestParts<AppState> for AdminCaller {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiCaller(p) = ApiCaller::from_request_parts(parts, state).await?;
+        access::authorize_council_admin(&p)
+            .map(Self)
+            .map_err(|e| ApiError(e).into_response())
     }
 }
 
@@ -137,15 +180,24 @@ pub struct PageUser {
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let path = parts.uri.path().to_owned();
         let to_signin = || {
             let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            Redirect::to(&format!("/signin?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()))
-                .into_response()
+            Redirect::to(&format!(
+                "/signin?next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            ))
+            .into_response()
         };
-        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else { return Err(to_signin()) };
-        let found = identity::session_principal(&state.db, state.now(), state.config.session, &token).await;
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE) else {
+            return Err(to_signin());
+        };
+        let found =
+            identity::session_principal(&state.db, state.now(), state.config.session, &token).await;
         let (principal, csrf) = match found {
             Ok(Some(v)) => v,
             Ok(None) => return Err(to_signin()),
@@ -155,13 +207,21 @@ impl FromRequestParts<AppState> for PageUser {
             return Err(Redirect::to("/profile?must_change=1").into_response());
         }
         let flash = cookie(&parts.headers, FLASH_COOKIE).and_then(|v| decode_flash(&v));
-        Ok(Self { principal: principal.with_request_id(request_id(parts)), csrf, flash, path })
+        Ok(Self {
+            principal: principal.with_request_id(request_id(parts)),
+            csrf,
+            flash,
+            path,
+        })
     }
 }
 
 /// Encodes a flash message for its cookie.
 pub fn encode_flash(kind: &str, message: &str) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).append_pair("k", kind).append_pair("m", message).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("k", kind)
+        .append_pair("m", message)
+        .finish()
 }
 
 fn decode_flash(v: &str) -> Option<(String, String)> {
@@ -191,7 +251,14 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         cookie(&parts.headers, SIGNIN_CSRF_COOKIE)
     } else {
         match cookie(&parts.headers, SESSION_COOKIE) {
-            Some(token) => match identity::session_principal(&state.db, state.now(), state.config.session, &token).await {
+            Some(token) => match identity::session_principal(
+                &state.db,
+                state.now(),
+                state.config.session,
+                &token,
+            )
+            .await
+            {
                 Ok(Some((_, csrf))) => Some(csrf),
                 Ok(None) => None,
                 Err(e) => return render_error_page(&e),
@@ -206,8 +273,14 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             Redirect::to("/signin").into_response()
         };
     };
-    let from_form = url::form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned());
-    let from_header = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let from_form = url::form_urlencoded::parse(&bytes)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned());
+    let from_header = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let sent = from_form.or(from_header).unwrap_or_default();
     if !constant_time_eq(&sent, &expected) {
         let e = munishare_platform::Error::Forbidden(
@@ -215,5 +288,6 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         );
         return render_error_page(&e);
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }

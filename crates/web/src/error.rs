@@ -64,7 +64,12 @@ impl From<Error> for ApiError {
 }
 
 /// Builds a problem response directly (for errors that are not platform errors).
-pub fn problem(status: StatusCode, kind: &str, detail: impl Into<String>, field: Option<String>) -> Response {
+pub fn problem(
+    status: StatusCode,
+    kind: &str,
+    detail: impl Into<String>,
+    field: Option<String>,
+) -> Response {
     let body = Problem {
         kind: format!("https://munishare.example/problems/{kind}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
@@ -74,7 +79,10 @@ pub fn problem(status: StatusCode, kind: &str, detail: impl Into<String>, field:
         locked_until: None,
     };
     let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     resp
 }
 
@@ -95,7 +103,10 @@ impl IntoResponse for ApiError {
                 locked_until: Some(munishare_platform::types::Timestamp::new(*until).to_db()),
             };
             resp = (status, axum::Json(body)).into_response();
-            resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+            resp.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            );
         }
         resp
     }

@@ -55,16 +55,23 @@ pub struct App {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("page_routes", &self.page_routes.len()).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("page_routes", &self.page_routes.len())
+            .finish_non_exhaustive()
     }
 }
 
 /// Builds the application.
 pub fn app(state: AppState) -> App {
     ops::install_metrics();
-    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router()).split_for_parts();
+    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::router())
+        .split_for_parts();
     let (page_router, page_routes) = pages::routes().build();
-    let page_router = page_router.layer(middleware::from_fn_with_state(state.clone(), auth::csrf_guard));
+    let page_router = page_router.layer(middleware::from_fn_with_state(
+        state.clone(),
+        auth::csrf_guard,
+    ));
     let body_limit = state.config.body_limit;
     let router = Router::new()
         .merge(api_router)
@@ -78,14 +85,24 @@ pub fn app(state: AppState) -> App {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(middleware::from_fn(ops::track))
         .with_state(state);
-    App { router, page_routes, openapi }
+    App {
+        router,
+        page_routes,
+        openapi,
+    }
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {
     let _ = method;
     if uri.path().starts_with("/api/") {
-        error::problem(StatusCode::NOT_FOUND, "not-found", "There is no such API route.", None)
+        error::problem(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "There is no such API route.",
+            None,
+        )
     } else {
-        pages::render_error_page(&munishare_platform::Error::NotFound { what: "page" }).into_response()
+        pages::render_error_page(&munishare_platform::Error::NotFound { what: "page" })
+            .into_response()
     }
 }

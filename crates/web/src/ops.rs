@@ -28,7 +28,10 @@ pub fn install_metrics() {
 }
 
 fn town_of(path: &str) -> &str {
-    let rest = path.strip_prefix("/t/").or_else(|| path.strip_prefix("/api/v1/towns/")).unwrap_or("");
+    let rest = path
+        .strip_prefix("/t/")
+        .or_else(|| path.strip_prefix("/api/v1/towns/"))
+        .unwrap_or("");
     rest.split('/').next().unwrap_or("")
 }
 
@@ -39,13 +42,21 @@ pub async fn track(mut req: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 64 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let town = town_of(req.uri().path()).to_owned();
-    let span = tracing::info_span!("request", request_id = %id, %method, route = %route, town = %town);
+    let span =
+        tracing::info_span!("request", request_id = %id, %method, route = %route, town = %town);
     let start = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
@@ -57,7 +68,10 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     if let Ok(v) = HeaderValue::from_str(&id) {
         h.insert("x-request-id", v);
     }
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     resp
@@ -72,11 +86,21 @@ pub async fn healthz() -> &'static str {
 pub async fn readyz(State(st): State<AppState>) -> Response {
     if let Err(e) = st.db.ping().await {
         tracing::warn!(error = %e, "database not ready");
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "The database does not answer.", None);
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "The database does not answer.",
+            None,
+        );
     }
     if let Err(e) = st.blobs.ping().await {
         tracing::warn!(error = %e, "object store not ready");
-        return problem(StatusCode::SERVICE_UNAVAILABLE, "not-ready", "The object store does not answer.", None);
+        return problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "The object store does not answer.",
+            None,
+        );
     }
     "ready".into_response()
 }
@@ -84,8 +108,16 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
 /// Prometheus metrics.
 pub async fn metrics() -> Response {
     match METRICS.get().and_then(Option::as_ref) {
-        Some(h) => ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], h.render()).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed in this process").into_response(),
+        Some(h) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            h.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder not installed in this process",
+        )
+            .into_response(),
     }
 }
 

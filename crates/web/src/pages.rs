@@ -5,23 +5,29 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{MethodFilter, MethodRouter};
-use axum::Router;
+use munishare_platform::Error;
 use munishare_platform::access::{self, Grant, Role, TownScope};
 use munishare_platform::audit::{self, AuditEvent};
 use munishare_platform::identity::{self, ApiToken, User};
 use munishare_platform::jobs::{self, Job};
-use munishare_platform::tenancy::{self, Department, Entity, Municipality, NewMunicipality, Subscription};
-use munishare_platform::types::{GrantId, JobId, Money, Service, Timestamp, TokenId, UserId, format_date, parse_date};
-use munishare_platform::Error;
+use munishare_platform::tenancy::{
+    self, Department, Entity, Municipality, NewMunicipality, Subscription,
+};
+use munishare_platform::types::{
+    GrantId, JobId, Money, Service, Timestamp, TokenId, UserId, format_date, parse_date,
+};
 use serde::Deserialize;
 
 use crate::api::{AuditQuery, audit_filter, new_grant, parse_entity_kind};
-use crate::auth::{FLASH_COOKIE, PageUser, SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, encode_flash, set_cookie};
+use crate::auth::{
+    FLASH_COOKIE, PageUser, SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, encode_flash, set_cookie,
+};
 use crate::error::classify;
 use crate::state::AppState;
 
@@ -33,13 +39,18 @@ pub struct PageRoutes {
 
 impl std::fmt::Debug for PageRoutes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PageRoutes").field("routes", &self.list).finish_non_exhaustive()
+        f.debug_struct("PageRoutes")
+            .field("routes", &self.list)
+            .finish_non_exhaustive()
     }
 }
 
 impl PageRoutes {
     fn new() -> Self {
-        Self { by_path: BTreeMap::new(), list: Vec::new() }
+        Self {
+            by_path: BTreeMap::new(),
+            list: Vec::new(),
+        }
     }
 
     fn add<H, T>(mut self, method: Method, path: &'static str, handler: H) -> Self
@@ -47,8 +58,16 @@ impl PageRoutes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = if method == Method::POST { MethodFilter::POST } else { MethodFilter::GET };
-        let mr = self.by_path.remove(path).unwrap_or_default().on(filter, handler);
+        let filter = if method == Method::POST {
+            MethodFilter::POST
+        } else {
+            MethodFilter::GET
+        };
+        let mr = self
+            .by_path
+            .remove(path)
+            .unwrap_or_default()
+            .on(filter, handler);
         self.by_path.insert(path, mr);
         self.list.push((method, path));
         self
@@ -64,7 +83,10 @@ impl PageRoutes {
 
     /// The router and the list of (method, path) it serves.
     pub fn build(self) -> (Router<AppState>, Vec<(Method, &'static str)>) {
-        let router = self.by_path.into_iter().fold(Router::new(), |r, (path, mr)| r.route(path, mr));
+        let router = self
+            .by_path
+            .into_iter()
+            .fold(Router::new(), |r, (path, mr)| r.route(path, mr));
         (router, self.list)
     }
 }
@@ -87,7 +109,10 @@ pub fn routes() -> PageRoutes {
         .post("/admin/towns", admin_add_town)
         .get("/admin/towns/{town}", admin_town)
         .post("/admin/towns/{town}/subscriptions", admin_subscribe)
-        .post("/admin/towns/{town}/subscriptions/{service}/end", admin_end_subscription)
+        .post(
+            "/admin/towns/{town}/subscriptions/{service}/end",
+            admin_end_subscription,
+        )
         .post("/admin/towns/{town}/departments", admin_add_department)
         .get("/admin/users", admin_users)
         .post("/admin/users", admin_create_user)
@@ -128,7 +153,12 @@ pub struct Chrome {
 
 impl Chrome {
     /// Builds the chrome for a signed-in user.
-    pub async fn new(st: &AppState, user: &PageUser, title: impl Into<String>, current_town: &str) -> Result<Self, Error> {
+    pub async fn new(
+        st: &AppState,
+        user: &PageUser,
+        title: impl Into<String>,
+        current_town: &str,
+    ) -> Result<Self, Error> {
         let towns = access::my_towns(&st.db, &user.principal, st.today()).await?;
         Ok(Self {
             title: title.into(),
@@ -137,7 +167,10 @@ impl Chrome {
             is_admin: user.principal.is_council_admin(),
             csrf: user.csrf.clone(),
             flash: user.flash.clone(),
-            towns: towns.iter().map(|t| (t.town().slug.to_string(), t.town().name.clone())).collect(),
+            towns: towns
+                .iter()
+                .map(|t| (t.town().slug.to_string(), t.town().name.clone()))
+                .collect(),
             current_town: current_town.to_owned(),
             path: user.path.clone(),
         })
@@ -145,7 +178,11 @@ impl Chrome {
 
     /// `aria-current` for a nav link.
     pub fn current(&self, prefix: &str) -> &'static str {
-        let hit = if prefix == "/" { self.path == "/" } else { self.path.starts_with(prefix) };
+        let hit = if prefix == "/" {
+            self.path == "/"
+        } else {
+            self.path.starts_with(prefix)
+        };
         if hit { "page" } else { "false" }
     }
 }
@@ -187,23 +224,34 @@ pub fn render_error_page(e: &Error) -> Response {
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         detail,
     };
-    (status, Html(page.render().unwrap_or_else(|_| "Error".into()))).into_response()
+    (
+        status,
+        Html(page.render().unwrap_or_else(|_| "Error".into())),
+    )
+        .into_response()
 }
 
 fn render(t: &impl Template, user: &PageUser) -> PageResult {
-    let body = t.render().map_err(|e| Error::Internal(format!("template: {e}")))?;
+    let body = t
+        .render()
+        .map_err(|e| Error::Internal(format!("template: {e}")))?;
     let mut resp = Html(body).into_response();
-    if user.flash.is_some() {
-        if let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}=; Path=/; Max-Age=0")) {
-            resp.headers_mut().append(header::SET_COOKIE, v);
-        }
+    if user.flash.is_some()
+        && let Ok(v) = HeaderValue::from_str(&format!("{FLASH_COOKIE}=; Path=/; Max-Age=0"))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
 }
 
 fn redirect_flash(st: &AppState, to: &str, kind: &str, message: &str) -> Response {
     let mut resp = Redirect::to(to).into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(st, FLASH_COOKIE, &encode_flash(kind, message), Some(60))) {
+    if let Ok(v) = HeaderValue::from_str(&set_cookie(
+        st,
+        FLASH_COOKIE,
+        &encode_flash(kind, message),
+        Some(60),
+    )) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -214,9 +262,12 @@ fn redirect_flash(st: &AppState, to: &str, kind: &str, message: &str) -> Respons
 fn after_form(st: &AppState, back: &str, result: Result<String, Error>) -> PageResult {
     match result {
         Ok(msg) => Ok(redirect_flash(st, back, "ok", &msg)),
-        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. } | Error::Forbidden(_) | Error::Locked { .. })) => {
-            Ok(redirect_flash(st, back, "error", &classify(&e).2))
-        }
+        Err(
+            e @ (Error::Invalid { .. }
+            | Error::Conflict { .. }
+            | Error::Forbidden(_)
+            | Error::Locked { .. }),
+        ) => Ok(redirect_flash(st, back, "error", &classify(&e).2)),
         Err(e) => Err(e.into()),
     }
 }
@@ -228,13 +279,17 @@ fn is_htmx(headers: &HeaderMap) -> bool {
 fn csv_response(filename: &str, rows: Vec<Vec<String>>) -> PageResult {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
-        w.write_record(&r).map_err(|e| Error::Internal(e.to_string()))?;
+        w.write_record(&r)
+            .map_err(|e| Error::Internal(e.to_string()))?;
     }
     let bytes = w.into_inner().map_err(|e| Error::Internal(e.to_string()))?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{filename}\"")),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
         ],
         bytes,
     )
@@ -278,7 +333,12 @@ pub struct Paged<T> {
 }
 
 impl<T> Paged<T> {
-    fn new(mut all: Vec<T>, p: &TableParams, default_sort: &str, key: impl Fn(&T, &str) -> SortKey) -> Self {
+    fn new(
+        mut all: Vec<T>,
+        p: &TableParams,
+        default_sort: &str,
+        key: impl Fn(&T, &str) -> SortKey,
+    ) -> Self {
         let sort = p.sort.clone().unwrap_or_else(|| default_sort.to_owned());
         let desc = p.dir.as_deref() == Some("desc");
         all.sort_by(|a, b| {
@@ -288,7 +348,11 @@ impl<T> Paged<T> {
         let total = all.len();
         let pages = total.div_ceil(PAGE_SIZE).max(1);
         let page = p.page.unwrap_or(1).clamp(1, pages);
-        let rows = all.into_iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE).collect();
+        let rows = all
+            .into_iter()
+            .skip((page - 1) * PAGE_SIZE)
+            .take(PAGE_SIZE)
+            .collect();
         Self {
             rows,
             page,
@@ -302,12 +366,21 @@ impl<T> Paged<T> {
 
     /// Query string for another page, keeping filter and sort.
     pub fn link(&self, page: usize) -> String {
-        format!("?q={}&sort={}&dir={}&page={page}", enc(&self.q), enc(&self.sort), enc(&self.dir))
+        format!(
+            "?q={}&sort={}&dir={}&page={page}",
+            enc(&self.q),
+            enc(&self.sort),
+            enc(&self.dir)
+        )
     }
 
     /// Query string to sort by `key` (toggling direction when already sorted by it).
     pub fn sort_link(&self, key: &str) -> String {
-        let dir = if self.sort == key && self.dir == "asc" { "desc" } else { "asc" };
+        let dir = if self.sort == key && self.dir == "asc" {
+            "desc"
+        } else {
+            "asc"
+        };
         format!("?q={}&sort={key}&dir={dir}", enc(&self.q))
     }
 
@@ -322,7 +395,12 @@ impl<T> Paged<T> {
 
     /// Query string to export the filtered, sorted list as CSV.
     pub fn csv_link(&self) -> String {
-        format!("?q={}&sort={}&dir={}&format=csv", enc(&self.q), enc(&self.sort), enc(&self.dir))
+        format!(
+            "?q={}&sort={}&dir={}&format=csv",
+            enc(&self.q),
+            enc(&self.sort),
+            enc(&self.dir)
+        )
     }
 }
 
@@ -365,7 +443,7 @@ pub fn count(n: &i64) -> String {
     let s = n.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -375,7 +453,9 @@ pub fn count(n: &i64) -> String {
 
 /// "2026-11-26 08:00 UTC" from a stored time.
 pub fn when(stored: &str) -> String {
-    Timestamp::parse("at", stored).map(Timestamp::human).unwrap_or_else(|_| stored.to_owned())
+    Timestamp::parse("at", stored)
+        .map(Timestamp::human)
+        .unwrap_or_else(|_| stored.to_owned())
 }
 
 // ---------------------------------------------------------------- sign-in
@@ -407,9 +487,13 @@ fn safe_next(next: Option<&str>) -> String {
 }
 
 fn signin_response(st: &AppState, status: StatusCode, page: SigninPage) -> PageResult {
-    let body = page.render().map_err(|e| Error::Internal(format!("template: {e}")))?;
+    let body = page
+        .render()
+        .map_err(|e| Error::Internal(format!("template: {e}")))?;
     let mut resp = (status, Html(body)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&set_cookie(st, SIGNIN_CSRF_COOKIE, &page.csrf, Some(3600))) {
+    if let Ok(v) =
+        HeaderValue::from_str(&set_cookie(st, SIGNIN_CSRF_COOKIE, &page.csrf, Some(3600)))
+    {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     Ok(resp)
@@ -423,14 +507,18 @@ async fn signin_page(State(st): State<AppState>, Query(q): Query<SigninQuery>) -
     } else {
         None
     };
-    signin_response(&st, StatusCode::OK, SigninPage {
-        region: st.region_name.clone(),
-        csrf: identity::random_secret()?,
-        next: safe_next(q.next.as_deref()),
-        error: None,
-        info,
-        username: String::new(),
-    })
+    signin_response(
+        &st,
+        StatusCode::OK,
+        SigninPage {
+            region: st.region_name.clone(),
+            csrf: identity::random_secret()?,
+            next: safe_next(q.next.as_deref()),
+            error: None,
+            info,
+            username: String::new(),
+        },
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,11 +528,22 @@ struct SigninForm {
     next: Option<String>,
 }
 
-async fn signin_submit(State(st): State<AppState>, headers: HeaderMap, Form(f): Form<SigninForm>) -> PageResult {
-    let ua = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn signin_submit(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<SigninForm>,
+) -> PageResult {
+    let ua = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     match identity::sign_in(&st.db, st.now(), &f.username, &f.password, ua).await {
         Ok(session) => {
-            let to = if session.user.must_change_password { "/profile?must_change=1".to_owned() } else { safe_next(f.next.as_deref()) };
+            let to = if session.user.must_change_password {
+                "/profile?must_change=1".to_owned()
+            } else {
+                safe_next(f.next.as_deref())
+            };
             let mut resp = Redirect::to(&to).into_response();
             let age = st.config.session.absolute.whole_seconds();
             for c in [
@@ -459,14 +558,18 @@ async fn signin_submit(State(st): State<AppState>, headers: HeaderMap, Form(f): 
         }
         Err(e @ (Error::Unauthenticated(_) | Error::Locked { .. })) => {
             let (status, _, detail, _) = classify(&e);
-            signin_response(&st, status, SigninPage {
-                region: st.region_name.clone(),
-                csrf: identity::random_secret()?,
-                next: safe_next(f.next.as_deref()),
-                error: Some(detail),
-                info: None,
-                username: f.username.chars().take(40).collect(),
-            })
+            signin_response(
+                &st,
+                status,
+                SigninPage {
+                    region: st.region_name.clone(),
+                    csrf: identity::random_secret()?,
+                    next: safe_next(f.next.as_deref()),
+                    error: Some(detail),
+                    info: None,
+                    username: f.username.chars().take(40).collect(),
+                },
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -510,24 +613,50 @@ struct TownPage {
 
 impl TownPage {
     fn entity_name(&self, d: &Department) -> String {
-        self.entities.iter().find(|e| e.id == d.entity_id).map(|e| e.name.clone()).unwrap_or_default()
+        self.entities
+            .iter()
+            .find(|e| e.id == d.entity_id)
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
     }
     fn uses(&self, s: &Service) -> bool {
         self.scope.services().iter().any(|a| a.service == *s)
     }
 }
 
-async fn town_page(State(st): State<AppState>, user: PageUser, Path(town): Path<String>) -> PageResult {
+async fn town_page(
+    State(st): State<AppState>,
+    user: PageUser,
+    Path(town): Path<String>,
+) -> PageResult {
     let scope = access::authorize_town(&st.db, &user.principal, st.today(), &town).await?;
     let mut c = st.db.read().await?;
     let entities = tenancy::entities(&scope, &mut c).await?;
     let departments = tenancy::departments(&scope, &mut c).await?;
     drop(c);
-    let chrome = Chrome::new(&st, &user, scope.town().name.clone(), scope.town().slug.as_str()).await?;
-    render(&TownPage { chrome, scope, entities, departments, all_services: Service::ALL.to_vec() }, &user)
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        scope.town().name.clone(),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &TownPage {
+            chrome,
+            scope,
+            entities,
+            departments,
+            all_services: Service::ALL.to_vec(),
+        },
+        &user,
+    )
 }
 
 // ---------------------------------------------------------------- profile
+
+/// A town and the services a token can be made for there: (slug, name, [(key, title)]).
+type TokenChoice = (String, String, Vec<(String, String)>);
 
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -536,12 +665,16 @@ struct ProfilePage {
     must_change: bool,
     tokens: Vec<ApiToken>,
     town_names: Vec<(String, String, String)>,
-    choices: Vec<(String, String, Vec<(String, String)>)>,
+    choices: Vec<TokenChoice>,
 }
 
 impl ProfilePage {
     fn town_of(&self, t: &ApiToken) -> String {
-        self.town_names.iter().find(|(id, _, _)| *id == t.municipality_id.as_str()).map(|(_, _, n)| n.clone()).unwrap_or_else(|| "(no access)".into())
+        self.town_names
+            .iter()
+            .find(|(id, _, _)| *id == t.municipality_id.as_str())
+            .map(|(_, _, n)| n.clone())
+            .unwrap_or_else(|| "(no access)".into())
     }
 }
 
@@ -550,7 +683,11 @@ struct ProfileQuery {
     must_change: Option<String>,
 }
 
-async fn profile(State(st): State<AppState>, user: PageUser, Query(q): Query<ProfileQuery>) -> PageResult {
+async fn profile(
+    State(st): State<AppState>,
+    user: PageUser,
+    Query(q): Query<ProfileQuery>,
+) -> PageResult {
     let tokens = identity::list_api_tokens(&user.principal, &st.db).await?;
     let towns = access::my_towns(&st.db, &user.principal, st.today()).await?;
     let chrome = Chrome::new(&st, &user, "Profile", "").await?;
@@ -558,14 +695,26 @@ async fn profile(State(st): State<AppState>, user: PageUser, Query(q): Query<Pro
         chrome,
         must_change: q.must_change.is_some() || user.principal.must_change_password(),
         tokens,
-        town_names: towns.iter().map(|t| (t.town().id.to_string(), t.town().slug.to_string(), t.town().name.clone())).collect(),
+        town_names: towns
+            .iter()
+            .map(|t| {
+                (
+                    t.town().id.to_string(),
+                    t.town().slug.to_string(),
+                    t.town().name.clone(),
+                )
+            })
+            .collect(),
         choices: towns
             .iter()
             .map(|t| {
                 (
                     t.town().slug.to_string(),
                     t.town().name.clone(),
-                    t.services().iter().map(|s| (s.service.as_str().to_owned(), s.service.title().to_owned())).collect(),
+                    t.services()
+                        .iter()
+                        .map(|s| (s.service.as_str().to_owned(), s.service.title().to_owned()))
+                        .collect(),
                 )
             })
             .collect(),
@@ -580,8 +729,20 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn profile_password(State(st): State<AppState>, user: PageUser, Form(f): Form<PasswordForm>) -> PageResult {
-    let r = identity::change_password(&user.principal, &st.db, st.now(), &f.current_password, &f.new_password, &f.confirm_password).await;
+async fn profile_password(
+    State(st): State<AppState>,
+    user: PageUser,
+    Form(f): Form<PasswordForm>,
+) -> PageResult {
+    let r = identity::change_password(
+        &user.principal,
+        &st.db,
+        st.now(),
+        &f.current_password,
+        &f.new_password,
+        &f.confirm_password,
+    )
+    .await;
     match r {
         Ok(()) => Ok(redirect_flash(&st, "/", "ok", "Your password is changed.")),
         Err(e) => after_form(&st, "/profile", Err(e)),
@@ -595,24 +756,56 @@ struct TokenForm {
     expires_in_days: Option<String>,
 }
 
-async fn profile_create_token(State(st): State<AppState>, user: PageUser, Form(f): Form<TokenForm>) -> PageResult {
+async fn profile_create_token(
+    State(st): State<AppState>,
+    user: PageUser,
+    Form(f): Form<TokenForm>,
+) -> PageResult {
     let r = async {
-        let (town, service) = f.town_service.split_once('/').ok_or_else(|| Error::invalid("town_service", "choose a town and service"))?;
+        let (town, service) = f
+            .town_service
+            .split_once('/')
+            .ok_or_else(|| Error::invalid("town_service", "choose a town and service"))?;
         let service = Service::parse("town_service", service)?;
-        let days = match f.expires_in_days.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let days = match f
+            .expires_in_days
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => None,
-            Some(d) => Some(d.parse::<u32>().map_err(|_| Error::invalid("expires_in_days", "enter a number of days"))?),
+            Some(d) => Some(
+                d.parse::<u32>()
+                    .map_err(|_| Error::invalid("expires_in_days", "enter a number of days"))?,
+            ),
         };
-        let scope = access::authorize_service(&st.db, &user.principal, st.today(), town, service, munishare_platform::types::Permission::View).await?;
-        let (_, secret) = identity::create_api_token(&scope, &st.db, st.now(), &f.label, days).await?;
-        Ok(format!("Token created. Copy it now; it will not be shown again: {secret}"))
+        let scope = access::authorize_service(
+            &st.db,
+            &user.principal,
+            st.today(),
+            town,
+            service,
+            munishare_platform::types::Permission::View,
+        )
+        .await?;
+        let (_, secret) =
+            identity::create_api_token(&scope, &st.db, st.now(), &f.label, days).await?;
+        Ok(format!(
+            "Token created. Copy it now; it will not be shown again: {secret}"
+        ))
     }
     .await;
     after_form(&st, "/profile", r)
 }
 
-async fn profile_revoke_token(State(st): State<AppState>, user: PageUser, Path(id): Path<String>) -> PageResult {
-    let id: TokenId = id.parse().map_err(|_| Error::NotFound { what: "API token" })?;
+async fn profile_revoke_token(
+    State(st): State<AppState>,
+    user: PageUser,
+    Path(id): Path<String>,
+) -> PageResult {
+    let id: TokenId = id
+        .parse()
+        .map_err(|_| Error::NotFound { what: "API token" })?;
     identity::revoke_api_token(&user.principal, &st.db, st.now(), &id).await?;
     Ok(redirect_flash(&st, "/profile", "ok", "Token revoked."))
 }
@@ -666,15 +859,24 @@ impl AuditRows {
 fn town_label(names: &[(String, String)], e: &AuditEvent) -> String {
     match &e.municipality_id {
         None => "Region".into(),
-        Some(id) => names.iter().find(|(i, _)| i == id).map(|(_, n)| n.clone()).unwrap_or_else(|| id.clone()),
+        Some(id) => names
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| id.clone()),
     }
 }
 
 fn audit_query_string(q: &AuditQuery) -> String {
     let mut s = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in [
-        ("actor", &q.actor), ("service", &q.service), ("entity_type", &q.entity_type), ("entity_id", &q.entity_id),
-        ("town", &q.town), ("from", &q.from), ("to", &q.to),
+        ("actor", &q.actor),
+        ("service", &q.service),
+        ("entity_type", &q.entity_type),
+        ("entity_id", &q.entity_id),
+        ("town", &q.town),
+        ("from", &q.from),
+        ("to", &q.to),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             s.append_pair(k, v);
@@ -683,16 +885,30 @@ fn audit_query_string(q: &AuditQuery) -> String {
     s.finish()
 }
 
-async fn audit_events(st: &AppState, user: &PageUser, q: &AuditQuery, limit: u32) -> Result<(Vec<AuditEvent>, Vec<(String, String)>), Error> {
+async fn audit_events(
+    st: &AppState,
+    user: &PageUser,
+    q: &AuditQuery,
+    limit: u32,
+) -> Result<(Vec<AuditEvent>, Vec<(String, String)>), Error> {
     let filter = audit_filter(st, q).await?;
     let vis = access::audit_visibility(&st.db, &user.principal, st.today()).await?;
     let events = audit::list(&st.db, &vis, &filter, limit).await?;
     let mut c = st.db.read().await?;
-    let names = tenancy::list_all(&mut c).await?.into_iter().map(|t| (t.id.to_string(), t.name)).collect();
+    let names = tenancy::list_all(&mut c)
+        .await?
+        .into_iter()
+        .map(|t| (t.id.to_string(), t.name))
+        .collect();
     Ok((events, names))
 }
 
-async fn audit_page(State(st): State<AppState>, user: PageUser, headers: HeaderMap, Query(q): Query<AuditQuery>) -> PageResult {
+async fn audit_page(
+    State(st): State<AppState>,
+    user: PageUser,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
     const LIMIT: u32 = 50;
     let (events, town_names) = match audit_events(&st, &user, &q, LIMIT).await {
         Ok(v) => v,
@@ -701,10 +917,21 @@ async fn audit_page(State(st): State<AppState>, user: PageUser, headers: HeaderM
     };
     let base = audit_query_string(&q);
     let next_link = (events.len() == LIMIT as usize)
-        .then(|| events.last().map(|e| format!("/audit?{base}&cursor={}", enc(&format!("{}|{}", e.at, e.id)))))
+        .then(|| {
+            events.last().map(|e| {
+                format!(
+                    "/audit?{base}&cursor={}",
+                    enc(&format!("{}|{}", e.at, e.id))
+                )
+            })
+        })
         .flatten();
     if is_htmx(&headers) {
-        let rows = AuditRows { events, town_names, next_link };
+        let rows = AuditRows {
+            events,
+            town_names,
+            next_link,
+        };
         return render(&rows, &user);
     }
     let chrome = Chrome::new(&st, &user, "Audit log", "").await?;
@@ -714,8 +941,13 @@ async fn audit_page(State(st): State<AppState>, user: PageUser, headers: HeaderM
         events,
         town_names,
         f: AuditForm {
-            actor: s(&q.actor), service: s(&q.service), entity_type: s(&q.entity_type), entity_id: s(&q.entity_id),
-            town: s(&q.town), from: s(&q.from), to: s(&q.to),
+            actor: s(&q.actor),
+            service: s(&q.service),
+            entity_type: s(&q.entity_type),
+            entity_id: s(&q.entity_id),
+            town: s(&q.town),
+            from: s(&q.from),
+            to: s(&q.to),
         },
         next_link,
         csv_link: format!("/audit.csv?{base}"),
@@ -724,17 +956,46 @@ async fn audit_page(State(st): State<AppState>, user: PageUser, headers: HeaderM
     render(&page, &user)
 }
 
-async fn audit_csv(State(st): State<AppState>, user: PageUser, Query(q): Query<AuditQuery>) -> PageResult {
+async fn audit_csv(
+    State(st): State<AppState>,
+    user: PageUser,
+    Query(q): Query<AuditQuery>,
+) -> PageResult {
     let (events, names) = audit_events(&st, &user, &q, 100_000).await?;
-    let mut rows = vec![["at", "town", "service", "actor", "action", "entity_type", "entity_id", "request_id", "before", "after", "chain", "seq", "hash"]
+    let mut rows = vec![
+        [
+            "at",
+            "town",
+            "service",
+            "actor",
+            "action",
+            "entity_type",
+            "entity_id",
+            "request_id",
+            "before",
+            "after",
+            "chain",
+            "seq",
+            "hash",
+        ]
         .map(str::to_owned)
-        .to_vec()];
+        .to_vec(),
+    ];
     for e in events {
         rows.push(vec![
-            e.at.clone(), town_label(&names, &e), e.service.clone().unwrap_or_default(), e.actor.clone(), e.action.clone(),
-            e.entity_type.clone(), e.entity_id.clone(), e.request_id.clone().unwrap_or_default(),
-            e.before_json.clone().unwrap_or_default(), e.after_json.clone().unwrap_or_default(), e.chain.clone(),
-            e.seq.to_string(), e.hash.clone(),
+            e.at.clone(),
+            town_label(&names, &e),
+            e.service.clone().unwrap_or_default(),
+            e.actor.clone(),
+            e.action.clone(),
+            e.entity_type.clone(),
+            e.entity_id.clone(),
+            e.request_id.clone().unwrap_or_default(),
+            e.before_json.clone().unwrap_or_default(),
+            e.after_json.clone().unwrap_or_default(),
+            e.chain.clone(),
+            e.seq.to_string(),
+            e.hash.clone(),
         ]);
     }
     csv_response("audit.csv", rows)
@@ -742,8 +1003,27 @@ async fn audit_csv(State(st): State<AppState>, user: PageUser, Query(q): Query<A
 
 // ---------------------------------------------------------------- council administration: towns
 
-fn admin_of(user: &PageUser) -> Result<access::CouncilAdmin, Error> {
-    access::authorize_council_admin(&user.principal)
+/// A signed-in council administrator, checked before any form is read.
+#[derive(Debug)]
+pub struct PageAdmin {
+    /// The user.
+    pub user: PageUser,
+    /// The proof.
+    pub admin: access::CouncilAdmin,
+}
+
+impl axum::extract::FromRequestParts<AppState> for PageAdmin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = PageUser::from_request_parts(parts, state).await?;
+        let admin =
+            access::authorize_council_admin(&user.principal).map_err(|e| render_error_page(&e))?;
+        Ok(Self { user, admin })
+    }
 }
 
 /// A town row on the admin list.
@@ -760,25 +1040,54 @@ struct AdminTownsPage {
     table: Paged<TownRow>,
 }
 
-async fn admin_towns(State(st): State<AppState>, user: PageUser, Query(p): Query<TableParams>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_towns(
+    State(st): State<AppState>,
+    PageAdmin { user, admin: a }: PageAdmin,
+    Query(p): Query<TableParams>,
+) -> PageResult {
     let today = st.today();
     let all: Vec<TownRow> = tenancy::admin_list_with_subscriptions(&a, &st.db)
         .await?
         .into_iter()
         .filter(|(t, _)| matches(&p.q, &[&t.name, &t.county, &t.fips]))
         .map(|(town, subs)| TownRow {
-            active_services: subs.iter().filter(|s| s.is_active_on(today)).map(|s| s.service).collect(),
+            active_services: subs
+                .iter()
+                .filter(|s| s.is_active_on(today))
+                .map(|s| s.service)
+                .collect(),
             town,
         })
         .collect();
     if p.format.as_deref() == Some("csv") {
-        let mut rows = vec![["name", "fips", "county", "population", "net_grand_list", "mill_rate", "services"].map(str::to_owned).to_vec()];
+        let mut rows = vec![
+            [
+                "name",
+                "fips",
+                "county",
+                "population",
+                "net_grand_list",
+                "mill_rate",
+                "services",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
         for r in &all {
             rows.push(vec![
-                r.town.name.clone(), r.town.fips.clone(), r.town.county.clone(), r.town.population.to_string(),
-                Money::from_cents(r.town.net_grand_list_cents).to_decimal().to_string(), r.town.mill_rate.clone(),
-                r.active_services.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+                r.town.name.clone(),
+                r.town.fips.clone(),
+                r.town.county.clone(),
+                r.town.population.to_string(),
+                Money::from_cents(r.town.net_grand_list_cents)
+                    .to_decimal()
+                    .to_string(),
+                r.town.mill_rate.clone(),
+                r.active_services
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
             ]);
         }
         return csv_response("towns.csv", rows);
@@ -804,14 +1113,22 @@ struct NewTownForm {
     mill_rate: String,
 }
 
-async fn admin_add_town(State(st): State<AppState>, user: PageUser, Form(f): Form<NewTownForm>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_add_town(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Form(f): Form<NewTownForm>,
+) -> PageResult {
     let r = async {
         let new = NewMunicipality {
             name: f.name,
             fips: f.fips.trim().to_owned(),
             county: f.county,
-            population: f.population.trim().replace(',', "").parse().map_err(|_| Error::invalid("population", "enter a whole number"))?,
+            population: f
+                .population
+                .trim()
+                .replace(',', "")
+                .parse()
+                .map_err(|_| Error::invalid("population", "enter a whole number"))?,
             net_grand_list_cents: Money::parse("net_grand_list", &f.net_grand_list)?.cents(),
             mill_rate: f.mill_rate,
         };
@@ -835,16 +1152,38 @@ struct AdminTownPage {
     today_text: String,
 }
 
-async fn admin_town(State(st): State<AppState>, user: PageUser, Path(town): Path<String>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_town(
+    State(st): State<AppState>,
+    PageAdmin { user, admin: a }: PageAdmin,
+    Path(town): Path<String>,
+) -> PageResult {
     let town = tenancy::admin_town(&a, &st.db, &town).await?;
     let subscriptions = tenancy::admin_subscriptions(&a, &st.db, &town).await?;
     let departments = tenancy::admin_departments(&a, &st.db, &town).await?;
     let grants = access::grants_in_town(&a, &st.db, &town.id).await?;
-    let unsubscribed = Service::ALL.into_iter().filter(|s| !subscriptions.iter().any(|x| x.service == *s && x.ended_on.is_none())).collect();
+    let unsubscribed = Service::ALL
+        .into_iter()
+        .filter(|s| {
+            !subscriptions
+                .iter()
+                .any(|x| x.service == *s && x.ended_on.is_none())
+        })
+        .collect();
     let chrome = Chrome::new(&st, &user, format!("{} — administration", town.name), "").await?;
     let today = st.today();
-    render(&AdminTownPage { chrome, town, subscriptions, departments, grants, today, unsubscribed, today_text: format_date(today) }, &user)
+    render(
+        &AdminTownPage {
+            chrome,
+            town,
+            subscriptions,
+            departments,
+            grants,
+            today,
+            unsubscribed,
+            today_text: format_date(today),
+        },
+        &user,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -853,8 +1192,12 @@ struct SubscribeForm {
     effective_from: String,
 }
 
-async fn admin_subscribe(State(st): State<AppState>, user: PageUser, Path(slug): Path<String>, Form(f): Form<SubscribeForm>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_subscribe(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(slug): Path<String>,
+    Form(f): Form<SubscribeForm>,
+) -> PageResult {
     let town = tenancy::admin_town(&a, &st.db, &slug).await?;
     let back = format!("/admin/towns/{}", town.slug);
     let r = async {
@@ -863,7 +1206,12 @@ async fn admin_subscribe(State(st): State<AppState>, user: PageUser, Path(slug):
         let mut tx = st.db.begin().await?;
         tenancy::subscribe(&a, &mut tx, st.now(), &town, service, from).await?;
         tx.commit().await?;
-        Ok(format!("{} subscribes to {} from {}.", town.name, service.title(), format_date(from)))
+        Ok(format!(
+            "{} subscribes to {} from {}.",
+            town.name,
+            service.title(),
+            format_date(from)
+        ))
     }
     .await;
     after_form(&st, &back, r)
@@ -876,20 +1224,25 @@ struct EndForm {
 
 async fn admin_end_subscription(
     State(st): State<AppState>,
-    user: PageUser,
+    PageAdmin { admin: a, .. }: PageAdmin,
     Path((slug, service)): Path<(String, String)>,
     Form(f): Form<EndForm>,
 ) -> PageResult {
-    let a = admin_of(&user)?;
     let town = tenancy::admin_town(&a, &st.db, &slug).await?;
-    let service = Service::parse("service", &service).map_err(|_| Error::NotFound { what: "service" })?;
+    let service =
+        Service::parse("service", &service).map_err(|_| Error::NotFound { what: "service" })?;
     let back = format!("/admin/towns/{}", town.slug);
     let r = async {
         let on = parse_date("ended_on", &f.ended_on)?;
         let mut tx = st.db.begin().await?;
         tenancy::end_subscription(&a, &mut tx, st.now(), &town, service, on).await?;
         tx.commit().await?;
-        Ok(format!("{}'s {} subscription ends on {}.", town.name, service.title(), format_date(on)))
+        Ok(format!(
+            "{}'s {} subscription ends on {}.",
+            town.name,
+            service.title(),
+            format_date(on)
+        ))
     }
     .await;
     after_form(&st, &back, r)
@@ -902,14 +1255,19 @@ struct DepartmentForm {
     name: String,
 }
 
-async fn admin_add_department(State(st): State<AppState>, user: PageUser, Path(slug): Path<String>, Form(f): Form<DepartmentForm>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_add_department(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(slug): Path<String>,
+    Form(f): Form<DepartmentForm>,
+) -> PageResult {
     let town = tenancy::admin_town(&a, &st.db, &slug).await?;
     let back = format!("/admin/towns/{}", town.slug);
     let r = async {
         let kind = parse_entity_kind(&f.entity)?;
         let mut tx = st.db.begin().await?;
-        let d = tenancy::add_department(&a, &mut tx, st.now(), &town, kind, &f.code, &f.name).await?;
+        let d =
+            tenancy::add_department(&a, &mut tx, st.now(), &town, kind, &f.code, &f.name).await?;
         tx.commit().await?;
         Ok(format!("Department {} ({}) added.", d.name, d.code))
     }
@@ -926,19 +1284,39 @@ struct AdminUsersPage {
     table: Paged<User>,
 }
 
-async fn admin_users(State(st): State<AppState>, user: PageUser, Query(p): Query<TableParams>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_users(
+    State(st): State<AppState>,
+    PageAdmin { user, admin: a }: PageAdmin,
+    Query(p): Query<TableParams>,
+) -> PageResult {
     let all: Vec<User> = identity::list_users(&a, &st.db)
         .await?
         .into_iter()
         .filter(|u| matches(&p.q, &[&u.username, &u.display_name, &u.email]))
         .collect();
     if p.format.as_deref() == Some("csv") {
-        let mut rows = vec![["username", "display_name", "email", "council_admin", "active", "locked_until", "created_at"].map(str::to_owned).to_vec()];
+        let mut rows = vec![
+            [
+                "username",
+                "display_name",
+                "email",
+                "council_admin",
+                "active",
+                "locked_until",
+                "created_at",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
         for u in &all {
             rows.push(vec![
-                u.username.clone(), u.display_name.clone(), u.email.clone(), u.council_admin.to_string(), u.active.to_string(),
-                u.locked_until.clone().unwrap_or_default(), u.created_at.clone(),
+                u.username.clone(),
+                u.display_name.clone(),
+                u.email.clone(),
+                u.council_admin.to_string(),
+                u.active.to_string(),
+                u.locked_until.clone().unwrap_or_default(),
+                u.created_at.clone(),
             ]);
         }
         return csv_response("users.csv", rows);
@@ -961,21 +1339,32 @@ struct NewUserForm {
     council_admin: Option<String>,
 }
 
-async fn admin_create_user(State(st): State<AppState>, user: PageUser, Form(f): Form<NewUserForm>) -> PageResult {
-    let a = admin_of(&user)?;
-    let r = identity::create_user(&a, &st.db, st.now(), &identity::NewUser {
-        username: f.username,
-        display_name: f.display_name,
-        email: f.email,
-        council_admin: f.council_admin.is_some(),
-    })
+async fn admin_create_user(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Form(f): Form<NewUserForm>,
+) -> PageResult {
+    let r = identity::create_user(
+        &a,
+        &st.db,
+        st.now(),
+        &identity::NewUser {
+            username: f.username,
+            display_name: f.display_name,
+            email: f.email,
+            council_admin: f.council_admin.is_some(),
+        },
+    )
     .await;
     match r {
         Ok((u, password)) => Ok(redirect_flash(
             &st,
             &format!("/admin/users/{}", u.id),
             "ok",
-            &format!("User {} created. Temporary password (shown once; they must change it at first sign-in): {password}", u.username),
+            &format!(
+                "User {} created. Temporary password (shown once; they must change it at first sign-in): {password}",
+                u.username
+            ),
         )),
         Err(e) => after_form(&st, "/admin/users", Err(e)),
     }
@@ -992,17 +1381,32 @@ struct AdminUserPage {
     services: Vec<Service>,
 }
 
-async fn admin_user(State(st): State<AppState>, user: PageUser, Path(id): Path<String>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_user(
+    State(st): State<AppState>,
+    PageAdmin { user, admin: a }: PageAdmin,
+    Path(id): Path<String>,
+) -> PageResult {
     let id: UserId = id.parse().map_err(|_| Error::NotFound { what: "user" })?;
     let mut c = st.db.read().await?;
-    let u = identity::user_by_id(&mut c, &id).await?.ok_or(Error::NotFound { what: "user" })?;
+    let u = identity::user_by_id(&mut c, &id)
+        .await?
+        .ok_or(Error::NotFound { what: "user" })?;
     let roles = access::list_roles(&mut c).await?;
     let towns = tenancy::list_all(&mut c).await?;
     drop(c);
     let grants = access::grants_of_user(&a, &st.db, &id).await?;
     let chrome = Chrome::new(&st, &user, format!("User {}", u.username), "").await?;
-    render(&AdminUserPage { chrome, u, grants, roles, towns, services: Service::ALL.to_vec() }, &user)
+    render(
+        &AdminUserPage {
+            chrome,
+            u,
+            grants,
+            roles,
+            towns,
+            services: Service::ALL.to_vec(),
+        },
+        &user,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1012,44 +1416,74 @@ struct GrantForm {
     service: Option<String>,
 }
 
-async fn admin_add_grant(State(st): State<AppState>, user: PageUser, Path(id): Path<String>, Form(f): Form<GrantForm>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_add_grant(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(id): Path<String>,
+    Form(f): Form<GrantForm>,
+) -> PageResult {
     let uid: UserId = id.parse().map_err(|_| Error::NotFound { what: "user" })?;
     let back = format!("/admin/users/{uid}");
     let r = async {
-        let new = new_grant(&st, uid.as_str(), &f.role_id, f.town.as_deref(), f.service.as_deref()).await?;
+        let new = new_grant(
+            &st,
+            uid.as_str(),
+            &f.role_id,
+            f.town.as_deref(),
+            f.service.as_deref(),
+        )
+        .await?;
         let g = access::create_grant(&a, &st.db, st.now(), &new).await?;
         Ok(format!(
             "Granted {} to {} in {}{}.",
             g.role_name,
             g.username,
-            g.town_name.clone().unwrap_or_else(|| "the whole region".into()),
-            g.service.as_deref().map(|s| format!(" (only {s})")).unwrap_or_default()
+            g.town_name
+                .clone()
+                .unwrap_or_else(|| "the whole region".into()),
+            g.service
+                .as_deref()
+                .map(|s| format!(" (only {s})"))
+                .unwrap_or_default()
         ))
     }
     .await;
     after_form(&st, &back, r)
 }
 
-async fn admin_revoke_grant(State(st): State<AppState>, user: PageUser, Path(id): Path<String>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_revoke_grant(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(id): Path<String>,
+) -> PageResult {
     let id: GrantId = id.parse().map_err(|_| Error::NotFound { what: "grant" })?;
     let g = access::revoke_grant(&a, &st.db, st.now(), &id).await;
     match g {
-        Ok(g) => Ok(redirect_flash(&st, &format!("/admin/users/{}", g.user_id), "ok", &format!("Revoked {} from {}.", g.role_name, g.username))),
+        Ok(g) => Ok(redirect_flash(
+            &st,
+            &format!("/admin/users/{}", g.user_id),
+            "ok",
+            &format!("Revoked {} from {}.", g.role_name, g.username),
+        )),
         Err(e) => after_form(&st, "/admin/users", Err(e)),
     }
 }
 
-async fn admin_reset_password(State(st): State<AppState>, user: PageUser, Path(id): Path<String>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_reset_password(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(id): Path<String>,
+) -> PageResult {
     let id: UserId = id.parse().map_err(|_| Error::NotFound { what: "user" })?;
     let (u, password) = identity::reset_password(&a, &st.db, st.now(), &id).await?;
     Ok(redirect_flash(
         &st,
         &format!("/admin/users/{}", u.id),
         "ok",
-        &format!("New temporary password for {} (shown once): {password}", u.username),
+        &format!(
+            "New temporary password for {} (shown once): {password}",
+            u.username
+        ),
     ))
 }
 
@@ -1058,13 +1492,23 @@ struct ActiveForm {
     active: String,
 }
 
-async fn admin_set_active(State(st): State<AppState>, user: PageUser, Path(id): Path<String>, Form(f): Form<ActiveForm>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_set_active(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(id): Path<String>,
+    Form(f): Form<ActiveForm>,
+) -> PageResult {
     let id: UserId = id.parse().map_err(|_| Error::NotFound { what: "user" })?;
     let back = format!("/admin/users/{id}");
     let r = identity::set_active(&a, &st.db, st.now(), &id, f.active == "true")
         .await
-        .map(|u| format!("{} is now {}.", u.username, if u.active { "enabled" } else { "disabled" }));
+        .map(|u| {
+            format!(
+                "{} is now {}.",
+                u.username,
+                if u.active { "enabled" } else { "disabled" }
+            )
+        });
     after_form(&st, &back, r)
 }
 
@@ -1100,17 +1544,43 @@ impl AdminJobsPage {
     }
 }
 
-async fn admin_jobs(State(st): State<AppState>, user: PageUser, headers: HeaderMap, Query(q): Query<JobsQuery>) -> PageResult {
-    let a = admin_of(&user)?;
-    let status = q.status.clone().filter(|s| ["queued", "running", "retry", "done", "failed"].contains(&s.as_str()));
+async fn admin_jobs(
+    State(st): State<AppState>,
+    PageAdmin { user, admin: a }: PageAdmin,
+    headers: HeaderMap,
+    Query(q): Query<JobsQuery>,
+) -> PageResult {
+    let status = q
+        .status
+        .clone()
+        .filter(|s| ["queued", "running", "retry", "done", "failed"].contains(&s.as_str()));
     let list = jobs::list(&a, &st.db, status.as_deref(), 200).await?;
-    let busy = list.iter().any(|j| ["queued", "running", "retry"].contains(&j.status.as_str()));
+    let busy = list
+        .iter()
+        .any(|j| ["queued", "running", "retry"].contains(&j.status.as_str()));
     let status = status.unwrap_or_default();
     if is_htmx(&headers) {
-        return render(&AdminJobsRows { jobs: list, status, busy, csrf: user.csrf.clone() }, &user);
+        return render(
+            &AdminJobsRows {
+                jobs: list,
+                status,
+                busy,
+                csrf: user.csrf.clone(),
+            },
+            &user,
+        );
     }
     let chrome = Chrome::new(&st, &user, "Background jobs", "").await?;
-    render(&AdminJobsPage { chrome, jobs: list, runnable: jobs::ADMIN_RUNNABLE.to_vec(), status, busy }, &user)
+    render(
+        &AdminJobsPage {
+            chrome,
+            jobs: list,
+            runnable: jobs::ADMIN_RUNNABLE.to_vec(),
+            status,
+            busy,
+        },
+        &user,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -1118,17 +1588,27 @@ struct RunJobForm {
     kind: String,
 }
 
-async fn admin_run_job(State(st): State<AppState>, user: PageUser, Form(f): Form<RunJobForm>) -> PageResult {
-    let a = admin_of(&user)?;
-    let r = jobs::enqueue_by_admin(&a, &st.db, st.now(), &f.kind).await.map(|id| format!("Job {id} queued."));
+async fn admin_run_job(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Form(f): Form<RunJobForm>,
+) -> PageResult {
+    let r = jobs::enqueue_by_admin(&a, &st.db, st.now(), &f.kind)
+        .await
+        .map(|id| format!("Job {id} queued."));
     st.jobs.wake();
     after_form(&st, "/admin/jobs", r)
 }
 
-async fn admin_retry_job(State(st): State<AppState>, user: PageUser, Path(id): Path<String>) -> PageResult {
-    let a = admin_of(&user)?;
+async fn admin_retry_job(
+    State(st): State<AppState>,
+    PageAdmin { admin: a, .. }: PageAdmin,
+    Path(id): Path<String>,
+) -> PageResult {
     let id: JobId = id.parse().map_err(|_| Error::NotFound { what: "job" })?;
-    let r = jobs::retry(&a, &st.db, st.now(), &id).await.map(|()| "Job queued again.".to_owned());
+    let r = jobs::retry(&a, &st.db, st.now(), &id)
+        .await
+        .map(|()| "Job queued again.".to_owned());
     st.jobs.wake();
     after_form(&st, "/admin/jobs", r)
 }

@@ -21,7 +21,11 @@ pub struct WebConfig {
 
 impl Default for WebConfig {
     fn default() -> Self {
-        Self { secure_cookies: false, session: SessionPolicy::default(), body_limit: 2 * 1024 * 1024 }
+        Self {
+            secure_cookies: false,
+            session: SessionPolicy::default(),
+            body_limit: 2 * 1024 * 1024,
+        }
     }
 }
 

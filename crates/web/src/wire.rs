@@ -29,7 +29,11 @@ impl From<&ServiceAccess> for ServiceOut {
         Self {
             service: s.service.as_str().to_owned(),
             title: s.service.title().to_owned(),
-            permissions: s.permissions.iter().map(|p| p.as_str().to_owned()).collect(),
+            permissions: s
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
             subscribed_since: format_date(s.subscription.effective_from),
         }
     }
@@ -98,7 +102,12 @@ pub struct DepartmentOut {
 
 impl From<Department> for DepartmentOut {
     fn from(d: Department) -> Self {
-        Self { id: d.id.to_string(), entity_id: d.entity_id.to_string(), code: d.code, name: d.name }
+        Self {
+            id: d.id.to_string(),
+            entity_id: d.entity_id.to_string(),
+            code: d.code,
+            name: d.name,
+        }
     }
 }
 
@@ -137,11 +146,17 @@ impl TownDetailOut {
             fips: t.fips.clone(),
             county: t.county.clone(),
             population: t.population,
-            net_grand_list: Money::from_cents(t.net_grand_list_cents).to_decimal().to_string(),
+            net_grand_list: Money::from_cents(t.net_grand_list_cents)
+                .to_decimal()
+                .to_string(),
             mill_rate: t.mill_rate.clone(),
             entities: entities
                 .into_iter()
-                .map(|e| EntityOut { id: e.id.to_string(), kind: e.kind, name: e.name })
+                .map(|e| EntityOut {
+                    id: e.id.to_string(),
+                    kind: e.kind,
+                    name: e.name,
+                })
                 .collect(),
             departments: departments.into_iter().map(DepartmentOut::from).collect(),
             services: scope.services().iter().map(ServiceOut::from).collect(),
@@ -371,9 +386,14 @@ impl AdminTownOut {
             fips: t.fips.clone(),
             county: t.county.clone(),
             population: t.population,
-            net_grand_list: Money::from_cents(t.net_grand_list_cents).to_decimal().to_string(),
+            net_grand_list: Money::from_cents(t.net_grand_list_cents)
+                .to_decimal()
+                .to_string(),
             mill_rate: t.mill_rate.clone(),
-            subscriptions: subs.iter().map(|s| SubscriptionOut::new(s, today)).collect(),
+            subscriptions: subs
+                .iter()
+                .map(|s| SubscriptionOut::new(s, today))
+                .collect(),
         }
     }
 }
@@ -585,7 +605,10 @@ impl From<Role> for RoleOut {
             permissions: r
                 .permissions
                 .into_iter()
-                .map(|(s, p)| RolePermissionOut { service: s.as_str().to_owned(), permission: p.as_str().to_owned() })
+                .map(|(s, p)| RolePermissionOut {
+                    service: s.as_str().to_owned(),
+                    permission: p.as_str().to_owned(),
+                })
                 .collect(),
         }
     }

@@ -1,0 +1,323 @@
+//! End to end in a real browser: Debian's headless Chromium driven through
+//! chromedriver. Signs in, creates a user and a grant, finds the grant in the
+//! audit log, then signs in as shared staff and switches town in the header.
+//! With `MUNISHARE_SCREENSHOTS=DIR` it saves screenshots of the main pages.
+//! It runs on SQLite; the same pages run on PostgreSQL in the other tests.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use munishare_platform::db::testing::Backend;
+use thirtyfour::prelude::*;
+
+use crate::harness::{PASSWORD, TestApp};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_for_port(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("nothing listens on port {port}");
+}
+
+async fn browser() -> (Driver, WebDriver) {
+    let port = free_port();
+    let child = Command::new("/usr/bin/chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Debian's chromium-driver (scripts/test.sh installs it)");
+    let driver = Driver(child);
+    wait_for_port(port).await;
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary("/usr/bin/chromium").unwrap();
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1280,900",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    let user_data = std::env::temp_dir().join(format!(
+        "munishare-chrome-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    caps.add_arg(&format!("--user-data-dir={}", user_data.display()))
+        .unwrap();
+    let wd = WebDriver::new(format!("http://127.0.0.1:{port}"), caps)
+        .await
+        .expect("start chromium");
+    // Wait for elements to appear after navigation, as a person would.
+    wd.set_implicit_wait_timeout(Duration::from_secs(10))
+        .await
+        .unwrap();
+    (driver, wd)
+}
+
+async fn shot(wd: &WebDriver, name: &str) {
+    if let Ok(dir) = std::env::var("MUNISHARE_SCREENSHOTS") {
+        std::fs::create_dir_all(&dir).unwrap();
+        wd.screenshot(&std::path::Path::new(&dir).join(format!("{name}.png")))
+            .await
+            .unwrap();
+    }
+}
+
+async fn sign_in(wd: &WebDriver, base: &str, user: &str, password: &str) {
+    wd.goto(format!("{base}/signin")).await.unwrap();
+    wd.find(By::Id("username"))
+        .await
+        .unwrap()
+        .send_keys(user)
+        .await
+        .unwrap();
+    wd.find(By::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    click_and_wait(wd, By::Css("form.stacked button[type=submit]")).await;
+    wd.find(By::Css("header.site")).await.unwrap();
+}
+
+/// Clicks and waits until the browser has left the current page.
+async fn click_and_wait(wd: &WebDriver, selector: By) {
+    let old = wd.find(By::Tag("html")).await.unwrap();
+    wd.find(selector).await.unwrap().click().await.unwrap();
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            wd.find(By::Tag("main")).await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page did not change after the click");
+}
+
+async fn flash_text(wd: &WebDriver) -> String {
+    match wd.find(By::Css(".flash")).await {
+        Ok(e) => e.text().await.unwrap(),
+        Err(_) => format!(
+            "no flash message on {}: {}",
+            wd.current_url().await.unwrap(),
+            text(wd).await
+        ),
+    }
+}
+
+async fn text(wd: &WebDriver) -> String {
+    wd.find(By::Tag("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town() {
+    crate::harness::run(Backend::Sqlite, |app: TestApp| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let router = app.router.clone();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let (_driver, wd) = browser().await;
+
+        // The sign-in page, then a wrong password: the message says what happened.
+        wd.goto(format!("{base}/signin")).await.unwrap();
+        shot(&wd, "signin").await;
+        wd.find(By::Id("username"))
+            .await
+            .unwrap()
+            .send_keys("admin")
+            .await
+            .unwrap();
+        wd.find(By::Id("password"))
+            .await
+            .unwrap()
+            .send_keys("not the password")
+            .await
+            .unwrap();
+        click_and_wait(&wd, By::Css("form.stacked button[type=submit]")).await;
+        let err = wd
+            .find(By::Id("signin-error"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            err.contains("After 4 more failed attempts the account will be locked for 15 minutes"),
+            "{err}"
+        );
+
+        sign_in(&wd, &base, "admin", &app.creds.admin_password).await;
+        wd.goto(format!("{base}/admin/towns")).await.unwrap();
+        assert!(text(&wd).await.contains("38 towns"));
+        shot(&wd, "admin-towns").await;
+
+        // Create a user.
+        wd.goto(format!("{base}/admin/users")).await.unwrap();
+        wd.find(By::Id("u-username"))
+            .await
+            .unwrap()
+            .send_keys("jane.doe")
+            .await
+            .unwrap();
+        wd.find(By::Id("u-name"))
+            .await
+            .unwrap()
+            .send_keys("Jane Doe")
+            .await
+            .unwrap();
+        wd.find(By::Id("u-email"))
+            .await
+            .unwrap()
+            .send_keys("jdoe@westhartford.example")
+            .await
+            .unwrap();
+        click_and_wait(&wd, By::Css("#new-user button[type=submit]")).await;
+        let flash = flash_text(&wd).await;
+        assert!(
+            flash.contains("User jane.doe created. Temporary password"),
+            "{flash}"
+        );
+        assert!(
+            wd.current_url()
+                .await
+                .unwrap()
+                .path()
+                .starts_with("/admin/users/")
+        );
+
+        // Grant her West Hartford's finance as a finance director.
+        wd.find(By::XPath(
+            "//select[@id='g-role']/option[starts-with(normalize-space(.), 'Finance director')]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+        wd.find(By::Css("#g-town option[value='west-hartford']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wd.find(By::Css("#g-service option[value='finance']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click_and_wait(&wd, By::Css("#new-grant button[type=submit]")).await;
+        let flash = flash_text(&wd).await;
+        assert_eq!(
+            flash,
+            "Granted Finance director to jane.doe in West Hartford (only finance)."
+        );
+        assert!(
+            wd.find(By::Id("grants"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+                .contains("West Hartford")
+        );
+        shot(&wd, "admin-user").await;
+
+        // The grant is in the audit log, with who did it.
+        wd.goto(format!("{base}/audit?entity_type=grant"))
+            .await
+            .unwrap();
+        let rows = wd
+            .find(By::Id("audit-table"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let first = rows.lines().nth(1).unwrap_or_default().to_owned();
+        assert!(
+            first.contains("West Hartford")
+                && first.contains("admin")
+                && first.contains("grant.create"),
+            "{rows}"
+        );
+        shot(&wd, "audit").await;
+        wd.goto(format!("{base}/admin/jobs")).await.unwrap();
+        shot(&wd, "admin-jobs").await;
+
+        // Sign out; shared staff switch between their towns in the header.
+        click_and_wait(&wd, By::Css("nav.user button")).await;
+        wd.find(By::Id("username")).await.unwrap();
+        sign_in(&wd, &base, "field.assessor", PASSWORD).await;
+        let home = text(&wd).await;
+        for town in ["East Hartford", "Hartford", "Manchester", "Wethersfield"] {
+            assert!(home.contains(town), "{home}");
+        }
+        shot(&wd, "home").await;
+        wd.find(By::Css("#town-switch option[value='/t/manchester']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        for _ in 0..50 {
+            if wd.current_url().await.unwrap().path() == "/t/manchester" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(wd.current_url().await.unwrap().path(), "/t/manchester");
+        assert_eq!(
+            wd.find(By::Tag("h1")).await.unwrap().text().await.unwrap(),
+            "Manchester"
+        );
+        let selected = wd
+            .find(By::Css("#town-switch option[selected]"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(selected, "Manchester");
+        shot(&wd, "town").await;
+        wd.quit().await.unwrap();
+    })
+    .await;
+}

@@ -1,0 +1,249 @@
+//! Isolation, proven route by route: a user of one town cannot read or change
+//! another town's resources through any API route (taken from the OpenAPI
+//! document) or page route (taken from the page router's own list), and an
+//! unsubscribed service is unreachable. Routes added later are walked
+//! automatically; a route with a path parameter this test has no fixture for
+//! fails the test until one is added.
+
+use axum::http::{Method, StatusCode};
+use munishare_platform::{dispatch, tenancy};
+use serde_json::{Value, json};
+
+use crate::both_dbs;
+use crate::harness::{Auth, TestApp};
+
+both_dbs!(no_route_lets_one_town_reach_another);
+
+/// Resources that belong to town B (West Hartford) or its people.
+struct TownB {
+    slug: &'static str,
+    id: String,
+    name: &'static str,
+    token_id: String,
+    user_id: String,
+    grant_id: String,
+    job_id: String,
+}
+
+impl TownB {
+    fn param(&self, path: &str, param: &str, town: &str, service: &str) -> String {
+        match param {
+            "town" => town.to_owned(),
+            "service" => service.to_owned(),
+            "id" if path.contains("/tokens/") => self.token_id.clone(),
+            "id" if path.contains("/users/") => self.user_id.clone(),
+            "id" if path.contains("/grants/") => self.grant_id.clone(),
+            "id" if path.contains("/jobs/") => self.job_id.clone(),
+            other => panic!(
+                "route {path} has a parameter {{{other}}} that the isolation test has no town-B fixture for; add one"
+            ),
+        }
+    }
+
+    fn url(&self, path: &str, town: &str, service: &str) -> String {
+        let mut out = String::new();
+        let mut rest = path;
+        while let Some(start) = rest.find('{') {
+            let end = rest[start..].find('}').unwrap() + start;
+            out.push_str(&rest[..start]);
+            out.push_str(&self.param(path, &rest[start + 1..end], town, service));
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    fn leaks(&self, body: &str) -> bool {
+        body.contains(&self.id)
+            || body.contains(self.name)
+            || body.contains(&format!("/{}", self.slug))
+    }
+}
+
+async fn chain_length(app: &TestApp, chain: &str) -> i64 {
+    let mut c = app.db.read().await.unwrap();
+    dispatch!(&mut c, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE chain = $1").bind(chain).fetch_one(c).await).unwrap()
+}
+
+async fn fixtures(app: &TestApp) -> TownB {
+    let admin = app.demo_session("admin").await;
+    let b_user = app.demo_session("townadmin.west-hartford").await;
+    let token = app
+        .api(
+            Method::POST,
+            "/api/v1/me/tokens",
+            &b_user,
+            Some(json!({"town": "west-hartford", "service": "finance", "label": "B"})),
+        )
+        .await;
+    assert_eq!(token.status, StatusCode::CREATED);
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let user_id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "townadmin.west-hartford")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let detail = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/admin/users/{user_id}"),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    let job = app
+        .api(
+            Method::POST,
+            "/api/v1/admin/jobs",
+            &admin,
+            Some(json!({"kind": "sessions.purge"})),
+        )
+        .await
+        .json();
+    let mut c = app.db.read().await.unwrap();
+    let id = tenancy::find_by_slug(&mut c, "west-hartford")
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+        .to_string();
+    TownB {
+        slug: "west-hartford",
+        id,
+        name: "West Hartford",
+        token_id: token.json()["id"].as_str().unwrap().to_owned(),
+        user_id,
+        grant_id: detail["grants"][0]["id"].as_str().unwrap().to_owned(),
+        job_id: job["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn no_route_lets_one_town_reach_another(app: TestApp) {
+    let b = fixtures(&app).await;
+    let b_events = chain_length(&app, &b.id).await;
+    let paths: Vec<(String, Vec<Method>)> = app.openapi["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(p, ops)| {
+            (
+                p.clone(),
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(|m| m.to_uppercase().parse().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert!(
+        paths.len() >= 20,
+        "the OpenAPI document lists the API routes"
+    );
+    let mut checked = 0;
+
+    // Town A's staff: Hartford's town administrator (every service) and the
+    // council's field assessor (assessment, in four towns but not West Hartford).
+    for (user, own_service) in [
+        ("townadmin.hartford", "finance"),
+        ("field.assessor", "assessment"),
+    ] {
+        let a = app.demo_session(user).await;
+        for (path, methods) in &paths {
+            for m in methods {
+                let body = (*m != Method::GET && *m != Method::DELETE).then(|| json!({}));
+                let r = app
+                    .api(m.clone(), &b.url(path, b.slug, "finance"), &a, body.clone())
+                    .await;
+                let what = format!("{user}: {m} {path} → {}: {}", r.status, r.text());
+                assert!(!r.status.is_server_error(), "{what}");
+                if path.starts_with("/api/v1/admin/") {
+                    assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+                } else if path.contains('{') {
+                    assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
+                } else {
+                    assert!(!b.leaks(&r.text()), "{what}");
+                }
+                // Positive control: the same town route works for the user's own town.
+                if path.contains("{town}")
+                    && !path.starts_with("/api/v1/admin/")
+                    && *m == Method::GET
+                {
+                    let own = app
+                        .api(Method::GET, &b.url(path, "hartford", own_service), &a, None)
+                        .await;
+                    assert_eq!(
+                        own.status,
+                        StatusCode::OK,
+                        "{user}: own town {path}: {}",
+                        own.text()
+                    );
+                    // And a service Hartford does not subscribe to is unreachable even for its administrator.
+                    if path.contains("{service}") {
+                        let fleet = app
+                            .api(Method::GET, &b.url(path, "hartford", "fleet"), &a, None)
+                            .await;
+                        assert_eq!(
+                            fleet.status,
+                            StatusCode::NOT_FOUND,
+                            "{user}: unsubscribed {path}"
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+        // A token cannot be had for another town either.
+        let t = app.api(Method::POST, "/api/v1/auth/token", &Auth::None, Some(json!({
+            "username": user, "password": crate::harness::PASSWORD, "town": b.slug, "service": "finance", "label": "x"
+        }))).await;
+        assert_eq!(t.status, StatusCode::NOT_FOUND, "{user}: token for town B");
+
+        for (m, path) in app.page_routes.clone() {
+            if path == "/signout" || path == "/signin" {
+                continue;
+            }
+            let url = b.url(path, b.slug, "finance");
+            let r = if m == Method::GET {
+                app.api(Method::GET, &url, &a, None).await
+            } else {
+                app.form(&url, &a, &[("name", "x")]).await
+            };
+            let what = format!("{user}: page {m} {path} → {}: {}", r.status, r.text());
+            assert!(!r.status.is_server_error(), "{what}");
+            if path.starts_with("/admin/") {
+                assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+            } else if path.contains('{') {
+                assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
+            } else {
+                assert!(!b.leaks(&r.text()), "{what}");
+            }
+            if path == "/t/{town}" {
+                let own = app.api(Method::GET, "/t/hartford", &a, None).await;
+                assert_eq!(own.status, StatusCode::OK);
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 80, "walked {checked} route checks");
+    // Nothing in town B changed, and B's token still works.
+    assert_eq!(chain_length(&app, &b.id).await, b_events);
+    let me: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/admin/users",
+            &app.demo_session("admin").await,
+            None,
+        )
+        .await
+        .json();
+    assert!(me.to_string().contains("townadmin.west-hartford"));
+}

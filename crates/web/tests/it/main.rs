@@ -1,0 +1,21 @@
+//! The web crate's one integration-test binary (one binary per crate keeps
+//! link time down). Every test that touches the database runs twice: on a
+//! fresh SQLite file and on a fresh PostgreSQL database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
+
+mod harness;
+
+mod access;
+mod audit;
+mod auth;
+mod blob;
+mod browser;
+mod garbage;
+mod isolation;
+mod jobs;
+mod ops;
