@@ -54,6 +54,7 @@ if ! ensure_postgres; then
         exit 1
     fi
     log "WARNING: PostgreSQL not available; PostgreSQL-backed tests will skip"
+    unset MUNISHARE_TEST_POSTGRES_URL
 fi
 
 # ---- moto_server (S3-compatible test server) --------------------------------------------

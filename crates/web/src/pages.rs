@@ -816,6 +816,7 @@ async fn profile_revoke_token(
 #[template(path = "audit.html")]
 struct AuditPage {
     chrome: Chrome,
+    town_options: Vec<(String, String)>,
     events: Vec<AuditEvent>,
     town_names: Vec<(String, String)>,
     f: AuditForm,
@@ -935,9 +936,21 @@ async fn audit_page(
         return render(&rows, &user);
     }
     let chrome = Chrome::new(&st, &user, "Audit log", "").await?;
+    // Council administrators filter by any town (they see its administration events).
+    let town_options = if user.principal.is_council_admin() {
+        let mut c = st.db.read().await?;
+        tenancy::list_all(&mut c)
+            .await?
+            .into_iter()
+            .map(|t| (t.slug.to_string(), t.name))
+            .collect()
+    } else {
+        chrome.towns.clone()
+    };
     let s = |o: &Option<String>| o.clone().unwrap_or_default();
     let page = AuditPage {
         chrome,
+        town_options,
         events,
         town_names,
         f: AuditForm {
