@@ -252,6 +252,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let tls = args.tls_cert.is_some();
     let state = AppState::new(Inner {
         region_name: demo::region_name(&db).await?,
+        signin_throttle: Default::default(),
         db: db.clone(),
         blobs,
         clock,
@@ -274,7 +275,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         tracing::info!("shutting down");
         shutdown.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
-    let service = app.into_make_service();
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();

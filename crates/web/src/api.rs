@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::{AdminCaller, ApiCaller};
+use crate::auth::{AdminCaller, ApiCaller, ClientAddr, throttled_message};
 use crate::error::{ApiError, ApiResult, problem};
 use crate::state::AppState;
 use crate::wire::*;
@@ -135,11 +135,26 @@ async fn me(State(st): State<AppState>, ApiCaller(p): ApiCaller) -> ApiResult<ax
 /// service (for scripts and the backup client). Failed attempts count toward
 /// the account's sign-in lock.
 #[utoipa::path(post, path = "/api/v1/auth/token", tag = "me", request_body = TokenRequest,
-    responses((status = 201, body = TokenCreated), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 201, body = TokenCreated), (status = 401, body = crate::error::Problem),
+        (status = 429, description = "Account locked after failed sign-ins, or too many attempts from this address", body = crate::error::Problem)))]
 async fn issue_token(
     State(st): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(req): ApiJson<TokenRequest>,
 ) -> ApiResult<Response> {
+    if let Err(wait) = st.signin_throttle.attempt(&addr, st.now().datetime()) {
+        let mut resp = problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate-limited",
+            throttled_message(wait),
+            None,
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        return Ok(resp);
+    }
     let user = identity::authenticate(&st.db, st.now(), &req.username, &req.password).await?;
     if user.must_change_password {
         return Err(Error::Forbidden(

@@ -291,3 +291,65 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
 }
+
+/// The client's address as the server saw it (the socket peer). Behind a
+/// proxy this is the proxy; per-address limits then belong in the proxy.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let addr = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(Self(addr))
+    }
+}
+
+/// Sign-in attempts allowed per client address in one window.
+pub const SIGNIN_ATTEMPTS_PER_WINDOW: u32 = 30;
+/// The window.
+pub const SIGNIN_WINDOW: time::Duration = time::Duration::minutes(5);
+
+/// Limits sign-in attempts per client address (password guessing across many
+/// accounts, which the per-account lock alone does not stop). Fixed windows,
+/// in memory, per node.
+#[derive(Debug, Default)]
+pub struct SigninThrottle {
+    windows: std::sync::Mutex<std::collections::HashMap<String, (time::OffsetDateTime, u32)>>,
+}
+
+impl SigninThrottle {
+    /// Counts an attempt from `addr`; `Err(seconds)` says how long to wait when over the limit.
+    pub fn attempt(&self, addr: &str, now: time::OffsetDateTime) -> Result<(), i64> {
+        let mut map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() > 10_000 {
+            map.retain(|_, (start, _)| now - *start < SIGNIN_WINDOW);
+        }
+        let entry = map.entry(addr.to_owned()).or_insert((now, 0));
+        if now - entry.0 >= SIGNIN_WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        if entry.1 > SIGNIN_ATTEMPTS_PER_WINDOW {
+            Err((SIGNIN_WINDOW - (now - entry.0)).whole_seconds().max(1))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The message for an address over the sign-in limit.
+pub fn throttled_message(wait_secs: i64) -> String {
+    format!(
+        "Too many sign-in attempts from your network address. Wait {} minute{} and try again.",
+        (wait_secs + 59) / 60,
+        if (wait_secs + 59) / 60 == 1 { "" } else { "s" }
+    )
+}

@@ -26,7 +26,8 @@ use serde::Deserialize;
 
 use crate::api::{AuditQuery, audit_filter, new_grant, parse_entity_kind};
 use crate::auth::{
-    FLASH_COOKIE, PageUser, SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, encode_flash, set_cookie,
+    ClientAddr, FLASH_COOKIE, PageUser, SESSION_COOKIE, SIGNIN_CSRF_COOKIE, cookie, encode_flash,
+    set_cookie, throttled_message,
 };
 use crate::error::classify;
 use crate::state::AppState;
@@ -530,9 +531,24 @@ struct SigninForm {
 
 async fn signin_submit(
     State(st): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     Form(f): Form<SigninForm>,
 ) -> PageResult {
+    if let Err(wait) = st.signin_throttle.attempt(&addr, st.now().datetime()) {
+        return signin_response(
+            &st,
+            StatusCode::TOO_MANY_REQUESTS,
+            SigninPage {
+                region: st.region_name.clone(),
+                csrf: identity::random_secret()?,
+                next: safe_next(f.next.as_deref()),
+                error: Some(throttled_message(wait)),
+                info: None,
+                username: f.username.chars().take(40).collect(),
+            },
+        );
+    }
     let ua = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())

@@ -48,6 +48,8 @@ pub struct Inner {
     pub config: WebConfig,
     /// The region's name, for page headers.
     pub region_name: String,
+    /// Sign-in attempts per client address.
+    pub signin_throttle: crate::auth::SigninThrottle,
 }
 
 impl AppState {

@@ -17,6 +17,7 @@ both_dbs!(
     api_tokens_are_limited_to_their_town_and_service_and_revocable,
     expired_tokens_stop_working,
     cookies_are_http_only_and_same_site,
+    one_address_gets_thirty_sign_in_attempts_per_five_minutes,
 );
 
 async fn token_attempt(app: &TestApp, password: &str) -> crate::harness::Resp {
@@ -363,5 +364,31 @@ async fn cookies_are_http_only_and_same_site(app: TestApp) {
     assert!(
         !c.contains("Secure"),
         "plain-HTTP demo must not set Secure: {c}"
+    );
+}
+
+async fn one_address_gets_thirty_sign_in_attempts_per_five_minutes(app: TestApp) {
+    // Guessing across many accounts: the per-account lock never triggers, the per-address limit does.
+    for i in 0..30 {
+        let r = app.api(Method::POST, "/api/v1/auth/token", &Auth::None, Some(json!({
+            "username": format!("guess{i}"), "password": "x", "town": "hartford", "service": "finance", "label": "x"
+        }))).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    let r = token_attempt(&app, PASSWORD).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers.get(header::RETRY_AFTER).unwrap(), "300");
+    assert!(
+        r.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Wait 5 minutes"),
+        "{}",
+        r.text()
+    );
+    app.advance(time::Duration::minutes(5));
+    assert_eq!(
+        token_attempt(&app, PASSWORD).await.status,
+        StatusCode::CREATED
     );
 }

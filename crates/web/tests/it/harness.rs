@@ -117,6 +117,7 @@ impl TestApp {
             jobs: Waker::default(),
             config: WebConfig::default(),
             region_name: "Capitol Region Council of Governments".into(),
+            signin_throttle: Default::default(),
         });
         let App {
             router,
