@@ -18,7 +18,7 @@ use munishare_web::{AppState, Inner, WebConfig};
 
 /// MuniShare: the shared back office of a region's towns.
 #[derive(Debug, Parser)]
-#[command(name = "munishare", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "munishare", version, about, long_about = None)]
 struct Cli {
     #[command(flatten)]
     common: Common,

@@ -61,7 +61,8 @@ pub async fn track(mut req: Request, next: Next) -> Response {
     let mut resp = next.run(req).instrument(span.clone()).await;
     let elapsed = start.elapsed();
     let status = resp.status().as_u16();
-    span.in_scope(|| tracing::info!(status, ms = elapsed.as_secs_f64() * 1000.0, "served"));
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    span.in_scope(|| tracing::info!(status, micros, "served"));
     metrics::counter!("http_requests_total", "method" => method.to_string(), "route" => route.clone(), "status" => status.to_string()).increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method.to_string(), "route" => route).record(elapsed.as_secs_f64());
     let h = resp.headers_mut();
