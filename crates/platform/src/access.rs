@@ -259,21 +259,35 @@ impl Effective {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct GrantPermRow {
+/// One (scope, service, permission) a user's active grants give.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct GrantPerm {
     municipality_id: Option<MunicipalityId>,
     grant_service: Option<String>,
     service: String,
     permission: String,
 }
 
-/// Computes a principal's permissions from their active grants, narrowed to
-/// their token's town and service when acting through a token.
-pub async fn effective(ex: &mut impl Executor, principal: &Principal) -> Result<Effective> {
-    let rows: Vec<GrantPermRow> = dispatch!(ex, c => sqlx::query_as(
+/// The (scope, service, permission) rows of a user's active grants, from the
+/// cache when it is current.
+async fn grant_perms(db: &Db, user: &UserId) -> Result<Vec<GrantPerm>> {
+    let epoch = db.cache().epoch();
+    if let Some(rows) = db.cache().grants.get(user, epoch) {
+        return Ok(rows);
+    }
+    let mut c = db.read().await?;
+    let rows: Vec<GrantPerm> = dispatch!(&mut c, c => sqlx::query_as(
         "SELECT g.municipality_id, g.service AS grant_service, rp.service, rp.permission \
          FROM grants g JOIN role_permissions rp ON rp.role_id = g.role_id \
-         WHERE g.user_id = $1 AND g.revoked_at IS NULL").bind(&principal.user_id).fetch_all(c).await)?;
+         WHERE g.user_id = $1 AND g.revoked_at IS NULL").bind(user).fetch_all(c).await)?;
+    db.cache().grants.put(user.clone(), epoch, rows.clone());
+    Ok(rows)
+}
+
+/// Computes a principal's permissions from their active grants, narrowed to
+/// their token's town and service when acting through a token.
+pub async fn effective(db: &Db, principal: &Principal) -> Result<Effective> {
+    let rows = grant_perms(db, &principal.user_id).await?;
     let mut eff = Effective::default();
     for r in rows {
         if r.grant_service.as_deref().is_some_and(|gs| gs != r.service) {
@@ -335,16 +349,14 @@ pub async fn authorize_town(
     today: Date,
     slug: &str,
 ) -> Result<TownScope> {
-    let mut c = db.read().await?;
-    let town = tenancy::find_by_slug(&mut c, slug)
+    let (town, subs) = tenancy::town_with_subscriptions(db, slug)
         .await?
-        .filter(|t| t.active)
+        .filter(|(t, _)| t.active)
         .ok_or(Error::NotFound { what: "town" })?;
-    let eff = effective(&mut c, principal).await?;
+    let eff = effective(db, principal).await?;
     if !eff.reaches(&town.id) {
         return Err(Error::NotFound { what: "town" });
     }
-    let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
     let services = services_in(&eff, &town.id, subs, today);
     Ok(TownScope {
         town,
@@ -396,8 +408,8 @@ pub async fn authorize_service(
 
 /// The towns the caller can reach, each with the services they may use there.
 pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec<TownScope>> {
+    let eff = effective(db, principal).await?;
     let mut c = db.read().await?;
-    let eff = effective(&mut c, principal).await?;
     let mut out = Vec::new();
     for town in tenancy::list_all(&mut c).await? {
         if !town.active || !eff.reaches(&town.id) {

@@ -7,6 +7,7 @@
 //! [`dialect`].
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::pool::PoolConnection;
@@ -14,26 +15,37 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
+use crate::cache::Caches;
 use crate::error::{Error, Result};
 
 /// The migrations, embedded in the binary; one folder for both databases.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
-/// A connection pool to one of the two supported databases.
+/// A connection pool to one of the two supported databases, with the read
+/// cache of access data that every committed write invalidates.
 #[derive(Debug, Clone)]
-pub enum Db {
-    /// Embedded SQLite (WAL mode, foreign keys on).
+pub struct Db {
+    pool: Pool,
+    cache: Arc<Caches>,
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
     Sqlite(SqlitePool),
-    /// PostgreSQL.
     Postgres(PgPool),
 }
 
-/// A write transaction. Dropping it without [`Tx::commit`] rolls back.
+/// A write transaction. Dropping it without [`Tx::commit`] rolls back;
+/// committing it invalidates the access cache.
 #[derive(Debug)]
-pub enum Tx {
-    /// On SQLite.
+pub struct Tx {
+    inner: TxInner,
+    cache: Arc<Caches>,
+}
+
+#[derive(Debug)]
+enum TxInner {
     Sqlite(Transaction<'static, Sqlite>),
-    /// On PostgreSQL.
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -63,9 +75,9 @@ pub trait Executor: Send {
 
 impl Executor for Tx {
     fn conn(&mut self) -> ConnRef<'_> {
-        match self {
-            Tx::Sqlite(t) => ConnRef::Sqlite(&mut *t),
-            Tx::Postgres(t) => ConnRef::Postgres(&mut *t),
+        match &mut self.inner {
+            TxInner::Sqlite(t) => ConnRef::Sqlite(&mut *t),
+            TxInner::Postgres(t) => ConnRef::Postgres(&mut *t),
         }
     }
 }
@@ -107,6 +119,15 @@ macro_rules! execute {
 }
 
 impl Db {
+    fn new(pool: Pool) -> Self {
+        Self { pool, cache: Arc::new(Caches::default()) }
+    }
+
+    /// The read cache of access data.
+    pub(crate) fn cache(&self) -> &Caches {
+        &self.cache
+    }
+
     /// Opens a pool for `url` (`sqlite://path` or `postgres://…`). SQLite files
     /// are created when missing.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -122,7 +143,7 @@ impl Db {
                 .max_connections(8)
                 .connect_with(opts)
                 .await?;
-            Ok(Db::Sqlite(pool))
+            Ok(Self::new(Pool::Sqlite(pool)))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|e| Error::invalid("database-url", e.to_string()))?;
@@ -131,7 +152,7 @@ impl Db {
                 .acquire_timeout(Duration::from_secs(10))
                 .connect_with(opts)
                 .await?;
-            Ok(Db::Postgres(pool))
+            Ok(Self::new(Pool::Postgres(pool)))
         } else {
             Err(Error::invalid(
                 "database-url",
@@ -142,9 +163,9 @@ impl Db {
 
     /// Applies pending migrations and installs the dialect-specific guards.
     pub async fn migrate(&self) -> Result<()> {
-        let run = match self {
-            Db::Sqlite(p) => MIGRATOR.run(p).await,
-            Db::Postgres(p) => MIGRATOR.run(p).await,
+        let run = match &self.pool {
+            Pool::Sqlite(p) => MIGRATOR.run(p).await,
+            Pool::Postgres(p) => MIGRATOR.run(p).await,
         };
         run.map_err(|e| Error::Internal(format!("migration failed: {e}")))?;
         dialect::install_guards(self).await
@@ -152,25 +173,26 @@ impl Db {
 
     /// Begins a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
-        })
+        let inner = match &self.pool {
+            Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx { inner, cache: self.cache.clone() })
     }
 
     /// Takes a pooled connection for reads.
     pub async fn read(&self) -> Result<Conn> {
-        Ok(match self {
-            Db::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
-            Db::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Conn::Sqlite(p.acquire().await?),
+            Pool::Postgres(p) => Conn::Postgres(p.acquire().await?),
         })
     }
 
     /// "sqlite" or "postgres".
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 
@@ -183,27 +205,29 @@ impl Db {
 
     /// Closes the pool.
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(p) => p.close().await,
-            Db::Postgres(p) => p.close().await,
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
         }
     }
 }
 
 impl Tx {
-    /// Commits the transaction.
+    /// Commits the transaction, then invalidates the access cache (any write
+    /// may have changed who can see what; writes are rare next to reads).
     pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+        match self.inner {
+            TxInner::Sqlite(t) => t.commit().await?,
+            TxInner::Postgres(t) => t.commit().await?,
         }
+        self.cache.invalidate();
         Ok(())
     }
 }
 
 /// The dialect differences, in one place.
 pub mod dialect {
-    use super::Db;
+    use super::{Db, Pool};
     use crate::error::Result;
 
     const SQLITE_GUARDS: [&str; 2] = [
@@ -225,13 +249,13 @@ pub mod dialect {
     /// DELETE through SQL fails, so only someone who drops the trigger (an
     /// administrator with DDL rights) can tamper — and `audit verify` finds that.
     pub async fn install_guards(db: &Db) -> Result<()> {
-        match db {
-            Db::Sqlite(p) => {
+        match &db.pool {
+            Pool::Sqlite(p) => {
                 for sql in SQLITE_GUARDS {
                     sqlx::query(sql).execute(p).await?;
                 }
             }
-            Db::Postgres(p) => {
+            Pool::Postgres(p) => {
                 let mut tx = p.begin().await?;
                 for sql in POSTGRES_GUARDS {
                     sqlx::query(sql).execute(&mut *tx).await?;
@@ -245,17 +269,17 @@ pub mod dialect {
     /// Removes the append-only guard. Only the tamper-detection test uses this,
     /// to play an administrator who edits the table behind the application's back.
     pub async fn drop_guards_for_tamper_test(db: &Db) -> Result<()> {
-        let statements: &[&'static str] = match db {
-            Db::Sqlite(_) => &[
+        let statements: &[&'static str] = match &db.pool {
+            Pool::Sqlite(_) => &[
                 "DROP TRIGGER IF EXISTS audit_events_no_update",
                 "DROP TRIGGER IF EXISTS audit_events_no_delete",
             ],
-            Db::Postgres(_) => &["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"],
+            Pool::Postgres(_) => &["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"],
         };
         for sql in statements {
-            match db {
-                Db::Sqlite(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
-                Db::Postgres(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
+            match &db.pool {
+                Pool::Sqlite(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
+                Pool::Postgres(p) => sqlx::query(*sql).execute(p).await.map(|_| ())?,
             }
         }
         Ok(())

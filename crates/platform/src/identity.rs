@@ -771,14 +771,35 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
     if !secret.starts_with(TOKEN_PREFIX) || secret.len() > 200 {
         return Ok(None);
     }
-    let mut c = db.read().await?;
-    let row: Option<TokenPrincipalRow> = dispatch!(&mut c, c => sqlx::query_as(
-        "SELECT t.id AS token_id, t.municipality_id, t.service, t.expires_at, t.last_used_at, \
-         u.id, u.username, u.display_name, u.active \
-         FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
-        .bind(hash_secret(secret)).fetch_optional(c).await)?;
-    drop(c);
-    let Some(row) = row else { return Ok(None) };
+    let hash = hash_secret(secret);
+    let epoch = db.cache().epoch();
+    let row = match db.cache().tokens.get(&hash, epoch) {
+        Some(hit) => hit,
+        None => {
+            let mut c = db.read().await?;
+            let row: Option<TokenPrincipalRow> = dispatch!(&mut c, c => sqlx::query_as(
+                "SELECT t.id AS token_id, t.municipality_id, t.service, t.expires_at, t.last_used_at, \
+                 u.id, u.username, u.display_name, u.active \
+                 FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1 AND t.revoked_at IS NULL")
+                .bind(&hash).fetch_optional(c).await)?;
+            drop(c);
+            // Unknown tokens are not cached, so guessing cannot fill the cache.
+            let Some(r) = row else { return Ok(None) };
+            let entry = crate::cache::TokenEntry {
+                token_id: r.token_id,
+                municipality_id: r.municipality_id,
+                service: r.service,
+                expires_at: r.expires_at,
+                last_used_at: r.last_used_at,
+                user_id: r.id,
+                username: r.username,
+                display_name: r.display_name,
+                active: r.active,
+            };
+            db.cache().tokens.put(hash, epoch, entry.clone());
+            entry
+        }
+    };
     if !row.active {
         return Ok(None);
     }
@@ -789,9 +810,7 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
     }
     let stale = match &row.last_used_at {
         None => true,
-        Some(t) => {
-            now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1)
-        }
+        Some(t) => now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1),
     };
     if stale {
         let mut tx = db.begin().await?;
@@ -805,7 +824,7 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
     };
     // A token acts for its owner but never with council-administrator rights.
     Ok(Some(Principal::new(
-        row.id,
+        row.user_id,
         row.username,
         row.display_name,
         false,

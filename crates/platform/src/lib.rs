@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod blob;
+pub mod cache;
 pub mod clock;
 pub mod db;
 pub mod demo;

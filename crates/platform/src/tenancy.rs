@@ -178,6 +178,28 @@ pub async fn find_by_slug(ex: &mut impl Executor, slug: &str) -> Result<Option<M
     Ok(row.map(Into::into))
 }
 
+/// A town and its subscriptions by URL name, from the access cache when it is
+/// current. Used by the access check on every request.
+pub(crate) async fn town_with_subscriptions(db: &Db, slug: &str) -> Result<Option<(Municipality, Vec<Subscription>)>> {
+    let epoch = db.cache().epoch();
+    if let Some(hit) = db.cache().towns.get(&slug.to_owned(), epoch) {
+        return Ok(hit);
+    }
+    let mut c = db.read().await?;
+    let found = match find_by_slug(&mut c, slug).await? {
+        None => None,
+        Some(town) => {
+            let subs = subscriptions_of(&mut c, &town.id).await?;
+            Some((town, subs))
+        }
+    };
+    // Only real towns are cached, so probing many names cannot fill the cache.
+    if found.is_some() {
+        db.cache().towns.put(slug.to_owned(), epoch, found.clone());
+    }
+    Ok(found)
+}
+
 /// Looks a municipality up by id.
 pub async fn find_by_id(
     ex: &mut impl Executor,
