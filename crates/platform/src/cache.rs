@@ -32,20 +32,30 @@ pub(crate) struct Slot<K, V> {
 
 impl<K, V> Default for Slot<K, V> {
     fn default() -> Self {
-        Self { map: Mutex::new(HashMap::new()) }
+        Self {
+            map: Mutex::new(HashMap::new()),
+        }
     }
 }
 
 impl<K: Eq + Hash, V: Clone> Slot<K, V> {
     /// The value for `key`, if it was read under `epoch` and is younger than [`TTL`].
     pub(crate) fn get(&self, key: &K, epoch: u64) -> Option<V> {
-        let map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(key).filter(|(e, at, _)| *e == epoch && at.elapsed() < TTL).map(|(_, _, v)| v.clone())
+        let map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(key)
+            .filter(|(e, at, _)| *e == epoch && at.elapsed() < TTL)
+            .map(|(_, _, v)| v.clone())
     }
 
     /// Stores `value`, read under `epoch`.
     pub(crate) fn put(&self, key: K, epoch: u64, value: V) {
-        let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }

@@ -120,7 +120,10 @@ macro_rules! execute {
 
 impl Db {
     fn new(pool: Pool) -> Self {
-        Self { pool, cache: Arc::new(Caches::default()) }
+        Self {
+            pool,
+            cache: Arc::new(Caches::default()),
+        }
     }
 
     /// The read cache of access data.
@@ -177,7 +180,10 @@ impl Db {
             Pool::Sqlite(p) => TxInner::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
-        Ok(Tx { inner, cache: self.cache.clone() })
+        Ok(Tx {
+            inner,
+            cache: self.cache.clone(),
+        })
     }
 
     /// Takes a pooled connection for reads.
@@ -274,7 +280,9 @@ pub mod dialect {
                 "DROP TRIGGER IF EXISTS audit_events_no_update",
                 "DROP TRIGGER IF EXISTS audit_events_no_delete",
             ],
-            Pool::Postgres(_) => &["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"],
+            Pool::Postgres(_) => {
+                &["DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events"]
+            }
         };
         for sql in statements {
             match &db.pool {

@@ -810,7 +810,9 @@ pub async fn token_principal(db: &Db, now: Timestamp, secret: &str) -> Result<Op
     }
     let stale = match &row.last_used_at {
         None => true,
-        Some(t) => now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1),
+        Some(t) => {
+            now.datetime() - Timestamp::parse("last_used_at", t)?.datetime() > Duration::minutes(1)
+        }
     };
     if stale {
         let mut tx = db.begin().await?;

@@ -180,7 +180,10 @@ pub async fn find_by_slug(ex: &mut impl Executor, slug: &str) -> Result<Option<M
 
 /// A town and its subscriptions by URL name, from the access cache when it is
 /// current. Used by the access check on every request.
-pub(crate) async fn town_with_subscriptions(db: &Db, slug: &str) -> Result<Option<(Municipality, Vec<Subscription>)>> {
+pub(crate) async fn town_with_subscriptions(
+    db: &Db,
+    slug: &str,
+) -> Result<Option<(Municipality, Vec<Subscription>)>> {
     let epoch = db.cache().epoch();
     if let Some(hit) = db.cache().towns.get(&slug.to_owned(), epoch) {
         return Ok(hit);

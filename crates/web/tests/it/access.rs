@@ -58,6 +58,7 @@ both_dbs!(
     unsubscribed_services_are_unreachable_until_their_date,
     ending_a_subscription_cuts_access_on_its_date,
     grants_change_access_immediately,
+    another_node_sees_a_revocation_within_the_cache_lifetime,
 );
 
 async fn a_town_user_sees_only_their_town(app: TestApp) {
@@ -324,4 +325,63 @@ async fn grants_change_access_immediately(app: TestApp) {
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+async fn another_node_sees_a_revocation_within_the_cache_lifetime(app: TestApp) {
+    use munishare_platform::{Db, access, cache, identity};
+    // A second server process behind the same database has its own cache.
+    let node2 = Db::connect(&app.url).await.unwrap();
+    let mut c = node2.read().await.unwrap();
+    let user = identity::user_by_username(&mut c, "clerk.hartford")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(c);
+    let principal = identity::principal_for_user(&user);
+    let today = time::macros::date!(2026 - 11 - 26);
+    assert!(
+        access::authorize_town(&node2, &principal, today, "hartford")
+            .await
+            .is_ok()
+    );
+
+    // Node 1 (the app) revokes the clerk's only grant.
+    let admin = app.demo_session("admin").await;
+    let detail = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/admin/users/{}", user.id),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    let grant = detail["grants"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api(
+            Method::DELETE,
+            &format!("/api/v1/admin/grants/{grant}"),
+            &admin,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // Node 1 knows at once.
+    let clerk = app.demo_session("clerk.hartford").await;
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/towns/hartford", &clerk, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    // Node 2 may still answer from its cache, but no longer than the cache lifetime.
+    tokio::time::sleep(cache::TTL + std::time::Duration::from_millis(100)).await;
+    assert!(
+        access::authorize_town(&node2, &principal, today, "hartford")
+            .await
+            .is_err()
+    );
+    node2.close().await;
 }

@@ -29,6 +29,8 @@ pub struct TestApp {
     pub creds: Arc<DemoCredentials>,
     pub page_routes: Vec<(Method, &'static str)>,
     pub openapi: Value,
+    /// The database URL, for tests that open a second connection pool (a second node).
+    pub url: String,
 }
 
 /// A response, read whole.
@@ -76,7 +78,7 @@ where
         eprintln!("skipped: MUNISHARE_TEST_POSTGRES_URL is not set");
         return;
     };
-    let app = TestApp::start(tdb.db.clone()).await;
+    let app = TestApp::start(tdb.db.clone(), tdb.url.clone()).await;
     let outcome = tokio::spawn(test(app)).await;
     tdb.destroy().await.expect("drop test database");
     if let Err(e) = outcome {
@@ -102,7 +104,7 @@ macro_rules! both_dbs {
 }
 
 impl TestApp {
-    async fn start(db: Db) -> Self {
+    async fn start(db: Db, url: String) -> Self {
         let clock = TestClock::new(time::macros::datetime!(2026-11-26 14:00 UTC));
         let creds = demo::seed(&db, Timestamp::new(clock.now()), Some(PASSWORD.into()))
             .await
@@ -132,6 +134,7 @@ impl TestApp {
             creds: Arc::new(creds),
             page_routes,
             openapi,
+            url,
         }
     }
 
