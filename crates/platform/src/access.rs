@@ -147,8 +147,7 @@ impl TownScope {
 #[derive(Debug, Clone)]
 pub struct ServiceScope {
     town: Municipality,
-    service: Service,
-    permissions: Vec<Permission>,
+    access: ServiceAccess,
     user_id: UserId,
     actor: Actor,
 }
@@ -164,15 +163,15 @@ impl ServiceScope {
     }
     /// The service.
     pub fn service(&self) -> Service {
-        self.service
+        self.access.service
     }
-    /// Everything the caller may do in this service and town.
-    pub fn permissions(&self) -> &[Permission] {
-        &self.permissions
+    /// The subscription and everything the caller may do in this service and town.
+    pub fn access(&self) -> &ServiceAccess {
+        &self.access
     }
     /// Whether the caller also holds `p` here.
     pub fn can(&self, p: Permission) -> bool {
-        self.permissions.contains(&p)
+        self.access.permissions.contains(&p)
     }
     /// The caller.
     pub fn user_id(&self) -> &UserId {
@@ -398,9 +397,8 @@ pub async fn authorize_service(
         )));
     }
     Ok(ServiceScope {
-        permissions: access.permissions.clone(),
+        access: access.clone(),
         town: town.town,
-        service,
         user_id: principal.user_id.clone(),
         actor: principal.actor(),
     })

@@ -90,6 +90,10 @@ impl From<sqlx::Error> for Error {
                     message: "that already exists".into(),
                 };
             }
+            // PostgreSQL: a NUL character or invalid byte sequence in text.
+            if db.code().as_deref() == Some("22021") {
+                return Error::invalid("text", "text may not contain NUL characters");
+            }
             if db.is_foreign_key_violation() {
                 return Error::Conflict {
                     field: None,

@@ -177,6 +177,34 @@ pub const AUDIT_VERIFY: &str = "audit.verify";
 /// Deletes expired sessions.
 pub const SESSIONS_PURGE: &str = "sessions.purge";
 
+/// Platform jobs the worker schedules by itself, with their period.
+pub const HOUSEKEEPING: [(&str, Duration); 2] = [
+    (SESSIONS_PURGE, Duration::hours(1)),
+    (AUDIT_VERIFY, Duration::days(1)),
+];
+
+/// Enqueues each [`HOUSEKEEPING`] job that is neither waiting nor was enqueued
+/// within its period; returns how many were enqueued. Several nodes may call
+/// this; at worst a job runs twice, which both housekeeping jobs tolerate.
+pub async fn schedule_housekeeping(db: &Db, now: Timestamp) -> Result<usize> {
+    let mut enqueued = 0;
+    for (kind, every) in HOUSEKEEPING {
+        let since = Timestamp::new(now.datetime() - every).to_db();
+        let mut c = db.read().await?;
+        let pending: Option<JobId> = dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE kind = $1 AND (status IN ('queued', 'running', 'retry') OR created_at > $2) LIMIT 1")
+            .bind(kind).bind(&since).fetch_optional(c).await)?;
+        drop(c);
+        if pending.is_none() {
+            let mut tx = db.begin().await?;
+            enqueue(&mut tx, now, kind, None, &serde_json::json!({}), 3).await?;
+            tx.commit().await?;
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
+}
+
 /// Enqueues one of [`ADMIN_RUNNABLE`] on an administrator's request, audited.
 pub async fn enqueue_by_admin(
     admin: &CouncilAdmin,
@@ -355,7 +383,8 @@ impl Waker {
     }
 }
 
-/// Runs jobs until `shutdown` turns true: polls every `interval`, or sooner when woken.
+/// Runs jobs until `shutdown` turns true: polls every `interval`, or sooner
+/// when woken, and schedules the [`HOUSEKEEPING`] jobs once a minute.
 pub async fn run_worker(
     registry: Registry,
     ctx: JobContext,

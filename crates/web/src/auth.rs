@@ -246,6 +246,12 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
     let Ok(bytes) = to_bytes(body, state.config.body_limit).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
     };
+    if bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
+        return render_error_page(&munishare_platform::Error::invalid(
+            "form",
+            "text may not contain NUL characters",
+        ));
+    }
     let is_signin = parts.uri.path() == "/signin";
     let expected = if is_signin {
         cookie(&parts.headers, SIGNIN_CSRF_COOKIE)

@@ -70,20 +70,14 @@ pub fn problem(
     detail: impl Into<String>,
     field: Option<String>,
 ) -> Response {
-    let body = Problem {
+    problem_response(Problem {
         kind: format!("https://munishare.example/problems/{kind}"),
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail: detail.into(),
         field,
         locked_until: None,
-    };
-    let mut resp = (status, axum::Json(body)).into_response();
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
-    resp
+    })
 }
 
 impl IntoResponse for ApiError {
@@ -92,24 +86,31 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self.0, "request failed");
         }
-        let mut resp = problem(status, kind, detail, field);
-        if let Error::Locked { until } = &self.0 {
-            let body = Problem {
-                kind: format!("https://munishare.example/problems/{kind}"),
-                title: "Too Many Requests".into(),
-                status: status.as_u16(),
-                detail: classify(&self.0).2,
-                field: None,
-                locked_until: Some(munishare_platform::types::Timestamp::new(*until).to_db()),
-            };
-            resp = (status, axum::Json(body)).into_response();
-            resp.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/problem+json"),
-            );
-        }
-        resp
+        let locked_until = match &self.0 {
+            Error::Locked { until } => {
+                Some(munishare_platform::types::Timestamp::new(*until).to_db())
+            }
+            _ => None,
+        };
+        problem_response(Problem {
+            kind: format!("https://munishare.example/problems/{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            field,
+            locked_until,
+        })
     }
+}
+
+fn problem_response(body: Problem) -> Response {
+    let status = StatusCode::from_u16(body.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut resp = (status, axum::Json(body)).into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    resp
 }
 
 /// Result for API handlers.

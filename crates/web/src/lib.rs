@@ -92,8 +92,7 @@ pub fn app(state: AppState) -> App {
     }
 }
 
-async fn not_found(method: Method, uri: Uri) -> Response {
-    let _ = method;
+async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         error::problem(
             StatusCode::NOT_FOUND,

@@ -38,6 +38,24 @@ fn town_of(path: &str) -> &str {
 /// Assigns a request id, logs the request with its town, records metrics and
 /// adds security headers.
 pub async fn track(mut req: Request, next: Next) -> Response {
+    // NUL characters have no use in any path or query and PostgreSQL cannot
+    // store them; refuse them before anything reads them.
+    if req.uri().to_string().to_ascii_lowercase().contains("%00") {
+        return if req.uri().path().starts_with("/api/") {
+            problem(
+                StatusCode::BAD_REQUEST,
+                "invalid-url",
+                "The address may not contain NUL characters (%00).",
+                None,
+            )
+        } else {
+            (
+                StatusCode::BAD_REQUEST,
+                "The address may not contain NUL characters (%00).",
+            )
+                .into_response()
+        };
+    }
     let id = req
         .headers()
         .get("x-request-id")

@@ -129,3 +129,69 @@ fn store_urls_are_checked() {
     assert!(BlobStore::open("ftp://x").is_err());
     assert!(BlobStore::open("s3://").is_err());
 }
+
+crate::both_dbs!(objects_are_kept_apart_by_town_and_service);
+
+async fn objects_are_kept_apart_by_town_and_service(app: crate::harness::TestApp) {
+    use munishare_platform::types::{Permission, Service};
+    use munishare_platform::{access, identity};
+    let dir =
+        std::env::temp_dir().join(format!("munishare-blob-{}", uuid::Uuid::now_v7().simple()));
+    let store = BlobStore::open(&format!("file://{}", dir.display())).unwrap();
+    let today = time::macros::date!(2026 - 11 - 26);
+    let scope = |user: &'static str, town: &'static str, service: Service| {
+        let db = app.db.clone();
+        async move {
+            let mut c = db.read().await.unwrap();
+            let u = identity::user_by_username(&mut c, user)
+                .await
+                .unwrap()
+                .unwrap();
+            drop(c);
+            access::authorize_service(
+                &db,
+                &identity::principal_for_user(&u),
+                today,
+                town,
+                service,
+                Permission::Edit,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let hartford = scope("clerk.hartford", "hartford", Service::Finance).await;
+    let west = scope("records.west-hartford", "west-hartford", Service::Records).await;
+    let name = "invoices/2026/inv-0001.pdf";
+    store
+        .put(
+            &BlobKey::in_scope(&hartford, name).unwrap(),
+            Bytes::from_static(b"hartford"),
+        )
+        .await
+        .unwrap();
+    store
+        .put(
+            &BlobKey::in_scope(&west, name).unwrap(),
+            Bytes::from_static(b"west hartford"),
+        )
+        .await
+        .unwrap();
+    // The same name in two towns is two objects; each scope reads and lists only its own.
+    assert_eq!(
+        store
+            .get(&BlobKey::in_scope(&hartford, name).unwrap())
+            .await
+            .unwrap(),
+        Bytes::from_static(b"hartford")
+    );
+    let listed = store.list(&hartford).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        listed[0].0,
+        format!("towns/{}/finance/{name}", hartford.municipality_id())
+    );
+    assert_eq!(listed[0].1, 8);
+    assert!(BlobKey::in_scope(&hartford, "../../west-hartford/records/x").is_err());
+    let _ = std::fs::remove_dir_all(dir);
+}

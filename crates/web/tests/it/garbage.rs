@@ -38,6 +38,7 @@ fn bodies() -> Vec<(Option<&'static str>, Vec<u8>)> {
             "role_id": "nope", "kind": "rm", "active": true, "current_password": "", "new_password": "", "confirm_password": "",
             "display_name": "", "email": "not-an-email"
         })).unwrap()),
+        (Some("application/json"), br#"{"display_name": "a\u0000b", "name": "x\u0000", "label": "\u0000", "username": "abc\u0000", "code": "A\u0000"}"#.to_vec()),
         (Some("text/plain"), b"hello".to_vec()),
         (None, Vec::new()),
         (Some("application/json"), vec![b'['; 3 * 1024 * 1024]),
@@ -111,7 +112,9 @@ async fn no_route_answers_garbage_with_a_server_error(app: TestApp) {
                 }
                 for url in &urls {
                     let url_q = if *m == Method::GET {
-                        format!("{url}?limit=abc&from=notadate&cursor=zzz&status=%00&town=%FF")
+                        format!(
+                            "{url}?limit=abc&from=notadate&cursor=zzz&status=%00&town=%FF&actor=%00"
+                        )
                     } else {
                         url.clone()
                     };

@@ -13,7 +13,8 @@ use crate::harness::TestApp;
 
 both_dbs!(
     an_administrator_runs_the_audit_verification_job,
-    failing_jobs_retry_with_back_off_then_fail
+    failing_jobs_retry_with_back_off_then_fail,
+    housekeeping_is_scheduled_once_per_period,
 );
 
 fn ctx(app: &TestApp) -> JobContext {
@@ -130,4 +131,54 @@ async fn failing_jobs_retry_with_back_off_then_fail(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
     assert_eq!(r.json()["status"], "queued");
+}
+
+async fn housekeeping_is_scheduled_once_per_period(app: TestApp) {
+    let now = || Timestamp::new(app.clock.now());
+    assert_eq!(
+        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        0,
+        "already queued"
+    );
+    let registry = Registry::with_platform_jobs();
+    while registry.run_one(&ctx(&app)).await.unwrap() {}
+    app.advance(time::Duration::minutes(59));
+    assert_eq!(
+        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        0,
+        "ran within the hour"
+    );
+    app.advance(time::Duration::minutes(2));
+    // Sessions are purged hourly; the audit chains are verified daily.
+    assert_eq!(
+        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        1
+    );
+    let admin = app.demo_session("admin").await;
+    let queued = app
+        .api(
+            Method::GET,
+            "/api/v1/admin/jobs?status=queued",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(queued[0]["kind"], "sessions.purge");
+    while registry.run_one(&ctx(&app)).await.unwrap() {}
+    let done = app
+        .api(Method::GET, "/api/v1/admin/jobs?status=done", &admin, None)
+        .await
+        .json();
+    let purge = done
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["kind"] == "sessions.purge")
+        .unwrap();
+    assert!(purge["result"]["sessions_removed"].is_u64());
 }
