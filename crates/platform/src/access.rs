@@ -286,24 +286,55 @@ async fn grant_perms(db: &Db, user: &UserId) -> Result<Vec<GrantPerm>> {
 /// Computes a principal's permissions from their active grants, narrowed to
 /// their token's town and service when acting through a token.
 pub async fn effective(db: &Db, principal: &Principal) -> Result<Effective> {
-    let rows = grant_perms(db, &principal.user_id).await?;
-    let mut eff = Effective::default();
-    for r in rows {
-        if r.grant_service.as_deref().is_some_and(|gs| gs != r.service) {
-            continue;
+    let grants = grant_perms(db, &principal.user_id)
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(GrantReach {
+                municipality_id: r.municipality_id,
+                service_limit: r
+                    .grant_service
+                    .as_deref()
+                    .map(|s| Service::parse("service", s))
+                    .transpose()?,
+                gives: (
+                    Service::parse("service", &r.service)?,
+                    Permission::parse("permission", &r.permission)?,
+                ),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Effective::compute(&grants, principal.token.as_ref()))
+}
+
+/// One (service, permission) an active grant gives, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantReach {
+    /// The town, or `None` for a region-wide grant.
+    pub municipality_id: Option<MunicipalityId>,
+    /// The grant's service limit, if any.
+    pub service_limit: Option<Service>,
+    /// A (service, permission) of the granted role.
+    pub gives: (Service, Permission),
+}
+
+impl Effective {
+    /// The access rule, as a pure function: each grant gives its role's
+    /// (service, permission) pairs in its town — in every town when it is
+    /// region-wide — except pairs outside its service limit; acting through a
+    /// token narrows everything to the token's town and service.
+    pub fn compute(grants: &[GrantReach], token: Option<&TokenLimit>) -> Effective {
+        let mut eff = Effective::default();
+        for g in grants {
+            if g.service_limit.is_some_and(|limit| limit != g.gives.0) {
+                continue;
+            }
+            match &g.municipality_id {
+                None => eff.region.insert(g.gives),
+                Some(m) => eff.towns.entry(m.clone()).or_default().insert(g.gives),
+            };
         }
-        let pair = (
-            Service::parse("service", &r.service)?,
-            Permission::parse("permission", &r.permission)?,
-        );
-        match r.municipality_id {
-            None => eff.region.insert(pair),
-            Some(m) => eff.towns.entry(m).or_default().insert(pair),
-        };
-    }
-    if let Some(limit) = &principal.token {
-        // Region-wide permissions become permissions in the token's town only.
-        let mut narrowed = Effective::default();
+        let Some(limit) = token else { return eff };
         let mut in_town: BTreeSet<(Service, Permission)> = eff
             .region
             .iter()
@@ -313,12 +344,12 @@ pub async fn effective(db: &Db, principal: &Principal) -> Result<Effective> {
         if let Some(t) = eff.towns.get(&limit.municipality_id) {
             in_town.extend(t.iter().copied().filter(|(s, _)| *s == limit.service));
         }
+        let mut narrowed = Effective::default();
         narrowed
             .towns
             .insert(limit.municipality_id.clone(), in_town);
-        return Ok(narrowed);
+        narrowed
     }
-    Ok(eff)
 }
 
 fn services_in(
@@ -731,4 +762,84 @@ pub async fn revoke_grant(
     .await?;
     tx.commit().await?;
     Ok(after)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use proptest::prelude::*;
+
+    fn towns() -> Vec<MunicipalityId> {
+        (0..3).map(|_| MunicipalityId::generate()).collect()
+    }
+
+    /// Grants over three towns (index 3 = region-wide) with optional service limits.
+    fn grants_strategy() -> impl Strategy<Value = Vec<(usize, Option<usize>, usize, usize)>> {
+        proptest::collection::vec(
+            (
+                0usize..4,
+                proptest::option::of(0usize..9),
+                0usize..9,
+                0usize..4,
+            ),
+            0..12,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn effective_permissions_match_the_written_rule(raw in grants_strategy(), token in proptest::option::of((0usize..3, 0usize..9))) {
+            let towns = towns();
+            let grants: Vec<GrantReach> = raw.iter().map(|(t, limit, s, p)| GrantReach {
+                municipality_id: (*t < 3).then(|| towns[*t].clone()),
+                service_limit: limit.map(|l| Service::ALL[l]),
+                gives: (Service::ALL[*s], Permission::ALL[*p]),
+            }).collect();
+            let token = token.map(|(t, s)| TokenLimit { municipality_id: towns[t].clone(), service: Service::ALL[s] });
+            let eff = Effective::compute(&grants, token.as_ref());
+            for town in &towns {
+                for service in Service::ALL {
+                    // The naive reading of the rule, grant by grant.
+                    let mut expected: Vec<Permission> = grants.iter()
+                        .filter(|g| g.municipality_id.as_ref().is_none_or(|m| m == town))
+                        .filter(|g| g.service_limit.is_none_or(|l| l == service))
+                        .filter(|g| g.gives.0 == service)
+                        .filter(|_| token.as_ref().is_none_or(|t| &t.municipality_id == town && t.service == service))
+                        .map(|g| g.gives.1)
+                        .collect();
+                    expected.sort();
+                    expected.dedup();
+                    prop_assert_eq!(eff.in_town(town, service), expected);
+                }
+                // A town is reached exactly when some service there has a permission.
+                let any = Service::ALL.iter().any(|s| !eff.in_town(town, *s).is_empty());
+                prop_assert_eq!(eff.reaches(town), any);
+            }
+        }
+    }
+
+    #[test]
+    fn a_service_limited_grant_gives_nothing_in_other_services() {
+        let hartford = MunicipalityId::generate();
+        let grants = [
+            GrantReach {
+                municipality_id: Some(hartford.clone()),
+                service_limit: Some(Service::Assessment),
+                gives: (Service::Finance, Permission::Edit),
+            },
+            GrantReach {
+                municipality_id: Some(hartford.clone()),
+                service_limit: Some(Service::Assessment),
+                gives: (Service::Assessment, Permission::View),
+            },
+        ];
+        let eff = Effective::compute(&grants, None);
+        assert!(eff.in_town(&hartford, Service::Finance).is_empty());
+        assert_eq!(
+            eff.in_town(&hartford, Service::Assessment),
+            [Permission::View]
+        );
+        assert!(!eff.reaches(&MunicipalityId::generate()));
+    }
 }

@@ -122,6 +122,7 @@ pub fn routes() -> PageRoutes {
         .post("/admin/users/{id}/reset-password", admin_reset_password)
         .post("/admin/users/{id}/active", admin_set_active)
         .post("/admin/grants/{id}/revoke", admin_revoke_grant)
+        .get("/admin/roles", admin_roles)
         .get("/admin/jobs", admin_jobs)
         .post("/admin/jobs", admin_run_job)
         .post("/admin/jobs/{id}/retry", admin_retry_job)
@@ -1539,6 +1540,41 @@ async fn admin_set_active(
             )
         });
     after_form(&st, &back, r)
+}
+
+#[derive(Template)]
+#[template(path = "admin_roles.html")]
+struct AdminRolesPage {
+    chrome: Chrome,
+    roles: Vec<Role>,
+    services: Vec<Service>,
+}
+
+impl AdminRolesPage {
+    /// The role's permissions in one service, e.g. "view, edit".
+    fn cell(&self, role: &Role, service: &Service) -> String {
+        role.permissions
+            .iter()
+            .filter(|(s, _)| s == service)
+            .map(|(_, p)| p.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+async fn admin_roles(State(st): State<AppState>, PageAdmin { user, .. }: PageAdmin) -> PageResult {
+    let mut c = st.db.read().await?;
+    let roles = access::list_roles(&mut c).await?;
+    drop(c);
+    let chrome = Chrome::new(&st, &user, "Roles", "").await?;
+    render(
+        &AdminRolesPage {
+            chrome,
+            roles,
+            services: Service::ALL.to_vec(),
+        },
+        &user,
+    )
 }
 
 // ---------------------------------------------------------------- council administration: jobs

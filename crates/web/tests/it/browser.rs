@@ -2,7 +2,7 @@
 //! chromedriver. Signs in, creates a user and a grant, finds the grant in the
 //! audit log, then signs in as shared staff and switches town in the header.
 //! With `MUNISHARE_SCREENSHOTS=DIR` it saves screenshots of the main pages.
-//! It runs on SQLite; the same pages run on PostgreSQL in the other tests.
+//! It runs on both databases.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -147,8 +147,25 @@ async fn text(wd: &WebDriver) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town() {
-    crate::harness::run(Backend::Sqlite, |app: TestApp| async move {
+async fn browser_flow_on_sqlite() {
+    crate::harness::run(
+        Backend::Sqlite,
+        sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town,
+    )
+    .await;
+}
+
+async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app: TestApp) {
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = app.router.clone();
@@ -318,6 +335,5 @@ async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town() {
         assert_eq!(selected, "Manchester");
         shot(&wd, "town").await;
         wd.quit().await.unwrap();
-    })
-    .await;
+    }
 }

@@ -10,6 +10,19 @@ both_dbs!(
     pages_render_for_each_kind_of_user
 );
 
+/// The public API surface, snapshotted: a change to a route, a schema or a
+/// description shows up in review as a diff of `snapshots/it__ops__openapi.snap`.
+#[tokio::test]
+async fn the_openapi_document_is_stable() {
+    crate::harness::run(
+        munishare_platform::db::testing::Backend::Sqlite,
+        |app: TestApp| async move {
+            insta::assert_json_snapshot!("openapi", app.openapi);
+        },
+    )
+    .await;
+}
+
 async fn health_readiness_metrics_and_docs_answer(app: TestApp) {
     let get = |p: &'static str| {
         let app = app.clone();
@@ -62,6 +75,7 @@ async fn pages_render_for_each_kind_of_user(app: TestApp) {
         "/admin/towns/hartford",
         "/admin/users",
         "/admin/jobs",
+        "/admin/roles",
         "/audit",
         "/profile",
         "/admin/towns?q=hart&sort=population&dir=desc",
@@ -70,6 +84,11 @@ async fn pages_render_for_each_kind_of_user(app: TestApp) {
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
         assert!(r.text().contains("</html>"), "{path}");
     }
+    let roles = app
+        .api(Method::GET, "/admin/roles", &admin, None)
+        .await
+        .text();
+    assert!(roles.contains("Regional field assessor") && roles.contains("view, edit"));
     let towns = app
         .api(
             Method::GET,
