@@ -149,6 +149,8 @@ pub struct Chrome {
     pub towns: Vec<(String, String)>,
     /// Town being viewed.
     pub current_town: String,
+    /// The current town's services the user may use: (key, title).
+    pub town_services: Vec<(String, String)>,
     /// Requested path.
     pub path: String,
 }
@@ -173,6 +175,16 @@ impl Chrome {
                 .iter()
                 .map(|t| (t.town().slug.to_string(), t.town().name.clone()))
                 .collect(),
+            town_services: towns
+                .iter()
+                .find(|t| t.town().slug.as_str() == current_town)
+                .map(|t| {
+                    t.services()
+                        .iter()
+                        .map(|s| (s.service.as_str().to_owned(), s.service.title().to_owned()))
+                        .collect()
+                })
+                .unwrap_or_default(),
             current_town: current_town.to_owned(),
             path: user.path.clone(),
         })
