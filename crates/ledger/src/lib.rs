@@ -1,0 +1,13 @@
+//! Fund accounting on Connecticut's Uniform Chart of Accounts: funds,
+//! accounts, fiscal periods, the journal and the balances it keeps.
+//!
+//! `domain` is plain Rust (no SQL, no HTTP): account strings, fund types,
+//! the rule that every fund balances, reversal. `service` decides access (it
+//! takes a finance [`munishare_platform::access::ServiceScope`]), runs in the
+//! caller's transaction, writes the SQL through `store` and audits every change.
+
+pub mod domain;
+pub mod service;
+mod store;
+
+pub use domain::{AccountClass, AccountString, FundType, LineAmount, PeriodStatus};

@@ -1,0 +1,251 @@
+//! The ledger's SQL. Every function takes the municipality from the caller's
+//! scope (passed down by `service`) and binds it in every statement.
+
+use munishare_platform::db::Executor;
+use munishare_platform::types::MunicipalityId;
+use munishare_platform::{Result, dispatch, execute};
+
+use crate::service::{Account, Entry, Fund, Line, Period};
+
+pub(crate) async fn entity_id(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    kind: &str,
+) -> Result<Option<String>> {
+    Ok(
+        dispatch!(ex, c => sqlx::query_scalar("SELECT id FROM entities WHERE municipality_id = $1 AND kind = $2")
+        .bind(m).bind(kind).fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn insert_fund(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    f: &Fund,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_funds (municipality_id, id, entity_id, code, name, fund_type) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(m).bind(&f.id).bind(&f.entity_id).bind(&f.code).bind(&f.name).bind(&f.fund_type).execute(c).await)?)
+}
+
+pub(crate) async fn funds(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<Fund>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, code, name, fund_type FROM ledger_funds WHERE municipality_id = $1 AND entity_id = $2 ORDER BY code")
+        .bind(m).bind(entity_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn insert_account(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    a: &Account,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_accounts (municipality_id, id, entity_id, fund_id, account, name, class, active) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(m).bind(&a.id).bind(&a.entity_id).bind(&a.fund_id).bind(&a.account).bind(&a.name).bind(&a.class)
+        .bind(a.active).execute(c).await)?)
+}
+
+pub(crate) async fn accounts(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<Account>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT a.id, a.entity_id, a.fund_id, f.code AS fund_code, a.account, a.name, a.class, a.active \
+         FROM ledger_accounts a JOIN ledger_funds f ON f.municipality_id = a.municipality_id AND f.id = a.fund_id \
+         WHERE a.municipality_id = $1 AND a.entity_id = $2 ORDER BY a.account")
+        .bind(m).bind(entity_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn insert_period(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    p: &Period,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_periods (municipality_id, entity_id, fiscal_year, period, starts_on, ends_on, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(m).bind(&p.entity_id).bind(p.fiscal_year).bind(p.period).bind(&p.starts_on).bind(&p.ends_on)
+        .bind(&p.status).execute(c).await)?)
+}
+
+pub(crate) async fn period(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    period: i64,
+) -> Result<Option<Period>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT entity_id, fiscal_year, period, starts_on, ends_on, status FROM ledger_periods \
+         WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3 AND period = $4")
+        .bind(m).bind(entity_id).bind(fy).bind(period).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn periods(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<Period>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT entity_id, fiscal_year, period, starts_on, ends_on, status FROM ledger_periods \
+         WHERE municipality_id = $1 AND entity_id = $2 ORDER BY fiscal_year, period")
+        .bind(m).bind(entity_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn set_period_status(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    p: &Period,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_periods SET status = $1 WHERE municipality_id = $2 AND entity_id = $3 AND fiscal_year = $4 AND period = $5")
+        .bind(&p.status).bind(m).bind(&p.entity_id).bind(p.fiscal_year).bind(p.period).execute(c).await)?)
+}
+
+pub(crate) async fn next_entry_number(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<i64> {
+    let max: Option<i64> = dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT MAX(number) FROM ledger_entries WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3")
+        .bind(m).bind(entity_id).bind(fy).fetch_one(c).await)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+pub(crate) async fn insert_entry(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    e: &Entry,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, description, \
+         status, reverses_id, created_at, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+        .bind(m).bind(&e.id).bind(&e.entity_id).bind(e.fiscal_year).bind(e.number).bind(e.period).bind(&e.entry_date)
+        .bind(&e.description).bind(&e.status).bind(&e.reverses_id).bind(&e.created_at).bind(&e.posted_at)
+        .execute(c).await)?)
+}
+
+pub(crate) async fn insert_line(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entry_id: &str,
+    l: &Line,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(m).bind(entry_id).bind(l.line_no).bind(&l.account_id).bind(l.debit_cents).bind(l.credit_cents)
+        .bind(&l.memo).execute(c).await)?)
+}
+
+pub(crate) async fn entry(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<Entry>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at \
+         FROM ledger_entries WHERE municipality_id = $1 AND id = $2").bind(m).bind(id).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn entries(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    limit: i64,
+) -> Result<Vec<Entry>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at \
+         FROM ledger_entries WHERE municipality_id = $1 AND entity_id = $2 ORDER BY fiscal_year DESC, number DESC LIMIT $3")
+        .bind(m).bind(entity_id).bind(limit).fetch_all(c).await)?)
+}
+
+pub(crate) async fn reversal_of(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<String>> {
+    Ok(dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT id FROM ledger_entries WHERE municipality_id = $1 AND reverses_id = $2").bind(m).bind(id).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn lines(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entry_id: &str,
+) -> Result<Vec<Line>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.line_no, l.account_id, a.account, f.code AS fund_code, l.debit_cents, l.credit_cents, l.memo \
+         FROM ledger_lines l JOIN ledger_accounts a ON a.municipality_id = l.municipality_id AND a.id = l.account_id \
+         JOIN ledger_funds f ON f.municipality_id = a.municipality_id AND f.id = a.fund_id \
+         WHERE l.municipality_id = $1 AND l.entry_id = $2 ORDER BY l.line_no")
+        .bind(m).bind(entry_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn mark_posted(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    at: &str,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_entries SET status = 'posted', posted_at = $1 WHERE municipality_id = $2 AND id = $3 AND status = 'draft'")
+        .bind(at).bind(m).bind(id).execute(c).await)?)
+}
+
+pub(crate) async fn add_to_balance(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    account_id: &str,
+    fy: i64,
+    period: i64,
+    debit: i64,
+    credit: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_balances (municipality_id, account_id, fiscal_year, period, debit_cents, credit_cents) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
+         debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
+         credit_cents = ledger_balances.credit_cents + excluded.credit_cents")
+        .bind(m).bind(account_id).bind(fy).bind(period).bind(debit).bind(credit).execute(c).await)?)
+}
+
+/// Posted totals per account for whole periods `< before_period` of a fiscal year.
+pub(crate) async fn period_totals(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    before_period: i64,
+) -> Result<Vec<(String, i64, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT b.account_id, CAST(SUM(b.debit_cents) AS BIGINT), CAST(SUM(b.credit_cents) AS BIGINT) \
+         FROM ledger_balances b JOIN ledger_accounts a ON a.municipality_id = b.municipality_id AND a.id = b.account_id \
+         WHERE b.municipality_id = $1 AND a.entity_id = $2 AND b.fiscal_year = $3 AND b.period < $4 GROUP BY b.account_id")
+        .bind(m).bind(entity_id).bind(fy).bind(before_period).fetch_all(c).await)?)
+}
+
+/// Posted totals per account within one period, for entries dated on or before `through`.
+pub(crate) async fn partial_period_totals(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    period: i64,
+    through: &str,
+) -> Result<Vec<(String, i64, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.account_id, CAST(SUM(l.debit_cents) AS BIGINT), CAST(SUM(l.credit_cents) AS BIGINT) \
+         FROM ledger_lines l JOIN ledger_entries e ON e.municipality_id = l.municipality_id AND e.id = l.entry_id \
+         WHERE l.municipality_id = $1 AND e.entity_id = $2 AND e.fiscal_year = $3 AND e.period = $4 \
+         AND e.status = 'posted' AND e.entry_date <= $5 GROUP BY l.account_id")
+        .bind(m).bind(entity_id).bind(fy).bind(period).bind(through).fetch_all(c).await)?)
+}

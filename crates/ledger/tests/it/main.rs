@@ -1,0 +1,596 @@
+//! The ledger on both databases: set up books, draft, post, reverse, close
+//! periods, and a trial balance checked against sums computed by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use munishare_ledger::service::{self, NewEntry, NewLine, TrialBalanceRow};
+use munishare_ledger::{AccountString, FundType, PeriodStatus};
+use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::db::testing::{Backend, TestDb};
+use munishare_platform::tenancy::EntityKind;
+use munishare_platform::types::{FiscalYear, Money, Permission, Service, Timestamp};
+use munishare_platform::{Db, Error, audit, demo, identity};
+use time::Date;
+use time::macros::{date, datetime};
+
+const NOW: time::OffsetDateTime = datetime!(2026-11-26 14:00 UTC);
+
+async fn scope(db: &Db, user: &str, town: &str) -> ServiceScope {
+    let mut c = db.read().await.unwrap();
+    let u = identity::user_by_username(&mut c, user)
+        .await
+        .unwrap()
+        .unwrap();
+    drop(c);
+    access::authorize_service(
+        db,
+        &identity::principal_for_user(&u),
+        NOW.date(),
+        town,
+        Service::Finance,
+        Permission::View,
+    )
+    .await
+    .unwrap()
+}
+
+fn now() -> Timestamp {
+    Timestamp::new(NOW)
+}
+
+fn line(account: &str, debit: &str, credit: &str) -> NewLine {
+    NewLine {
+        account: account.into(),
+        debit: Money::parse("debit", debit).unwrap(),
+        credit: Money::parse("credit", credit).unwrap(),
+        memo: String::new(),
+    }
+}
+
+fn entry(date: Date, description: &str, lines: Vec<NewLine>) -> NewEntry {
+    NewEntry {
+        entity: EntityKind::TownGovernment,
+        date,
+        adjustment: false,
+        description: description.into(),
+        lines,
+    }
+}
+
+const CASH: &str = "1005-00-0000-00000-10100-000";
+const TAXES: &str = "1005-00-0000-00000-41000-000";
+const WAGES: &str = "1005-42-4201-00000-51000-000";
+const WPCA_CASH: &str = "6001-00-0000-00000-10100-000";
+const SEWER: &str = "6001-00-0000-00000-44000-000";
+
+async fn set_up_books(db: &Db, admin: &ServiceScope) {
+    let mut tx = db.begin().await.unwrap();
+    service::create_fund(
+        admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        "1005",
+        "General Fund",
+        FundType::General,
+    )
+    .await
+    .unwrap();
+    service::create_fund(
+        admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        "6001",
+        "Wastewater",
+        FundType::Enterprise,
+    )
+    .await
+    .unwrap();
+    for (a, name) in [
+        (CASH, "Cash"),
+        (TAXES, "Current property taxes"),
+        (WAGES, "Police wages"),
+        (WPCA_CASH, "Cash — WPCA"),
+        (SEWER, "Sewer use charges"),
+    ] {
+        service::create_account(
+            admin,
+            &mut tx,
+            now(),
+            EntityKind::TownGovernment,
+            &AccountString::parse("account", a).unwrap(),
+            name,
+        )
+        .await
+        .unwrap();
+    }
+    service::open_fiscal_year(
+        admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        FiscalYear::ending("fy", 2027).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
+async fn draft_and_post(
+    db: &Db,
+    clerk: &ServiceScope,
+    admin: &ServiceScope,
+    e: NewEntry,
+) -> String {
+    let mut tx = db.begin().await.unwrap();
+    let (draft, _) = service::create_draft(clerk, &mut tx, now(), &e)
+        .await
+        .unwrap();
+    service::post_entry(admin, &mut tx, now(), &draft.id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    draft.id
+}
+
+fn row<'a>(tb: &'a [TrialBalanceRow], account: &str) -> &'a TrialBalanceRow {
+    tb.iter()
+        .find(|r| r.account == account)
+        .unwrap_or_else(|| panic!("{account} not in the trial balance"))
+}
+
+fn totals(tb: &[TrialBalanceRow]) -> (i64, i64) {
+    tb.iter()
+        .fold((0, 0), |(d, c), r| (d + r.debit_cents, c + r.credit_cents))
+}
+
+async fn books_post_reverse_and_balance(db: Db) {
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    let clerk = scope(&db, "clerk.hartford", "hartford").await;
+
+    // A clerk cannot set up the books.
+    let mut tx = db.begin().await.unwrap();
+    let refused = service::create_fund(
+        &clerk,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        "1005",
+        "General",
+        FundType::General,
+    )
+    .await;
+    assert!(matches!(refused, Err(Error::Forbidden(_))), "{refused:?}");
+    drop(tx);
+    set_up_books(&db, &admin).await;
+    let periods = service::periods(
+        &admin,
+        &mut db.read().await.unwrap(),
+        EntityKind::TownGovernment,
+    )
+    .await
+    .unwrap();
+    assert_eq!(periods.len(), 13);
+    assert_eq!(
+        (periods[0].starts_on.as_str(), periods[0].ends_on.as_str()),
+        ("2026-07-01", "2026-07-31")
+    );
+    assert_eq!(
+        (periods[7].starts_on.as_str(), periods[7].ends_on.as_str()),
+        ("2027-02-01", "2027-02-28")
+    );
+    assert_eq!(
+        (periods[11].starts_on.as_str(), periods[11].ends_on.as_str()),
+        ("2027-06-01", "2027-06-30")
+    );
+
+    // An account in a fund that does not exist is refused, naming the field.
+    let mut tx = db.begin().await.unwrap();
+    let err = service::create_account(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        &AccountString::parse("a", "2100-00-0000-00000-10100-000").unwrap(),
+        "Cash",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "account: fund 2100 does not exist in these books; add it first"
+    );
+    drop(tx);
+
+    draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 08 - 15),
+            "August tax receipts",
+            vec![
+                line(CASH, "1,250,000.00", "0"),
+                line(TAXES, "0", "1,250,000.00"),
+            ],
+        ),
+    )
+    .await;
+    let payroll = draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 11 - 20),
+            "Police payroll 11/20",
+            vec![line(WAGES, "84,321.57", "0"), line(CASH, "0", "84,321.57")],
+        ),
+    )
+    .await;
+    draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 09 - 30),
+            "Sewer billing receipts",
+            vec![
+                line(WPCA_CASH, "10,000.00", "0"),
+                line(SEWER, "0", "10,000.00"),
+            ],
+        ),
+    )
+    .await;
+
+    // The clerk drafts but may not post.
+    let mut tx = db.begin().await.unwrap();
+    let (draft, _) = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2026 - 11 - 21),
+            "Off by $12.50",
+            vec![line(WAGES, "100.00", "0"), line(CASH, "0", "87.50")],
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        service::post_entry(&clerk, &mut tx, now(), &draft.id).await,
+        Err(Error::Forbidden(_))
+    ));
+    let err = service::post_entry(&admin, &mut tx, now(), &draft.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lines: fund 1005 is out of balance by $12.50: debits $100.00, credits $87.50"
+    );
+    // Balanced in total but across funds: each fund must balance on its own.
+    let (cross, _) = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2026 - 11 - 21),
+            "Cross-fund",
+            vec![line(CASH, "5.00", "0"), line(SEWER, "0", "5.00")],
+        ),
+    )
+    .await
+    .unwrap();
+    let err = service::post_entry(&admin, &mut tx, now(), &cross.id)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("fund 1005 is out of balance by $5.00"),
+        "{err}"
+    );
+    let err = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2026 - 11 - 21),
+            "Bad line",
+            vec![line(WAGES, "1.00", "1.00"), line(CASH, "0", "1.00")],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lines[1]: enter a debit or a credit, not both"
+    );
+    let err = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2026 - 11 - 21),
+            "Unknown",
+            vec![
+                line("1005-00-0000-00000-19999-000", "1.00", "0"),
+                line(CASH, "0", "1.00"),
+            ],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "lines[1].account: account 1005-00-0000-00000-19999-000 does not exist in these books"
+    );
+    let err = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2027 - 07 - 01),
+            "Next year",
+            vec![line(WAGES, "1.00", "0"), line(CASH, "0", "1.00")],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "date: FY 2027-28 is not open in these books"
+    );
+    drop(tx);
+
+    // Trial balance at 2026-11-26, against sums computed by hand.
+    let mut c = db.read().await.unwrap();
+    let tb = service::trial_balance(
+        &clerk,
+        &mut c,
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 11 - 26),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (row(&tb, CASH).debit_cents, row(&tb, CASH).credit_cents),
+        (125_000_000, 8_432_157)
+    );
+    assert_eq!(
+        (row(&tb, WAGES).debit_cents, row(&tb, WAGES).credit_cents),
+        (8_432_157, 0)
+    );
+    assert_eq!(
+        (row(&tb, TAXES).debit_cents, row(&tb, TAXES).credit_cents),
+        (0, 125_000_000)
+    );
+    assert_eq!(
+        (
+            row(&tb, WPCA_CASH).debit_cents,
+            row(&tb, SEWER).credit_cents
+        ),
+        (1_000_000, 1_000_000)
+    );
+    assert_eq!(
+        totals(&tb),
+        (
+            125_000_000 + 8_432_157 + 1_000_000,
+            125_000_000 + 8_432_157 + 1_000_000
+        )
+    );
+    // One day before payroll: the November entry is not there yet (the current period is read line by line).
+    let before = service::trial_balance(
+        &clerk,
+        &mut c,
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 11 - 19),
+    )
+    .await
+    .unwrap();
+    assert!(before.iter().all(|r| r.account != WAGES));
+    assert_eq!(row(&before, CASH).credit_cents, 0);
+    // One fund only.
+    let sewer_only = service::trial_balance(
+        &clerk,
+        &mut c,
+        EntityKind::TownGovernment,
+        Some("6001"),
+        date!(2026 - 11 - 26),
+    )
+    .await
+    .unwrap();
+    assert_eq!(sewer_only.len(), 2);
+    drop(c);
+
+    // Reverse the payroll: wages net to zero; a second reversal and a re-post are refused.
+    let mut tx = db.begin().await.unwrap();
+    let reversal = service::reverse_entry(&admin, &mut tx, now(), &payroll, date!(2026 - 11 - 25))
+        .await
+        .unwrap();
+    assert_eq!(reversal.status, "posted");
+    assert_eq!(
+        reversal.description,
+        "Reversal of entry 2 (Police payroll 11/20)"
+    );
+    assert!(matches!(
+        service::reverse_entry(&admin, &mut tx, now(), &payroll, date!(2026 - 11 - 25)).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        service::post_entry(&admin, &mut tx, now(), &payroll).await,
+        Err(Error::Conflict { .. })
+    ));
+    tx.commit().await.unwrap();
+    let mut c = db.read().await.unwrap();
+    let tb = service::trial_balance(
+        &clerk,
+        &mut c,
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 11 - 26),
+    )
+    .await
+    .unwrap();
+    let w = row(&tb, WAGES);
+    assert_eq!(w.debit_cents - w.credit_cents, 0);
+    let (d, cr) = totals(&tb);
+    assert_eq!(d, cr, "the trial balance balances");
+    drop(c);
+
+    // Periods: close October; posting into it is refused; reopen; lock only from closed; locked is final.
+    let fy = FiscalYear::ending("fy", 2027).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    service::set_period_status(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        fy,
+        4,
+        PeriodStatus::Closed,
+    )
+    .await
+    .unwrap();
+    let err = service::create_draft(
+        &clerk,
+        &mut tx,
+        now(),
+        &entry(
+            date!(2026 - 10 - 15),
+            "Late October",
+            vec![line(WAGES, "1.00", "0"), line(CASH, "0", "1.00")],
+        ),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "date: period 4 of FY 2026-27 is closed; no posting"
+    );
+    assert!(
+        service::set_period_status(
+            &clerk,
+            &mut tx,
+            now(),
+            EntityKind::TownGovernment,
+            fy,
+            4,
+            PeriodStatus::Open
+        )
+        .await
+        .is_err()
+    );
+    service::set_period_status(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        fy,
+        4,
+        PeriodStatus::Open,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        service::set_period_status(
+            &admin,
+            &mut tx,
+            now(),
+            EntityKind::TownGovernment,
+            fy,
+            4,
+            PeriodStatus::Locked
+        )
+        .await,
+        Err(Error::Conflict { .. })
+    ));
+    service::set_period_status(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        fy,
+        3,
+        PeriodStatus::Closed,
+    )
+    .await
+    .unwrap();
+    service::set_period_status(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        fy,
+        3,
+        PeriodStatus::Locked,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        service::set_period_status(
+            &admin,
+            &mut tx,
+            now(),
+            EntityKind::TownGovernment,
+            fy,
+            3,
+            PeriodStatus::Open
+        )
+        .await,
+        Err(Error::Conflict { .. })
+    ));
+    tx.commit().await.unwrap();
+
+    // Another town's finance staff cannot see Hartford's entries.
+    let west = scope(&db, "townadmin.west-hartford", "west-hartford").await;
+    let mut c = db.read().await.unwrap();
+    assert!(matches!(
+        service::entry(&west, &mut c, &payroll).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert!(
+        service::entries(&west, &mut c, EntityKind::TownGovernment, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        service::entries(&clerk, &mut c, EntityKind::TownGovernment, 100)
+            .await
+            .unwrap()
+            .len(),
+        4,
+        "three entries and one reversal; the drafts rolled back with their transaction"
+    );
+    drop(c);
+
+    // Every change is audited, and the chains still verify.
+    let report = audit::verify(&db).await.unwrap();
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+async fn run(backend: Backend) {
+    let Some(tdb) = TestDb::create(backend).await.unwrap() else {
+        eprintln!("skipped: MUNISHARE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let outcome = tokio::spawn(books_post_reverse_and_balance(tdb.db.clone())).await;
+    tdb.destroy().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn books_on_sqlite() {
+    run(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn books_on_postgres() {
+    run(Backend::Postgres).await;
+}
