@@ -137,7 +137,8 @@ fn init_tracing(json: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     if json {
         builder.json().init();
     } else {
@@ -262,7 +263,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             ..WebConfig::default()
         },
     });
-    let app = munishare_web::app(state).router;
+    let app = munishare::app(state).router;
     let scheme = if tls { "https" } else { "http" };
     println!(
         "MuniShare is serving at {scheme}://{addr}/  (database: {}, API docs: {scheme}://{addr}/api/docs)",

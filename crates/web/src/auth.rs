@@ -13,8 +13,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use munishare_platform::access::{self, CouncilAdmin, Principal};
+use std::marker::PhantomData;
+
+use munishare_platform::access::{self, CouncilAdmin, Principal, ServiceScope};
 use munishare_platform::identity;
+use munishare_platform::types::{Permission, Service};
 
 use crate::error::{ApiError, problem};
 use crate::pages::render_error_page;
@@ -157,6 +160,90 @@ impl FromRequestParts<AppState> for AdminCaller {
         access::authorize_council_admin(&p)
             .map(Self)
             .map_err(|e| ApiError(e).into_response())
+    }
+}
+
+/// Names the service a [`ServiceCaller`] or [`ServicePage`] authorizes.
+pub trait ServiceKey: Send + Sync + 'static {
+    /// The service.
+    const SERVICE: Service;
+}
+
+/// The `{town}` path parameter (empty when the route has none, which no town matches).
+async fn town_param(parts: &mut Parts, state: &AppState) -> String {
+    let Ok(params) = axum::extract::RawPathParams::from_request_parts(parts, state).await else {
+        return String::new();
+    };
+    params
+        .iter()
+        .find(|(k, _)| *k == "town")
+        .map(|(_, v)| v.to_owned())
+        .unwrap_or_default()
+}
+
+/// An API caller who may view service `S` in the town named by the `{town}`
+/// path parameter; checked before the body is read, so another town's
+/// resources answer 404 whatever was sent.
+#[derive(Debug)]
+pub struct ServiceCaller<S>(pub ServiceScope, pub PhantomData<S>);
+
+impl<S: ServiceKey> FromRequestParts<AppState> for ServiceCaller<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiCaller(p) = ApiCaller::from_request_parts(parts, state).await?;
+        let town = town_param(parts, state).await;
+        access::authorize_service(
+            &state.db,
+            &p,
+            state.today(),
+            &town,
+            S::SERVICE,
+            Permission::View,
+        )
+        .await
+        .map(|scope| Self(scope, PhantomData))
+        .map_err(|e| ApiError(e).into_response())
+    }
+}
+
+/// A signed-in browser user who may view service `S` in the `{town}` of the path.
+#[derive(Debug)]
+pub struct ServicePage<S> {
+    /// The user.
+    pub user: PageUser,
+    /// The proof of access.
+    pub scope: ServiceScope,
+    _service: PhantomData<S>,
+}
+
+impl<S: ServiceKey> FromRequestParts<AppState> for ServicePage<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = PageUser::from_request_parts(parts, state).await?;
+        let town = town_param(parts, state).await;
+        let scope = access::authorize_service(
+            &state.db,
+            &user.principal,
+            state.today(),
+            &town,
+            S::SERVICE,
+            Permission::View,
+        )
+        .await
+        .map_err(|e| render_error_page(&e))?;
+        Ok(Self {
+            user,
+            scope,
+            _service: PhantomData,
+        })
     }
 }
 

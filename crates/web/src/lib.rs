@@ -38,6 +38,7 @@ pub use state::{AppState, Inner, WebConfig};
         (name = "towns", description = "Towns the caller can reach and their services"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "admin", description = "Council administration: towns, subscriptions, users, grants, jobs"),
+        (name = "finance", description = "Fund accounting on the Uniform Chart of Accounts"),
     ),
     components(schemas(error::Problem))
 )]
@@ -61,13 +62,31 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// Builds the application.
-pub fn app(state: AppState) -> App {
+/// A service module's HTTP surface, plugged into the application by the binary.
+pub struct Module {
+    /// Its API routes, documented for OpenAPI (paths under `/api/v1/towns/{town}/<service>`).
+    pub api: OpenApiRouter<AppState>,
+    /// Adds its pages (paths under `/t/{town}/<service>`).
+    pub pages: fn(pages::PageRoutes) -> pages::PageRoutes,
+}
+
+impl std::fmt::Debug for Module {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Module").finish_non_exhaustive()
+    }
+}
+
+/// Builds the application: the platform's routes and each module's.
+pub fn app(state: AppState, modules: Vec<Module>) -> App {
     ops::install_metrics();
-    let (api_router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .split_for_parts();
-    let (page_router, page_routes) = pages::routes().build();
+    let mut api_router = OpenApiRouter::with_openapi(ApiDoc::openapi()).merge(api::router());
+    let mut page_routes = pages::routes();
+    for m in modules {
+        api_router = api_router.merge(m.api);
+        page_routes = (m.pages)(page_routes);
+    }
+    let (api_router, openapi) = api_router.split_for_parts();
+    let (page_router, page_routes) = page_routes.build();
     let page_router = page_router.layer(middleware::from_fn_with_state(
         state.clone(),
         auth::csrf_guard,

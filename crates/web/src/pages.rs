@@ -74,11 +74,13 @@ impl PageRoutes {
         self
     }
 
-    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+    /// Adds a GET page.
+    pub fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add(Method::GET, path, h)
     }
 
-    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
+    /// Adds a POST form handler (CSRF-checked before it runs).
+    pub fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, h: H) -> Self {
         self.add(Method::POST, path, h)
     }
 
@@ -217,7 +219,8 @@ impl IntoResponse for PageError {
     }
 }
 
-type PageResult = Result<Response, PageError>;
+/// What page handlers return.
+pub type PageResult = Result<Response, PageError>;
 
 #[derive(Template)]
 #[template(path = "error.html")]
@@ -245,7 +248,8 @@ pub fn render_error_page(e: &Error) -> Response {
         .into_response()
 }
 
-fn render(t: &impl Template, user: &PageUser) -> PageResult {
+/// Renders a page template, clearing a shown flash message.
+pub fn render(t: &impl Template, user: &PageUser) -> PageResult {
     let body = t
         .render()
         .map_err(|e| Error::Internal(format!("template: {e}")))?;
@@ -258,7 +262,8 @@ fn render(t: &impl Template, user: &PageUser) -> PageResult {
     Ok(resp)
 }
 
-fn redirect_flash(st: &AppState, to: &str, kind: &str, message: &str) -> Response {
+/// Redirects with a one-shot message (`ok`, `error` or `info`).
+pub fn redirect_flash(st: &AppState, to: &str, kind: &str, message: &str) -> Response {
     let mut resp = Redirect::to(to).into_response();
     if let Ok(v) = HeaderValue::from_str(&set_cookie(
         st,
@@ -273,7 +278,7 @@ fn redirect_flash(st: &AppState, to: &str, kind: &str, message: &str) -> Respons
 
 /// After a form: success → back with a message; input errors → back with the
 /// error naming the field; not-found and internal errors → error page.
-fn after_form(st: &AppState, back: &str, result: Result<String, Error>) -> PageResult {
+pub fn after_form(st: &AppState, back: &str, result: Result<String, Error>) -> PageResult {
     match result {
         Ok(msg) => Ok(redirect_flash(st, back, "ok", &msg)),
         Err(
@@ -290,7 +295,8 @@ fn is_htmx(headers: &HeaderMap) -> bool {
     headers.get("hx-request").is_some()
 }
 
-fn csv_response(filename: &str, rows: Vec<Vec<String>>) -> PageResult {
+/// A CSV download.
+pub fn csv_response(filename: &str, rows: Vec<Vec<String>>) -> PageResult {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.write_record(&r)

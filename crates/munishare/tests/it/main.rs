@@ -1,201 +1,23 @@
-//! The binary end to end: `serve` over TLS on a fresh data directory (demo
-//! seeded, Secure cookies), then the operator commands against the same
-//! database: `admin create-user`, `admin list-users`, `audit verify`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! The integration tests of the assembled application (platform, web edge and
+//! every module), in one test binary (one binary per crate keeps link time
+//! down). Every test that touches the database runs twice: on a fresh SQLite
+//! file and on a fresh PostgreSQL database.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_debug_implementations
+)]
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+mod harness;
 
-const BIN: &str = env!("CARGO_BIN_EXE_munishare");
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn run(data: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sk", "--max-time", "5"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-#[test]
-fn serves_over_tls_and_the_operator_commands_work() {
-    let dir = std::env::temp_dir().join(format!("munishare-bin-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(made.success(), "openssl made a self-signed certificate");
-    let data = dir.join("data");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let server = Server(
-        Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&data)
-            .args(["serve", "--listen", &listen, "--tls-cert"])
-            .arg(&cert)
-            .arg("--tls-key")
-            .arg(&key)
-            .env("MUNISHARE_DEMO_PASSWORD", "binary-test-password")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("https://{listen}");
-    let mut ready = false;
-    for _ in 0..150 {
-        if curl(&[&format!("{base}/readyz")]) == "ready" {
-            ready = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(ready, "the server answered over HTTPS");
-    let headers = curl(&["-D", "-", "-o", "/dev/null", &format!("{base}/signin")]);
-    let cookie = headers
-        .lines()
-        .find(|l| l.to_lowercase().starts_with("set-cookie"))
-        .unwrap()
-        .to_owned();
-    assert!(
-        cookie.contains("Secure") && cookie.contains("HttpOnly"),
-        "{cookie}"
-    );
-    let token = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        r#"{"username":"clerk.hartford","password":"binary-test-password","town":"hartford","service":"finance","label":"cli test"}"#,
-        &format!("{base}/api/v1/auth/token"),
-    ]);
-    assert!(token.contains("\"token\":\"mst_"), "{token}");
-    drop(server);
-
-    let created = run(
-        &data,
-        &[
-            "admin",
-            "create-user",
-            "--username",
-            "ops.clerk",
-            "--name",
-            "Ops Clerk",
-        ],
-    );
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&created.stdout)
-            .contains("Created ops.clerk. Temporary password (shown once): ")
-    );
-    let list = String::from_utf8_lossy(&run(&data, &["admin", "list-users"]).stdout).into_owned();
-    assert!(
-        list.contains("ops.clerk") && list.contains("admin") && list.contains("council admin"),
-        "{list}"
-    );
-    let dup = run(
-        &data,
-        &[
-            "admin",
-            "create-user",
-            "--username",
-            "ops.clerk",
-            "--name",
-            "Again",
-        ],
-    );
-    assert!(!dup.status.success());
-    assert!(String::from_utf8_lossy(&dup.stderr).contains("the username ops.clerk is taken"));
-    let grant = run(
-        &data,
-        &[
-            "admin",
-            "grant",
-            "ops.clerk",
-            "--role",
-            "records-clerk",
-            "--town",
-            "west-hartford",
-        ],
-    );
-    assert!(
-        String::from_utf8_lossy(&grant.stdout)
-            .contains("Granted Records clerk to ops.clerk in West Hartford.")
-    );
-    let verify = run(&data, &["audit", "verify"]);
-    assert!(verify.status.success());
-    let report = String::from_utf8_lossy(&verify.stdout).into_owned();
-    assert!(
-        report.contains("in 39 chains") && report.contains("Every chain is intact."),
-        "{report}"
-    );
-    let help = String::from_utf8_lossy(
-        &Command::new(BIN)
-            .args(["serve", "--help"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .into_owned();
-    for flag in [
-        "--database-url",
-        "--data-dir",
-        "--listen",
-        "--object-store",
-        "--no-demo",
-        "--tls-cert",
-        "MUNISHARE_LISTEN",
-    ] {
-        assert!(help.contains(flag), "serve --help documents {flag}");
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-}
+mod access;
+mod audit;
+mod auth;
+mod binary;
+mod blob;
+mod browser;
+mod garbage;
+mod isolation;
+mod jobs;
+mod ops;

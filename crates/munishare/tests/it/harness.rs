@@ -125,7 +125,7 @@ impl TestApp {
             router,
             page_routes,
             openapi,
-        } = munishare_web::app(state);
+        } = munishare::app(state);
         let openapi = serde_json::to_value(&openapi).unwrap();
         Self {
             router,

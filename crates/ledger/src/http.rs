@@ -1,0 +1,1154 @@
+//! Finance over HTTP: the JSON API under `/api/v1/towns/{town}/finance` and
+//! the pages under `/t/{town}/finance`. Handlers are thin: authorize the town's
+//! finance service, call one ledger service function, render.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use munishare_platform::access::ServiceScope;
+use munishare_platform::tenancy::EntityKind;
+use munishare_platform::types::{FiscalYear, Money, Permission, Service, format_date, parse_date};
+use munishare_platform::{Error, Result};
+use munishare_web::api::{ApiJson, ApiQuery, parse_entity_kind};
+use munishare_web::auth::{ServiceCaller, ServiceKey, ServicePage};
+use munishare_web::error::ApiResult;
+use munishare_web::pages::{
+    Chrome, PageResult, PageRoutes, after_form, csv_response, redirect_flash, render,
+};
+use munishare_web::{AppState, Module};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::domain::{AccountString, FundType, PeriodStatus};
+use crate::service::{
+    self, Account, Entry, Fund, Line, NewEntry, NewLine, Period, TrialBalanceRow,
+};
+
+/// The finance module's routes.
+pub fn module() -> Module {
+    Module { api: api(), pages }
+}
+
+/// The finance service, for the access-checking extractors.
+#[derive(Debug)]
+pub struct Finance;
+
+impl ServiceKey for Finance {
+    const SERVICE: Service = Service::Finance;
+}
+
+fn entity_of(q: Option<&str>) -> Result<EntityKind> {
+    match q.filter(|s| !s.is_empty()) {
+        None => Ok(EntityKind::TownGovernment),
+        Some(s) => parse_entity_kind(s),
+    }
+}
+
+fn dollars(cents: i64) -> String {
+    Money::from_cents(cents).to_decimal().to_string()
+}
+
+// ---------------------------------------------------------------- wire types
+
+/// Which books: `town_government` (default) or `board_of_education`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EntityQuery {
+    /// `town_government` or `board_of_education`.
+    pub entity: Option<String>,
+}
+
+/// A fund.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundOut {
+    /// Id.
+    pub id: String,
+    /// 4-digit code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// GASB 34 fund type.
+    pub fund_type: String,
+}
+
+impl From<Fund> for FundOut {
+    fn from(f: Fund) -> Self {
+        Self {
+            id: f.id,
+            code: f.code,
+            name: f.name,
+            fund_type: f.fund_type,
+        }
+    }
+}
+
+/// A new fund.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct FundIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// 4-digit UCOA fund code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// general, special_revenue, capital_projects, debt_service, permanent, enterprise, internal_service, fiduciary.
+    pub fund_type: String,
+}
+
+/// An account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountOut {
+    /// Id.
+    pub id: String,
+    /// Account string.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// asset, liability, fund_balance, revenue or expenditure.
+    pub class: String,
+    /// Fund code.
+    pub fund: String,
+}
+
+impl From<Account> for AccountOut {
+    fn from(a: Account) -> Self {
+        Self {
+            id: a.id,
+            account: a.account,
+            name: a.name,
+            class: a.class,
+            fund: a.fund_code,
+        }
+    }
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AccountIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// FFFF-NN-DDDD-SSSSS-OOOOO-PPP.
+    pub account: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A fiscal period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PeriodOut {
+    /// Fiscal year (the year it ends).
+    pub fiscal_year: i64,
+    /// 1–12 (July–June), 13 = adjustments.
+    pub period: i64,
+    /// First day.
+    pub starts_on: String,
+    /// Last day.
+    pub ends_on: String,
+    /// open, closed or locked.
+    pub status: String,
+}
+
+impl From<Period> for PeriodOut {
+    fn from(p: Period) -> Self {
+        Self {
+            fiscal_year: p.fiscal_year,
+            period: p.period,
+            starts_on: p.starts_on,
+            ends_on: p.ends_on,
+            status: p.status,
+        }
+    }
+}
+
+/// Open a fiscal year.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OpenYearIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// The year in which it ends, e.g. 2027 for July 2026 – June 2027.
+    pub fiscal_year: i32,
+}
+
+/// Change a period's status.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PeriodStatusIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// open, closed or locked.
+    pub status: String,
+}
+
+/// A journal line as entered.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LineIn {
+    /// Account string.
+    pub account: String,
+    /// Debit in dollars, e.g. "1250.00" (or empty/0).
+    pub debit: Option<String>,
+    /// Credit in dollars.
+    pub credit: Option<String>,
+    /// Memo.
+    pub memo: Option<String>,
+}
+
+/// A journal entry as entered (saved as a draft).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EntryIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Date, YYYY-MM-DD.
+    pub date: String,
+    /// Year-end adjustment (period 13; the date must be June 30).
+    pub adjustment: Option<bool>,
+    /// Description.
+    pub description: String,
+    /// At least two lines.
+    pub lines: Vec<LineIn>,
+}
+
+/// A journal line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineOut {
+    /// Position.
+    pub line_no: i64,
+    /// Account string.
+    pub account: String,
+    /// Fund code.
+    pub fund: String,
+    /// Debit, dollars.
+    pub debit: String,
+    /// Credit, dollars.
+    pub credit: String,
+    /// Memo.
+    pub memo: String,
+}
+
+impl From<Line> for LineOut {
+    fn from(l: Line) -> Self {
+        Self {
+            line_no: l.line_no,
+            account: l.account,
+            fund: l.fund_code,
+            debit: dollars(l.debit_cents),
+            credit: dollars(l.credit_cents),
+            memo: l.memo,
+        }
+    }
+}
+
+/// A journal entry.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntryOut {
+    /// Id.
+    pub id: String,
+    /// Number within the fiscal year.
+    pub number: i64,
+    /// Fiscal year.
+    pub fiscal_year: i64,
+    /// Period.
+    pub period: i64,
+    /// Date.
+    pub date: String,
+    /// Description.
+    pub description: String,
+    /// draft or posted.
+    pub status: String,
+    /// The entry this one reverses.
+    pub reverses: Option<String>,
+    /// Lines (empty in lists).
+    pub lines: Vec<LineOut>,
+}
+
+impl EntryOut {
+    fn new(e: Entry, lines: Vec<Line>) -> Self {
+        Self {
+            id: e.id,
+            number: e.number,
+            fiscal_year: e.fiscal_year,
+            period: e.period,
+            date: e.entry_date,
+            description: e.description,
+            status: e.status,
+            reverses: e.reverses_id,
+            lines: lines.into_iter().map(LineOut::from).collect(),
+        }
+    }
+}
+
+/// Reverse an entry.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReverseIn {
+    /// Date of the reversing entry, YYYY-MM-DD.
+    pub date: String,
+}
+
+/// Trial balance filters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TrialBalanceQuery {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Only this fund (4-digit code).
+    pub fund: Option<String>,
+    /// At the end of this date (default today), YYYY-MM-DD.
+    pub as_of: Option<String>,
+}
+
+/// A trial balance row.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialBalanceRowOut {
+    /// Account string.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Class.
+    pub class: String,
+    /// Fund.
+    pub fund: String,
+    /// Total debits, dollars.
+    pub debits: String,
+    /// Total credits, dollars.
+    pub credits: String,
+    /// Debits minus credits, dollars.
+    pub balance: String,
+}
+
+impl From<&TrialBalanceRow> for TrialBalanceRowOut {
+    fn from(r: &TrialBalanceRow) -> Self {
+        Self {
+            account: r.account.clone(),
+            name: r.name.clone(),
+            class: r.class.clone(),
+            fund: r.fund.clone(),
+            debits: dollars(r.debit_cents),
+            credits: dollars(r.credit_cents),
+            balance: dollars(r.debit_cents - r.credit_cents),
+        }
+    }
+}
+
+/// A trial balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrialBalanceOut {
+    /// The date.
+    pub as_of: String,
+    /// Rows by account.
+    pub rows: Vec<TrialBalanceRowOut>,
+    /// Total debits, dollars.
+    pub total_debits: String,
+    /// Total credits, dollars.
+    pub total_credits: String,
+}
+
+fn trial_balance_out(as_of: time::Date, rows: &[TrialBalanceRow]) -> TrialBalanceOut {
+    let (d, c) = rows.iter().fold((0i64, 0i64), |(d, c), r| {
+        (d + r.debit_cents, c + r.credit_cents)
+    });
+    TrialBalanceOut {
+        as_of: format_date(as_of),
+        rows: rows.iter().map(TrialBalanceRowOut::from).collect(),
+        total_debits: dollars(d),
+        total_credits: dollars(c),
+    }
+}
+
+fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let money = |field: &str, v: Option<String>| -> Result<Money> {
+                match v.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+                    None => Ok(Money::ZERO),
+                    Some(s) => Money::parse(&format!("lines[{}].{field}", i + 1), s),
+                }
+            };
+            Ok(NewLine {
+                account: l.account,
+                debit: money("debit", l.debit)?,
+                credit: money("credit", l.credit)?,
+                memo: l.memo.unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- API
+
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api_funds, api_create_fund))
+        .routes(routes!(api_accounts, api_create_account))
+        .routes(routes!(api_periods, api_open_year))
+        .routes(routes!(api_period_status))
+        .routes(routes!(api_entries, api_create_entry))
+        .routes(routes!(api_entry))
+        .routes(routes!(api_post_entry))
+        .routes(routes!(api_reverse_entry))
+        .routes(routes!(api_trial_balance))
+}
+
+const TOWN: &str = "Town short name, e.g. hartford";
+
+/// The funds of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/funds", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<FundOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_funds(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<FundOut>>> {
+    let mut c = st.db.read().await?;
+    let funds = service::funds(&scope, &mut c, entity_of(q.entity.as_deref())?).await?;
+    Ok(axum::Json(funds.into_iter().map(FundOut::from).collect()))
+}
+
+/// Adds a fund (finance administrators).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/funds", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = FundIn,
+    responses((status = 201, body = FundOut), (status = 403, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_create_fund(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<FundIn>,
+) -> ApiResult<Response> {
+    let kind = FundType::parse("fund_type", &req.fund_type)?;
+    let mut tx = st.db.begin().await?;
+    let fund = service::create_fund(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        &req.code,
+        &req.name,
+        kind,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(FundOut::from(fund))).into_response())
+}
+
+/// The accounts of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/accounts", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<AccountOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_accounts(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<AccountOut>>> {
+    let mut c = st.db.read().await?;
+    let accounts = service::accounts(&scope, &mut c, entity_of(q.entity.as_deref())?).await?;
+    Ok(axum::Json(
+        accounts.into_iter().map(AccountOut::from).collect(),
+    ))
+}
+
+/// Adds an account (finance administrators); its fund must exist.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/accounts", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = AccountIn,
+    responses((status = 201, body = AccountOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_create_account(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<AccountIn>,
+) -> ApiResult<Response> {
+    let account = AccountString::parse("account", &req.account)?;
+    let mut tx = st.db.begin().await?;
+    let a = service::create_account(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        &account,
+        &req.name,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(AccountOut::from(a))).into_response())
+}
+
+/// The fiscal periods of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/periods", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<PeriodOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_periods(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<PeriodOut>>> {
+    let mut c = st.db.read().await?;
+    let periods = service::periods(&scope, &mut c, entity_of(q.entity.as_deref())?).await?;
+    Ok(axum::Json(
+        periods.into_iter().map(PeriodOut::from).collect(),
+    ))
+}
+
+/// Opens a fiscal year: periods 1–12 (July–June) and the adjustment period 13.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/periods", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = OpenYearIn,
+    responses((status = 201, body = Vec<PeriodOut>), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_open_year(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<OpenYearIn>,
+) -> ApiResult<Response> {
+    let fy = FiscalYear::ending("fiscal_year", req.fiscal_year)?;
+    let mut tx = st.db.begin().await?;
+    let periods = service::open_fiscal_year(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        fy,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(periods.into_iter().map(PeriodOut::from).collect::<Vec<_>>()),
+    )
+        .into_response())
+}
+
+/// Closes, reopens or locks a period.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/periods/{fiscal_year}/{period}/status", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("fiscal_year" = i32, Path, description = "Year the fiscal year ends"), ("period" = i64, Path, description = "1–13")),
+    request_body = PeriodStatusIn, responses((status = 200, body = PeriodOut), (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_period_status(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, fy, period)): Path<(String, String, String)>,
+    ApiJson(req): ApiJson<PeriodStatusIn>,
+) -> ApiResult<axum::Json<PeriodOut>> {
+    let (fy, period) = period_path(&fy, &period)?;
+    let to = PeriodStatus::parse("status", &req.status)?;
+    let mut tx = st.db.begin().await?;
+    let out = service::set_period_status(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        fy,
+        period,
+        to,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(out.into()))
+}
+
+fn period_path(fy: &str, period: &str) -> Result<(FiscalYear, i64)> {
+    let not_found = || Error::NotFound { what: "period" };
+    let fy = fy
+        .parse::<i32>()
+        .ok()
+        .and_then(|y| FiscalYear::ending("fiscal_year", y).ok())
+        .ok_or_else(not_found)?;
+    let period = period
+        .parse::<i64>()
+        .ok()
+        .filter(|p| (1..=13).contains(p))
+        .ok_or_else(not_found)?;
+    Ok((fy, period))
+}
+
+/// The newest journal entries of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/entries", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<EntryOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_entries(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<EntryOut>>> {
+    let mut c = st.db.read().await?;
+    let entries = service::entries(&scope, &mut c, entity_of(q.entity.as_deref())?, 200).await?;
+    Ok(axum::Json(
+        entries
+            .into_iter()
+            .map(|e| EntryOut::new(e, Vec::new()))
+            .collect(),
+    ))
+}
+
+/// Saves a draft journal entry (finance clerks and up).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/entries", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = EntryIn,
+    responses((status = 201, body = EntryOut), (status = 403, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_create_entry(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<EntryIn>,
+) -> ApiResult<Response> {
+    let new = NewEntry {
+        entity: entity_of(req.entity.as_deref())?,
+        date: parse_date("date", &req.date)?,
+        adjustment: req.adjustment.unwrap_or(false),
+        description: req.description,
+        lines: parse_lines(req.lines)?,
+    };
+    let mut tx = st.db.begin().await?;
+    let (e, lines) = service::create_draft(&scope, &mut tx, st.now(), &new).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(EntryOut::new(e, lines))).into_response())
+}
+
+/// One journal entry with its lines.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/entries/{entry}", tag = "finance", params(("town" = String, Path, description = TOWN), ("entry" = String, Path, description = "Entry id")),
+    responses((status = 200, body = EntryOut), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_entry(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, entry)): Path<(String, String)>,
+) -> ApiResult<axum::Json<EntryOut>> {
+    let mut c = st.db.read().await?;
+    let (e, lines) = service::entry(&scope, &mut c, &entry).await?;
+    Ok(axum::Json(EntryOut::new(e, lines)))
+}
+
+/// Posts a draft (finance approvers); every fund must balance and the period be open.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/entries/{entry}/post", tag = "finance", params(("town" = String, Path, description = TOWN), ("entry" = String, Path, description = "Entry id")),
+    responses((status = 200, body = EntryOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_post_entry(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, entry)): Path<(String, String)>,
+) -> ApiResult<axum::Json<EntryOut>> {
+    let mut tx = st.db.begin().await?;
+    let e = service::post_entry(&scope, &mut tx, st.now(), &entry).await?;
+    let (_, lines) = service::entry(&scope, &mut tx, &e.id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(EntryOut::new(e, lines)))
+}
+
+/// Reverses a posted entry with a posted reversing entry on the given date.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/entries/{entry}/reverse", tag = "finance", params(("town" = String, Path, description = TOWN), ("entry" = String, Path, description = "Entry id")),
+    request_body = ReverseIn, responses((status = 201, body = EntryOut), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_reverse_entry(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, entry)): Path<(String, String)>,
+    ApiJson(req): ApiJson<ReverseIn>,
+) -> ApiResult<Response> {
+    let on = parse_date("date", &req.date)?;
+    let mut tx = st.db.begin().await?;
+    let e = service::reverse_entry(&scope, &mut tx, st.now(), &entry, on).await?;
+    let (_, lines) = service::entry(&scope, &mut tx, &e.id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(EntryOut::new(e, lines))).into_response())
+}
+
+/// The trial balance of a town's books at the end of a date.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/trial-balance", tag = "finance", params(("town" = String, Path, description = TOWN), TrialBalanceQuery),
+    responses((status = 200, body = TrialBalanceOut), (status = 404, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_trial_balance(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<TrialBalanceQuery>,
+) -> ApiResult<axum::Json<TrialBalanceOut>> {
+    let (entity, fund, as_of) = tb_params(&st, &q)?;
+    let mut c = st.db.read().await?;
+    let rows = service::trial_balance(&scope, &mut c, entity, fund.as_deref(), as_of).await?;
+    Ok(axum::Json(trial_balance_out(as_of, &rows)))
+}
+
+fn tb_params(
+    st: &AppState,
+    q: &TrialBalanceQuery,
+) -> Result<(EntityKind, Option<String>, time::Date)> {
+    let entity = entity_of(q.entity.as_deref())?;
+    let fund = q
+        .fund
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    let as_of = match q.as_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => st.today(),
+        Some(d) => parse_date("as_of", d)?,
+    };
+    Ok((entity, fund, as_of))
+}
+
+// ---------------------------------------------------------------- pages
+
+fn pages(r: PageRoutes) -> PageRoutes {
+    r.get("/t/{town}/finance", page_overview)
+        .post("/t/{town}/finance/funds", page_create_fund)
+        .post("/t/{town}/finance/accounts", page_create_account)
+        .post("/t/{town}/finance/periods", page_open_year)
+        .post(
+            "/t/{town}/finance/periods/{fiscal_year}/{period}/status",
+            page_period_status,
+        )
+        .get("/t/{town}/finance/entries", page_entries)
+        .post("/t/{town}/finance/entries", page_create_entry)
+        .get("/t/{town}/finance/entries/{entry}", page_entry)
+        .post("/t/{town}/finance/entries/{entry}/post", page_post_entry)
+        .post(
+            "/t/{town}/finance/entries/{entry}/reverse",
+            page_reverse_entry,
+        )
+        .get("/t/{town}/finance/trial-balance", page_trial_balance)
+}
+
+fn entity_label(e: EntityKind) -> &'static str {
+    match e {
+        EntityKind::TownGovernment => "Town government",
+        EntityKind::BoardOfEducation => "Board of education",
+    }
+}
+
+/// The books switcher shown on every finance page.
+#[derive(Debug)]
+pub struct Books {
+    town: String,
+    entity: &'static str,
+    label: &'static str,
+    can_edit: bool,
+    can_approve: bool,
+    can_administer: bool,
+}
+
+impl Books {
+    fn new(scope: &ServiceScope, entity: EntityKind) -> Self {
+        Self {
+            town: scope.town().slug.to_string(),
+            entity: entity.as_str(),
+            label: entity_label(entity),
+            can_edit: scope.can(Permission::Edit),
+            can_approve: scope.can(Permission::Approve),
+            can_administer: scope.can(Permission::Administer),
+        }
+    }
+    fn base(&self) -> String {
+        format!("/t/{}/finance", self.town)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "finance_overview.html")]
+struct OverviewPage {
+    chrome: Chrome,
+    books: Books,
+    funds: Vec<Fund>,
+    accounts: Vec<Account>,
+    periods: Vec<Period>,
+    fund_types: Vec<&'static str>,
+    next_year: i32,
+}
+
+async fn page_overview(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Path(_town): Path<String>,
+    Query(q): Query<EntityQuery>,
+) -> PageResult {
+    let entity = entity_of(q.entity.as_deref())?;
+    let mut c = st.db.read().await?;
+    let funds = service::funds(&scope, &mut c, entity).await?;
+    let accounts = service::accounts(&scope, &mut c, entity).await?;
+    let periods = service::periods(&scope, &mut c, entity).await?;
+    drop(c);
+    let next_year = periods.iter().map(|p| p.fiscal_year).max().map_or_else(
+        || FiscalYear::containing(st.today()).end_year(),
+        |y| i32::try_from(y + 1).unwrap_or(2100),
+    );
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Finance — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &OverviewPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            funds,
+            accounts,
+            periods,
+            fund_types: FundType::ALL.map(FundType::as_str).to_vec(),
+            next_year,
+        },
+        &user,
+    )
+}
+
+fn back(town: &str, entity: EntityKind, rest: &str) -> String {
+    format!("/t/{town}/finance{rest}?entity={}", entity.as_str())
+}
+
+async fn page_create_fund(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path(town): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let kind = FundType::parse("fund_type", f.get("fund_type").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let fund = service::create_fund(
+            &scope,
+            &mut tx,
+            st.now(),
+            entity,
+            f.get("code").map_or("", String::as_str),
+            f.get("name").map_or("", String::as_str),
+            kind,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(format!("Fund {} {} added.", fund.code, fund.name))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, ""), r)
+}
+
+async fn page_create_account(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path(town): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let account = AccountString::parse("account", f.get("account").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let a = service::create_account(
+            &scope,
+            &mut tx,
+            st.now(),
+            entity,
+            &account,
+            f.get("name").map_or("", String::as_str),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(format!("Account {} {} added.", a.account, a.name))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, ""), r)
+}
+
+async fn page_open_year(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path(town): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let year: i32 = f
+            .get("fiscal_year")
+            .and_then(|y| y.trim().parse().ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "fiscal_year",
+                    "enter the year the fiscal year ends, e.g. 2027",
+                )
+            })?;
+        let fy = FiscalYear::ending("fiscal_year", year)?;
+        let mut tx = st.db.begin().await?;
+        service::open_fiscal_year(&scope, &mut tx, st.now(), entity, fy).await?;
+        tx.commit().await?;
+        Ok(format!(
+            "{fy} is open: periods 1–12 and the adjustment period 13."
+        ))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, ""), r)
+}
+
+async fn page_period_status(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, fy, period)): Path<(String, String, String)>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let (fy, period) = period_path(&fy, &period)?;
+    let r = async {
+        let to = PeriodStatus::parse("status", f.get("status").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let p =
+            service::set_period_status(&scope, &mut tx, st.now(), entity, fy, period, to).await?;
+        tx.commit().await?;
+        Ok(format!("Period {} of {fy} is now {}.", p.period, p.status))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, ""), r)
+}
+
+#[derive(Template)]
+#[template(path = "finance_entries.html")]
+struct EntriesPage {
+    chrome: Chrome,
+    books: Books,
+    entries: Vec<Entry>,
+    accounts: Vec<Account>,
+    today: String,
+    rows: Vec<usize>,
+}
+
+async fn page_entries(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Path(_town): Path<String>,
+    Query(q): Query<EntityQuery>,
+) -> PageResult {
+    let entity = entity_of(q.entity.as_deref())?;
+    let mut c = st.db.read().await?;
+    let entries = service::entries(&scope, &mut c, entity, 200).await?;
+    let accounts = service::accounts(&scope, &mut c, entity).await?;
+    drop(c);
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Journal — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &EntriesPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            entries,
+            accounts,
+            today: format_date(st.today()),
+            rows: (1..=6).collect(),
+        },
+        &user,
+    )
+}
+
+async fn page_create_entry(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path(town): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let r: Result<String> = async {
+        let mut lines = Vec::new();
+        for i in 1..=50 {
+            let account = get(&format!("account_{i}"));
+            if account.trim().is_empty() {
+                continue;
+            }
+            lines.push(LineIn {
+                account,
+                debit: Some(get(&format!("debit_{i}"))),
+                credit: Some(get(&format!("credit_{i}"))),
+                memo: Some(get(&format!("memo_{i}"))),
+            });
+        }
+        let new = NewEntry {
+            entity,
+            date: parse_date("date", &get("date"))?,
+            adjustment: f.contains_key("adjustment"),
+            description: get("description"),
+            lines: parse_lines(lines)?,
+        };
+        let mut tx = st.db.begin().await?;
+        let (e, _) = service::create_draft(&scope, &mut tx, st.now(), &new).await?;
+        tx.commit().await?;
+        Ok(e.id)
+    }
+    .await;
+    match r {
+        Ok(id) => Ok(redirect_flash(
+            &st,
+            &format!("/t/{town}/finance/entries/{id}"),
+            "ok",
+            "Draft saved. Check it, then post it.",
+        )),
+        Err(e) => after_form(&st, &back(&town, entity, "/entries"), Err(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "finance_entry.html")]
+struct EntryPage {
+    chrome: Chrome,
+    books: Books,
+    entry: Entry,
+    lines: Vec<Line>,
+    total_debits: String,
+    total_credits: String,
+    today: String,
+}
+
+async fn page_entry(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Path((_town, id)): Path<(String, String)>,
+) -> PageResult {
+    let mut c = st.db.read().await?;
+    let (entry, lines) = service::entry(&scope, &mut c, &id).await?;
+    drop(c);
+    let entity = if entry.entity_id
+        == service::entity_id(
+            &scope,
+            &mut st.db.read().await?,
+            EntityKind::BoardOfEducation,
+        )
+        .await?
+    {
+        EntityKind::BoardOfEducation
+    } else {
+        EntityKind::TownGovernment
+    };
+    let (d, cr) = lines
+        .iter()
+        .fold((0, 0), |(d, c), l| (d + l.debit_cents, c + l.credit_cents));
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Entry {} — {}", entry.number, scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &EntryPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            entry,
+            lines,
+            total_debits: Money::from_cents(d).to_string(),
+            total_credits: Money::from_cents(cr).to_string(),
+            today: format_date(st.today()),
+        },
+        &user,
+    )
+}
+
+async fn page_post_entry(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, id)): Path<(String, String)>,
+) -> PageResult {
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let e = service::post_entry(&scope, &mut tx, st.now(), &id).await?;
+        tx.commit().await?;
+        Ok(format!("Entry {} is posted.", e.number))
+    }
+    .await;
+    after_form(&st, &format!("/t/{town}/finance/entries/{id}"), r)
+}
+
+async fn page_reverse_entry(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, id)): Path<(String, String)>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let r = async {
+        let on = parse_date("date", f.get("date").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let e = service::reverse_entry(&scope, &mut tx, st.now(), &id, on).await?;
+        tx.commit().await?;
+        Ok(e.id)
+    }
+    .await;
+    match r {
+        Ok(new_id) => Ok(redirect_flash(
+            &st,
+            &format!("/t/{town}/finance/entries/{new_id}"),
+            "ok",
+            "Reversing entry posted.",
+        )),
+        Err(e) => after_form(&st, &format!("/t/{town}/finance/entries/{id}"), Err(e)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "finance_trial_balance.html")]
+struct TrialBalancePage {
+    chrome: Chrome,
+    books: Books,
+    tb: TrialBalanceOut,
+    fund: String,
+    funds: Vec<Fund>,
+    balanced: bool,
+}
+
+async fn page_trial_balance(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Path(town): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let tq = TrialBalanceQuery {
+        entity: q.get("entity").cloned(),
+        fund: q.get("fund").cloned(),
+        as_of: q.get("as_of").cloned(),
+    };
+    let (entity, fund, as_of) = match tb_params(&st, &tq) {
+        Ok(v) => v,
+        Err(e) => {
+            return after_form(
+                &st,
+                &back(&town, EntityKind::TownGovernment, "/trial-balance"),
+                Err(e),
+            );
+        }
+    };
+    let mut c = st.db.read().await?;
+    let rows = service::trial_balance(&scope, &mut c, entity, fund.as_deref(), as_of).await?;
+    let funds = service::funds(&scope, &mut c, entity).await?;
+    drop(c);
+    let tb = trial_balance_out(as_of, &rows);
+    if q.get("format").map(String::as_str) == Some("csv") {
+        let mut out = vec![
+            [
+                "account", "name", "class", "fund", "debits", "credits", "balance",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for r in &tb.rows {
+            out.push(vec![
+                r.account.clone(),
+                r.name.clone(),
+                r.class.clone(),
+                r.fund.clone(),
+                r.debits.clone(),
+                r.credits.clone(),
+                r.balance.clone(),
+            ]);
+        }
+        out.push(vec![
+            "TOTAL".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            tb.total_debits.clone(),
+            tb.total_credits.clone(),
+            String::new(),
+        ]);
+        return csv_response(
+            &format!("trial-balance-{}-{}.csv", scope.town().slug, tb.as_of),
+            out,
+        );
+    }
+    let balanced = tb.total_debits == tb.total_credits;
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Trial balance — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &TrialBalancePage {
+            chrome,
+            books: Books::new(&scope, entity),
+            tb,
+            fund: fund.unwrap_or_default(),
+            funds,
+            balanced,
+        },
+        &user,
+    )
+}
