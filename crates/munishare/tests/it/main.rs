@@ -17,6 +17,7 @@ mod auth;
 mod binary;
 mod blob;
 mod browser;
+mod finance;
 mod garbage;
 mod isolation;
 mod jobs;

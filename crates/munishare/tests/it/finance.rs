@@ -1,0 +1,425 @@
+//! Finance through the API and the pages, on both databases: a finance
+//! director sets up the books, a clerk drafts, the director posts, and the
+//! trial balance matches sums computed by hand.
+
+use axum::http::{Method, StatusCode, header};
+use serde_json::json;
+
+use crate::both_dbs;
+use crate::harness::{Auth, TestApp};
+
+both_dbs!(
+    a_director_sets_up_books_and_a_clerk_drafts_entries,
+    finance_pages_work_end_to_end
+);
+
+const BASE: &str = "/api/v1/towns/hartford/finance";
+
+async fn set_up(app: &TestApp, director: &Auth) {
+    for (path, body) in [
+        (
+            "funds",
+            json!({"code": "1005", "name": "General Fund", "fund_type": "general"}),
+        ),
+        (
+            "accounts",
+            json!({"account": "1005-00-0000-00000-10100-000", "name": "Cash"}),
+        ),
+        (
+            "accounts",
+            json!({"account": "1005-00-0000-00000-41000-000", "name": "Current property taxes"}),
+        ),
+        (
+            "accounts",
+            json!({"account": "1005-41-4107-00000-51000-000", "name": "Executive wages"}),
+        ),
+        ("periods", json!({"fiscal_year": 2027})),
+    ] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/{path}"),
+                director,
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{path}: {}", r.text());
+    }
+}
+
+async fn a_director_sets_up_books_and_a_clerk_drafts_entries(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    // The clerk cannot set up books.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/funds"),
+            &clerk,
+            Some(json!({"code": "1005", "name": "General", "fund_type": "general"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    set_up(&app, &director).await;
+    // Bad input names the field.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/accounts"),
+            &director,
+            Some(json!({"account": "1005-41-4107-0000-51000-000", "name": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "account");
+    assert_eq!(
+        r.json()["detail"],
+        "account: the sub-department segment '0000' must be 5 digits"
+    );
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/funds"),
+            &director,
+            Some(json!({"code": "1005", "name": "Again", "fund_type": "general"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/funds"),
+            &director,
+            Some(json!({"code": "2100", "name": "x", "fund_type": "magic"})),
+        )
+        .await;
+    assert_eq!(r.json()["field"], "fund_type");
+
+    let draft = |date: &str, description: &str, lines: serde_json::Value| json!({"date": date, "description": description, "lines": lines});
+    let receipts = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries"),
+            &clerk,
+            Some(draft(
+                "2026-09-01",
+                "September tax receipts",
+                json!([
+                    {"account": "1005-00-0000-00000-10100-000", "debit": "2,400,000.00"},
+                    {"account": "1005-00-0000-00000-41000-000", "credit": "2,400,000.00"}
+                ]),
+            )),
+        )
+        .await;
+    assert_eq!(receipts.status, StatusCode::CREATED, "{}", receipts.text());
+    assert_eq!(receipts.json()["status"], "draft");
+    assert_eq!(receipts.json()["period"], 3);
+    let id = receipts.json()["id"].as_str().unwrap().to_owned();
+    // Clerks draft; posting needs approval.
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/entries/{id}/post"),
+            &clerk,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let posted = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries/{id}/post"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.text());
+    assert_eq!(posted.json()["status"], "posted");
+    assert_eq!(posted.json()["lines"][0]["debit"], "2400000.00");
+
+    let payroll = app.api(Method::POST, &format!("{BASE}/entries"), &clerk, Some(draft("2026-10-15", "Payroll", json!([
+        {"account": "1005-41-4107-00000-51000-000", "debit": "61,233.08", "memo": "Town manager's office"},
+        {"account": "1005-00-0000-00000-10100-000", "credit": "61,233.80"}
+    ])))).await.json();
+    let pid = payroll["id"].as_str().unwrap().to_owned();
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries/{pid}/post"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json()["detail"],
+        "lines: fund 1005 is out of balance by $0.72: debits $61,233.08, credits $61,233.80"
+    );
+
+    let tb = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=2026-11-26"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(tb.status, StatusCode::OK);
+    let tb = tb.json();
+    assert_eq!(tb["total_debits"], "2400000.00");
+    assert_eq!(tb["total_credits"], "2400000.00");
+    assert_eq!(
+        tb["rows"].as_array().unwrap().len(),
+        2,
+        "the unposted payroll is not in it"
+    );
+    let early = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=2026-08-31"),
+            &clerk,
+            None,
+        )
+        .await
+        .json();
+    assert!(early["rows"].as_array().unwrap().is_empty());
+    let bad = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=yesterday"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(bad.json()["field"], "as_of");
+
+    // Reversal through the API.
+    let rev = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries/{id}/reverse"),
+            &director,
+            Some(json!({"date": "2026-11-26"})),
+        )
+        .await;
+    assert_eq!(rev.status, StatusCode::CREATED, "{}", rev.text());
+    assert_eq!(rev.json()["lines"][0]["credit"], "2400000.00");
+    let tb = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=2026-11-26"),
+            &clerk,
+            None,
+        )
+        .await
+        .json();
+    assert!(
+        tb["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["balance"] == "0.00")
+    );
+
+    // The board of education keeps separate books.
+    let boe = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/funds?entity=board_of_education"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert!(boe.as_array().unwrap().is_empty());
+    let bad = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/funds?entity=school"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(bad.json()["field"], "entity");
+    // A town without the finance subscription has no finance at all.
+    let east = app.demo_session("townadmin.east-hartford").await;
+    assert_eq!(
+        app.api(
+            Method::GET,
+            "/api/v1/towns/east-hartford/finance/funds",
+            &east,
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.api(Method::GET, "/t/east-hartford/finance", &east, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+async fn finance_pages_work_end_to_end(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let r = app
+        .form(
+            "/t/hartford/finance/funds",
+            &director,
+            &[
+                ("entity", "town_government"),
+                ("code", "1005"),
+                ("name", "General Fund"),
+                ("fund_type", "general"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    for (account, name) in [
+        ("1005-00-0000-00000-10100-000", "Cash"),
+        ("1005-00-0000-00000-43000-000", "Intergovernmental revenues"),
+    ] {
+        let r = app
+            .form(
+                "/t/hartford/finance/accounts",
+                &director,
+                &[
+                    ("entity", "town_government"),
+                    ("account", account),
+                    ("name", name),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    app.form(
+        "/t/hartford/finance/periods",
+        &director,
+        &[("entity", "town_government"), ("fiscal_year", "2027")],
+    )
+    .await;
+    let overview = app
+        .api(Method::GET, "/t/hartford/finance", &director, None)
+        .await
+        .text();
+    assert!(
+        overview.contains("General Fund")
+            && overview.contains("1005-00-0000-00000-43000-000")
+            && overview.contains("(adjustments)")
+    );
+
+    let r = app
+        .form(
+            "/t/hartford/finance/entries",
+            &director,
+            &[
+                ("entity", "town_government"),
+                ("date", "2026-11-02"),
+                ("description", "ECS grant"),
+                ("account_1", "1005-00-0000-00000-10100-000"),
+                ("debit_1", "1,000,000.00"),
+                ("credit_1", ""),
+                ("account_2", "1005-00-0000-00000-43000-000"),
+                ("debit_2", ""),
+                ("credit_2", "1000000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let entry_page = r.location();
+    assert!(
+        entry_page.starts_with("/t/hartford/finance/entries/"),
+        "{entry_page}"
+    );
+    let page = app
+        .api(Method::GET, &entry_page, &director, None)
+        .await
+        .text();
+    assert!(
+        page.contains("ECS grant") && page.contains("$1,000,000.00") && page.contains("Post entry")
+    );
+    let r = app
+        .form(&format!("{entry_page}/post"), &director, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = app
+        .api(Method::GET, &entry_page, &director, None)
+        .await
+        .text();
+    assert!(page.contains(">posted<") && page.contains("Reverse"));
+
+    // A bad line is refused with the line named, and nothing is saved.
+    let r = app
+        .form(
+            "/t/hartford/finance/entries",
+            &director,
+            &[
+                ("entity", "town_government"),
+                ("date", "2026-11-02"),
+                ("description", "Bad"),
+                ("account_1", "1005-00-0000-00000-10100-000"),
+                ("debit_1", "12.345"),
+                ("account_2", "1005-00-0000-00000-43000-000"),
+                ("credit_2", "12.35"),
+            ],
+        )
+        .await;
+    let flash = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flash.contains("lines%5B1%5D.debit") || flash.contains("lines[1].debit"),
+        "{flash}"
+    );
+
+    let tb = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/trial-balance?as_of=2026-11-26",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(tb.contains("in balance") && tb.contains("1000000.00"));
+    let csv = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/trial-balance?as_of=2026-11-26&format=csv",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "account,name,class,fund,debits,credits,balance");
+    assert_eq!(
+        lines[1],
+        "1005-00-0000-00000-10100-000,Cash,asset,1005,1000000.00,0.00,1000000.00"
+    );
+    assert_eq!(
+        lines[2],
+        "1005-00-0000-00000-43000-000,Intergovernmental revenues,revenue,1005,0.00,1000000.00,-1000000.00"
+    );
+    assert_eq!(lines[3], "TOTAL,,,,1000000.00,1000000.00,");
+    // The clerk sees the pages but not the set-up forms.
+    let clerk = app.demo_session("clerk.hartford").await;
+    let overview = app
+        .api(Method::GET, "/t/hartford/finance", &clerk, None)
+        .await
+        .text();
+    assert!(!overview.contains("Add fund"));
+    let journal = app
+        .api(Method::GET, "/t/hartford/finance/entries", &clerk, None)
+        .await
+        .text();
+    assert!(journal.contains("Save draft"));
+}
