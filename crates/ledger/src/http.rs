@@ -1068,9 +1068,18 @@ struct TrialBalancePage {
     chrome: Chrome,
     books: Books,
     tb: TrialBalanceOut,
+    rows: Vec<TrialBalanceRow>,
+    total_debits: i64,
+    total_credits: i64,
     fund: String,
     funds: Vec<Fund>,
     balanced: bool,
+}
+
+impl TrialBalancePage {
+    fn balance(&self, r: &TrialBalanceRow) -> String {
+        Money::from_cents(r.debit_cents - r.credit_cents).to_string()
+    }
 }
 
 async fn page_trial_balance(
@@ -1132,7 +1141,10 @@ async fn page_trial_balance(
             out,
         );
     }
-    let balanced = tb.total_debits == tb.total_credits;
+    let (total_debits, total_credits) = rows.iter().fold((0i64, 0i64), |(d, c), r| {
+        (d + r.debit_cents, c + r.credit_cents)
+    });
+    let balanced = total_debits == total_credits;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -1145,6 +1157,9 @@ async fn page_trial_balance(
             chrome,
             books: Books::new(&scope, entity),
             tb,
+            rows,
+            total_debits,
+            total_credits,
             fund: fund.unwrap_or_default(),
             funds,
             balanced,

@@ -164,6 +164,112 @@ async fn browser_flow_on_postgres() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_flow_on_sqlite() {
+    crate::harness::run(
+        Backend::Sqlite,
+        a_finance_director_sets_up_books_and_posts_an_entry,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finance_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        a_finance_director_sets_up_books_and_posts_an_entry,
+    )
+    .await;
+}
+
+async fn fill(wd: &WebDriver, id: &str, value: &str) {
+    let e = wd.find(By::Id(id)).await.unwrap();
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+/// The finance main flow in a browser: books, a year, an entry, posting, the trial balance.
+async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "townadmin.hartford", PASSWORD).await;
+    // From the town page's sidebar to the finance pages.
+    wd.goto(format!("{base}/t/hartford")).await.unwrap();
+    click_and_wait(&wd, By::LinkText("Finance")).await;
+    assert_eq!(
+        wd.current_url().await.unwrap().path(),
+        "/t/hartford/finance"
+    );
+
+    fill(&wd, "f-code", "1005").await;
+    fill(&wd, "f-name", "General Fund").await;
+    click_and_wait(&wd, By::XPath("//form[.//input[@id='f-code']]//button")).await;
+    assert_eq!(flash_text(&wd).await, "Fund 1005 General Fund added.");
+    for (account, name) in [
+        ("1005-00-0000-00000-10100-000", "Cash"),
+        ("1005-42-4201-00000-51000-000", "Police wages"),
+    ] {
+        fill(&wd, "a-account", account).await;
+        fill(&wd, "a-name", name).await;
+        click_and_wait(&wd, By::XPath("//form[.//input[@id='a-account']]//button")).await;
+        assert_eq!(
+            flash_text(&wd).await,
+            format!("Account {account} {name} added.")
+        );
+    }
+    fill(&wd, "fy", "2027").await;
+    click_and_wait(&wd, By::XPath("//form[.//input[@id='fy']]//button")).await;
+    assert!(flash_text(&wd).await.starts_with("FY 2026-27 is open"));
+    shot(&wd, "finance-books").await;
+
+    // A journal entry: save the draft, then post it.
+    click_and_wait(&wd, By::LinkText("Journal")).await;
+    fill(&wd, "e-date", "11/20/2026").await;
+    fill(&wd, "e-desc", "Police payroll 11/20").await;
+    for (name, value) in [
+        ("account_1", "1005-42-4201-00000-51000-000"),
+        ("debit_1", "84,321.57"),
+        ("account_2", "1005-00-0000-00000-10100-000"),
+        ("credit_2", "84,321.57"),
+    ] {
+        wd.find(By::Name(name))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    shot(&wd, "finance-journal").await;
+    click_and_wait(&wd, By::Css("#new-entry button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Draft saved. Check it, then post it."
+    );
+    click_and_wait(&wd, By::Id("post-entry")).await;
+    assert_eq!(flash_text(&wd).await, "Entry 1 is posted.");
+    shot(&wd, "finance-entry").await;
+
+    // The trial balance is in balance and shows the payroll.
+    click_and_wait(&wd, By::LinkText("Trial balance")).await;
+    let table = wd
+        .find(By::Id("trial-balance"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("Police wages expenditure 1005 $84,321.57 $0.00 $84,321.57")
+            && table.contains("in balance"),
+        "{table}"
+    );
+    shot(&wd, "finance-trial-balance").await;
+    wd.quit().await.unwrap();
+}
+
 async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app: TestApp) {
     {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

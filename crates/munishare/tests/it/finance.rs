@@ -389,7 +389,7 @@ async fn finance_pages_work_end_to_end(app: TestApp) {
         )
         .await
         .text();
-    assert!(tb.contains("in balance") && tb.contains("1000000.00"));
+    assert!(tb.contains("in balance") && tb.contains("$1,000,000.00"));
     let csv = app
         .api(
             Method::GET,
