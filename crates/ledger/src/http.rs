@@ -24,6 +24,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::budget::{self, BudgetRow, ChangeKind, Proposal};
 use crate::domain::{AccountString, FundType, PeriodStatus};
 use crate::service::{
     self, Account, Entry, Fund, Line, NewEntry, NewLine, Period, TrialBalanceRow,
@@ -389,6 +390,11 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_post_entry))
         .routes(routes!(api_reverse_entry))
         .routes(routes!(api_trial_balance))
+        .routes(routes!(api_adopt_budget))
+        .routes(routes!(api_budget_vs_actual))
+        .routes(routes!(api_budget_changes, api_propose_change))
+        .routes(routes!(api_approve_change))
+        .routes(routes!(api_reject_change))
 }
 
 const TOWN: &str = "Town short name, e.g. hartford";
@@ -687,6 +693,13 @@ fn pages(r: PageRoutes) -> PageRoutes {
             page_reverse_entry,
         )
         .get("/t/{town}/finance/trial-balance", page_trial_balance)
+        .get("/t/{town}/finance/budget", page_budget)
+        .post("/t/{town}/finance/budget", page_adopt_budget)
+        .post("/t/{town}/finance/budget-changes", page_propose_change)
+        .post(
+            "/t/{town}/finance/budget-changes/{change}/{decision}",
+            page_decide_change,
+        )
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -1166,4 +1179,439 @@ async fn page_trial_balance(
         },
         &user,
     )
+}
+
+// ---------------------------------------------------------------- budgets
+
+/// An account and an amount in dollars.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AmountLineIn {
+    /// Account string.
+    pub account: String,
+    /// Dollars, e.g. "125000.00"; negative in a change to reduce.
+    pub amount: String,
+}
+
+/// Adopt a fiscal year's budget.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AdoptIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Fiscal year (the year it ends).
+    pub fiscal_year: i32,
+    /// Revenue and expenditure accounts with their adopted amounts.
+    pub lines: Vec<AmountLineIn>,
+}
+
+/// Propose an amendment or transfer.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangeIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Fiscal year.
+    pub fiscal_year: i32,
+    /// `amendment` or `transfer`.
+    pub kind: String,
+    /// Why.
+    pub description: String,
+    /// Signed amounts per account; a transfer nets to zero.
+    pub lines: Vec<AmountLineIn>,
+}
+
+/// How many accounts were adopted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdoptedOut {
+    /// Accounts adopted.
+    pub accounts: usize,
+}
+
+/// A budget change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeOut {
+    /// Id.
+    pub id: String,
+    /// Fiscal year.
+    pub fiscal_year: i64,
+    /// `amendment` or `transfer`.
+    pub kind: String,
+    /// Why.
+    pub description: String,
+    /// `proposed`, `approved` or `rejected`.
+    pub status: String,
+    /// (account, dollars) lines.
+    pub lines: Vec<AmountLineOut>,
+}
+
+/// An account and an amount.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AmountLineOut {
+    /// Account string.
+    pub account: String,
+    /// Dollars.
+    pub amount: String,
+}
+
+fn change_out(ch: crate::service::BudgetChange, lines: Vec<(String, i64)>) -> ChangeOut {
+    ChangeOut {
+        id: ch.id,
+        fiscal_year: ch.fiscal_year,
+        kind: ch.kind,
+        description: ch.description,
+        status: ch.status,
+        lines: lines
+            .into_iter()
+            .map(|(account, cents)| AmountLineOut {
+                account,
+                amount: dollars(cents),
+            })
+            .collect(),
+    }
+}
+
+/// Budget vs actual of one account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BudgetRowOut {
+    /// Account string.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// `revenue` or `expenditure`.
+    pub class: String,
+    /// Adopted, dollars.
+    pub adopted: String,
+    /// Approved amendments and transfers, dollars.
+    pub changes: String,
+    /// Revised budget, dollars.
+    pub revised: String,
+    /// Actual, dollars.
+    pub actual: String,
+    /// Revised − actual, dollars.
+    pub available: String,
+}
+
+impl From<&BudgetRow> for BudgetRowOut {
+    fn from(r: &BudgetRow) -> Self {
+        Self {
+            account: r.account.clone(),
+            name: r.name.clone(),
+            class: r.class.clone(),
+            adopted: dollars(r.adopted_cents),
+            changes: dollars(r.changes_cents),
+            revised: dollars(r.revised_cents),
+            actual: dollars(r.actual_cents),
+            available: dollars(r.available_cents),
+        }
+    }
+}
+
+/// Fiscal-year filter.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct YearQuery {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Fiscal year (default: the current one).
+    pub fiscal_year: Option<i32>,
+}
+
+fn amount_lines(lines: Vec<AmountLineIn>) -> Result<Vec<(String, Money)>> {
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            Ok((
+                l.account,
+                Money::parse(&format!("lines[{}].amount", i + 1), &l.amount)?,
+            ))
+        })
+        .collect()
+}
+
+/// Adopts a fiscal year's budget (finance administrators).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/budgets", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = AdoptIn,
+    responses((status = 201, body = AdoptedOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_adopt_budget(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<AdoptIn>,
+) -> ApiResult<Response> {
+    let fy = FiscalYear::ending("fiscal_year", req.fiscal_year)?;
+    let lines = amount_lines(req.lines)?;
+    let mut tx = st.db.begin().await?;
+    let n = budget::adopt(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        fy,
+        &lines,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(AdoptedOut { accounts: n })).into_response())
+}
+
+/// Budget vs actual at the end of a date.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/budget-vs-actual", tag = "finance", params(("town" = String, Path, description = TOWN), TrialBalanceQuery),
+    responses((status = 200, body = Vec<BudgetRowOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_budget_vs_actual(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<TrialBalanceQuery>,
+) -> ApiResult<axum::Json<Vec<BudgetRowOut>>> {
+    let (entity, _, as_of) = tb_params(&st, &q)?;
+    let mut c = st.db.read().await?;
+    let rows = budget::budget_vs_actual(&scope, &mut c, entity, as_of).await?;
+    Ok(axum::Json(rows.iter().map(BudgetRowOut::from).collect()))
+}
+
+/// Budget amendments and transfers of a fiscal year.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/budget-changes", tag = "finance", params(("town" = String, Path, description = TOWN), YearQuery),
+    responses((status = 200, body = Vec<ChangeOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_budget_changes(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<YearQuery>,
+) -> ApiResult<axum::Json<Vec<ChangeOut>>> {
+    let fy = year_of(&st, q.fiscal_year)?;
+    let mut c = st.db.read().await?;
+    let list = budget::changes(&scope, &mut c, entity_of(q.entity.as_deref())?, fy).await?;
+    Ok(axum::Json(
+        list.into_iter()
+            .map(|(ch, lines)| change_out(ch, lines))
+            .collect(),
+    ))
+}
+
+fn year_of(st: &AppState, y: Option<i32>) -> Result<FiscalYear> {
+    match y {
+        Some(y) => FiscalYear::ending("fiscal_year", y),
+        None => Ok(FiscalYear::containing(st.today())),
+    }
+}
+
+/// Proposes a budget amendment or transfer (finance clerks and up).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/budget-changes", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = ChangeIn,
+    responses((status = 201, body = ChangeOut), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_propose_change(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<ChangeIn>,
+) -> ApiResult<Response> {
+    let proposal = Proposal {
+        entity: entity_of(req.entity.as_deref())?,
+        fiscal_year: FiscalYear::ending("fiscal_year", req.fiscal_year)?,
+        kind: ChangeKind::parse("kind", &req.kind)?,
+        description: req.description,
+        lines: amount_lines(req.lines)?,
+    };
+    let mut tx = st.db.begin().await?;
+    let ch = budget::propose(&scope, &mut tx, st.now(), &proposal).await?;
+    tx.commit().await?;
+    let lines = proposal
+        .lines
+        .iter()
+        .map(|(a, m)| (a.clone(), m.cents()))
+        .collect();
+    Ok((StatusCode::CREATED, axum::Json(change_out(ch, lines))).into_response())
+}
+
+async fn decide_api(
+    st: &AppState,
+    scope: &ServiceScope,
+    id: &str,
+    approve: bool,
+) -> ApiResult<axum::Json<ChangeOut>> {
+    let mut tx = st.db.begin().await?;
+    let ch = budget::decide(scope, &mut tx, st.now(), id, approve).await?;
+    tx.commit().await?;
+    Ok(axum::Json(change_out(ch, Vec::new())))
+}
+
+/// Approves a proposed change (finance approvers): it takes effect in budget vs actual.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/budget-changes/{change}/approve", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("change" = String, Path, description = "Change id")),
+    responses((status = 200, body = ChangeOut), (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_approve_change(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, change)): Path<(String, String)>,
+) -> ApiResult<axum::Json<ChangeOut>> {
+    decide_api(&st, &scope, &change, true).await
+}
+
+/// Rejects a proposed change.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/budget-changes/{change}/reject", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("change" = String, Path, description = "Change id")),
+    responses((status = 200, body = ChangeOut), (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_reject_change(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, change)): Path<(String, String)>,
+) -> ApiResult<axum::Json<ChangeOut>> {
+    decide_api(&st, &scope, &change, false).await
+}
+
+#[derive(Template)]
+#[template(path = "finance_budget.html")]
+struct BudgetPage {
+    chrome: Chrome,
+    books: Books,
+    as_of: String,
+    fiscal_year: i32,
+    rows: Vec<BudgetRow>,
+    changes: Vec<(crate::service::BudgetChange, Vec<(String, i64)>)>,
+    totals: (i64, i64, i64, i64),
+}
+
+async fn page_budget(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let tq = TrialBalanceQuery {
+        entity: q.get("entity").cloned(),
+        fund: None,
+        as_of: q.get("as_of").cloned(),
+    };
+    let town = scope.town().slug.to_string();
+    let (entity, _, as_of) = match tb_params(&st, &tq) {
+        Ok(v) => v,
+        Err(e) => {
+            return after_form(
+                &st,
+                &back(&town, EntityKind::TownGovernment, "/budget"),
+                Err(e),
+            );
+        }
+    };
+    let fy = FiscalYear::containing(as_of);
+    let mut c = st.db.read().await?;
+    let rows = budget::budget_vs_actual(&scope, &mut c, entity, as_of).await?;
+    let changes = budget::changes(&scope, &mut c, entity, fy).await?;
+    drop(c);
+    let expenditure: Vec<&BudgetRow> = rows.iter().filter(|r| r.class == "expenditure").collect();
+    let totals = expenditure.iter().fold((0, 0, 0, 0), |t, r| {
+        (
+            t.0 + r.adopted_cents,
+            t.1 + r.revised_cents,
+            t.2 + r.actual_cents,
+            t.3 + r.available_cents,
+        )
+    });
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Budget — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &BudgetPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            as_of: format_date(as_of),
+            fiscal_year: fy.end_year(),
+            rows,
+            changes,
+            totals,
+        },
+        &user,
+    )
+}
+
+/// Parses "account, amount" lines typed into a text area; errors name the line.
+fn text_lines(field: &str, text: &str) -> Result<Vec<(String, Money)>> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((account, amount)) = line.split_once([',', '\t', ' ']) else {
+            return Err(Error::invalid(
+                format!("{field}, line {}", i + 1),
+                "write the account, a comma and the amount",
+            ));
+        };
+        let amount = Money::parse(
+            &format!("{field}, line {}", i + 1),
+            amount.trim().trim_start_matches(',').trim(),
+        )?;
+        out.push((account.trim().to_owned(), amount));
+    }
+    Ok(out)
+}
+
+async fn page_adopt_budget(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let town = scope.town().slug.to_string();
+    let r = async {
+        let year: i32 = f
+            .get("fiscal_year")
+            .and_then(|y| y.trim().parse().ok())
+            .ok_or_else(|| Error::invalid("fiscal_year", "enter the fiscal year, e.g. 2027"))?;
+        let fy = FiscalYear::ending("fiscal_year", year)?;
+        let lines = text_lines("lines", f.get("lines").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let n = budget::adopt(&scope, &mut tx, st.now(), entity, fy, &lines).await?;
+        tx.commit().await?;
+        Ok(format!("Budget for {fy} adopted: {n} accounts."))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, "/budget"), r)
+}
+
+async fn page_propose_change(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let town = scope.town().slug.to_string();
+    let r = async {
+        let year: i32 = f
+            .get("fiscal_year")
+            .and_then(|y| y.trim().parse().ok())
+            .ok_or_else(|| Error::invalid("fiscal_year", "enter the fiscal year"))?;
+        let proposal = Proposal {
+            entity,
+            fiscal_year: FiscalYear::ending("fiscal_year", year)?,
+            kind: ChangeKind::parse("kind", f.get("kind").map_or("", String::as_str))?,
+            description: f.get("description").cloned().unwrap_or_default(),
+            lines: text_lines("lines", f.get("lines").map_or("", String::as_str))?,
+        };
+        let mut tx = st.db.begin().await?;
+        let ch = budget::propose(&scope, &mut tx, st.now(), &proposal).await?;
+        tx.commit().await?;
+        Ok(format!(
+            "The {} is proposed; it takes effect once approved.",
+            ch.kind
+        ))
+    }
+    .await;
+    after_form(&st, &back(&town, entity, "/budget"), r)
+}
+
+async fn page_decide_change(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, change, decision)): Path<(String, String, String)>,
+) -> PageResult {
+    let approve = match decision.as_str() {
+        "approve" => true,
+        "reject" => false,
+        _ => return Err(Error::NotFound { what: "page" }.into()),
+    };
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let ch = budget::decide(&scope, &mut tx, st.now(), &change, approve).await?;
+        tx.commit().await?;
+        Ok(format!("The {} is {}.", ch.kind, ch.status))
+    }
+    .await;
+    after_form(&st, &format!("/t/{town}/finance/budget"), r)
 }

@@ -164,7 +164,7 @@ pub struct TrialBalanceRow {
     pub credit_cents: i64,
 }
 
-fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
+pub(crate) fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
     if scope.service() != Service::Finance {
         return Err(Error::Internal(
             "ledger called with a non-finance scope".into(),
@@ -181,12 +181,12 @@ fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
     }
 }
 
-fn json(v: &impl Serialize) -> Result<serde_json::Value> {
+pub(crate) fn json(v: &impl Serialize) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| Error::Internal(e.to_string()))
 }
 
 /// The audit record of a finance change in the scope's town.
-fn finance_change(
+pub(crate) fn finance_change(
     scope: &ServiceScope,
     action: &'static str,
     entity_type: &'static str,
@@ -205,7 +205,7 @@ fn finance_change(
     }
 }
 
-fn new_id() -> String {
+pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().hyphenated().to_string()
 }
 
@@ -855,4 +855,25 @@ pub async fn trial_balance(
             })
         })
         .collect())
+}
+
+/// A proposed, approved or rejected budget amendment or transfer.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BudgetChange {
+    /// Id.
+    pub id: String,
+    /// Entity.
+    pub entity_id: String,
+    /// Fiscal year.
+    pub fiscal_year: i64,
+    /// `amendment` or `transfer`.
+    pub kind: String,
+    /// Why.
+    pub description: String,
+    /// `proposed`, `approved` or `rejected`.
+    pub status: String,
+    /// Proposed.
+    pub created_at: String,
+    /// Approved or rejected.
+    pub decided_at: Option<String>,
 }

@@ -249,3 +249,124 @@ pub(crate) async fn partial_period_totals(
          AND e.status = 'posted' AND e.entry_date <= $5 GROUP BY l.account_id")
         .bind(m).bind(entity_id).bind(fy).bind(period).bind(through).fetch_all(c).await)?)
 }
+
+use crate::service::BudgetChange;
+
+/// One account's adopted budget, as stored.
+pub(crate) struct AdoptedLine<'a> {
+    pub entity_id: &'a str,
+    pub fiscal_year: i64,
+    pub account_id: &'a str,
+    pub cents: i64,
+    pub at: &'a str,
+}
+
+pub(crate) async fn insert_budget(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    b: &AdoptedLine<'_>,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_budgets (municipality_id, id, entity_id, fiscal_year, account_id, adopted_cents, adopted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(m).bind(id).bind(b.entity_id).bind(b.fiscal_year).bind(b.account_id).bind(b.cents).bind(b.at).execute(c).await)?)
+}
+
+/// Adopted budget per account of a fiscal year: (account id, cents).
+pub(crate) async fn adopted(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Vec<(String, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT account_id, adopted_cents FROM ledger_budgets WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3")
+        .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
+}
+
+/// Approved changes per account of a fiscal year: (account id, net cents).
+pub(crate) async fn approved_changes(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Vec<(String, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.account_id, CAST(SUM(l.amount_cents) AS BIGINT) FROM ledger_budget_change_lines l \
+         JOIN ledger_budget_changes ch ON ch.municipality_id = l.municipality_id AND ch.id = l.change_id \
+         WHERE l.municipality_id = $1 AND ch.entity_id = $2 AND ch.fiscal_year = $3 AND ch.status = 'approved' \
+         GROUP BY l.account_id")
+        .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
+}
+
+pub(crate) async fn insert_change(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    ch: &BudgetChange,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_budget_changes (municipality_id, id, entity_id, fiscal_year, kind, description, status, created_at, decided_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(m).bind(&ch.id).bind(&ch.entity_id).bind(ch.fiscal_year).bind(&ch.kind).bind(&ch.description)
+        .bind(&ch.status).bind(&ch.created_at).bind(&ch.decided_at).execute(c).await)?)
+}
+
+pub(crate) async fn insert_change_line(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    change_id: &str,
+    line_no: i64,
+    account_id: &str,
+    cents: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_budget_change_lines (municipality_id, change_id, line_no, account_id, amount_cents) VALUES ($1, $2, $3, $4, $5)")
+        .bind(m).bind(change_id).bind(line_no).bind(account_id).bind(cents).execute(c).await)?)
+}
+
+pub(crate) async fn change(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<BudgetChange>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, fiscal_year, kind, description, status, created_at, decided_at FROM ledger_budget_changes \
+         WHERE municipality_id = $1 AND id = $2").bind(m).bind(id).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn changes(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Vec<BudgetChange>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, fiscal_year, kind, description, status, created_at, decided_at FROM ledger_budget_changes \
+         WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3 ORDER BY created_at DESC, id DESC")
+        .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
+}
+
+/// (account string, amount cents) of a change.
+pub(crate) async fn change_lines(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    change_id: &str,
+) -> Result<Vec<(String, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT a.account, l.amount_cents FROM ledger_budget_change_lines l \
+         JOIN ledger_accounts a ON a.municipality_id = l.municipality_id AND a.id = l.account_id \
+         WHERE l.municipality_id = $1 AND l.change_id = $2 ORDER BY l.line_no").bind(m).bind(change_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn decide_change(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    status: &str,
+    at: &str,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_budget_changes SET status = $1, decided_at = $2 WHERE municipality_id = $3 AND id = $4 AND status = 'proposed'")
+        .bind(status).bind(at).bind(m).bind(id).execute(c).await)?)
+}

@@ -10,7 +10,8 @@ use crate::harness::{Auth, TestApp};
 
 both_dbs!(
     a_director_sets_up_books_and_a_clerk_drafts_entries,
-    finance_pages_work_end_to_end
+    finance_pages_work_end_to_end,
+    budgets_are_adopted_amended_and_compared_with_actuals,
 );
 
 const BASE: &str = "/api/v1/towns/hartford/finance";
@@ -422,4 +423,233 @@ async fn finance_pages_work_end_to_end(app: TestApp) {
         .await
         .text();
     assert!(journal.contains("Save draft"));
+}
+
+async fn budgets_are_adopted_amended_and_compared_with_actuals(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    set_up(&app, &director).await;
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/accounts"),
+            &director,
+            Some(json!({"account": "1005-42-4201-00000-51000-000", "name": "Police wages"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    const POLICE: &str = "1005-42-4201-00000-51000-000";
+    const TAXES: &str = "1005-00-0000-00000-41000-000";
+    // Only revenue and expenditure accounts carry a budget.
+    let r = app.api(Method::POST, &format!("{BASE}/budgets"), &director, Some(json!({"fiscal_year": 2027, "lines": [{"account": "1005-00-0000-00000-10100-000", "amount": "1.00"}]}))).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "lines[1].account");
+    let r = app.api(Method::POST, &format!("{BASE}/budgets"), &director, Some(json!({"fiscal_year": 2027, "lines": [
+        {"account": EXEC, "amount": "450,000.00"}, {"account": POLICE, "amount": "1,200,000.00"}, {"account": TAXES, "amount": "1,650,000.00"}
+    ]}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["accounts"], 3);
+    let again = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/budgets"),
+            &director,
+            Some(json!({"fiscal_year": 2027, "lines": [{"account": EXEC, "amount": "1.00"}]})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(again.json()["field"], "lines[1].account");
+
+    // A transfer must net to zero, and the message says by how much it does not.
+    let bad = app.api(Method::POST, &format!("{BASE}/budget-changes"), &clerk, Some(json!({"fiscal_year": 2027, "kind": "transfer", "description": "Overtime",
+        "lines": [{"account": EXEC, "amount": "-20,000.00"}, {"account": POLICE, "amount": "20,100.00"}]}))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        bad.json()["detail"],
+        "lines: a transfer must net to zero; these lines net to $100.00"
+    );
+    let t = app.api(Method::POST, &format!("{BASE}/budget-changes"), &clerk, Some(json!({"fiscal_year": 2027, "kind": "transfer", "description": "Police overtime, BOF resolution 2026-14",
+        "lines": [{"account": EXEC, "amount": "-20,000.00"}, {"account": POLICE, "amount": "20,000.00"}]}))).await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text());
+    let tid = t.json()["id"].as_str().unwrap().to_owned();
+    let a = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/budget-changes"),
+            &clerk,
+            Some(
+                json!({"fiscal_year": 2027, "kind": "amendment", "description": "Rejected request",
+        "lines": [{"account": POLICE, "amount": "99,999.00"}]}),
+            ),
+        )
+        .await
+        .json();
+    let aid = a["id"].as_str().unwrap().to_owned();
+    // Clerks propose; approvers decide.
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/budget-changes/{tid}/approve"),
+            &clerk,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/budget-changes/{tid}/approve"),
+            &director,
+            None
+        )
+        .await
+        .json()["status"],
+        "approved"
+    );
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/budget-changes/{aid}/reject"),
+            &director,
+            None
+        )
+        .await
+        .json()["status"],
+        "rejected"
+    );
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/budget-changes/{tid}/reject"),
+            &director,
+            None
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+
+    // Actuals: police payroll and tax receipts, posted.
+    for (date, lines) in [
+        (
+            "2026-10-15",
+            json!([{"account": POLICE, "debit": "1,205,000.00"}, {"account": "1005-00-0000-00000-10100-000", "credit": "1,205,000.00"}]),
+        ),
+        (
+            "2026-09-01",
+            json!([{"account": "1005-00-0000-00000-10100-000", "debit": "900,000.00"}, {"account": TAXES, "credit": "900,000.00"}]),
+        ),
+    ] {
+        let e = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/entries"),
+                &clerk,
+                Some(json!({"date": date, "description": "activity", "lines": lines})),
+            )
+            .await
+            .json();
+        let id = e["id"].as_str().unwrap();
+        assert_eq!(
+            app.api(
+                Method::POST,
+                &format!("{BASE}/entries/{id}/post"),
+                &director,
+                None
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+    let bva = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/budget-vs-actual?as_of=2026-11-26"),
+            &clerk,
+            None,
+        )
+        .await
+        .json();
+    let row = |a: &str| {
+        bva.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == a)
+            .unwrap()
+            .clone()
+    };
+    // Hand-computed: police 1,200,000 + 20,000 = 1,220,000 revised; 1,205,000 spent; 15,000 left.
+    let p = row(POLICE);
+    assert_eq!(
+        (
+            p["adopted"].as_str(),
+            p["changes"].as_str(),
+            p["revised"].as_str()
+        ),
+        (Some("1200000.00"), Some("20000.00"), Some("1220000.00"))
+    );
+    assert_eq!(
+        (p["actual"].as_str(), p["available"].as_str()),
+        (Some("1205000.00"), Some("15000.00"))
+    );
+    let e = row(EXEC);
+    assert_eq!(
+        (
+            e["revised"].as_str(),
+            e["actual"].as_str(),
+            e["available"].as_str()
+        ),
+        (Some("430000.00"), Some("0.00"), Some("430000.00"))
+    );
+    let t = row(TAXES);
+    assert_eq!(
+        (
+            t["revised"].as_str(),
+            t["actual"].as_str(),
+            t["available"].as_str()
+        ),
+        (Some("1650000.00"), Some("900000.00"), Some("750000.00"))
+    );
+
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/budget?as_of=2026-11-26",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("$1,220,000.00")
+            && page.contains("Police overtime, BOF resolution 2026-14")
+            && page.contains(">rejected<")
+    );
+    // Adopting through the page's text area names the bad line.
+    let r = app
+        .form(
+            "/t/hartford/finance/budget",
+            &director,
+            &[
+                ("entity", "town_government"),
+                ("fiscal_year", "2028"),
+                ("lines", "1005-41-4107-00000-51000-000, 1.00\nnot a line"),
+            ],
+        )
+        .await;
+    let flash = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        flash.contains("line+2") || flash.contains("line%202") || flash.contains("line 2"),
+        "{flash}"
+    );
 }

@@ -24,6 +24,7 @@ struct TownB {
     grant_id: String,
     job_id: String,
     entry_id: String,
+    change_id: String,
 }
 
 impl TownB {
@@ -36,6 +37,8 @@ impl TownB {
             "id" if path.contains("/grants/") => self.grant_id.clone(),
             "id" if path.contains("/jobs/") => self.job_id.clone(),
             "entry" => self.entry_id.clone(),
+            "change" => self.change_id.clone(),
+            "decision" => "approve".to_owned(),
             "fiscal_year" => "2027".to_owned(),
             "period" => "1".to_owned(),
             other => panic!(
@@ -144,6 +147,12 @@ async fn fixtures(app: &TestApp) -> TownB {
     }))).await;
     assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.text());
     let entry_id = entry.json()["id"].as_str().unwrap().to_owned();
+    let change = app.api(Method::POST, "/api/v1/towns/west-hartford/finance/budget-changes", &b_user, Some(json!({
+        "fiscal_year": 2027, "kind": "amendment", "description": "Supplemental appropriation",
+        "lines": [{"account": "1005-00-0000-00000-41000-000", "amount": "100.00"}]
+    }))).await;
+    assert_eq!(change.status, StatusCode::CREATED, "{}", change.text());
+    let change_id = change.json()["id"].as_str().unwrap().to_owned();
     let mut c = app.db.read().await.unwrap();
     let id = tenancy::find_by_slug(&mut c, "west-hartford")
         .await
@@ -160,6 +169,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         grant_id: detail["grants"][0]["id"].as_str().unwrap().to_owned(),
         job_id: job["id"].as_str().unwrap().to_owned(),
         entry_id,
+        change_id,
     }
 }
 
