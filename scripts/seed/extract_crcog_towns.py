@@ -32,7 +32,22 @@ COLUMNS = [
     "net_grand_list_2018",
     "mill_rate_2018",
     "equalized_net_grand_list_2018",
+    "tax_revenue_2018",
+    "intergovernmental_revenue_2018",
+    "total_revenue_2018",
+    "education_2018",
+    "debt_service_2018",
+    "total_expenditures_2018",
 ]
+# FISCIN18 column -> output column (FY2018 general-fund figures, whole dollars).
+FISCAL_COLUMNS = {
+    "Tax_Rev": "tax_revenue_2018",
+    "Inter_Gov_Rev": "intergovernmental_revenue_2018",
+    "Total_Revenue": "total_revenue_2018",
+    "Education": "education_2018",
+    "Debt_Service": "debt_service_2018",
+    "Total_Expenditures": "total_expenditures_2018",
+}
 # (Variable, Measure Type) in the grand-list file -> output column.
 # Note: "Actual Mill Rate" has Measure Type "Mill Rate"; the grand lists are "Number".
 GL_VARIABLES = {
@@ -117,12 +132,14 @@ def main():
 
     # 2. Population: OPM FISCIN18, column "2018 Population", Municipality upper-case.
     population = {}
+    fiscal = {}
     fiscin = {}
     for r in read_csv(src / "opm_FISCIN18.csv"):
         name = r["Municipality"].strip().upper()
         if name in population:
             fail(f"duplicate municipality {name} in opm_FISCIN18.csv")
         population[name] = r["2018 Population"]
+        fiscal[name] = r
         fiscin[name] = r
 
     # 3. Grand list / mill rate: long format keyed by the 2020 town FIPS.
@@ -155,6 +172,11 @@ def main():
         if not pop or not pop.strip():
             fail(f"{name}: no 2018 population in opm_FISCIN18.csv")
         row["population_2018"] = to_int_exact(pop, f"{name} population")
+        for src_col, out_col in FISCAL_COLUMNS.items():
+            value = fiscal[name.upper()].get(src_col, "")
+            if not value.strip():
+                fail(f"{name}: empty {src_col} in opm_FISCIN18.csv")
+            row[out_col] = to_int_dollars(value, f"{name} {src_col}")
         for col in GL_VARIABLES.values():
             if (f20, col) not in gl:
                 fail(f"{name}: no {col} for {YEAR}")

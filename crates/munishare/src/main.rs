@@ -214,12 +214,24 @@ async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
             "\nFirst administrator: {user}  password {password}  (shown only now; you will be asked to change it)\n"
         );
     } else {
-        let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD")
-            .ok()
-            .filter(|p| !p.is_empty());
-        let creds = demo::seed(db, now, demo_password).await?;
-        print_demo(&creds);
+        seed_demo(db).await?;
     }
+    Ok(())
+}
+
+/// Seeds the demo region and the finance demo books, and prints how to sign in.
+async fn seed_demo(db: &Db) -> Result<()> {
+    let now = Timestamp::new(SystemClock.now());
+    let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let creds = demo::seed(db, now, demo_password).await?;
+    let books = munishare_ledger::demo::seed(db, now).await?;
+    print_demo(&creds);
+    println!(
+        "Finance books with an adopted budget and this year's activity: {}\n",
+        books.join(", ")
+    );
     Ok(())
 }
 
@@ -458,13 +470,7 @@ async fn main() -> Result<()> {
             if !demo::is_empty(&db).await? {
                 bail!("the database already holds a region; the demo seeds only an empty database");
             }
-            let creds = demo::seed(
-                &db,
-                Timestamp::new(SystemClock.now()),
-                std::env::var("MUNISHARE_DEMO_PASSWORD").ok(),
-            )
-            .await?;
-            print_demo(&creds);
+            seed_demo(&db).await?;
             db.close().await;
             Ok(())
         }

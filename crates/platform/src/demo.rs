@@ -37,6 +37,18 @@ pub struct TownFacts {
     pub mill_rate_2018: String,
     /// Equalized net grand list FY2018, whole dollars.
     pub equalized_net_grand_list_2018: i64,
+    /// FY2018 property tax revenue, whole dollars.
+    pub tax_revenue_2018: i64,
+    /// FY2018 intergovernmental revenue, whole dollars.
+    pub intergovernmental_revenue_2018: i64,
+    /// FY2018 total revenue, whole dollars.
+    pub total_revenue_2018: i64,
+    /// FY2018 education expenditure, whole dollars.
+    pub education_2018: i64,
+    /// FY2018 debt service, whole dollars.
+    pub debt_service_2018: i64,
+    /// FY2018 total expenditures, whole dollars.
+    pub total_expenditures_2018: i64,
 }
 
 /// Parses the embedded town list.

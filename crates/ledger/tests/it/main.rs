@@ -594,3 +594,88 @@ async fn books_on_sqlite() {
 async fn books_on_postgres() {
     run(Backend::Postgres).await;
 }
+
+/// The finance demo: Hartford's books scaled to its FY2018 OPM figures.
+async fn demo_books_match_opm_figures(db: Db) {
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let seeded = munishare_ledger::demo::seed(&db, now()).await.unwrap();
+    assert_eq!(seeded, ["hartford", "west-hartford"]);
+    let hartford = scope(&db, "clerk.hartford", "hartford").await;
+    let mut c = db.read().await.unwrap();
+    let tb = service::trial_balance(
+        &hartford,
+        &mut c,
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 11 - 26),
+    )
+    .await
+    .unwrap();
+    let (d, cr) = totals(&tb);
+    assert_eq!(d, cr, "the demo books balance");
+    let rows = munishare_ledger::budget::budget_vs_actual(
+        &hartford,
+        &mut c,
+        EntityKind::TownGovernment,
+        date!(2026 - 11 - 26),
+    )
+    .await
+    .unwrap();
+    let edu = rows
+        .iter()
+        .find(|r| r.account == "1005-45-4500-00000-50000-000")
+        .unwrap();
+    // OPM FISCIN18: Hartford's FY2018 education expenditure was $351,430,000.
+    assert_eq!(edu.adopted_cents, 35_143_000_000);
+    // July–October posted, a twelfth each: 4 × ⌊35,143,000,000 / 12⌋ cents.
+    assert_eq!(edu.actual_cents, 4 * (35_143_000_000 / 12));
+    let taxes = rows
+        .iter()
+        .find(|r| r.account == "1005-00-0000-00000-41000-000")
+        .unwrap();
+    // FY2018 tax revenue $283,758,000: half in July, 1 % in each of August–October.
+    assert_eq!(
+        taxes.actual_cents,
+        28_375_800_000 / 2 + 3 * (28_375_800_000 / 100)
+    );
+    let periods = service::periods(&hartford, &mut c, EntityKind::TownGovernment)
+        .await
+        .unwrap();
+    let closed: Vec<i64> = periods
+        .iter()
+        .filter(|p| p.status == "closed")
+        .map(|p| p.period)
+        .collect();
+    assert_eq!(closed, [1, 2, 3]);
+    // East Hartford does not subscribe to finance: no books.
+    assert!(
+        service::entries(&hartford, &mut c, EntityKind::BoardOfEducation, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn run_demo(backend: Backend) {
+    let Some(tdb) = TestDb::create(backend).await.unwrap() else {
+        eprintln!("skipped: MUNISHARE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let outcome = tokio::spawn(demo_books_match_opm_figures(tdb.db.clone())).await;
+    tdb.destroy().await.unwrap();
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_books_on_sqlite() {
+    run_demo(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_books_on_postgres() {
+    run_demo(Backend::Postgres).await;
+}
