@@ -75,8 +75,7 @@ fn last_day_of_period(fy: FiscalYear, period: u8) -> Date {
     } else {
         fy.end_year()
     };
-    Date::from_calendar_date(year, month, month.length(year))
-        .unwrap_or(fy.end())
+    Date::from_calendar_date(year, month, month.length(year)).unwrap_or(fy.end())
 }
 
 /// Seeds finance for the demo towns that subscribe to it today; returns their short names.

@@ -1458,6 +1458,7 @@ struct BudgetPage {
     books: Books,
     as_of: String,
     fiscal_year: i32,
+    fy_label: String,
     rows: Vec<BudgetRow>,
     changes: Vec<(crate::service::BudgetChange, Vec<(String, i64)>)>,
     totals: (i64, i64, i64, i64),
@@ -1511,6 +1512,7 @@ async fn page_budget(
             books: Books::new(&scope, entity),
             as_of: format_date(as_of),
             fiscal_year: fy.end_year(),
+            fy_label: fy.to_string(),
             rows,
             changes,
             totals,
@@ -1559,7 +1561,10 @@ async fn page_adopt_budget(
         let mut tx = st.db.begin().await?;
         let n = budget::adopt(&scope, &mut tx, st.now(), entity, fy, &lines).await?;
         tx.commit().await?;
-        Ok(format!("Budget for {fy} adopted: {n} accounts."))
+        Ok(format!(
+            "Budget for {fy} adopted for {n} account{}.",
+            if n == 1 { "" } else { "s" }
+        ))
     }
     .await;
     after_form(&st, &back(&town, entity, "/budget"), r)

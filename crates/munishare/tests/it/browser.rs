@@ -267,6 +267,32 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
         "{table}"
     );
     shot(&wd, "finance-trial-balance").await;
+
+    // Adopt a budget for the account and see what is left of it.
+    click_and_wait(&wd, By::LinkText("Budget")).await;
+    wd.find(By::Id("a-lines"))
+        .await
+        .unwrap()
+        .send_keys("1005-42-4201-00000-51000-000, 1,000,000.00")
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#adopt-budget button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Budget for FY 2026-27 adopted for 1 account."
+    );
+    let bva = wd
+        .find(By::Id("budget-vs-actual"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        bva.contains("$1,000,000.00 $0.00 $1,000,000.00 $84,321.57 $915,678.43"),
+        "{bva}"
+    );
+    shot(&wd, "finance-budget").await;
     wd.quit().await.unwrap();
 }
 
