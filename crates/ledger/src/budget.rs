@@ -404,3 +404,132 @@ pub async fn budget_vs_actual(
         })
         .collect())
 }
+
+/// What posting does when an expenditure would take an account past its
+/// revised budget (a town setting; CT towns differ in how strictly their
+/// charters bind appropriations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppropriationControl {
+    /// No check.
+    Off,
+    /// Post, and say which accounts are now over budget (the default).
+    Warn,
+    /// Refuse to post.
+    Block,
+}
+
+impl AppropriationControl {
+    /// Storage key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Warn => "warn",
+            Self::Block => "block",
+        }
+    }
+
+    /// Parses a key, naming the field.
+    pub fn parse(field: &str, s: &str) -> Result<Self> {
+        match s {
+            "off" => Ok(Self::Off),
+            "warn" => Ok(Self::Warn),
+            "block" => Ok(Self::Block),
+            _ => Err(Error::invalid(field, "choose off, warn or block")),
+        }
+    }
+}
+
+/// The town's appropriation control (warn unless set).
+pub async fn control(scope: &ServiceScope, ex: &mut impl Executor) -> Result<AppropriationControl> {
+    require(scope, Permission::View)?;
+    match store::appropriation_control(ex, scope.municipality_id()).await? {
+        None => Ok(AppropriationControl::Warn),
+        Some(s) => AppropriationControl::parse("appropriation_control", &s),
+    }
+}
+
+/// Sets the town's appropriation control (finance administrators), audited.
+pub async fn set_control(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    mode: AppropriationControl,
+) -> Result<()> {
+    require(scope, Permission::Administer)?;
+    let before = control(scope, tx).await?;
+    store::set_appropriation_control(tx, scope.municipality_id(), mode.as_str()).await?;
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        finance_change(
+            scope,
+            "settings.appropriation_control",
+            "finance_settings",
+            scope.municipality_id().as_str(),
+            Some(serde_json::json!({"appropriation_control": before})),
+            Some(serde_json::json!({"appropriation_control": mode})),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The budgeted expenditure accounts an entry would take past their revised
+/// budget for its fiscal year, each as a sentence with the figures.
+pub(crate) async fn overspending(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entry: &service::Entry,
+    lines: &[service::Line],
+) -> Result<Vec<String>> {
+    let m = scope.municipality_id();
+    let mut net: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for l in lines {
+        let e = net
+            .entry(l.account_id.clone())
+            .or_insert_with(|| (l.account.clone(), 0));
+        e.1 += l.debit_cents - l.credit_cents;
+    }
+    let adopted: BTreeMap<String, i64> = store::adopted(ex, m, &entry.entity_id, entry.fiscal_year)
+        .await?
+        .into_iter()
+        .collect();
+    let changes: BTreeMap<String, i64> =
+        store::approved_changes(ex, m, &entry.entity_id, entry.fiscal_year)
+            .await?
+            .into_iter()
+            .collect();
+    let spent: BTreeMap<String, i64> =
+        store::period_totals(ex, m, &entry.entity_id, entry.fiscal_year, 14)
+            .await?
+            .into_iter()
+            .map(|(a, d, c)| (a, d - c))
+            .collect();
+    let mut out = Vec::new();
+    for (account_id, (account, this_entry)) in net {
+        if this_entry <= 0
+            || !(adopted.contains_key(&account_id) || changes.contains_key(&account_id))
+        {
+            continue;
+        }
+        if AccountString::parse("account", &account)?.class()? != AccountClass::Expenditure {
+            continue;
+        }
+        let revised = adopted.get(&account_id).copied().unwrap_or(0)
+            + changes.get(&account_id).copied().unwrap_or(0);
+        let so_far = spent.get(&account_id).copied().unwrap_or(0);
+        let available = revised - so_far - this_entry;
+        if available < 0 {
+            out.push(format!(
+                "{account} would be over budget by {}: revised budget {}, spent {}, this entry {}",
+                Money::from_cents(-available),
+                Money::from_cents(revised),
+                Money::from_cents(so_far),
+                Money::from_cents(this_entry)
+            ));
+        }
+    }
+    Ok(out)
+}

@@ -262,6 +262,8 @@ pub struct EntryOut {
     pub reverses: Option<String>,
     /// Lines (empty in lists).
     pub lines: Vec<LineOut>,
+    /// After posting: accounts this entry took over budget (appropriation control `warn`).
+    pub warnings: Vec<String>,
 }
 
 impl EntryOut {
@@ -276,6 +278,7 @@ impl EntryOut {
             status: e.status,
             reverses: e.reverses_id,
             lines: lines.into_iter().map(LineOut::from).collect(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -395,6 +398,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_budget_changes, api_propose_change))
         .routes(routes!(api_approve_change))
         .routes(routes!(api_reject_change))
+        .routes(routes!(api_settings, api_set_settings))
 }
 
 const TOWN: &str = "Town short name, e.g. hartford";
@@ -618,10 +622,12 @@ async fn api_post_entry(
     Path((_town, entry)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<EntryOut>> {
     let mut tx = st.db.begin().await?;
-    let e = service::post_entry(&scope, &mut tx, st.now(), &entry).await?;
-    let (_, lines) = service::entry(&scope, &mut tx, &e.id).await?;
+    let posted = service::post_entry(&scope, &mut tx, st.now(), &entry).await?;
+    let (_, lines) = service::entry(&scope, &mut tx, &posted.entry.id).await?;
     tx.commit().await?;
-    Ok(axum::Json(EntryOut::new(e, lines)))
+    let mut out = EntryOut::new(posted.entry, lines);
+    out.warnings = posted.warnings;
+    Ok(axum::Json(out))
 }
 
 /// Reverses a posted entry with a posted reversing entry on the given date.
@@ -700,6 +706,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
             "/t/{town}/finance/budget-changes/{change}/{decision}",
             page_decide_change,
         )
+        .post("/t/{town}/finance/settings", page_set_settings)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -746,6 +753,7 @@ struct OverviewPage {
     periods: Vec<Period>,
     fund_types: Vec<&'static str>,
     next_year: i32,
+    control: &'static str,
 }
 
 async fn page_overview(
@@ -759,6 +767,7 @@ async fn page_overview(
     let funds = service::funds(&scope, &mut c, entity).await?;
     let accounts = service::accounts(&scope, &mut c, entity).await?;
     let periods = service::periods(&scope, &mut c, entity).await?;
+    let control = budget::control(&scope, &mut c).await?.as_str();
     drop(c);
     let next_year = periods.iter().map(|p| p.fiscal_year).max().map_or_else(
         || FiscalYear::containing(st.today()).end_year(),
@@ -780,6 +789,7 @@ async fn page_overview(
             periods,
             fund_types: FundType::ALL.map(FundType::as_str).to_vec(),
             next_year,
+            control,
         },
         &user,
     )
@@ -1042,9 +1052,13 @@ async fn page_post_entry(
 ) -> PageResult {
     let r = async {
         let mut tx = st.db.begin().await?;
-        let e = service::post_entry(&scope, &mut tx, st.now(), &id).await?;
+        let posted = service::post_entry(&scope, &mut tx, st.now(), &id).await?;
         tx.commit().await?;
-        Ok(format!("Entry {} is posted.", e.number))
+        let mut msg = format!("Entry {} is posted.", posted.entry.number);
+        for w in &posted.warnings {
+            msg.push_str(&format!(" Warning: {w}."));
+        }
+        Ok(msg)
     }
     .await;
     after_form(&st, &format!("/t/{town}/finance/entries/{id}"), r)
@@ -1619,4 +1633,63 @@ async fn page_decide_change(
     }
     .await;
     after_form(&st, &format!("/t/{town}/finance/budget"), r)
+}
+
+/// Finance settings of a town.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SettingsOut {
+    /// `off`, `warn` (default) or `block`: what posting does when an expenditure would exceed the revised budget.
+    pub appropriation_control: String,
+}
+
+/// The town's finance settings.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/settings", tag = "finance", params(("town" = String, Path, description = TOWN)),
+    responses((status = 200, body = SettingsOut), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_settings(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+) -> ApiResult<axum::Json<SettingsOut>> {
+    let mut c = st.db.read().await?;
+    let control = budget::control(&scope, &mut c).await?;
+    Ok(axum::Json(SettingsOut {
+        appropriation_control: control.as_str().to_owned(),
+    }))
+}
+
+/// Changes the town's finance settings (finance administrators).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/settings", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = SettingsOut,
+    responses((status = 200, body = SettingsOut), (status = 403, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_set_settings(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<SettingsOut>,
+) -> ApiResult<axum::Json<SettingsOut>> {
+    let mode =
+        budget::AppropriationControl::parse("appropriation_control", &req.appropriation_control)?;
+    let mut tx = st.db.begin().await?;
+    budget::set_control(&scope, &mut tx, st.now(), mode).await?;
+    tx.commit().await?;
+    Ok(axum::Json(SettingsOut {
+        appropriation_control: mode.as_str().to_owned(),
+    }))
+}
+
+async fn page_set_settings(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let town = scope.town().slug.to_string();
+    let r = async {
+        let mode = budget::AppropriationControl::parse(
+            "appropriation_control",
+            f.get("appropriation_control").map_or("", String::as_str),
+        )?;
+        let mut tx = st.db.begin().await?;
+        budget::set_control(&scope, &mut tx, st.now(), mode).await?;
+        tx.commit().await?;
+        Ok(format!("Appropriation control is now {}.", mode.as_str()))
+    }
+    .await;
+    after_form(&st, &format!("/t/{town}/finance"), r)
 }

@@ -651,7 +651,7 @@ pub async fn post_entry(
     tx: &mut Tx,
     now: Timestamp,
     id: &str,
-) -> Result<Entry> {
+) -> Result<Posted> {
     require(scope, Permission::Approve)?;
     let (before, lines) = entry(scope, tx, id).await?;
     if before.status != "draft" {
@@ -693,6 +693,21 @@ pub async fn post_entry(
         })
         .collect();
     check_balanced(amounts)?;
+    // Appropriation control, on the balances before this entry. A reversal
+    // only undoes what was posted, so it is never held back.
+    let over = crate::budget::overspending(scope, tx, &before, &lines).await?;
+    let control = crate::budget::control(scope, tx).await?;
+    if !over.is_empty()
+        && control == crate::budget::AppropriationControl::Block
+        && before.reverses_id.is_none()
+    {
+        return Err(Error::invalid("lines", over.join("; ")));
+    }
+    let warnings = if control == crate::budget::AppropriationControl::Off {
+        Vec::new()
+    } else {
+        over
+    };
     if store::mark_posted(tx, scope.municipality_id(), id, &now.to_db()).await? != 1 {
         return Err(Error::conflict(
             "status",
@@ -730,7 +745,19 @@ pub async fn post_entry(
         ),
     )
     .await?;
-    Ok(after)
+    Ok(Posted {
+        entry: after,
+        warnings,
+    })
+}
+
+/// A posted entry and what appropriation control has to say about it.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// The entry, now posted.
+    pub entry: Entry,
+    /// Accounts this entry took over budget (when the town's control is `warn`).
+    pub warnings: Vec<String>,
 }
 
 /// Reverses a posted entry with a new, posted entry dated `on` whose lines swap
@@ -803,7 +830,9 @@ pub async fn reverse_entry(
         ),
     )
     .await?;
-    post_entry(scope, tx, now, &reversal.id).await
+    post_entry(scope, tx, now, &reversal.id)
+        .await
+        .map(|p| p.entry)
 }
 
 /// The trial balance of an entity's books at the end of `as_of`, for the

@@ -370,3 +370,24 @@ pub(crate) async fn decide_change(
         "UPDATE ledger_budget_changes SET status = $1, decided_at = $2 WHERE municipality_id = $3 AND id = $4 AND status = 'proposed'")
         .bind(status).bind(at).bind(m).bind(id).execute(c).await)?)
 }
+
+pub(crate) async fn appropriation_control(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+) -> Result<Option<String>> {
+    Ok(
+        dispatch!(ex, c => sqlx::query_scalar("SELECT appropriation_control FROM ledger_settings WHERE municipality_id = $1")
+        .bind(m).fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn set_appropriation_control(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    mode: &str,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_settings (municipality_id, appropriation_control) VALUES ($1, $2) \
+         ON CONFLICT (municipality_id) DO UPDATE SET appropriation_control = excluded.appropriation_control")
+        .bind(m).bind(mode).execute(c).await)?)
+}

@@ -653,3 +653,138 @@ async fn budgets_are_adopted_amended_and_compared_with_actuals(app: TestApp) {
         "{flash}"
     );
 }
+
+crate::both_dbs!(appropriation_control_warns_or_blocks_overspending);
+
+async fn appropriation_control_warns_or_blocks_overspending(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    set_up(&app, &director).await;
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    const CASH: &str = "1005-00-0000-00000-10100-000";
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/budgets"),
+            &director,
+            Some(json!({"fiscal_year": 2027, "lines": [{"account": EXEC, "amount": "10,000.00"}]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let draft = |amount: &str| json!({"date": "2026-11-02", "description": "Executive payroll", "lines": [{"account": EXEC, "debit": amount}, {"account": CASH, "credit": amount}]});
+    let post = |id: String| {
+        let app = app.clone();
+        let director = director.clone();
+        async move {
+            app.api(
+                Method::POST,
+                &format!("{BASE}/entries/{id}/post"),
+                &director,
+                None,
+            )
+            .await
+        }
+    };
+    // Default: warn. $9,000 fits; the next $1,500 is posted with a warning naming the figures.
+    assert_eq!(
+        app.api(Method::GET, &format!("{BASE}/settings"), &director, None)
+            .await
+            .json()["appropriation_control"],
+        "warn"
+    );
+    let first = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries"),
+            &director,
+            Some(draft("9,000.00")),
+        )
+        .await
+        .json();
+    let r = post(first["id"].as_str().unwrap().to_owned()).await.json();
+    assert_eq!(r["warnings"], json!([]));
+    let second = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries"),
+            &director,
+            Some(draft("1,500.00")),
+        )
+        .await
+        .json();
+    let r = post(second["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.json()["warnings"],
+        json!([format!(
+            "{EXEC} would be over budget by $500.00: revised budget $10,000.00, spent $9,000.00, this entry $1,500.00"
+        )])
+    );
+    // Block: the next expenditure is refused, with the same figures.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/settings"),
+            &director,
+            Some(json!({"appropriation_control": "block"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let third = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries"),
+            &director,
+            Some(draft("0.01")),
+        )
+        .await
+        .json();
+    let r = post(third["id"].as_str().unwrap().to_owned()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json()["detail"],
+        format!(
+            "lines: {EXEC} would be over budget by $500.01: revised budget $10,000.00, spent $10,500.00, this entry $0.01"
+        )
+    );
+    // A reversal is never held back, and brings the account back within budget.
+    let rev = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries/{}/reverse", second["id"].as_str().unwrap()),
+            &director,
+            Some(json!({"date": "2026-11-03"})),
+        )
+        .await;
+    assert_eq!(rev.status, StatusCode::CREATED, "{}", rev.text());
+    assert_eq!(
+        post(third["id"].as_str().unwrap().to_owned()).await.status,
+        StatusCode::OK
+    );
+    // Only administrators change the setting; bad values name the field.
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/settings"),
+            &clerk,
+            Some(json!({"appropriation_control": "off"}))
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let bad = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/settings"),
+            &director,
+            Some(json!({"appropriation_control": "maybe"})),
+        )
+        .await;
+    assert_eq!(bad.json()["field"], "appropriation_control");
+    let page = app
+        .api(Method::GET, "/t/hartford/finance", &director, None)
+        .await
+        .text();
+    assert!(page.contains("is refused"));
+}
