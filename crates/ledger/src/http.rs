@@ -399,6 +399,8 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_approve_change))
         .routes(routes!(api_reject_change))
         .routes(routes!(api_settings, api_set_settings))
+        .routes(routes!(api_close_year))
+        .routes(routes!(api_reopen_year))
 }
 
 const TOWN: &str = "Town short name, e.g. hartford";
@@ -707,6 +709,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
             page_decide_change,
         )
         .post("/t/{town}/finance/settings", page_set_settings)
+        .post("/t/{town}/finance/year-end", page_year_end)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -753,6 +756,7 @@ struct OverviewPage {
     periods: Vec<Period>,
     fund_types: Vec<&'static str>,
     next_year: i32,
+    first_year: i64,
     control: &'static str,
 }
 
@@ -768,6 +772,7 @@ async fn page_overview(
     let accounts = service::accounts(&scope, &mut c, entity).await?;
     let periods = service::periods(&scope, &mut c, entity).await?;
     let control = budget::control(&scope, &mut c).await?.as_str();
+    let first_year = periods.iter().map(|p| p.fiscal_year).min().unwrap_or(0);
     drop(c);
     let next_year = periods.iter().map(|p| p.fiscal_year).max().map_or_else(
         || FiscalYear::containing(st.today()).end_year(),
@@ -789,6 +794,7 @@ async fn page_overview(
             periods,
             fund_types: FundType::ALL.map(FundType::as_str).to_vec(),
             next_year,
+            first_year,
             control,
         },
         &user,
@@ -1692,4 +1698,106 @@ async fn page_set_settings(
     }
     .await;
     after_form(&st, &format!("/t/{town}/finance"), r)
+}
+
+/// The result of a year-end close.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedOut {
+    /// The closing entry's id (empty when the year had no revenue or expenditure).
+    pub closing_entry: String,
+}
+
+fn year_path(fy: &str) -> Result<FiscalYear> {
+    fy.parse::<i32>()
+        .ok()
+        .and_then(|y| FiscalYear::ending("fiscal_year", y).ok())
+        .ok_or(Error::NotFound {
+            what: "fiscal year",
+        })
+}
+
+/// Closes a fiscal year (finance administrators): periods 1–12 closed, the next year open; revenues
+/// and expenditures go to fund balance in the closing period, balance-sheet accounts open the next year.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/years/{fiscal_year}/close", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("fiscal_year" = i32, Path, description = "Year the fiscal year ends"), EntityQuery),
+    responses((status = 200, body = ClosedOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_close_year(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, fy)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<ClosedOut>> {
+    let fy = year_path(&fy)?;
+    let mut tx = st.db.begin().await?;
+    let id = crate::close::close_year(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(q.entity.as_deref())?,
+        fy,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(axum::Json(ClosedOut { closing_entry: id }))
+}
+
+/// Reopens a closed fiscal year: reverses the closing entry and removes the next year's opening balances.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/years/{fiscal_year}/reopen", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("fiscal_year" = i32, Path, description = "Year the fiscal year ends"), EntityQuery),
+    responses((status = 204), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_reopen_year(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, fy)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<StatusCode> {
+    let fy = year_path(&fy)?;
+    let mut tx = st.db.begin().await?;
+    crate::close::reopen_year(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(q.entity.as_deref())?,
+        fy,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn page_year_end(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let town = scope.town().slug.to_string();
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let year: i32 = f
+            .get("fiscal_year")
+            .and_then(|y| y.trim().parse().ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "fiscal_year",
+                    "enter the year the fiscal year ends, e.g. 2027",
+                )
+            })?;
+        let fy = FiscalYear::ending("fiscal_year", year)?;
+        let mut tx = st.db.begin().await?;
+        let msg = match f.get("action").map_or("", String::as_str) {
+            "close" => {
+                crate::close::close_year(&scope, &mut tx, st.now(), entity, fy).await?;
+                format!("{fy} is closed; balance-sheet accounts open the next year.")
+            }
+            "reopen" => {
+                crate::close::reopen_year(&scope, &mut tx, st.now(), entity, fy).await?;
+                format!("{fy} is reopened; the closing entry is reversed.")
+            }
+            _ => return Err(Error::invalid("action", "choose close or reopen")),
+        };
+        tx.commit().await?;
+        Ok(msg)
+    }
+    .await;
+    after_form(&st, &back(&town, entity, ""), r)
 }

@@ -7,6 +7,7 @@
 //! caller's transaction, writes the SQL through `store` and audits every change.
 
 pub mod budget;
+pub mod close;
 pub mod demo;
 pub mod domain;
 pub mod http;

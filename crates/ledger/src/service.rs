@@ -497,10 +497,10 @@ async fn open_period_for(
     ex: &mut impl Executor,
     entity_id: &str,
     date: Date,
-    adjustment: bool,
+    year_end_period: Option<i64>,
 ) -> Result<(i64, i64)> {
     let fy = FiscalYear::containing(date);
-    if adjustment && date != fy.end() {
+    if year_end_period.is_some() && date != fy.end() {
         return Err(Error::invalid(
             "date",
             format!(
@@ -509,11 +509,7 @@ async fn open_period_for(
             ),
         ));
     }
-    let period = if adjustment {
-        13
-    } else {
-        i64::from(FiscalYear::period_of(date))
-    };
+    let period = year_end_period.unwrap_or_else(|| i64::from(FiscalYear::period_of(date)));
     let fy_num = i64::from(fy.end_year());
     let p = store::period(ex, scope.municipality_id(), entity_id, fy_num, period)
         .await?
@@ -535,6 +531,17 @@ pub async fn create_draft(
     now: Timestamp,
     new: &NewEntry,
 ) -> Result<(Entry, Vec<Line>)> {
+    create_draft_in(scope, tx, now, new, new.adjustment.then_some(13)).await
+}
+
+/// [`create_draft`] into a given year-end period (13 adjustments, 14 the closing period).
+pub(crate) async fn create_draft_in(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    new: &NewEntry,
+    year_end_period: Option<i64>,
+) -> Result<(Entry, Vec<Line>)> {
     require(scope, Permission::Edit)?;
     let description = new.description.trim();
     if description.is_empty() || description.len() > 300 {
@@ -550,7 +557,7 @@ pub async fn create_draft(
         return Err(Error::invalid("lines", "at most 10,000 lines per entry"));
     }
     let entity_id = entity_id(scope, tx, new.entity).await?;
-    let (fy, period) = open_period_for(scope, tx, &entity_id, new.date, new.adjustment).await?;
+    let (fy, period) = open_period_for(scope, tx, &entity_id, new.date, year_end_period).await?;
     let by_string: BTreeMap<String, Account> =
         store::accounts(tx, scope.municipality_id(), &entity_id)
             .await?
@@ -789,7 +796,11 @@ pub async fn reverse_entry(
             format!("entry {} is already reversed", original.number),
         ));
     }
-    let (fy, period) = open_period_for(scope, tx, &original.entity_id, on, false).await?;
+    // A year-end entry (adjustment or closing) reversed on the last day of its
+    // year is reversed in its own period; anything else in the date's period.
+    let year_end = (original.period >= 13 && on == FiscalYear::containing(on).end())
+        .then_some(original.period);
+    let (fy, period) = open_period_for(scope, tx, &original.entity_id, on, year_end).await?;
     let reversal = Entry {
         id: new_id(),
         entity_id: original.entity_id.clone(),

@@ -391,3 +391,62 @@ pub(crate) async fn set_appropriation_control(
          ON CONFLICT (municipality_id) DO UPDATE SET appropriation_control = excluded.appropriation_control")
         .bind(m).bind(mode).execute(c).await)?)
 }
+
+/// Posted activity per account for a whole fiscal year including the closing
+/// period (periods 0–14): (account id, debits, credits).
+pub(crate) async fn year_totals(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Vec<(String, i64, i64)>> {
+    period_totals(ex, m, entity_id, fy, 15).await
+}
+
+pub(crate) async fn year_close(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Option<(String, String)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT closing_entry_id, closed_at FROM ledger_year_closes WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3")
+        .bind(m).bind(entity_id).bind(fy).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn insert_year_close(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    entry_id: &str,
+    at: &str,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_year_closes (municipality_id, entity_id, fiscal_year, closing_entry_id, closed_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(m).bind(entity_id).bind(fy).bind(entry_id).bind(at).execute(c).await)?)
+}
+
+pub(crate) async fn delete_year_close(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "DELETE FROM ledger_year_closes WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3")
+        .bind(m).bind(entity_id).bind(fy).execute(c).await)?)
+}
+
+/// Removes the opening balances (period 0) of a fiscal year for an entity's accounts.
+pub(crate) async fn delete_openings(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "DELETE FROM ledger_balances WHERE municipality_id = $1 AND fiscal_year = $2 AND period = 0 \
+         AND account_id IN (SELECT id FROM ledger_accounts WHERE municipality_id = $1 AND entity_id = $3)")
+        .bind(m).bind(fy).bind(entity_id).execute(c).await)?)
+}

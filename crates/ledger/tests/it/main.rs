@@ -573,12 +573,17 @@ async fn books_post_reverse_and_balance(db: Db) {
     assert!(report.broken.is_empty(), "{report:?}");
 }
 
-async fn run(backend: Backend) {
+/// Runs `test` on a fresh database of `backend`, dropping it afterwards even when the test panics.
+async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let Some(tdb) = TestDb::create(backend).await.unwrap() else {
         eprintln!("skipped: MUNISHARE_TEST_POSTGRES_URL is not set");
         return;
     };
-    let outcome = tokio::spawn(books_post_reverse_and_balance(tdb.db.clone())).await;
+    let outcome = tokio::spawn(test(tdb.db.clone())).await;
     tdb.destroy().await.unwrap();
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
@@ -587,12 +592,12 @@ async fn run(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_on_sqlite() {
-    run(Backend::Sqlite).await;
+    run(Backend::Sqlite, books_post_reverse_and_balance).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn books_on_postgres() {
-    run(Backend::Postgres).await;
+    run(Backend::Postgres, books_post_reverse_and_balance).await;
 }
 
 /// The finance demo: Hartford's books scaled to its FY2018 OPM figures.
@@ -658,24 +663,227 @@ async fn demo_books_match_opm_figures(db: Db) {
     );
 }
 
-async fn run_demo(backend: Backend) {
-    let Some(tdb) = TestDb::create(backend).await.unwrap() else {
-        eprintln!("skipped: MUNISHARE_TEST_POSTGRES_URL is not set");
-        return;
-    };
-    let outcome = tokio::spawn(demo_books_match_opm_figures(tdb.db.clone())).await;
-    tdb.destroy().await.unwrap();
-    if let Err(e) = outcome {
-        std::panic::resume_unwind(e.into_panic());
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_books_on_sqlite() {
-    run_demo(Backend::Sqlite).await;
+    run(Backend::Sqlite, demo_books_match_opm_figures).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_books_on_postgres() {
-    run_demo(Backend::Postgres).await;
+    run(Backend::Postgres, demo_books_match_opm_figures).await;
+}
+
+const FB_GENERAL: &str = "1005-00-0000-00000-39000-000";
+const FB_SEWER: &str = "6001-00-0000-00000-39000-000";
+
+async fn year_end_close_and_reopen(db: Db) {
+    use munishare_ledger::close;
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    let clerk = scope(&db, "clerk.hartford", "hartford").await;
+    set_up_books(&db, &admin).await;
+    let mut tx = db.begin().await.unwrap();
+    service::create_account(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        &AccountString::parse("a", FB_GENERAL).unwrap(),
+        "Unassigned fund balance",
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 08 - 15),
+            "Taxes",
+            vec![
+                line(CASH, "1,250,000.00", "0"),
+                line(TAXES, "0", "1,250,000.00"),
+            ],
+        ),
+    )
+    .await;
+    draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 11 - 20),
+            "Payroll",
+            vec![line(WAGES, "84,321.57", "0"), line(CASH, "0", "84,321.57")],
+        ),
+    )
+    .await;
+    draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 09 - 30),
+            "Sewer",
+            vec![
+                line(WPCA_CASH, "10,000.00", "0"),
+                line(SEWER, "0", "10,000.00"),
+            ],
+        ),
+    )
+    .await;
+    let fy = FiscalYear::ending("fy", 2027).unwrap();
+    let te = EntityKind::TownGovernment;
+
+    let mut tx = db.begin().await.unwrap();
+    let err = close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(
+            "fiscal_year: close periods 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 of FY 2026-27 first"
+        ),
+        "{err}"
+    );
+    for p in 1..=12 {
+        service::set_period_status(&admin, &mut tx, now(), te, fy, p, PeriodStatus::Closed)
+            .await
+            .unwrap();
+    }
+    let err = close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "fiscal_year: open FY 2027-28 first, to receive the opening balances"
+    );
+    service::open_fiscal_year(
+        &admin,
+        &mut tx,
+        now(),
+        te,
+        FiscalYear::ending("fy", 2028).unwrap(),
+    )
+    .await
+    .unwrap();
+    let err = close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        "fiscal_year: fund 6001 has no fund-balance account (object 3xxxx); add one, e.g. 6001-00-0000-00000-39000-000"
+    );
+    assert!(matches!(
+        close::close_year(&clerk, &mut tx, now(), te, fy).await,
+        Err(Error::Forbidden(_))
+    ));
+    service::create_account(
+        &admin,
+        &mut tx,
+        now(),
+        te,
+        &AccountString::parse("a", FB_SEWER).unwrap(),
+        "Net position — sewer",
+    )
+    .await
+    .unwrap();
+    let closing = close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap();
+    assert!(matches!(
+        close::close_year(&admin, &mut tx, now(), te, fy).await,
+        Err(Error::Conflict { .. })
+    ));
+    let (closing_entry, lines) = service::entry(&admin, &mut tx, &closing).await.unwrap();
+    assert_eq!(
+        (closing_entry.period, closing_entry.entry_date.as_str()),
+        (14, "2027-06-30")
+    );
+    let cols = |a: &str| {
+        lines
+            .iter()
+            .find(|l| l.account == a)
+            .map(|l| (l.debit_cents, l.credit_cents))
+            .unwrap()
+    };
+    // Hand-computed: taxes and sewer are debited out, wages credited out, the surpluses credited to fund balance.
+    assert_eq!(cols(TAXES), (125_000_000, 0));
+    assert_eq!(cols(WAGES), (0, 8_432_157));
+    assert_eq!(cols(FB_GENERAL), (0, 125_000_000 - 8_432_157));
+    assert_eq!(cols(SEWER), (1_000_000, 0));
+    assert_eq!(cols(FB_SEWER), (0, 1_000_000));
+    tx.commit().await.unwrap();
+
+    let mut c = db.read().await.unwrap();
+    // The pre-closing trial balance at June 30 is unchanged by the close.
+    let june = service::trial_balance(&clerk, &mut c, te, None, date!(2027 - 06 - 30))
+        .await
+        .unwrap();
+    assert_eq!(row(&june, TAXES).credit_cents, 125_000_000);
+    // The next year opens with the balance sheet only.
+    let july = service::trial_balance(&clerk, &mut c, te, None, date!(2027 - 07 - 01))
+        .await
+        .unwrap();
+    let net = |a: &str| {
+        let r = row(&july, a);
+        r.debit_cents - r.credit_cents
+    };
+    assert_eq!(net(CASH), 125_000_000 - 8_432_157);
+    assert_eq!(net(FB_GENERAL), -(125_000_000 - 8_432_157));
+    assert_eq!(net(WPCA_CASH), 1_000_000);
+    assert_eq!(net(FB_SEWER), -1_000_000);
+    assert!(
+        july.iter()
+            .all(|r| r.class != "revenue" && r.class != "expenditure"),
+        "{july:?}"
+    );
+    let (d, cr) = totals(&july);
+    assert_eq!(d, cr);
+    drop(c);
+
+    // Reopen: the closing entry is reversed and the openings removed; closing again gives the same openings.
+    let mut tx = db.begin().await.unwrap();
+    close::reopen_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap();
+    assert!(matches!(
+        close::reopen_year(&admin, &mut tx, now(), te, fy).await,
+        Err(Error::Conflict { .. })
+    ));
+    tx.commit().await.unwrap();
+    let mut c = db.read().await.unwrap();
+    assert!(
+        service::trial_balance(&clerk, &mut c, te, None, date!(2027 - 07 - 01))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(c);
+    let mut tx = db.begin().await.unwrap();
+    close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.read().await.unwrap();
+    let again = service::trial_balance(&clerk, &mut c, te, None, date!(2027 - 07 - 01))
+        .await
+        .unwrap();
+    assert_eq!(row(&again, CASH).debit_cents, 125_000_000 - 8_432_157);
+    assert!(audit::verify(&db).await.unwrap().broken.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn year_end_on_sqlite() {
+    run(Backend::Sqlite, year_end_close_and_reopen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn year_end_on_postgres() {
+    run(Backend::Postgres, year_end_close_and_reopen).await;
 }
