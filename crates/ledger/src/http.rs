@@ -400,6 +400,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_reject_change))
         .routes(routes!(api_settings, api_set_settings))
         .routes(routes!(api_close_year))
+        .routes(routes!(api_ucoa_filing))
         .routes(routes!(api_reopen_year))
 }
 
@@ -710,6 +711,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
         )
         .post("/t/{town}/finance/settings", page_set_settings)
         .post("/t/{town}/finance/year-end", page_year_end)
+        .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -1800,4 +1802,95 @@ async fn page_year_end(
     }
     .await;
     after_form(&st, &back(&town, entity, ""), r)
+}
+
+/// The annual UCOA filing of a fiscal year as CSV, in OPM's published layout
+/// (credits negative); the pre-closing year-end balance of each account.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/years/{fiscal_year}/ucoa-filing", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("fiscal_year" = i32, Path, description = "Year the fiscal year ends"), EntityQuery),
+    responses((status = 200, description = "CSV in OPM's layout", content_type = "text/csv"), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_ucoa_filing(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, fy)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<Response> {
+    let fy = year_path(&fy)?;
+    let mut c = st.db.read().await?;
+    let rows =
+        crate::filing::ucoa_filing(&scope, &mut c, entity_of(q.entity.as_deref())?, fy).await?;
+    let table = crate::filing::opm_layout(fy, &scope.town().name, &rows)?;
+    Ok(csv_response(
+        &format!("ucoa-{}-{}.csv", scope.town().slug, fy.end_year()),
+        table,
+    )
+    .map_err(|e| e.0)?)
+}
+
+#[derive(Template)]
+#[template(path = "finance_filing.html")]
+struct FilingPage {
+    chrome: Chrome,
+    books: Books,
+    fiscal_year: i32,
+    fy_label: String,
+    rows: Vec<crate::filing::FilingRow>,
+}
+
+async fn page_ucoa_filing(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(q.get("entity").map(String::as_str))?;
+    let fy = match q
+        .get("fiscal_year")
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        None => FiscalYear::containing(st.today()),
+        Some(y) => match y
+            .parse::<i32>()
+            .ok()
+            .and_then(|y| FiscalYear::ending("fiscal_year", y).ok())
+        {
+            Some(fy) => fy,
+            None => {
+                return after_form(
+                    &st,
+                    &back(scope.town().slug.as_str(), entity, "/ucoa-filing"),
+                    Err(Error::invalid(
+                        "fiscal_year",
+                        "enter the year the fiscal year ends, e.g. 2027",
+                    )),
+                );
+            }
+        },
+    };
+    let mut c = st.db.read().await?;
+    let rows = crate::filing::ucoa_filing(&scope, &mut c, entity, fy).await?;
+    drop(c);
+    if q.get("format").map(String::as_str) == Some("csv") {
+        return csv_response(
+            &format!("ucoa-{}-{}.csv", scope.town().slug, fy.end_year()),
+            crate::filing::opm_layout(fy, &scope.town().name, &rows)?,
+        );
+    }
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("UCOA filing — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &FilingPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            fiscal_year: fy.end_year(),
+            fy_label: fy.to_string(),
+            rows,
+        },
+        &user,
+    )
 }

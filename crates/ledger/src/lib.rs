@@ -10,6 +10,7 @@ pub mod budget;
 pub mod close;
 pub mod demo;
 pub mod domain;
+pub mod filing;
 pub mod http;
 pub mod service;
 mod store;

@@ -788,3 +788,98 @@ async fn appropriation_control_warns_or_blocks_overspending(app: TestApp) {
         .text();
     assert!(page.contains("is refused"));
 }
+
+crate::both_dbs!(the_ucoa_filing_uses_opm_layout_with_credits_negative);
+
+async fn the_ucoa_filing_uses_opm_layout_with_credits_negative(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    set_up(&app, &director).await;
+    for (date, lines) in [
+        (
+            "2026-09-01",
+            json!([{"account": "1005-00-0000-00000-10100-000", "debit": "2,400,000.00"}, {"account": "1005-00-0000-00000-41000-000", "credit": "2,400,000.00"}]),
+        ),
+        (
+            "2026-10-15",
+            json!([{"account": "1005-41-4107-00000-51000-000", "debit": "61,233.08"}, {"account": "1005-00-0000-00000-10100-000", "credit": "61,233.08"}]),
+        ),
+    ] {
+        let e = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/entries"),
+                &director,
+                Some(json!({"date": date, "description": "activity", "lines": lines})),
+            )
+            .await
+            .json();
+        let id = e["id"].as_str().unwrap();
+        assert_eq!(
+            app.api(
+                Method::POST,
+                &format!("{BASE}/entries/{id}/post"),
+                &director,
+                None
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/years/2027/ucoa-filing"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.headers
+            .get(header::CONTENT_TYPE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let text = r.text();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "FiscalYear,Municipality,LocalAccount,LocalFund,LocalFunction,LocalDepartment,LocalSubDepartment,LocalObject,LocalProject,UniformAccount,UniformFund,UniformFunction,UniformDepartment,UniformObject,UniformProjectName,Debit,Credit"
+    );
+    // Hand-computed year-end balances: cash 2,400,000.00 − 61,233.08; taxes a credit, shown negative.
+    assert_eq!(
+        lines[1],
+        "2027,Hartford,1005-00-0000-00000-10100-000,1005,00,0000,00000,10100,000,1005-00-0000-00000-10100-000,1005,00,0000,10100,Undefined Project,2338766.92,0.00"
+    );
+    assert_eq!(
+        lines[2],
+        "2027,Hartford,1005-00-0000-00000-41000-000,1005,00,0000,00000,41000,000,1005-00-0000-00000-41000-000,1005,00,0000,41000,Undefined Project,0.00,-2400000.00"
+    );
+    assert_eq!(
+        lines[3],
+        "2027,Hartford,1005-41-4107-00000-51000-000,1005,41,4107,00000,51000,000,1005-41-4107-00000-51000-000,1005,41,4107,51000,Undefined Project,61233.08,0.00"
+    );
+    assert_eq!(lines.len(), 4);
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/ucoa-filing?fiscal_year=2027",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(page.contains("$2,338,766.92") && page.contains("Download the filing"));
+    let bad = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/years/abc/ucoa-filing"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::NOT_FOUND);
+}
