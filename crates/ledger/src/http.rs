@@ -401,6 +401,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_settings, api_set_settings))
         .routes(routes!(api_close_year))
         .routes(routes!(api_ucoa_filing))
+        .routes(routes!(api_account_detail))
         .routes(routes!(api_reopen_year))
 }
 
@@ -712,6 +713,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
         .post("/t/{town}/finance/settings", page_set_settings)
         .post("/t/{town}/finance/year-end", page_year_end)
         .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
+        .get("/t/{town}/finance/ledger", page_account_detail)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -1890,6 +1892,218 @@ async fn page_ucoa_filing(
             fiscal_year: fy.end_year(),
             fy_label: fy.to_string(),
             rows,
+        },
+        &user,
+    )
+}
+
+/// General-ledger detail filters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DetailQuery {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// The account string.
+    pub account: String,
+    /// First day (default: start of the fiscal year containing `to`).
+    pub from: Option<String>,
+    /// Last day (default today).
+    pub to: Option<String>,
+}
+
+/// One posted line with the running balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailLineOut {
+    /// Entry id.
+    pub entry_id: String,
+    /// Entry number.
+    pub number: i64,
+    /// Date.
+    pub date: String,
+    /// Description.
+    pub description: String,
+    /// Debit, dollars.
+    pub debit: String,
+    /// Credit, dollars.
+    pub credit: String,
+    /// Running balance (debit positive), dollars.
+    pub balance: String,
+}
+
+/// An account's activity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DetailOut {
+    /// Account.
+    pub account: String,
+    /// Name.
+    pub name: String,
+    /// Balance brought forward, dollars.
+    pub brought_forward: String,
+    /// Lines.
+    pub lines: Vec<DetailLineOut>,
+}
+
+fn detail_params(
+    st: &AppState,
+    entity: Option<&str>,
+    account: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<(EntityKind, AccountString, time::Date, time::Date)> {
+    let entity = entity_of(entity)?;
+    let account = AccountString::parse("account", account)?;
+    let to = match to.map(str::trim).filter(|s| !s.is_empty()) {
+        None => st.today(),
+        Some(d) => parse_date("to", d)?,
+    };
+    let from = match from.map(str::trim).filter(|s| !s.is_empty()) {
+        None => FiscalYear::containing(to).start(),
+        Some(d) => parse_date("from", d)?,
+    };
+    Ok((entity, account, from, to))
+}
+
+/// General-ledger detail of one account between two dates, with a running balance.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/ledger", tag = "finance", params(("town" = String, Path, description = TOWN), DetailQuery),
+    responses((status = 200, body = DetailOut), (status = 404, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_account_detail(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<DetailQuery>,
+) -> ApiResult<axum::Json<DetailOut>> {
+    let (entity, account, from, to) = detail_params(
+        &st,
+        q.entity.as_deref(),
+        &q.account,
+        q.from.as_deref(),
+        q.to.as_deref(),
+    )?;
+    let mut c = st.db.read().await?;
+    let d = crate::detail::account_detail(&scope, &mut c, entity, &account, from, to).await?;
+    Ok(axum::Json(DetailOut {
+        account: d.account,
+        name: d.name,
+        brought_forward: dollars(d.brought_forward_cents),
+        lines: d
+            .lines
+            .into_iter()
+            .map(|l| DetailLineOut {
+                entry_id: l.entry_id,
+                number: l.number,
+                date: l.date,
+                description: l.description,
+                debit: dollars(l.debit_cents),
+                credit: dollars(l.credit_cents),
+                balance: dollars(l.balance_cents),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "finance_ledger.html")]
+struct DetailPage {
+    chrome: Chrome,
+    books: Books,
+    accounts: Vec<Account>,
+    account: String,
+    from: String,
+    to: String,
+    detail: Option<crate::detail::AccountDetail>,
+}
+
+async fn page_account_detail(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(q.get("entity").map(String::as_str))?;
+    let mut c = st.db.read().await?;
+    let accounts = service::accounts(&scope, &mut c, entity).await?;
+    let account = q.get("account").cloned().unwrap_or_default();
+    let mut detail = None;
+    let (mut from, mut to) = (
+        q.get("from").cloned().unwrap_or_default(),
+        q.get("to").cloned().unwrap_or_default(),
+    );
+    if !account.trim().is_empty() {
+        let parsed = detail_params(
+            &st,
+            q.get("entity").map(String::as_str),
+            &account,
+            q.get("from").map(String::as_str),
+            q.get("to").map(String::as_str),
+        );
+        let (e, a, f, t) = match parsed {
+            Ok(v) => v,
+            Err(e) => {
+                return after_form(
+                    &st,
+                    &back(scope.town().slug.as_str(), entity, "/ledger"),
+                    Err(e),
+                );
+            }
+        };
+        let d = match crate::detail::account_detail(&scope, &mut c, e, &a, f, t).await {
+            Ok(d) => d,
+            Err(e @ Error::Invalid { .. }) => {
+                return after_form(
+                    &st,
+                    &back(scope.town().slug.as_str(), entity, "/ledger"),
+                    Err(e),
+                );
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if q.get("format").map(String::as_str) == Some("csv") {
+            let mut out = vec![
+                ["date", "entry", "description", "debit", "credit", "balance"]
+                    .map(str::to_owned)
+                    .to_vec(),
+            ];
+            out.push(vec![
+                format_date(f),
+                String::new(),
+                "Balance brought forward".into(),
+                String::new(),
+                String::new(),
+                dollars(d.brought_forward_cents),
+            ]);
+            for l in &d.lines {
+                out.push(vec![
+                    l.date.clone(),
+                    l.number.to_string(),
+                    l.description.clone(),
+                    dollars(l.debit_cents),
+                    dollars(l.credit_cents),
+                    dollars(l.balance_cents),
+                ]);
+            }
+            return csv_response(
+                &format!("ledger-{}-{}.csv", scope.town().slug, d.account),
+                out,
+            );
+        }
+        from = format_date(f);
+        to = format_date(t);
+        detail = Some(d);
+    }
+    drop(c);
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("General ledger — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &DetailPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            accounts,
+            account,
+            from,
+            to,
+            detail,
         },
         &user,
     )

@@ -9,6 +9,7 @@
 pub mod budget;
 pub mod close;
 pub mod demo;
+pub mod detail;
 pub mod domain;
 pub mod filing;
 pub mod http;

@@ -450,3 +450,23 @@ pub(crate) async fn delete_openings(
          AND account_id IN (SELECT id FROM ledger_accounts WHERE municipality_id = $1 AND entity_id = $3)")
         .bind(m).bind(fy).bind(entity_id).execute(c).await)?)
 }
+
+/// Posted lines of one account between two dates within a fiscal year, oldest first:
+/// (entry id, number, date, period, description, debit, credit, memo).
+pub(crate) type DetailRow = (String, i64, String, i64, String, i64, i64, String);
+
+pub(crate) async fn account_detail(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    account_id: &str,
+    fy: i64,
+    from: &str,
+    to: &str,
+) -> Result<Vec<DetailRow>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT e.id, e.number, e.entry_date, e.period, e.description, l.debit_cents, l.credit_cents, l.memo \
+         FROM ledger_lines l JOIN ledger_entries e ON e.municipality_id = l.municipality_id AND e.id = l.entry_id \
+         WHERE l.municipality_id = $1 AND l.account_id = $2 AND e.status = 'posted' AND e.fiscal_year = $3 \
+         AND e.entry_date >= $4 AND e.entry_date <= $5 ORDER BY e.entry_date, e.period, e.number, l.line_no")
+        .bind(m).bind(account_id).bind(fy).bind(from).bind(to).fetch_all(c).await)?)
+}

@@ -883,3 +883,128 @@ async fn the_ucoa_filing_uses_opm_layout_with_credits_negative(app: TestApp) {
         .await;
     assert_eq!(bad.status, StatusCode::NOT_FOUND);
 }
+
+crate::both_dbs!(general_ledger_detail_runs_a_balance_from_the_brought_forward);
+
+async fn general_ledger_detail_runs_a_balance_from_the_brought_forward(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    set_up(&app, &director).await;
+    const CASH: &str = "1005-00-0000-00000-10100-000";
+    for (date, lines) in [
+        (
+            "2026-09-01",
+            json!([{"account": CASH, "debit": "2,400,000.00"}, {"account": "1005-00-0000-00000-41000-000", "credit": "2,400,000.00"}]),
+        ),
+        (
+            "2026-10-15",
+            json!([{"account": "1005-41-4107-00000-51000-000", "debit": "61,233.08"}, {"account": CASH, "credit": "61,233.08", "memo": "payroll"}]),
+        ),
+        (
+            "2026-11-20",
+            json!([{"account": "1005-41-4107-00000-51000-000", "debit": "1,000.00"}, {"account": CASH, "credit": "1,000.00"}]),
+        ),
+    ] {
+        let e = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/entries"),
+                &director,
+                Some(json!({"date": date, "description": "activity", "lines": lines})),
+            )
+            .await
+            .json();
+        let id = e["id"].as_str().unwrap();
+        assert_eq!(
+            app.api(
+                Method::POST,
+                &format!("{BASE}/entries/{id}/post"),
+                &director,
+                None
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+    let d = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/ledger?account={CASH}&from=2026-10-01&to=2026-11-30"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(d["brought_forward"], "2400000.00");
+    let lines = d["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            lines[0]["date"].as_str(),
+            lines[0]["credit"].as_str(),
+            lines[0]["balance"].as_str()
+        ),
+        (Some("2026-10-15"), Some("61233.08"), Some("2338766.92"))
+    );
+    assert_eq!(lines[1]["balance"], "2337766.92");
+    // From the first day of the year: nothing brought forward (no earlier year was closed).
+    let whole = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/ledger?account={CASH}&to=2026-11-30"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(whole["brought_forward"], "0.00");
+    assert_eq!(whole["lines"].as_array().unwrap().len(), 3);
+    for (query, field) in [
+        ("from=2026-11-30&to=2026-10-01", "from"),
+        ("from=2026-06-01&to=2026-07-01", "to"),
+    ] {
+        let r = app
+            .api(
+                Method::GET,
+                &format!("{BASE}/ledger?account={CASH}&{query}"),
+                &director,
+                None,
+            )
+            .await;
+        assert_eq!(r.json()["field"], field, "{query}");
+    }
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/ledger?account=1005-00-0000-00000-19999-000"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["field"], "account");
+    let csv = app
+        .api(
+            Method::GET,
+            &format!(
+                "/t/hartford/finance/ledger?account={CASH}&from=2026-10-01&to=2026-11-30&format=csv"
+            ),
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert_eq!(
+        csv.lines().nth(1),
+        Some("2026-10-01,,Balance brought forward,,,2400000.00")
+    );
+    let page = app
+        .api(
+            Method::GET,
+            &format!("/t/hartford/finance/ledger?account={CASH}"),
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(page.contains("payroll") && page.contains("$2,337,766.92"));
+}

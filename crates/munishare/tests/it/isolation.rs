@@ -233,10 +233,15 @@ async fn no_route_lets_one_town_reach_another(app: TestApp) {
                     let own = app
                         .api(Method::GET, &b.url(path, "hartford", own_service), &a, None)
                         .await;
-                    assert_eq!(
+                    // 200, or a 400 naming a required query parameter: either way
+                    // the request got past the access check to the handler.
+                    let reached = own.status == StatusCode::OK
+                        || (own.status == StatusCode::BAD_REQUEST
+                            && own.json()["field"].is_string());
+                    assert!(
+                        reached,
+                        "{user}: own town {path}: {} {}",
                         own.status,
-                        StatusCode::OK,
-                        "{user}: own town {path}: {}",
                         own.text()
                     );
                     // And a service Hartford does not subscribe to is unreachable even for its administrator.
