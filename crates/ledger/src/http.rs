@@ -402,6 +402,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_close_year))
         .routes(routes!(api_ucoa_filing))
         .routes(routes!(api_account_detail))
+        .routes(routes!(api_statements))
         .routes(routes!(api_reopen_year))
 }
 
@@ -714,6 +715,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
         .post("/t/{town}/finance/year-end", page_year_end)
         .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
         .get("/t/{town}/finance/ledger", page_account_detail)
+        .get("/t/{town}/finance/statements", page_statements)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -2104,6 +2106,126 @@ async fn page_account_detail(
             from,
             to,
             detail,
+        },
+        &user,
+    )
+}
+
+/// One fund's balance sheet and statement of revenues, expenditures and changes in fund balance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FundStatementsOut {
+    /// Fund code.
+    pub fund: String,
+    /// Fund name.
+    pub name: String,
+    /// Total assets, dollars.
+    pub assets: String,
+    /// Total liabilities, dollars.
+    pub liabilities: String,
+    /// Fund balance at the start of the year, dollars.
+    pub beginning_fund_balance: String,
+    /// Other changes to fund balance this year, dollars.
+    pub other_fund_balance_changes: String,
+    /// Revenues year to date, dollars.
+    pub revenues: String,
+    /// Expenditures year to date by UCOA function: (function, dollars).
+    pub expenditures_by_function: Vec<(String, String)>,
+    /// Total expenditures, dollars.
+    pub expenditures: String,
+    /// Revenues − expenditures, dollars.
+    pub excess: String,
+    /// Ending fund balance, dollars.
+    pub ending_fund_balance: String,
+    /// Assets = liabilities + ending fund balance.
+    pub balances: bool,
+}
+
+impl From<&crate::statements::FundStatements> for FundStatementsOut {
+    fn from(s: &crate::statements::FundStatements) -> Self {
+        Self {
+            fund: s.fund.clone(),
+            name: s.name.clone(),
+            assets: dollars(s.assets),
+            liabilities: dollars(s.liabilities),
+            beginning_fund_balance: dollars(s.beginning_fund_balance),
+            other_fund_balance_changes: dollars(s.other_fund_balance_changes),
+            revenues: dollars(s.revenues),
+            expenditures_by_function: s
+                .expenditures_by_function
+                .iter()
+                .map(|(f, c)| (f.clone(), dollars(*c)))
+                .collect(),
+            expenditures: dollars(s.expenditures),
+            excess: dollars(s.excess),
+            ending_fund_balance: dollars(s.ending_fund_balance),
+            balances: s.balances(),
+        }
+    }
+}
+
+/// Balance sheet and statement of revenues, expenditures and changes in fund balance, per fund, at a date.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/statements", tag = "finance", params(("town" = String, Path, description = TOWN), TrialBalanceQuery),
+    responses((status = 200, body = Vec<FundStatementsOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_statements(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<TrialBalanceQuery>,
+) -> ApiResult<axum::Json<Vec<FundStatementsOut>>> {
+    let (entity, _, as_of) = tb_params(&st, &q)?;
+    let mut c = st.db.read().await?;
+    let s = crate::statements::fund_statements(&scope, &mut c, entity, as_of).await?;
+    Ok(axum::Json(s.iter().map(FundStatementsOut::from).collect()))
+}
+
+#[derive(Template)]
+#[template(path = "finance_statements.html")]
+struct StatementsPage {
+    chrome: Chrome,
+    books: Books,
+    as_of: String,
+    funds: Vec<crate::statements::FundStatements>,
+}
+
+async fn page_statements(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Query(q): Query<HashMap<String, String>>,
+) -> PageResult {
+    let tq = TrialBalanceQuery {
+        entity: q.get("entity").cloned(),
+        fund: None,
+        as_of: q.get("as_of").cloned(),
+    };
+    let (entity, _, as_of) = match tb_params(&st, &tq) {
+        Ok(v) => v,
+        Err(e) => {
+            return after_form(
+                &st,
+                &back(
+                    scope.town().slug.as_str(),
+                    EntityKind::TownGovernment,
+                    "/statements",
+                ),
+                Err(e),
+            );
+        }
+    };
+    let mut c = st.db.read().await?;
+    let funds = crate::statements::fund_statements(&scope, &mut c, entity, as_of).await?;
+    drop(c);
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Financial statements — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &StatementsPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            as_of: format_date(as_of),
+            funds,
         },
         &user,
     )

@@ -14,6 +14,7 @@ pub mod domain;
 pub mod filing;
 pub mod http;
 pub mod service;
+pub mod statements;
 mod store;
 
 pub use domain::{AccountClass, AccountString, FundType, LineAmount, PeriodStatus};

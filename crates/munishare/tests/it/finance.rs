@@ -411,6 +411,37 @@ async fn finance_pages_work_end_to_end(app: TestApp) {
         "1005-00-0000-00000-43000-000,Intergovernmental revenues,revenue,1005,0.00,1000000.00,-1000000.00"
     );
     assert_eq!(lines[3], "TOTAL,,,,1000000.00,1000000.00,");
+    let statements = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/statements?as_of=2026-11-26",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        statements.contains("Fund 1005 General Fund")
+            && statements.contains(">balances<")
+            && statements.contains("$1,000,000.00")
+    );
+    let api = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/finance/statements?as_of=2026-11-26",
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            api[0]["assets"].as_str(),
+            api[0]["revenues"].as_str(),
+            api[0]["balances"].as_bool()
+        ),
+        (Some("1000000.00"), Some("1000000.00"), Some(true))
+    );
     // The clerk sees the pages but not the set-up forms.
     let clerk = app.demo_session("clerk.hartford").await;
     let overview = app
