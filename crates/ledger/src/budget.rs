@@ -347,7 +347,9 @@ pub struct BudgetRow {
     pub revised_cents: i64,
     /// Actual: expenditures (debits − credits) or revenues (credits − debits), cents.
     pub actual_cents: i64,
-    /// Revised − actual, cents (for revenues: still to collect).
+    /// Open purchase orders, cents.
+    pub encumbered_cents: i64,
+    /// Revised − actual − encumbered, cents (for revenues: still to collect).
     pub available_cents: i64,
 }
 
@@ -371,6 +373,10 @@ pub async fn budget_vs_actual(
         .await?
         .into_iter()
         .collect();
+    let encumbered: BTreeMap<String, i64> = store::encumbrances(ex, m, &entity_id, fy_num)
+        .await?
+        .into_iter()
+        .collect();
     let actual: BTreeMap<String, (i64, i64)> =
         service::trial_balance(scope, ex, entity, None, as_of)
             .await?
@@ -380,7 +386,11 @@ pub async fn budget_vs_actual(
     Ok(store::accounts(ex, m, &entity_id)
         .await?
         .into_iter()
-        .filter(|a| adopted.contains_key(&a.id) || changes.contains_key(&a.id))
+        .filter(|a| {
+            adopted.contains_key(&a.id)
+                || changes.contains_key(&a.id)
+                || encumbered.contains_key(&a.id)
+        })
         .map(|a| {
             let adopted_cents = adopted.get(&a.id).copied().unwrap_or(0);
             let changes_cents = changes.get(&a.id).copied().unwrap_or(0);
@@ -391,6 +401,7 @@ pub async fn budget_vs_actual(
                 d - c
             };
             let revised_cents = adopted_cents + changes_cents;
+            let encumbered_cents = encumbered.get(&a.id).copied().unwrap_or(0);
             BudgetRow {
                 account: a.account,
                 name: a.name,
@@ -399,7 +410,8 @@ pub async fn budget_vs_actual(
                 changes_cents,
                 revised_cents,
                 actual_cents,
-                available_cents: revised_cents - actual_cents,
+                encumbered_cents,
+                available_cents: revised_cents - actual_cents - encumbered_cents,
             }
         })
         .collect())
@@ -476,58 +488,86 @@ pub async fn set_control(
     Ok(())
 }
 
-/// The budgeted expenditure accounts an entry would take past their revised
-/// budget for its fiscal year, each as a sentence with the figures.
+/// The budgeted expenditure accounts an entry would take past what is
+/// available (revised budget − spent − encumbered), each as a sentence with the figures.
 pub(crate) async fn overspending(
     scope: &ServiceScope,
     ex: &mut impl Executor,
     entry: &service::Entry,
     lines: &[service::Line],
 ) -> Result<Vec<String>> {
-    let m = scope.municipality_id();
-    let mut net: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    let mut amounts: BTreeMap<String, (String, i64)> = BTreeMap::new();
     for l in lines {
-        let e = net
+        amounts
             .entry(l.account_id.clone())
-            .or_insert_with(|| (l.account.clone(), 0));
-        e.1 += l.debit_cents - l.credit_cents;
+            .or_insert_with(|| (l.account.clone(), 0))
+            .1 += l.debit_cents - l.credit_cents;
     }
-    let adopted: BTreeMap<String, i64> = store::adopted(ex, m, &entry.entity_id, entry.fiscal_year)
+    over_budget(
+        scope,
+        ex,
+        &entry.entity_id,
+        entry.fiscal_year,
+        &amounts,
+        "entry",
+    )
+    .await
+}
+
+/// For each (account id → (account, new cents)) that is a budgeted expenditure
+/// account with a positive amount, a sentence when revised − spent −
+/// encumbered − the new amount would be negative.
+pub(crate) async fn over_budget(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entity_id: &str,
+    fy: i64,
+    amounts: &BTreeMap<String, (String, i64)>,
+    what: &str,
+) -> Result<Vec<String>> {
+    let m = scope.municipality_id();
+    let adopted: BTreeMap<String, i64> = store::adopted(ex, m, entity_id, fy)
         .await?
         .into_iter()
         .collect();
-    let changes: BTreeMap<String, i64> =
-        store::approved_changes(ex, m, &entry.entity_id, entry.fiscal_year)
-            .await?
-            .into_iter()
-            .collect();
-    let spent: BTreeMap<String, i64> =
-        store::period_totals(ex, m, &entry.entity_id, entry.fiscal_year, 14)
-            .await?
-            .into_iter()
-            .map(|(a, d, c)| (a, d - c))
-            .collect();
+    let changes: BTreeMap<String, i64> = store::approved_changes(ex, m, entity_id, fy)
+        .await?
+        .into_iter()
+        .collect();
+    let spent: BTreeMap<String, i64> = store::period_totals(ex, m, entity_id, fy, 14)
+        .await?
+        .into_iter()
+        .map(|(a, d, c)| (a, d - c))
+        .collect();
+    let encumbered: BTreeMap<String, i64> = store::encumbrances(ex, m, entity_id, fy)
+        .await?
+        .into_iter()
+        .collect();
     let mut out = Vec::new();
-    for (account_id, (account, this_entry)) in net {
-        if this_entry <= 0
-            || !(adopted.contains_key(&account_id) || changes.contains_key(&account_id))
-        {
+    for (account_id, (account, new)) in amounts {
+        if *new <= 0 || !(adopted.contains_key(account_id) || changes.contains_key(account_id)) {
             continue;
         }
-        if AccountString::parse("account", &account)?.class()? != AccountClass::Expenditure {
+        if AccountString::parse("account", account)?.class()? != AccountClass::Expenditure {
             continue;
         }
-        let revised = adopted.get(&account_id).copied().unwrap_or(0)
-            + changes.get(&account_id).copied().unwrap_or(0);
-        let so_far = spent.get(&account_id).copied().unwrap_or(0);
-        let available = revised - so_far - this_entry;
+        let revised = adopted.get(account_id).copied().unwrap_or(0)
+            + changes.get(account_id).copied().unwrap_or(0);
+        let so_far = spent.get(account_id).copied().unwrap_or(0);
+        let held = encumbered.get(account_id).copied().unwrap_or(0);
+        let available = revised - so_far - held - new;
         if available < 0 {
+            let held_text = if held > 0 {
+                format!(", encumbered {}", Money::from_cents(held))
+            } else {
+                String::new()
+            };
             out.push(format!(
-                "{account} would be over budget by {}: revised budget {}, spent {}, this entry {}",
+                "{account} would be over budget by {}: revised budget {}, spent {}{held_text}, this {what} {}",
                 Money::from_cents(-available),
                 Money::from_cents(revised),
                 Money::from_cents(so_far),
-                Money::from_cents(this_entry)
+                Money::from_cents(*new)
             ));
         }
     }

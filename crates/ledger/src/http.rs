@@ -403,6 +403,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_ucoa_filing))
         .routes(routes!(api_account_detail))
         .routes(routes!(api_statements))
+        .routes(routes!(api_vendors, api_create_vendor))
+        .routes(routes!(api_pos, api_create_po))
+        .routes(routes!(api_approve_po))
+        .routes(routes!(api_close_po))
         .routes(routes!(api_reopen_year))
 }
 
@@ -716,6 +720,13 @@ fn pages(r: PageRoutes) -> PageRoutes {
         .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
         .get("/t/{town}/finance/ledger", page_account_detail)
         .get("/t/{town}/finance/statements", page_statements)
+        .get("/t/{town}/finance/purchasing", page_purchasing)
+        .post("/t/{town}/finance/vendors", page_create_vendor)
+        .post("/t/{town}/finance/purchase-orders", page_create_po)
+        .post(
+            "/t/{town}/finance/purchase-orders/{po}/{action}",
+            page_po_action,
+        )
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -1311,7 +1322,9 @@ pub struct BudgetRowOut {
     pub revised: String,
     /// Actual, dollars.
     pub actual: String,
-    /// Revised − actual, dollars.
+    /// Open purchase orders, dollars.
+    pub encumbered: String,
+    /// Revised − actual − encumbered, dollars.
     pub available: String,
 }
 
@@ -1325,6 +1338,7 @@ impl From<&BudgetRow> for BudgetRowOut {
             changes: dollars(r.changes_cents),
             revised: dollars(r.revised_cents),
             actual: dollars(r.actual_cents),
+            encumbered: dollars(r.encumbered_cents),
             available: dollars(r.available_cents),
         }
     }
@@ -2229,4 +2243,368 @@ async fn page_statements(
         },
         &user,
     )
+}
+
+// ---------------------------------------------------------------- purchasing
+
+/// A vendor.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorOut {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Remit-to address.
+    pub remit_to: String,
+    /// Receives a 1099.
+    pub is_1099: bool,
+}
+
+impl From<crate::purchasing::Vendor> for VendorOut {
+    fn from(v: crate::purchasing::Vendor) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            remit_to: v.remit_to,
+            is_1099: v.is_1099,
+        }
+    }
+}
+
+/// A new vendor.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VendorIn {
+    /// Name (unique in the town).
+    pub name: String,
+    /// Remit-to address.
+    pub remit_to: String,
+    /// Receives a 1099 at year end.
+    pub is_1099: Option<bool>,
+}
+
+/// A purchase order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoOut {
+    /// Id.
+    pub id: String,
+    /// Number within the fiscal year.
+    pub number: i64,
+    /// Fiscal year.
+    pub fiscal_year: i64,
+    /// Vendor.
+    pub vendor: String,
+    /// Date.
+    pub date: String,
+    /// Description.
+    pub description: String,
+    /// draft, open, closed or cancelled.
+    pub status: String,
+    /// (account, amount, liquidated) in dollars.
+    pub lines: Vec<PoLineOut>,
+    /// Appropriation-control warnings from approval.
+    pub warnings: Vec<String>,
+}
+
+/// A purchase-order line.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PoLineOut {
+    /// Account.
+    pub account: String,
+    /// Amount, dollars.
+    pub amount: String,
+    /// Liquidated by invoices, dollars.
+    pub liquidated: String,
+}
+
+fn po_out(
+    p: crate::purchasing::PurchaseOrder,
+    lines: Vec<crate::purchasing::PoLine>,
+    warnings: Vec<String>,
+) -> PoOut {
+    PoOut {
+        id: p.id,
+        number: p.number,
+        fiscal_year: p.fiscal_year,
+        vendor: p.vendor_name,
+        date: p.po_date,
+        description: p.description,
+        status: p.status,
+        lines: lines
+            .into_iter()
+            .map(|l| PoLineOut {
+                account: l.account,
+                amount: dollars(l.amount_cents),
+                liquidated: dollars(l.liquidated_cents),
+            })
+            .collect(),
+        warnings,
+    }
+}
+
+/// A new purchase order (a draft until approved).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PoIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Date, YYYY-MM-DD.
+    pub date: String,
+    /// What is being bought.
+    pub description: String,
+    /// Expenditure accounts and amounts.
+    pub lines: Vec<AmountLineIn>,
+}
+
+/// The town's vendors.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/vendors", tag = "finance", params(("town" = String, Path, description = TOWN)),
+    responses((status = 200, body = Vec<VendorOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_vendors(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+) -> ApiResult<axum::Json<Vec<VendorOut>>> {
+    let mut c = st.db.read().await?;
+    Ok(axum::Json(
+        crate::purchasing::vendors(&scope, &mut c)
+            .await?
+            .into_iter()
+            .map(VendorOut::from)
+            .collect(),
+    ))
+}
+
+/// Adds a vendor.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/vendors", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = VendorIn,
+    responses((status = 201, body = VendorOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_create_vendor(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<VendorIn>,
+) -> ApiResult<Response> {
+    let mut tx = st.db.begin().await?;
+    let v = crate::purchasing::create_vendor(
+        &scope,
+        &mut tx,
+        st.now(),
+        &req.name,
+        &req.remit_to,
+        req.is_1099.unwrap_or(false),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(VendorOut::from(v))).into_response())
+}
+
+/// The purchase orders of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/purchase-orders", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<PoOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_pos(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<PoOut>>> {
+    let mut c = st.db.read().await?;
+    let list = crate::purchasing::pos(&scope, &mut c, entity_of(q.entity.as_deref())?).await?;
+    Ok(axum::Json(
+        list.into_iter()
+            .map(|p| po_out(p, Vec::new(), Vec::new()))
+            .collect(),
+    ))
+}
+
+/// Drafts a purchase order.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/purchase-orders", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = PoIn,
+    responses((status = 201, body = PoOut), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_create_po(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<PoIn>,
+) -> ApiResult<Response> {
+    let new = crate::purchasing::NewPurchaseOrder {
+        entity: entity_of(req.entity.as_deref())?,
+        vendor_id: req.vendor_id,
+        date: parse_date("date", &req.date)?,
+        description: req.description,
+        lines: amount_lines(req.lines)?,
+    };
+    let mut tx = st.db.begin().await?;
+    let (p, lines) = crate::purchasing::create_po(&scope, &mut tx, st.now(), &new).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(po_out(p, lines, Vec::new())),
+    )
+        .into_response())
+}
+
+/// Approves a draft purchase order: it encumbers its accounts (subject to appropriation control).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/purchase-orders/{po}/approve", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("po" = String, Path, description = "Purchase order id")),
+    responses((status = 200, body = PoOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_approve_po(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, po)): Path<(String, String)>,
+) -> ApiResult<axum::Json<PoOut>> {
+    let mut tx = st.db.begin().await?;
+    let (p, warnings) = crate::purchasing::approve_po(&scope, &mut tx, st.now(), &po).await?;
+    let (_, lines) = crate::purchasing::po(&scope, &mut tx, &p.id).await?;
+    tx.commit().await?;
+    Ok(axum::Json(po_out(p, lines, warnings)))
+}
+
+/// Closes an open purchase order (releasing its open encumbrance) or cancels a draft.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/purchase-orders/{po}/close", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("po" = String, Path, description = "Purchase order id")),
+    responses((status = 200, body = PoOut), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_close_po(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, po)): Path<(String, String)>,
+) -> ApiResult<axum::Json<PoOut>> {
+    let mut tx = st.db.begin().await?;
+    let p = crate::purchasing::close_po(&scope, &mut tx, st.now(), &po).await?;
+    tx.commit().await?;
+    Ok(axum::Json(po_out(p, Vec::new(), Vec::new())))
+}
+
+#[derive(Template)]
+#[template(path = "finance_purchasing.html")]
+struct PurchasingPage {
+    chrome: Chrome,
+    books: Books,
+    vendors: Vec<crate::purchasing::Vendor>,
+    orders: Vec<(
+        crate::purchasing::PurchaseOrder,
+        Vec<crate::purchasing::PoLine>,
+    )>,
+    today: String,
+}
+
+async fn page_purchasing(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Finance>,
+    Query(q): Query<EntityQuery>,
+) -> PageResult {
+    let entity = entity_of(q.entity.as_deref())?;
+    let mut c = st.db.read().await?;
+    let vendors = crate::purchasing::vendors(&scope, &mut c).await?;
+    let mut orders = Vec::new();
+    for p in crate::purchasing::pos(&scope, &mut c, entity)
+        .await?
+        .into_iter()
+        .take(100)
+    {
+        let (_, lines) = crate::purchasing::po(&scope, &mut c, &p.id).await?;
+        orders.push((p, lines));
+    }
+    drop(c);
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Purchasing — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &PurchasingPage {
+            chrome,
+            books: Books::new(&scope, entity),
+            vendors,
+            orders,
+            today: format_date(st.today()),
+        },
+        &user,
+    )
+}
+
+async fn page_create_vendor(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let v = crate::purchasing::create_vendor(
+            &scope,
+            &mut tx,
+            st.now(),
+            f.get("name").map_or("", String::as_str),
+            f.get("remit_to").map_or("", String::as_str),
+            f.contains_key("is_1099"),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(format!("Vendor {} added.", v.name))
+    }
+    .await;
+    after_form(
+        &st,
+        &back(scope.town().slug.as_str(), entity, "/purchasing"),
+        r,
+    )
+}
+
+async fn page_create_po(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let new = crate::purchasing::NewPurchaseOrder {
+            entity,
+            vendor_id: f.get("vendor_id").cloned().unwrap_or_default(),
+            date: parse_date("date", f.get("date").map_or("", String::as_str))?,
+            description: f.get("description").cloned().unwrap_or_default(),
+            lines: text_lines("lines", f.get("lines").map_or("", String::as_str))?,
+        };
+        let mut tx = st.db.begin().await?;
+        let (p, _) = crate::purchasing::create_po(&scope, &mut tx, st.now(), &new).await?;
+        tx.commit().await?;
+        Ok(format!(
+            "Purchase order {} drafted; approve it to encumber the budget.",
+            p.number
+        ))
+    }
+    .await;
+    after_form(
+        &st,
+        &back(scope.town().slug.as_str(), entity, "/purchasing"),
+        r,
+    )
+}
+
+async fn page_po_action(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, po, action)): Path<(String, String, String)>,
+) -> PageResult {
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let msg = match action.as_str() {
+            "approve" => {
+                let (p, warnings) =
+                    crate::purchasing::approve_po(&scope, &mut tx, st.now(), &po).await?;
+                let mut msg = format!(
+                    "Purchase order {} is approved and encumbers its accounts.",
+                    p.number
+                );
+                for w in warnings {
+                    msg.push_str(&format!(" Warning: {w}."));
+                }
+                msg
+            }
+            "close" => {
+                let p = crate::purchasing::close_po(&scope, &mut tx, st.now(), &po).await?;
+                format!("Purchase order {} is {}.", p.number, p.status)
+            }
+            _ => return Err(Error::NotFound { what: "page" }),
+        };
+        tx.commit().await?;
+        Ok(msg)
+    }
+    .await;
+    after_form(&st, &format!("/t/{town}/finance/purchasing"), r)
 }

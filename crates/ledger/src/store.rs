@@ -470,3 +470,122 @@ pub(crate) async fn account_detail(
          AND e.entry_date >= $4 AND e.entry_date <= $5 ORDER BY e.entry_date, e.period, e.number, l.line_no")
         .bind(m).bind(account_id).bind(fy).bind(from).bind(to).fetch_all(c).await)?)
 }
+
+use crate::purchasing::{PoLine, PurchaseOrder, Vendor};
+
+pub(crate) async fn insert_vendor(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    v: &Vendor,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_vendors (municipality_id, id, name, remit_to, is_1099, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(m).bind(&v.id).bind(&v.name).bind(&v.remit_to).bind(v.is_1099).bind(&v.created_at).execute(c).await)?)
+}
+
+pub(crate) async fn vendors(ex: &mut impl Executor, m: &MunicipalityId) -> Result<Vec<Vendor>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, name, remit_to, is_1099, created_at FROM ledger_vendors WHERE municipality_id = $1 ORDER BY name")
+        .bind(m).fetch_all(c).await)?)
+}
+
+pub(crate) async fn insert_po(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    p: &PurchaseOrder,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_purchase_orders (municipality_id, id, entity_id, fiscal_year, number, vendor_id, po_date, description, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
+        .bind(m).bind(&p.id).bind(&p.entity_id).bind(p.fiscal_year).bind(p.number).bind(&p.vendor_id).bind(&p.po_date)
+        .bind(&p.description).bind(&p.status).bind(&p.created_at).execute(c).await)?)
+}
+
+pub(crate) async fn insert_po_line(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    po_id: &str,
+    l: &PoLine,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_po_lines (municipality_id, po_id, line_no, account_id, amount_cents, liquidated_cents) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(m).bind(po_id).bind(l.line_no).bind(&l.account_id).bind(l.amount_cents).bind(l.liquidated_cents).execute(c).await)?)
+}
+
+pub(crate) async fn next_po_number(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<i64> {
+    let max: Option<i64> = dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT MAX(number) FROM ledger_purchase_orders WHERE municipality_id = $1 AND entity_id = $2 AND fiscal_year = $3")
+        .bind(m).bind(entity_id).bind(fy).fetch_one(c).await)?;
+    Ok(max.unwrap_or(0) + 1)
+}
+
+const PO_COLUMNS: &str = "p.id, p.entity_id, p.fiscal_year, p.number, p.vendor_id, v.name AS vendor_name, p.po_date, p.description, p.status, p.created_at";
+
+pub(crate) async fn po(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<PurchaseOrder>> {
+    let sql = format!(
+        "SELECT {PO_COLUMNS} FROM ledger_purchase_orders p JOIN ledger_vendors v ON v.municipality_id = p.municipality_id AND v.id = p.vendor_id WHERE p.municipality_id = $1 AND p.id = $2"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(id).fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn pos(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<PurchaseOrder>> {
+    let sql = format!(
+        "SELECT {PO_COLUMNS} FROM ledger_purchase_orders p JOIN ledger_vendors v ON v.municipality_id = p.municipality_id AND v.id = p.vendor_id WHERE p.municipality_id = $1 AND p.entity_id = $2 ORDER BY p.fiscal_year DESC, p.number DESC"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(entity_id).fetch_all(c).await)?,
+    )
+}
+
+pub(crate) async fn po_lines(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    po_id: &str,
+) -> Result<Vec<PoLine>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.line_no, l.account_id, a.account, l.amount_cents, l.liquidated_cents FROM ledger_po_lines l \
+         JOIN ledger_accounts a ON a.municipality_id = l.municipality_id AND a.id = l.account_id \
+         WHERE l.municipality_id = $1 AND l.po_id = $2 ORDER BY l.line_no").bind(m).bind(po_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn set_po_status(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    from: &str,
+    to: &str,
+) -> Result<u64> {
+    Ok(
+        execute!(ex, c => sqlx::query("UPDATE ledger_purchase_orders SET status = $1 WHERE municipality_id = $2 AND id = $3 AND status = $4")
+        .bind(to).bind(m).bind(id).bind(from).execute(c).await)?,
+    )
+}
+
+/// Open encumbrance per account for a fiscal year: (account id, cents).
+pub(crate) async fn encumbrances(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<Vec<(String, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.account_id, CAST(SUM(l.amount_cents - l.liquidated_cents) AS BIGINT) FROM ledger_po_lines l \
+         JOIN ledger_purchase_orders p ON p.municipality_id = l.municipality_id AND p.id = l.po_id \
+         WHERE l.municipality_id = $1 AND p.entity_id = $2 AND p.fiscal_year = $3 AND p.status = 'open' GROUP BY l.account_id")
+        .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
+}

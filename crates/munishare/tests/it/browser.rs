@@ -289,7 +289,7 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
         .await
         .unwrap();
     assert!(
-        bva.contains("$1,000,000.00 $0.00 $1,000,000.00 $84,321.57 $915,678.43"),
+        bva.contains("$1,000,000.00 $0.00 $1,000,000.00 $84,321.57 $0.00 $915,678.43"),
         "{bva}"
     );
     shot(&wd, "finance-budget").await;

@@ -1039,3 +1039,210 @@ async fn general_ledger_detail_runs_a_balance_from_the_brought_forward(app: Test
         .text();
     assert!(page.contains("payroll") && page.contains("$2,337,766.92"));
 }
+
+crate::both_dbs!(purchase_orders_encumber_the_budget_until_closed);
+
+async fn purchase_orders_encumber_the_budget_until_closed(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    set_up(&app, &director).await;
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/budgets"),
+            &director,
+            Some(json!({"fiscal_year": 2027, "lines": [{"account": EXEC, "amount": "10,000.00"}]}))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let vendor = app.api(Method::POST, &format!("{BASE}/vendors"), &clerk, Some(json!({"name": "Acme Uniforms", "remit_to": "12 Main St, Hartford CT 06103", "is_1099": true}))).await;
+    assert_eq!(vendor.status, StatusCode::CREATED, "{}", vendor.text());
+    let vid = vendor.json()["id"].as_str().unwrap().to_owned();
+    let dup = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/vendors"),
+            &clerk,
+            Some(json!({"name": "Acme Uniforms", "remit_to": "x"})),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.json()["field"].as_str()),
+        (StatusCode::CONFLICT, Some("name"))
+    );
+    let po = |amount: &str| json!({"vendor_id": vid, "date": "2026-11-02", "description": "Uniforms", "lines": [{"account": EXEC, "amount": amount}]});
+    let bad = app.api(Method::POST, &format!("{BASE}/purchase-orders"), &clerk, Some(json!({"vendor_id": vid, "date": "2026-11-02", "description": "x", "lines": [{"account": "1005-00-0000-00000-10100-000", "amount": "1.00"}]}))).await;
+    assert_eq!(
+        bad.json()["detail"],
+        "lines[1].account: 1005-00-0000-00000-10100-000 is not an expenditure account"
+    );
+    let first = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders"),
+            &clerk,
+            Some(po("6,000.00")),
+        )
+        .await
+        .json();
+    assert_eq!(first["status"], "draft");
+    let first_id = first["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders/{first_id}/approve"),
+            &clerk,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let approved = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders/{first_id}/approve"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (approved["status"].as_str(), approved["warnings"].clone()),
+        (Some("open"), json!([]))
+    );
+    let bva = |app: TestApp| async move {
+        let rows = app
+            .api(
+                Method::GET,
+                &format!("{BASE}/budget-vs-actual?as_of=2026-11-26"),
+                &app.token("clerk.hartford", "hartford", "finance").await,
+                None,
+            )
+            .await
+            .json();
+        let r = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == EXEC)
+            .unwrap()
+            .clone();
+        (
+            r["encumbered"].as_str().unwrap().to_owned(),
+            r["available"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(
+        bva(app.clone()).await,
+        ("6000.00".to_owned(), "4000.00".to_owned())
+    );
+    // Warn (the default): a second order past what is available is approved with the figures.
+    let second = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders"),
+            &clerk,
+            Some(po("5,000.00")),
+        )
+        .await
+        .json();
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders/{second_id}/approve"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        r["warnings"],
+        json!([format!(
+            "{EXEC} would be over budget by $1,000.00: revised budget $10,000.00, spent $0.00, encumbered $6,000.00, this order $5,000.00"
+        )])
+    );
+    assert_eq!(
+        bva(app.clone()).await,
+        ("11000.00".to_owned(), "-1000.00".to_owned())
+    );
+    // Block: refused.
+    app.api(
+        Method::POST,
+        &format!("{BASE}/settings"),
+        &director,
+        Some(json!({"appropriation_control": "block"})),
+    )
+    .await;
+    let third = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders"),
+            &clerk,
+            Some(po("1.00")),
+        )
+        .await
+        .json();
+    let r = app
+        .api(
+            Method::POST,
+            &format!(
+                "{BASE}/purchase-orders/{}/approve",
+                third["id"].as_str().unwrap()
+            ),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // Closing the second order releases its encumbrance.
+    let closed = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders/{second_id}/close"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(closed["status"], "closed");
+    assert_eq!(
+        bva(app.clone()).await,
+        ("6000.00".to_owned(), "4000.00".to_owned())
+    );
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/purchase-orders/{second_id}/close"),
+            &director,
+            None
+        )
+        .await
+        .status,
+        StatusCode::CONFLICT
+    );
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/purchasing",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(page.contains("Acme Uniforms") && page.contains(">open<") && page.contains(">closed<"));
+    let budget_page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/budget?as_of=2026-11-26",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(budget_page.contains("$6,000.00") && budget_page.contains("$4,000.00"));
+}

@@ -25,6 +25,7 @@ struct TownB {
     job_id: String,
     entry_id: String,
     change_id: String,
+    po_id: String,
 }
 
 impl TownB {
@@ -38,6 +39,8 @@ impl TownB {
             "id" if path.contains("/jobs/") => self.job_id.clone(),
             "entry" => self.entry_id.clone(),
             "change" => self.change_id.clone(),
+            "po" => self.po_id.clone(),
+            "action" => "approve".to_owned(),
             "decision" => "approve".to_owned(),
             "fiscal_year" => "2027".to_owned(),
             "period" => "1".to_owned(),
@@ -130,6 +133,10 @@ async fn fixtures(app: &TestApp) -> TownB {
             json!({"account": "1005-00-0000-00000-41000-000", "name": "Taxes"}),
         ),
         ("periods", json!({"fiscal_year": 2027})),
+        (
+            "accounts",
+            json!({"account": "1005-41-4107-00000-51000-000", "name": "Executive wages"}),
+        ),
     ] {
         let r = app
             .api(
@@ -153,6 +160,20 @@ async fn fixtures(app: &TestApp) -> TownB {
     }))).await;
     assert_eq!(change.status, StatusCode::CREATED, "{}", change.text());
     let change_id = change.json()["id"].as_str().unwrap().to_owned();
+    let vendor = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/finance/vendors",
+            &b_user,
+            Some(json!({"name": "Elm Street Supply", "remit_to": "1 Elm St"})),
+        )
+        .await
+        .json();
+    let po = app.api(Method::POST, "/api/v1/towns/west-hartford/finance/purchase-orders", &b_user, Some(json!({
+        "vendor_id": vendor["id"], "date": "2026-11-02", "description": "Paper", "lines": [{"account": "1005-41-4107-00000-51000-000", "amount": "10.00"}]
+    }))).await;
+    assert_eq!(po.status, StatusCode::CREATED, "{}", po.text());
+    let po_id = po.json()["id"].as_str().unwrap().to_owned();
     let mut c = app.db.read().await.unwrap();
     let id = tenancy::find_by_slug(&mut c, "west-hartford")
         .await
@@ -170,6 +191,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         job_id: job["id"].as_str().unwrap().to_owned(),
         entry_id,
         change_id,
+        po_id,
     }
 }
 
