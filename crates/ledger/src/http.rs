@@ -407,6 +407,10 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_pos, api_create_po))
         .routes(routes!(api_approve_po))
         .routes(routes!(api_close_po))
+        .routes(routes!(api_invoices, api_enter_invoice))
+        .routes(routes!(api_approve_invoice))
+        .routes(routes!(api_pay))
+        .routes(routes!(api_check_register))
         .routes(routes!(api_reopen_year))
 }
 
@@ -727,6 +731,13 @@ fn pages(r: PageRoutes) -> PageRoutes {
             "/t/{town}/finance/purchase-orders/{po}/{action}",
             page_po_action,
         )
+        .post("/t/{town}/finance/invoices", page_enter_invoice)
+        .post(
+            "/t/{town}/finance/invoices/{invoice}/approve",
+            page_approve_invoice,
+        )
+        .post("/t/{town}/finance/payment-runs", page_pay)
+        .get("/t/{town}/finance/payment-runs/{run}", page_check_register)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -2473,6 +2484,7 @@ async fn api_close_po(
 struct PurchasingPage {
     chrome: Chrome,
     books: Books,
+    invoices: Vec<crate::payables::Invoice>,
     vendors: Vec<crate::purchasing::Vendor>,
     orders: Vec<(
         crate::purchasing::PurchaseOrder,
@@ -2498,6 +2510,11 @@ async fn page_purchasing(
         let (_, lines) = crate::purchasing::po(&scope, &mut c, &p.id).await?;
         orders.push((p, lines));
     }
+    let invoices = crate::payables::invoices(&scope, &mut c, entity)
+        .await?
+        .into_iter()
+        .take(200)
+        .collect();
     drop(c);
     let chrome = Chrome::new(
         &st,
@@ -2510,6 +2527,7 @@ async fn page_purchasing(
         &PurchasingPage {
             chrome,
             books: Books::new(&scope, entity),
+            invoices,
             vendors,
             orders,
             today: format_date(st.today()),
@@ -2607,4 +2625,320 @@ async fn page_po_action(
     }
     .await;
     after_form(&st, &format!("/t/{town}/finance/purchasing"), r)
+}
+
+// ---------------------------------------------------------------- payables
+
+/// An invoice.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvoiceOut {
+    /// Id.
+    pub id: String,
+    /// Vendor.
+    pub vendor: String,
+    /// Vendor's invoice number.
+    pub number: String,
+    /// Date.
+    pub date: String,
+    /// Description.
+    pub description: String,
+    /// Total, dollars.
+    pub amount: String,
+    /// entered, approved or paid.
+    pub status: String,
+    /// Purchase order billed against.
+    pub po_id: Option<String>,
+    /// Check number, once paid.
+    pub check_number: Option<i64>,
+    /// Appropriation-control warnings from approval.
+    pub warnings: Vec<String>,
+}
+
+fn invoice_out(i: crate::payables::Invoice, warnings: Vec<String>) -> InvoiceOut {
+    InvoiceOut {
+        id: i.id,
+        vendor: i.vendor_name,
+        number: i.invoice_number,
+        date: i.invoice_date,
+        description: i.description,
+        amount: dollars(i.amount_cents),
+        status: i.status,
+        po_id: i.po_id,
+        check_number: i.check_number,
+        warnings,
+    }
+}
+
+/// A new invoice.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InvoiceIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Purchase order id, when the invoice bills against one.
+    pub po_id: Option<String>,
+    /// The vendor's invoice number.
+    pub number: String,
+    /// Invoice date, YYYY-MM-DD.
+    pub date: String,
+    /// Description.
+    pub description: String,
+    /// Expenditure accounts and amounts.
+    pub lines: Vec<AmountLineIn>,
+}
+
+/// Pay approved invoices.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PayIn {
+    /// Books (default town_government).
+    pub entity: Option<String>,
+    /// Check date, YYYY-MM-DD.
+    pub date: String,
+}
+
+/// A payment run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentRunOut {
+    /// Id.
+    pub id: String,
+    /// Check date.
+    pub date: String,
+    /// First check number.
+    pub first_check: i64,
+    /// Total, dollars.
+    pub total: String,
+}
+
+/// The invoices of a town's books.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/invoices", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
+    responses((status = 200, body = Vec<InvoiceOut>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_invoices(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiQuery(q): ApiQuery<EntityQuery>,
+) -> ApiResult<axum::Json<Vec<InvoiceOut>>> {
+    let mut c = st.db.read().await?;
+    let list = crate::payables::invoices(&scope, &mut c, entity_of(q.entity.as_deref())?).await?;
+    Ok(axum::Json(
+        list.into_iter()
+            .map(|i| invoice_out(i, Vec::new()))
+            .collect(),
+    ))
+}
+
+/// Enters a vendor invoice (finance clerks and up); a vendor's invoice number can be entered once.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/invoices", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = InvoiceIn,
+    responses((status = 201, body = InvoiceOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_enter_invoice(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<InvoiceIn>,
+) -> ApiResult<Response> {
+    let new = crate::payables::NewInvoice {
+        entity: entity_of(req.entity.as_deref())?,
+        vendor_id: req.vendor_id,
+        po_id: req.po_id.filter(|p| !p.trim().is_empty()),
+        number: req.number,
+        date: parse_date("date", &req.date)?,
+        description: req.description,
+        lines: amount_lines(req.lines)?,
+    };
+    let mut tx = st.db.begin().await?;
+    let inv = crate::payables::enter_invoice(&scope, &mut tx, st.now(), &new).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(invoice_out(inv, Vec::new())),
+    )
+        .into_response())
+}
+
+/// Approves an invoice: liquidates its purchase order and posts expense against accounts payable.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/invoices/{invoice}/approve", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("invoice" = String, Path, description = "Invoice id")),
+    responses((status = 200, body = InvoiceOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_approve_invoice(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, invoice)): Path<(String, String)>,
+) -> ApiResult<axum::Json<InvoiceOut>> {
+    let mut tx = st.db.begin().await?;
+    let (inv, warnings) =
+        crate::payables::approve_invoice(&scope, &mut tx, st.now(), &invoice).await?;
+    tx.commit().await?;
+    Ok(axum::Json(invoice_out(inv, warnings)))
+}
+
+/// Pays every approved invoice by check: posts accounts payable against cash and numbers the checks.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/finance/payment-runs", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = PayIn,
+    responses((status = 201, body = PaymentRunOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_pay(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    ApiJson(req): ApiJson<PayIn>,
+) -> ApiResult<Response> {
+    let date = parse_date("date", &req.date)?;
+    let mut tx = st.db.begin().await?;
+    let run = crate::payables::pay_approved(
+        &scope,
+        &mut tx,
+        st.now(),
+        entity_of(req.entity.as_deref())?,
+        date,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(PaymentRunOut {
+            id: run.id,
+            date: run.run_date,
+            first_check: run.first_check,
+            total: dollars(run.total_cents),
+        }),
+    )
+        .into_response())
+}
+
+fn register_csv(
+    town: &str,
+    rows: &[(i64, String, String, String, i64)],
+    run: &crate::payables::PaymentRun,
+) -> PageResult {
+    let mut out = vec![
+        [
+            "check_number",
+            "date",
+            "vendor",
+            "remit_to",
+            "invoice",
+            "amount",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for (check, vendor, remit, invoice, cents) in rows {
+        out.push(vec![
+            check.to_string(),
+            run.run_date.clone(),
+            vendor.clone(),
+            remit.clone(),
+            invoice.clone(),
+            dollars(*cents),
+        ]);
+    }
+    out.push(vec![
+        String::new(),
+        String::new(),
+        "TOTAL".into(),
+        String::new(),
+        String::new(),
+        dollars(run.total_cents),
+    ]);
+    csv_response(&format!("check-register-{town}-{}.csv", run.run_date), out)
+}
+
+/// The check register of a payment run, as CSV.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/finance/payment-runs/{run}/check-register", tag = "finance",
+    params(("town" = String, Path, description = TOWN), ("run" = String, Path, description = "Payment run id")),
+    responses((status = 200, description = "CSV check register", content_type = "text/csv"), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_check_register(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Finance>,
+    Path((_town, run)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let mut c = st.db.read().await?;
+    let (run, rows) = crate::payables::check_register(&scope, &mut c, &run).await?;
+    Ok(register_csv(scope.town().slug.as_str(), &rows, &run).map_err(|e| e.0)?)
+}
+
+async fn page_enter_invoice(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let r = async {
+        let new = crate::payables::NewInvoice {
+            entity,
+            vendor_id: f.get("vendor_id").cloned().unwrap_or_default(),
+            po_id: f.get("po_id").cloned().filter(|p| !p.trim().is_empty()),
+            number: f.get("number").cloned().unwrap_or_default(),
+            date: parse_date("date", f.get("date").map_or("", String::as_str))?,
+            description: f.get("description").cloned().unwrap_or_default(),
+            lines: text_lines("lines", f.get("lines").map_or("", String::as_str))?,
+        };
+        let mut tx = st.db.begin().await?;
+        let inv = crate::payables::enter_invoice(&scope, &mut tx, st.now(), &new).await?;
+        tx.commit().await?;
+        Ok(format!(
+            "Invoice {} from {} entered; approve it to post it.",
+            inv.invoice_number, inv.vendor_name
+        ))
+    }
+    .await;
+    after_form(
+        &st,
+        &back(scope.town().slug.as_str(), entity, "/purchasing"),
+        r,
+    )
+}
+
+async fn page_approve_invoice(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((town, invoice)): Path<(String, String)>,
+) -> PageResult {
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let (inv, warnings) =
+            crate::payables::approve_invoice(&scope, &mut tx, st.now(), &invoice).await?;
+        tx.commit().await?;
+        let mut msg = format!("Invoice {} is approved and posted.", inv.invoice_number);
+        for w in warnings {
+            msg.push_str(&format!(" Warning: {w}."));
+        }
+        Ok(msg)
+    }
+    .await;
+    after_form(&st, &format!("/t/{town}/finance/purchasing"), r)
+}
+
+async fn page_pay(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let entity = entity_of(f.get("entity").map(String::as_str))?;
+    let town = scope.town().slug.to_string();
+    let r = async {
+        let date = parse_date("date", f.get("date").map_or("", String::as_str))?;
+        let mut tx = st.db.begin().await?;
+        let run = crate::payables::pay_approved(&scope, &mut tx, st.now(), entity, date).await?;
+        tx.commit().await?;
+        Ok(run.id)
+    }
+    .await;
+    match r {
+        Ok(id) => Ok(redirect_flash(
+            &st,
+            &format!("/t/{town}/finance/purchasing?entity={}", entity.as_str()),
+            "ok",
+            &format!(
+                "Checks printed in payment run {id}; the check register is in the list below."
+            ),
+        )),
+        Err(e) => after_form(&st, &back(&town, entity, "/purchasing"), Err(e)),
+    }
+}
+
+async fn page_check_register(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Finance>,
+    Path((_town, run)): Path<(String, String)>,
+) -> PageResult {
+    let mut c = st.db.read().await?;
+    let (run, rows) = crate::payables::check_register(&scope, &mut c, &run).await?;
+    register_csv(scope.town().slug.as_str(), &rows, &run)
 }

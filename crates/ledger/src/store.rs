@@ -589,3 +589,140 @@ pub(crate) async fn encumbrances(
          WHERE l.municipality_id = $1 AND p.entity_id = $2 AND p.fiscal_year = $3 AND p.status = 'open' GROUP BY l.account_id")
         .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
 }
+
+use crate::payables::{Invoice, PaymentRun};
+
+const INVOICE_COLUMNS: &str = "i.id, i.entity_id, i.vendor_id, v.name AS vendor_name, i.po_id, i.invoice_number, i.invoice_date, \
+     i.description, i.amount_cents, i.status, i.entry_id, i.payment_run_id, i.check_number, i.created_at";
+
+pub(crate) async fn insert_invoice(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    i: &Invoice,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_invoices (municipality_id, id, entity_id, vendor_id, po_id, invoice_number, invoice_date, description, \
+         amount_cents, status, entry_id, payment_run_id, check_number, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, NULL, NULL, $11)")
+        .bind(m).bind(&i.id).bind(&i.entity_id).bind(&i.vendor_id).bind(&i.po_id).bind(&i.invoice_number).bind(&i.invoice_date)
+        .bind(&i.description).bind(i.amount_cents).bind(&i.status).bind(&i.created_at).execute(c).await)?)
+}
+
+pub(crate) async fn insert_invoice_line(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    invoice_id: &str,
+    line_no: i64,
+    account_id: &str,
+    cents: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_invoice_lines (municipality_id, invoice_id, line_no, account_id, amount_cents) VALUES ($1, $2, $3, $4, $5)")
+        .bind(m).bind(invoice_id).bind(line_no).bind(account_id).bind(cents).execute(c).await)?)
+}
+
+pub(crate) async fn invoice(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<Invoice>> {
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM ledger_invoices i JOIN ledger_vendors v ON v.municipality_id = i.municipality_id AND v.id = i.vendor_id WHERE i.municipality_id = $1 AND i.id = $2"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(id).fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn invoices(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<Invoice>> {
+    let sql = format!(
+        "SELECT {INVOICE_COLUMNS} FROM ledger_invoices i JOIN ledger_vendors v ON v.municipality_id = i.municipality_id AND v.id = i.vendor_id WHERE i.municipality_id = $1 AND i.entity_id = $2 ORDER BY i.invoice_date DESC, i.id DESC"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(entity_id).fetch_all(c).await)?,
+    )
+}
+
+/// (account id, account string, fund code, cents) of an invoice's lines.
+pub(crate) async fn invoice_lines(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    invoice_id: &str,
+) -> Result<Vec<(String, String, String, i64)>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.account_id, a.account, f.code, l.amount_cents FROM ledger_invoice_lines l \
+         JOIN ledger_accounts a ON a.municipality_id = l.municipality_id AND a.id = l.account_id \
+         JOIN ledger_funds f ON f.municipality_id = a.municipality_id AND f.id = a.fund_id \
+         WHERE l.municipality_id = $1 AND l.invoice_id = $2 ORDER BY l.line_no").bind(m).bind(invoice_id).fetch_all(c).await)?)
+}
+
+pub(crate) async fn approve_invoice(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    entry_id: &str,
+) -> Result<u64> {
+    Ok(
+        execute!(ex, c => sqlx::query("UPDATE ledger_invoices SET status = 'approved', entry_id = $1 WHERE municipality_id = $2 AND id = $3 AND status = 'entered'")
+        .bind(entry_id).bind(m).bind(id).execute(c).await)?,
+    )
+}
+
+pub(crate) async fn pay_invoice(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    run_id: &str,
+    check: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_invoices SET status = 'paid', payment_run_id = $1, check_number = $2 WHERE municipality_id = $3 AND id = $4 AND status = 'approved'")
+        .bind(run_id).bind(check).bind(m).bind(id).execute(c).await)?)
+}
+
+pub(crate) async fn liquidate(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    po_id: &str,
+    line_no: i64,
+    cents: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_po_lines SET liquidated_cents = liquidated_cents + $1 WHERE municipality_id = $2 AND po_id = $3 AND line_no = $4")
+        .bind(cents).bind(m).bind(po_id).bind(line_no).execute(c).await)?)
+}
+
+pub(crate) async fn insert_payment_run(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    r: &PaymentRun,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_payment_runs (municipality_id, id, entity_id, run_date, first_check, entry_id, total_cents, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        .bind(m).bind(&r.id).bind(&r.entity_id).bind(&r.run_date).bind(r.first_check).bind(&r.entry_id).bind(r.total_cents).bind(&r.created_at)
+        .execute(c).await)?)
+}
+
+pub(crate) async fn payment_run(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<PaymentRun>> {
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT id, entity_id, run_date, first_check, entry_id, total_cents, created_at FROM ledger_payment_runs WHERE municipality_id = $1 AND id = $2")
+        .bind(m).bind(id).fetch_optional(c).await)?)
+}
+
+pub(crate) async fn max_check_number(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Option<i64>> {
+    Ok(dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT MAX(check_number) FROM ledger_invoices WHERE municipality_id = $1 AND entity_id = $2")
+        .bind(m).bind(entity_id).fetch_one(c).await)?)
+}

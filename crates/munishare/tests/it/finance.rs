@@ -1246,3 +1246,245 @@ async fn purchase_orders_encumber_the_budget_until_closed(app: TestApp) {
         .text();
     assert!(budget_page.contains("$6,000.00") && budget_page.contains("$4,000.00"));
 }
+
+crate::both_dbs!(a_purchase_order_is_invoiced_approved_and_paid_by_check);
+
+async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    set_up(&app, &director).await;
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    const AP: &str = "1005-00-0000-00000-20100-000";
+    const CASH: &str = "1005-00-0000-00000-10100-000";
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/accounts"),
+            &director,
+            Some(json!({"account": AP, "name": "Accounts payable"}))
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    app.api(
+        Method::POST,
+        &format!("{BASE}/budgets"),
+        &director,
+        Some(json!({"fiscal_year": 2027, "lines": [{"account": EXEC, "amount": "10,000.00"}]})),
+    )
+    .await;
+    let vendor = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/vendors"),
+            &clerk,
+            Some(json!({"name": "Acme Uniforms", "remit_to": "12 Main St, Hartford CT 06103"})),
+        )
+        .await
+        .json();
+    let vid = vendor["id"].as_str().unwrap().to_owned();
+    let po = app.api(Method::POST, &format!("{BASE}/purchase-orders"), &clerk, Some(json!({"vendor_id": vid, "date": "2026-11-02", "description": "Uniforms", "lines": [{"account": EXEC, "amount": "6,000.00"}]}))).await.json();
+    let po_id = po["id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::POST,
+        &format!("{BASE}/purchase-orders/{po_id}/approve"),
+        &director,
+        None,
+    )
+    .await;
+
+    let invoice = |number: &str, amount: &str| json!({"vendor_id": vid, "po_id": po_id, "number": number, "date": "2026-11-20", "description": "Uniform delivery", "lines": [{"account": EXEC, "amount": amount}]});
+    let first = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/invoices"),
+            &clerk,
+            Some(invoice("INV-77", "4,500.00")),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let dup = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/invoices"),
+            &clerk,
+            Some(invoice("INV-77", "1.00")),
+        )
+        .await;
+    assert_eq!(
+        (dup.status, dup.json()["field"].as_str()),
+        (StatusCode::CONFLICT, Some("number"))
+    );
+    assert_eq!(
+        dup.json()["detail"],
+        "invoice INV-77 from Acme Uniforms is already entered"
+    );
+    let first_id = first.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/invoices/{first_id}/approve"),
+            &clerk,
+            None
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    let approved = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/invoices/{first_id}/approve"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let bva = |app: TestApp, director: Auth| async move {
+        let rows = app
+            .api(
+                Method::GET,
+                &format!("{BASE}/budget-vs-actual?as_of=2026-11-26"),
+                &director,
+                None,
+            )
+            .await
+            .json();
+        let r = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == EXEC)
+            .unwrap()
+            .clone();
+        (
+            r["actual"].as_str().unwrap().to_owned(),
+            r["encumbered"].as_str().unwrap().to_owned(),
+            r["available"].as_str().unwrap().to_owned(),
+        )
+    };
+    // Hand-computed: 10,000 budget; 4,500 spent; 1,500 still encumbered; 4,000 available.
+    assert_eq!(
+        bva(app.clone(), director.clone()).await,
+        ("4500.00".into(), "1500.00".into(), "4000.00".into())
+    );
+    let second = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/invoices"),
+            &clerk,
+            Some(invoice("INV-78", "2,000.00")),
+        )
+        .await
+        .json();
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.api(
+            Method::POST,
+            &format!("{BASE}/invoices/{second_id}/approve"),
+            &director,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    // The order is fully liquidated and closed: 6,500 spent, nothing encumbered.
+    assert_eq!(
+        bva(app.clone(), director.clone()).await,
+        ("6500.00".into(), "0.00".into(), "3500.00".into())
+    );
+    let orders = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/purchase-orders"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(orders[0]["status"], "closed");
+
+    let run = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-25"})),
+        )
+        .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text());
+    let run = run.json();
+    assert_eq!(
+        (run["first_check"].as_i64(), run["total"].as_str()),
+        (Some(1001), Some("6500.00"))
+    );
+    let tb = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=2026-11-26"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    let tb_row = |a: &str| {
+        tb["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == a)
+            .unwrap()["balance"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(tb_row(AP), "0.00");
+    assert_eq!(tb_row(CASH), "-6500.00");
+    assert_eq!(tb_row(EXEC), "6500.00");
+    let register = app
+        .api(
+            Method::GET,
+            &format!(
+                "{BASE}/payment-runs/{}/check-register",
+                run["id"].as_str().unwrap()
+            ),
+            &director,
+            None,
+        )
+        .await
+        .text();
+    let lines: Vec<&str> = register.lines().collect();
+    assert_eq!(lines[0], "check_number,date,vendor,remit_to,invoice,amount");
+    assert_eq!(
+        lines[1],
+        "1001,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-77,4500.00"
+    );
+    assert_eq!(
+        lines[2],
+        "1002,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-78,2000.00"
+    );
+    assert_eq!(lines[3], ",,TOTAL,,,6500.00");
+    let again = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-25"})),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/purchasing",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("INV-78") && page.contains("check 1002") && page.contains("check register")
+    );
+}

@@ -26,6 +26,7 @@ struct TownB {
     entry_id: String,
     change_id: String,
     po_id: String,
+    invoice_id: String,
 }
 
 impl TownB {
@@ -40,6 +41,9 @@ impl TownB {
             "entry" => self.entry_id.clone(),
             "change" => self.change_id.clone(),
             "po" => self.po_id.clone(),
+            "invoice" => self.invoice_id.clone(),
+            // Any West Hartford id will do: the town check comes before the run is looked up.
+            "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
             "decision" => "approve".to_owned(),
             "fiscal_year" => "2027".to_owned(),
@@ -174,6 +178,11 @@ async fn fixtures(app: &TestApp) -> TownB {
     }))).await;
     assert_eq!(po.status, StatusCode::CREATED, "{}", po.text());
     let po_id = po.json()["id"].as_str().unwrap().to_owned();
+    let invoice = app.api(Method::POST, "/api/v1/towns/west-hartford/finance/invoices", &b_user, Some(json!({
+        "vendor_id": vendor["id"], "number": "INV-1", "date": "2026-11-02", "description": "Paper", "lines": [{"account": "1005-41-4107-00000-51000-000", "amount": "10.00"}]
+    }))).await;
+    assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.text());
+    let invoice_id = invoice.json()["id"].as_str().unwrap().to_owned();
     let mut c = app.db.read().await.unwrap();
     let id = tenancy::find_by_slug(&mut c, "west-hartford")
         .await
@@ -192,6 +201,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         entry_id,
         change_id,
         po_id,
+        invoice_id,
     }
 }
 

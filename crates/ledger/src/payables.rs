@@ -1,0 +1,531 @@
+//! Vendor invoices and payment runs. An invoice is entered by a clerk —
+//! against an open purchase order or directly — and approved by an approver:
+//! approval liquidates the order's encumbrance, then posts the expense and the
+//! liability (accounts payable, object 20100 of each fund) through the
+//! journal. A payment run pays approved invoices by check: it posts
+//! accounts payable against cash (object 10100) and numbers the checks,
+//! giving the check register.
+
+use std::collections::BTreeMap;
+
+use munishare_platform::access::ServiceScope;
+use munishare_platform::audit;
+use munishare_platform::db::{Executor, Tx};
+use munishare_platform::tenancy::EntityKind;
+use munishare_platform::types::{Money, Permission, Timestamp, format_date};
+use munishare_platform::{Error, Result};
+use serde::Serialize;
+use time::Date;
+
+use crate::domain::{AccountClass, AccountString};
+use crate::purchasing;
+use crate::service::{self, NewEntry, NewLine, entity_id, finance_change, json, new_id, require};
+use crate::store;
+
+/// A vendor invoice.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Invoice {
+    /// Id.
+    pub id: String,
+    /// Entity.
+    pub entity_id: String,
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Vendor name.
+    #[sqlx(default)]
+    pub vendor_name: String,
+    /// Purchase order it bills against, if any.
+    pub po_id: Option<String>,
+    /// The vendor's invoice number (unique per vendor).
+    pub invoice_number: String,
+    /// Invoice date.
+    pub invoice_date: String,
+    /// Description.
+    pub description: String,
+    /// Total, cents.
+    pub amount_cents: i64,
+    /// entered, approved or paid.
+    pub status: String,
+    /// The journal entry that recorded it.
+    pub entry_id: Option<String>,
+    /// The payment run that paid it.
+    pub payment_run_id: Option<String>,
+    /// Check number.
+    pub check_number: Option<i64>,
+    /// Entered.
+    pub created_at: String,
+}
+
+/// An invoice as entered.
+#[derive(Debug, Clone)]
+pub struct NewInvoice {
+    /// Whose books.
+    pub entity: EntityKind,
+    /// Vendor id.
+    pub vendor_id: String,
+    /// Purchase order, if the invoice bills against one.
+    pub po_id: Option<String>,
+    /// The vendor's invoice number.
+    pub number: String,
+    /// Invoice date (the posting date on approval).
+    pub date: Date,
+    /// Description.
+    pub description: String,
+    /// (expenditure account, amount).
+    pub lines: Vec<(String, Money)>,
+}
+
+/// Enters an invoice (finance clerks and up). The same vendor's invoice number twice is refused.
+pub async fn enter_invoice(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    new: &NewInvoice,
+) -> Result<Invoice> {
+    require(scope, Permission::Edit)?;
+    let number = new.number.trim();
+    if number.is_empty() || number.len() > 50 {
+        return Err(Error::invalid(
+            "number",
+            "enter the vendor's invoice number (at most 50 characters)",
+        ));
+    }
+    let description = new.description.trim();
+    if description.is_empty() || description.len() > 300 {
+        return Err(Error::invalid(
+            "description",
+            "describe the invoice (at most 300 characters)",
+        ));
+    }
+    if new.lines.is_empty() {
+        return Err(Error::invalid(
+            "lines",
+            "an invoice needs at least one line",
+        ));
+    }
+    let vendor = store::vendors(tx, scope.municipality_id())
+        .await?
+        .into_iter()
+        .find(|v| v.id == new.vendor_id)
+        .ok_or_else(|| Error::invalid("vendor_id", "choose one of the town's vendors"))?;
+    let entity_id = entity_id(scope, tx, new.entity).await?;
+    if let Some(po_id) = &new.po_id {
+        let (po, _) = purchasing::po(scope, tx, po_id)
+            .await
+            .map_err(|_| Error::invalid("po_id", "no such purchase order"))?;
+        if po.status != "open" || po.vendor_id != vendor.id || po.entity_id != entity_id {
+            return Err(Error::invalid(
+                "po_id",
+                format!(
+                    "purchase order {} is not an open order from {}",
+                    po.number, vendor.name
+                ),
+            ));
+        }
+    }
+    let accounts: BTreeMap<String, String> =
+        store::accounts(tx, scope.municipality_id(), &entity_id)
+            .await?
+            .into_iter()
+            .map(|a| (a.account, a.id))
+            .collect();
+    let mut lines = Vec::new();
+    for (i, (account, amount)) in new.lines.iter().enumerate() {
+        let field = format!("lines[{}]", i + 1);
+        let parsed = AccountString::parse(&format!("{field}.account"), account)?;
+        if parsed.class()? != AccountClass::Expenditure {
+            return Err(Error::invalid(
+                format!("{field}.account"),
+                format!("{parsed} is not an expenditure account"),
+            ));
+        }
+        let id = accounts.get(&parsed.to_string()).ok_or_else(|| {
+            Error::invalid(
+                format!("{field}.account"),
+                format!("account {parsed} does not exist in these books"),
+            )
+        })?;
+        if amount.cents() <= 0 {
+            return Err(Error::invalid(
+                format!("{field}.amount"),
+                "enter a positive amount",
+            ));
+        }
+        lines.push((id.clone(), amount.cents()));
+    }
+    let inv = Invoice {
+        id: new_id(),
+        entity_id,
+        vendor_id: vendor.id,
+        vendor_name: vendor.name.clone(),
+        po_id: new.po_id.clone(),
+        invoice_number: number.to_owned(),
+        invoice_date: format_date(new.date),
+        description: description.to_owned(),
+        amount_cents: lines.iter().map(|(_, c)| c).sum(),
+        status: "entered".into(),
+        entry_id: None,
+        payment_run_id: None,
+        check_number: None,
+        created_at: now.to_db(),
+    };
+    store::insert_invoice(tx, scope.municipality_id(), &inv)
+        .await
+        .map_err(|e| {
+            e.on_conflict(
+                "number",
+                format!("invoice {number} from {} is already entered", vendor.name),
+            )
+        })?;
+    for (i, (account_id, cents)) in lines.iter().enumerate() {
+        store::insert_invoice_line(
+            tx,
+            scope.municipality_id(),
+            &inv.id,
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+            account_id,
+            *cents,
+        )
+        .await?;
+    }
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        finance_change(
+            scope,
+            "invoice.enter",
+            "invoice",
+            &inv.id,
+            None,
+            Some(json(&inv)?),
+        ),
+    )
+    .await?;
+    Ok(inv)
+}
+
+/// The invoices of an entity's books, newest first.
+pub async fn invoices(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entity: EntityKind,
+) -> Result<Vec<Invoice>> {
+    require(scope, Permission::View)?;
+    let entity_id = entity_id(scope, ex, entity).await?;
+    store::invoices(ex, scope.municipality_id(), &entity_id).await
+}
+
+async fn entity_kind(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entity_id: &str,
+) -> Result<EntityKind> {
+    Ok(
+        if service::entity_id(scope, ex, EntityKind::BoardOfEducation).await? == entity_id {
+            EntityKind::BoardOfEducation
+        } else {
+            EntityKind::TownGovernment
+        },
+    )
+}
+
+fn fund_account(fund: &str, object: &str) -> String {
+    format!("{fund}-00-0000-00000-{object}-000")
+}
+
+/// Approves an entered invoice: liquidates its purchase order's encumbrance
+/// (closing the order when nothing is left), then posts expense against
+/// accounts payable. Returns the invoice and any appropriation-control warnings.
+pub async fn approve_invoice(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    id: &str,
+) -> Result<(Invoice, Vec<String>)> {
+    require(scope, Permission::Approve)?;
+    let m = scope.municipality_id().clone();
+    let before = store::invoice(tx, &m, id)
+        .await?
+        .ok_or(Error::NotFound { what: "invoice" })?;
+    if before.status != "entered" {
+        return Err(Error::conflict(
+            "status",
+            format!(
+                "invoice {} is already {}",
+                before.invoice_number, before.status
+            ),
+        ));
+    }
+    let lines = store::invoice_lines(tx, &m, id).await?;
+    if let Some(po_id) = &before.po_id {
+        let mut po_lines = store::po_lines(tx, &m, po_id).await?;
+        for (account_id, _, _, cents) in &lines {
+            let mut left = *cents;
+            for pl in po_lines
+                .iter_mut()
+                .filter(|pl| &pl.account_id == account_id)
+            {
+                let open = pl.amount_cents - pl.liquidated_cents;
+                let take = open.min(left);
+                if take > 0 {
+                    store::liquidate(tx, &m, po_id, pl.line_no, take).await?;
+                    pl.liquidated_cents += take;
+                    left -= take;
+                }
+            }
+        }
+        if po_lines
+            .iter()
+            .all(|pl| pl.liquidated_cents >= pl.amount_cents)
+        {
+            store::set_po_status(tx, &m, po_id, "open", "closed").await?;
+        }
+    }
+    let accounts: BTreeMap<String, String> = store::accounts(tx, &m, &before.entity_id)
+        .await?
+        .into_iter()
+        .map(|a| (a.account, a.id))
+        .collect();
+    let mut entry_lines: Vec<NewLine> = lines
+        .iter()
+        .map(|(_, account, _, cents)| NewLine {
+            account: account.clone(),
+            debit: Money::from_cents(*cents),
+            credit: Money::ZERO,
+            memo: format!("{} invoice {}", before.vendor_name, before.invoice_number),
+        })
+        .collect();
+    let mut by_fund: BTreeMap<String, i64> = BTreeMap::new();
+    for (_, _, fund, cents) in &lines {
+        *by_fund.entry(fund.clone()).or_default() += cents;
+    }
+    for (fund, cents) in by_fund {
+        let ap = fund_account(&fund, "20100");
+        if !accounts.contains_key(&ap) {
+            return Err(Error::invalid(
+                "lines",
+                format!("fund {fund} needs an accounts-payable account {ap}"),
+            ));
+        }
+        entry_lines.push(NewLine {
+            account: ap,
+            debit: Money::ZERO,
+            credit: Money::from_cents(cents),
+            memo: before.vendor_name.clone(),
+        });
+    }
+    let entity = entity_kind(scope, tx, &before.entity_id).await?;
+    let date = munishare_platform::types::parse_date("invoice_date", &before.invoice_date)?;
+    let (draft, _) = service::create_draft(
+        scope,
+        tx,
+        now,
+        &NewEntry {
+            entity,
+            date,
+            adjustment: false,
+            description: format!(
+                "{} invoice {}: {}",
+                before.vendor_name, before.invoice_number, before.description
+            ),
+            lines: entry_lines,
+        },
+    )
+    .await?;
+    let posted = service::post_entry(scope, tx, now, &draft.id).await?;
+    store::approve_invoice(tx, &m, id, &draft.id).await?;
+    let after = Invoice {
+        status: "approved".into(),
+        entry_id: Some(draft.id),
+        ..before.clone()
+    };
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        finance_change(
+            scope,
+            "invoice.approve",
+            "invoice",
+            id,
+            Some(json(&before)?),
+            Some(json(&after)?),
+        ),
+    )
+    .await?;
+    Ok((after, posted.warnings))
+}
+
+/// A payment run.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PaymentRun {
+    /// Id.
+    pub id: String,
+    /// Entity.
+    pub entity_id: String,
+    /// Check date.
+    pub run_date: String,
+    /// First check number.
+    pub first_check: i64,
+    /// The journal entry that recorded it.
+    pub entry_id: String,
+    /// Total paid, cents.
+    pub total_cents: i64,
+    /// Created.
+    pub created_at: String,
+}
+
+/// Pays every approved, unpaid invoice of an entity's books by check dated
+/// `date`: posts accounts payable against cash per fund, numbers the checks
+/// from after the last one used, and returns the run.
+pub async fn pay_approved(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    entity: EntityKind,
+    date: Date,
+) -> Result<PaymentRun> {
+    require(scope, Permission::Approve)?;
+    let m = scope.municipality_id().clone();
+    let entity_id = entity_id(scope, tx, entity).await?;
+    let mut due: Vec<Invoice> = store::invoices(tx, &m, &entity_id)
+        .await?
+        .into_iter()
+        .filter(|i| i.status == "approved")
+        .collect();
+    // Checks are numbered by vendor, then invoice date and number.
+    due.sort_by(|a, b| {
+        (&a.vendor_name, &a.invoice_date, &a.invoice_number).cmp(&(
+            &b.vendor_name,
+            &b.invoice_date,
+            &b.invoice_number,
+        ))
+    });
+    if due.is_empty() {
+        return Err(Error::conflict(
+            "status",
+            "there are no approved invoices to pay",
+        ));
+    }
+    let accounts: BTreeMap<String, String> = store::accounts(tx, &m, &entity_id)
+        .await?
+        .into_iter()
+        .map(|a| (a.account, a.id))
+        .collect();
+    let mut by_fund: BTreeMap<String, i64> = BTreeMap::new();
+    for inv in &due {
+        for (_, _, fund, cents) in store::invoice_lines(tx, &m, &inv.id).await? {
+            *by_fund.entry(fund).or_default() += cents;
+        }
+    }
+    let mut lines = Vec::new();
+    for (fund, cents) in &by_fund {
+        for (object, debit) in [("20100", true), ("10100", false)] {
+            let account = fund_account(fund, object);
+            if !accounts.contains_key(&account) {
+                return Err(Error::invalid(
+                    "date",
+                    format!("fund {fund} needs account {account}"),
+                ));
+            }
+            let (d, c) = if debit { (*cents, 0) } else { (0, *cents) };
+            lines.push(NewLine {
+                account,
+                debit: Money::from_cents(d),
+                credit: Money::from_cents(c),
+                memo: "payment run".into(),
+            });
+        }
+    }
+    let total: i64 = by_fund.values().sum();
+    let (draft, _) = service::create_draft(
+        scope,
+        tx,
+        now,
+        &NewEntry {
+            entity,
+            date,
+            adjustment: false,
+            description: format!("Payment run {}: {} checks", format_date(date), due.len()),
+            lines,
+        },
+    )
+    .await?;
+    service::post_entry(scope, tx, now, &draft.id).await?;
+    let first_check = store::max_check_number(tx, &m, &entity_id)
+        .await?
+        .unwrap_or(1000)
+        + 1;
+    let run = PaymentRun {
+        id: new_id(),
+        entity_id,
+        run_date: format_date(date),
+        first_check,
+        entry_id: draft.id,
+        total_cents: total,
+        created_at: now.to_db(),
+    };
+    store::insert_payment_run(tx, &m, &run).await?;
+    for (i, inv) in due.iter().enumerate() {
+        store::pay_invoice(
+            tx,
+            &m,
+            &inv.id,
+            &run.id,
+            first_check + i64::try_from(i).unwrap_or(0),
+        )
+        .await?;
+    }
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        finance_change(
+            scope,
+            "payment_run.create",
+            "payment_run",
+            &run.id,
+            None,
+            Some(json(&run)?),
+        ),
+    )
+    .await?;
+    Ok(run)
+}
+
+/// The check register of a payment run: (check number, vendor, remit-to, invoice, amount cents).
+pub async fn check_register(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    run_id: &str,
+) -> Result<(PaymentRun, Vec<(i64, String, String, String, i64)>)> {
+    require(scope, Permission::View)?;
+    let m = scope.municipality_id();
+    let run = store::payment_run(ex, m, run_id)
+        .await?
+        .ok_or(Error::NotFound {
+            what: "payment run",
+        })?;
+    let vendors: BTreeMap<String, String> = store::vendors(ex, m)
+        .await?
+        .into_iter()
+        .map(|v| (v.id, v.remit_to))
+        .collect();
+    let mut rows: Vec<_> = store::invoices(ex, m, &run.entity_id)
+        .await?
+        .into_iter()
+        .filter(|i| i.payment_run_id.as_deref() == Some(run_id))
+        .map(|i| {
+            (
+                i.check_number.unwrap_or(0),
+                i.vendor_name.clone(),
+                vendors.get(&i.vendor_id).cloned().unwrap_or_default(),
+                i.invoice_number.clone(),
+                i.amount_cents,
+            )
+        })
+        .collect();
+    rows.sort();
+    Ok((run, rows))
+}
