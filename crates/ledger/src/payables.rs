@@ -17,7 +17,6 @@ use munishare_platform::{Error, Result};
 use serde::Serialize;
 use time::Date;
 
-use crate::domain::{AccountClass, AccountString};
 use crate::purchasing;
 use crate::service::{self, NewEntry, NewLine, entity_id, finance_change, json, new_id, require};
 use crate::store;
@@ -103,11 +102,7 @@ pub async fn enter_invoice(
             "an invoice needs at least one line",
         ));
     }
-    let vendor = store::vendors(tx, scope.municipality_id())
-        .await?
-        .into_iter()
-        .find(|v| v.id == new.vendor_id)
-        .ok_or_else(|| Error::invalid("vendor_id", "choose one of the town's vendors"))?;
+    let vendor = purchasing::vendor(scope, tx, &new.vendor_id).await?;
     let entity_id = entity_id(scope, tx, new.entity).await?;
     if let Some(po_id) = &new.po_id {
         let (po, _) = purchasing::po(scope, tx, po_id)
@@ -123,36 +118,12 @@ pub async fn enter_invoice(
             ));
         }
     }
-    let accounts: BTreeMap<String, String> =
-        store::accounts(tx, scope.municipality_id(), &entity_id)
+    let lines: Vec<(String, i64)> =
+        purchasing::expenditure_lines(scope, tx, &entity_id, &new.lines)
             .await?
             .into_iter()
-            .map(|a| (a.account, a.id))
+            .map(|(id, _, cents)| (id, cents))
             .collect();
-    let mut lines = Vec::new();
-    for (i, (account, amount)) in new.lines.iter().enumerate() {
-        let field = format!("lines[{}]", i + 1);
-        let parsed = AccountString::parse(&format!("{field}.account"), account)?;
-        if parsed.class()? != AccountClass::Expenditure {
-            return Err(Error::invalid(
-                format!("{field}.account"),
-                format!("{parsed} is not an expenditure account"),
-            ));
-        }
-        let id = accounts.get(&parsed.to_string()).ok_or_else(|| {
-            Error::invalid(
-                format!("{field}.account"),
-                format!("account {parsed} does not exist in these books"),
-            )
-        })?;
-        if amount.cents() <= 0 {
-            return Err(Error::invalid(
-                format!("{field}.amount"),
-                "enter a positive amount",
-            ));
-        }
-        lines.push((id.clone(), amount.cents()));
-    }
     let inv = Invoice {
         id: new_id(),
         entity_id,

@@ -133,6 +133,60 @@ pub async fn vendors(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec
     store::vendors(ex, scope.municipality_id()).await
 }
 
+/// One of the town's vendors, for a form field `vendor_id`.
+pub(crate) async fn vendor(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    id: &str,
+) -> Result<Vendor> {
+    store::vendors(ex, scope.municipality_id())
+        .await?
+        .into_iter()
+        .find(|v| v.id == id)
+        .ok_or_else(|| Error::invalid("vendor_id", "choose one of the town's vendors"))
+}
+
+/// Checks (expenditure account, positive amount) lines of an order or invoice,
+/// naming the line in errors; returns (account id, account string, cents).
+pub(crate) async fn expenditure_lines(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entity_id: &str,
+    lines: &[(String, Money)],
+) -> Result<Vec<(String, String, i64)>> {
+    let accounts: BTreeMap<String, String> =
+        store::accounts(ex, scope.municipality_id(), entity_id)
+            .await?
+            .into_iter()
+            .map(|a| (a.account, a.id))
+            .collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, (account, amount)) in lines.iter().enumerate() {
+        let field = format!("lines[{}]", i + 1);
+        let parsed = AccountString::parse(&format!("{field}.account"), account)?;
+        if parsed.class()? != AccountClass::Expenditure {
+            return Err(Error::invalid(
+                format!("{field}.account"),
+                format!("{parsed} is not an expenditure account"),
+            ));
+        }
+        let id = accounts.get(&parsed.to_string()).ok_or_else(|| {
+            Error::invalid(
+                format!("{field}.account"),
+                format!("account {parsed} does not exist in these books"),
+            )
+        })?;
+        if amount.cents() <= 0 {
+            return Err(Error::invalid(
+                format!("{field}.amount"),
+                "enter a positive amount",
+            ));
+        }
+        out.push((id.clone(), parsed.to_string(), amount.cents()));
+    }
+    Ok(out)
+}
+
 /// A purchase order as entered.
 #[derive(Debug, Clone)]
 pub struct NewPurchaseOrder {
@@ -169,45 +223,19 @@ pub async fn create_po(
             "a purchase order needs at least one line",
         ));
     }
-    let vendor = store::vendors(tx, scope.municipality_id())
+    let vendor = vendor(scope, tx, &new.vendor_id).await?;
+    let entity_id = entity_id(scope, tx, new.entity).await?;
+    let mut lines = Vec::new();
+    for (i, (account_id, account, cents)) in expenditure_lines(scope, tx, &entity_id, &new.lines)
         .await?
         .into_iter()
-        .find(|v| v.id == new.vendor_id)
-        .ok_or_else(|| Error::invalid("vendor_id", "choose one of the town's vendors"))?;
-    let entity_id = entity_id(scope, tx, new.entity).await?;
-    let accounts: BTreeMap<String, String> =
-        store::accounts(tx, scope.municipality_id(), &entity_id)
-            .await?
-            .into_iter()
-            .map(|a| (a.account, a.id))
-            .collect();
-    let mut lines = Vec::new();
-    for (i, (account, amount)) in new.lines.iter().enumerate() {
-        let field = format!("lines[{}]", i + 1);
-        let parsed = AccountString::parse(&format!("{field}.account"), account)?;
-        if parsed.class()? != AccountClass::Expenditure {
-            return Err(Error::invalid(
-                format!("{field}.account"),
-                format!("{parsed} is not an expenditure account"),
-            ));
-        }
-        let account_id = accounts.get(&parsed.to_string()).ok_or_else(|| {
-            Error::invalid(
-                format!("{field}.account"),
-                format!("account {parsed} does not exist in these books"),
-            )
-        })?;
-        if amount.cents() <= 0 {
-            return Err(Error::invalid(
-                format!("{field}.amount"),
-                "enter a positive amount",
-            ));
-        }
+        .enumerate()
+    {
         lines.push(PoLine {
             line_no: i64::try_from(i + 1).unwrap_or(i64::MAX),
-            account_id: account_id.clone(),
-            account: parsed.to_string(),
-            amount_cents: amount.cents(),
+            account_id,
+            account,
+            amount_cents: cents,
             liquidated_cents: 0,
         });
     }

@@ -199,7 +199,7 @@ impl TestApp {
         }
     }
 
-    /// Sends a form (with the session's CSRF token unless `csrf` is false).
+    /// Sends a form, with the session's CSRF token as the `csrf` field.
     pub async fn form(&self, path: &str, auth: &Auth, fields: &[(&str, &str)]) -> Resp {
         let body = {
             let mut s = url::form_urlencoded::Serializer::new(String::new());
@@ -211,33 +211,14 @@ impl TestApp {
             }
             s.finish()
         };
-        let mut req = Request::builder()
-            .method(Method::POST)
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-        if let Auth::Session { cookie, .. } = auth {
-            req = req.header(header::COOKIE, format!("munishare_session={cookie}"));
-        }
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        self.raw(
+            Method::POST,
+            path,
+            auth,
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await
     }
 
     /// A bearer token for a demo user in one town and service.
