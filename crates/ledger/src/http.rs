@@ -17,6 +17,7 @@ use munishare_web::auth::{ServiceCaller, ServiceKey, ServicePage};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, csv_response, redirect_flash, render,
+    table_response,
 };
 use munishare_web::{AppState, Module};
 use serde::{Deserialize, Serialize};
@@ -1169,7 +1170,7 @@ async fn page_trial_balance(
     let funds = service::funds(&scope, &mut c, entity).await?;
     drop(c);
     let tb = trial_balance_out(as_of, &rows);
-    if q.get("format").map(String::as_str) == Some("csv") {
+    if matches!(q.get("format").map(String::as_str), Some("csv" | "xlsx")) {
         let mut out = vec![
             [
                 "account", "name", "class", "fund", "debits", "credits", "balance",
@@ -1197,8 +1198,9 @@ async fn page_trial_balance(
             tb.total_credits.clone(),
             String::new(),
         ]);
-        return csv_response(
-            &format!("trial-balance-{}-{}.csv", scope.town().slug, tb.as_of),
+        return table_response(
+            q.get("format").map(String::as_str),
+            &format!("trial-balance-{}-{}", scope.town().slug, tb.as_of),
             out,
         );
     }
@@ -2081,7 +2083,7 @@ async fn page_account_detail(
             }
             Err(e) => return Err(e.into()),
         };
-        if q.get("format").map(String::as_str) == Some("csv") {
+        if matches!(q.get("format").map(String::as_str), Some("csv" | "xlsx")) {
             let mut out = vec![
                 ["date", "entry", "description", "debit", "credit", "balance"]
                     .map(str::to_owned)
@@ -2105,8 +2107,9 @@ async fn page_account_detail(
                     dollars(l.balance_cents),
                 ]);
             }
-            return csv_response(
-                &format!("ledger-{}-{}.csv", scope.town().slug, d.account),
+            return table_response(
+                q.get("format").map(String::as_str),
+                &format!("ledger-{}-{}", scope.town().slug, d.account),
                 out,
             );
         }

@@ -411,6 +411,30 @@ async fn finance_pages_work_end_to_end(app: TestApp) {
         "1005-00-0000-00000-43000-000,Intergovernmental revenues,revenue,1005,0.00,1000000.00,-1000000.00"
     );
     assert_eq!(lines[3], "TOTAL,,,,1000000.00,1000000.00,");
+    // The same report as a spreadsheet: read back, amounts are numbers.
+    let xlsx = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/trial-balance?as_of=2026-11-26&format=xlsx",
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(
+        xlsx.headers.get(header::CONTENT_TYPE).unwrap(),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let mut book: calamine::Xlsx<_> =
+        calamine::Reader::new(std::io::Cursor::new(xlsx.body.clone())).unwrap();
+    let range = calamine::Reader::worksheet_range(&mut book, "Sheet1").unwrap();
+    let rows: Vec<Vec<calamine::Data>> = range.rows().map(<[calamine::Data]>::to_vec).collect();
+    assert_eq!(rows[0][0], calamine::Data::String("account".into()));
+    assert_eq!(
+        rows[1][0],
+        calamine::Data::String("1005-00-0000-00000-10100-000".into())
+    );
+    assert_eq!(rows[1][4], calamine::Data::Float(1_000_000.0));
+    assert_eq!(rows[2][6], calamine::Data::Float(-1_000_000.0));
     let statements = app
         .api(
             Method::GET,
