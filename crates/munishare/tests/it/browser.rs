@@ -293,6 +293,13 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
         "{bva}"
     );
     shot(&wd, "finance-budget").await;
+
+    // The fund statements tie out; the purchasing page offers a vendor form.
+    click_and_wait(&wd, By::LinkText("Statements")).await;
+    assert!(text(&wd).await.contains("Fund 1005 General Fund balances"));
+    shot(&wd, "finance-statements").await;
+    click_and_wait(&wd, By::PartialLinkText("Purchasing")).await;
+    wd.find(By::Id("new-vendor")).await.unwrap();
     wd.quit().await.unwrap();
 }
 
