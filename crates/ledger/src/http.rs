@@ -2504,15 +2504,11 @@ async fn page_purchasing(
     let entity = entity_of(q.entity.as_deref())?;
     let mut c = st.db.read().await?;
     let vendors = crate::purchasing::vendors(&scope, &mut c).await?;
-    let mut orders = Vec::new();
-    for p in crate::purchasing::pos(&scope, &mut c, entity)
+    let orders: Vec<_> = crate::purchasing::pos_with_lines(&scope, &mut c, entity)
         .await?
         .into_iter()
-        .take(100)
-    {
-        let (_, lines) = crate::purchasing::po(&scope, &mut c, &p.id).await?;
-        orders.push((p, lines));
-    }
+        .take(200)
+        .collect();
     let invoices = crate::payables::invoices(&scope, &mut c, entity)
         .await?
         .into_iter()

@@ -300,6 +300,28 @@ pub async fn pos(
     store::pos(ex, scope.municipality_id(), &entity_id).await
 }
 
+/// The purchase orders of an entity's books with their lines, newest first, in two queries.
+pub async fn pos_with_lines(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    entity: EntityKind,
+) -> Result<Vec<(PurchaseOrder, Vec<PoLine>)>> {
+    require(scope, Permission::View)?;
+    let entity_id = entity_id(scope, ex, entity).await?;
+    let orders = store::pos(ex, scope.municipality_id(), &entity_id).await?;
+    let mut lines: BTreeMap<String, Vec<PoLine>> = BTreeMap::new();
+    for (po_id, line) in store::po_lines_of_entity(ex, scope.municipality_id(), &entity_id).await? {
+        lines.entry(po_id).or_default().push(line);
+    }
+    Ok(orders
+        .into_iter()
+        .map(|p| {
+            let l = lines.remove(&p.id).unwrap_or_default();
+            (p, l)
+        })
+        .collect())
+}
+
 /// Approves a draft purchase order, which then encumbers its accounts. With
 /// appropriation control `block`, an order that would take an account past its
 /// available budget is refused; with `warn` it is approved and the warnings returned.

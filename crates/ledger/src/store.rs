@@ -563,6 +563,27 @@ pub(crate) async fn po_lines(
          WHERE l.municipality_id = $1 AND l.po_id = $2 ORDER BY l.line_no").bind(m).bind(po_id).fetch_all(c).await)?)
 }
 
+/// Every purchase-order line of an entity's books, with its order's id.
+pub(crate) async fn po_lines_of_entity(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+) -> Result<Vec<(String, PoLine)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        po_id: String,
+        #[sqlx(flatten)]
+        line: PoLine,
+    }
+    let rows: Vec<Row> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.po_id, l.line_no, l.account_id, a.account, l.amount_cents, l.liquidated_cents FROM ledger_po_lines l \
+         JOIN ledger_accounts a ON a.municipality_id = l.municipality_id AND a.id = l.account_id \
+         JOIN ledger_purchase_orders p ON p.municipality_id = l.municipality_id AND p.id = l.po_id \
+         WHERE l.municipality_id = $1 AND p.entity_id = $2 ORDER BY l.po_id, l.line_no")
+        .bind(m).bind(entity_id).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|r| (r.po_id, r.line)).collect())
+}
+
 pub(crate) async fn set_po_status(
     ex: &mut impl Executor,
     m: &MunicipalityId,

@@ -440,11 +440,10 @@ pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec
     let eff = effective(db, principal).await?;
     let mut c = db.read().await?;
     let mut out = Vec::new();
-    for town in tenancy::list_all(&mut c).await? {
+    for (town, subs) in tenancy::all_with_subscriptions(&mut c).await? {
         if !town.active || !eff.reaches(&town.id) {
             continue;
         }
-        let subs = tenancy::subscriptions_of(&mut c, &town.id).await?;
         let services = services_in(&eff, &town.id, subs, today);
         out.push(TownScope {
             town,

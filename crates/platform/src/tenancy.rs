@@ -562,22 +562,31 @@ pub async fn admin_list_with_subscriptions(
     db: &Db,
 ) -> Result<Vec<(Municipality, Vec<Subscription>)>> {
     let mut c = db.read().await?;
-    let towns = list_all(&mut c).await?;
-    let rows: Vec<SubscriptionRow> = dispatch!(&mut c, c => sqlx::query_as(
+    all_with_subscriptions(&mut c).await
+}
+
+/// Every municipality with its subscriptions, in two queries whatever the
+/// number of towns (the access check lists a user's towns on every page).
+pub(crate) async fn all_with_subscriptions(
+    ex: &mut impl Executor,
+) -> Result<Vec<(Municipality, Vec<Subscription>)>> {
+    let towns = list_all(ex).await?;
+    let rows: Vec<SubscriptionRow> = dispatch!(ex, c => sqlx::query_as(
         "SELECT municipality_id, id, service, effective_from, ended_on FROM subscriptions ORDER BY service, effective_from")
         .fetch_all(c).await)?;
-    let subs: Vec<Subscription> = rows
-        .into_iter()
-        .map(TryInto::try_into)
-        .collect::<Result<_>>()?;
+    let mut by_town: std::collections::HashMap<MunicipalityId, Vec<Subscription>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        let sub: Subscription = row.try_into()?;
+        by_town
+            .entry(sub.municipality_id.clone())
+            .or_default()
+            .push(sub);
+    }
     Ok(towns
         .into_iter()
         .map(|t| {
-            let mine = subs
-                .iter()
-                .filter(|s| s.municipality_id == t.id)
-                .cloned()
-                .collect();
+            let mine = by_town.remove(&t.id).unwrap_or_default();
             (t, mine)
         })
         .collect())
