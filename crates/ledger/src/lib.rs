@@ -13,6 +13,7 @@ pub mod detail;
 pub mod domain;
 pub mod filing;
 pub mod http;
+pub mod import;
 pub mod payables;
 pub mod purchasing;
 pub mod service;

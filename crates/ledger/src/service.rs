@@ -96,6 +96,8 @@ pub struct Entry {
     pub created_at: String,
     /// Posted.
     pub posted_at: Option<String>,
+    /// Where it came from, e.g. `import:JE-1042` or `invoice:ID`; unique in the books.
+    pub source: Option<String>,
 }
 
 /// A journal line.
@@ -601,6 +603,7 @@ pub(crate) async fn create_draft_in(
         reverses_id: None,
         created_at: now.to_db(),
         posted_at: None,
+        source: None,
     };
     store::insert_entry(tx, scope.municipality_id(), &entry).await?;
     for l in &lines {
@@ -817,6 +820,7 @@ pub async fn reverse_entry(
         reverses_id: Some(original.id.clone()),
         created_at: now.to_db(),
         posted_at: None,
+        source: None,
     };
     store::insert_entry(tx, scope.municipality_id(), &reversal).await?;
     for l in &lines {

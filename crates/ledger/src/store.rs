@@ -127,9 +127,9 @@ pub(crate) async fn insert_entry(
 ) -> Result<u64> {
     Ok(execute!(ex, c => sqlx::query(
         "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, description, \
-         status, reverses_id, created_at, posted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)")
+         status, reverses_id, created_at, posted_at, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
         .bind(m).bind(&e.id).bind(&e.entity_id).bind(e.fiscal_year).bind(e.number).bind(e.period).bind(&e.entry_date)
-        .bind(&e.description).bind(&e.status).bind(&e.reverses_id).bind(&e.created_at).bind(&e.posted_at)
+        .bind(&e.description).bind(&e.status).bind(&e.reverses_id).bind(&e.created_at).bind(&e.posted_at).bind(&e.source)
         .execute(c).await)?)
 }
 
@@ -152,7 +152,7 @@ pub(crate) async fn entry(
     id: &str,
 ) -> Result<Option<Entry>> {
     Ok(dispatch!(ex, c => sqlx::query_as(
-        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at \
+        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at, source \
          FROM ledger_entries WHERE municipality_id = $1 AND id = $2").bind(m).bind(id).fetch_optional(c).await)?)
 }
 
@@ -163,7 +163,7 @@ pub(crate) async fn entries(
     limit: i64,
 ) -> Result<Vec<Entry>> {
     Ok(dispatch!(ex, c => sqlx::query_as(
-        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at \
+        "SELECT id, entity_id, fiscal_year, number, period, entry_date, description, status, reverses_id, created_at, posted_at, source \
          FROM ledger_entries WHERE municipality_id = $1 AND entity_id = $2 ORDER BY fiscal_year DESC, number DESC LIMIT $3")
         .bind(m).bind(entity_id).bind(limit).fetch_all(c).await)?)
 }

@@ -2,6 +2,8 @@
 //! periods, and a trial balance checked against sums computed by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod imports;
+
 use munishare_ledger::service::{self, NewEntry, NewLine, TrialBalanceRow};
 use munishare_ledger::{AccountString, FundType, PeriodStatus};
 use munishare_platform::access::{self, ServiceScope};
@@ -886,4 +888,14 @@ async fn year_end_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn year_end_on_postgres() {
     run(Backend::Postgres, year_end_close_and_reopen).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_on_sqlite() {
+    run(Backend::Sqlite, imports::books_from_files).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imports_on_postgres() {
+    run(Backend::Postgres, imports::books_from_files).await;
 }

@@ -1,0 +1,325 @@
+//! The imports' SQL, including the bulk writes of journal imports:
+//! PostgreSQL `COPY … FROM STDIN`, SQLite multi-row `INSERT`s.
+
+use std::fmt::Write as _;
+
+use munishare_platform::db::{ConnRef, Executor};
+use munishare_platform::types::MunicipalityId;
+use munishare_platform::{Error, Result, dispatch, execute};
+
+use super::ImportRecord;
+
+const COLUMNS: &str = "id, kind, fiscal_year, file_name, sha256, size_bytes, blob_key, status, rows_read, summary, errors, \
+     created_by, created_at, finished_at";
+
+pub(crate) async fn insert_import(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    r: &ImportRecord,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "INSERT INTO ledger_imports (municipality_id, id, kind, fiscal_year, file_name, sha256, size_bytes, blob_key, status, \
+         rows_read, summary, errors, created_by, created_at, finished_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)")
+        .bind(m).bind(&r.id).bind(&r.kind).bind(r.fiscal_year).bind(&r.file_name).bind(&r.sha256).bind(r.size_bytes)
+        .bind(&r.blob_key).bind(&r.status).bind(r.rows_read).bind(&r.summary).bind(&r.errors).bind(&r.created_by)
+        .bind(&r.created_at).bind(&r.finished_at).execute(c).await)?)
+}
+
+pub(crate) async fn import(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+) -> Result<Option<ImportRecord>> {
+    let sql =
+        format!("SELECT {COLUMNS} FROM ledger_imports WHERE municipality_id = $1 AND id = $2");
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(id).fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn imports(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+) -> Result<Vec<ImportRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger_imports WHERE municipality_id = $1 ORDER BY created_at DESC, id DESC LIMIT 200"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).fetch_all(c).await)?,
+    )
+}
+
+pub(crate) async fn done_import(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    kind: &str,
+    sha256: &str,
+) -> Result<Option<ImportRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM ledger_imports WHERE municipality_id = $1 AND kind = $2 AND sha256 = $3 AND status = 'done'"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(kind).bind(sha256)
+        .fetch_optional(c).await)?,
+    )
+}
+
+pub(crate) async fn set_import_status(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    id: &str,
+    status: &str,
+) -> Result<u64> {
+    Ok(
+        execute!(ex, c => sqlx::query("UPDATE ledger_imports SET status = $1 WHERE municipality_id = $2 AND id = $3")
+        .bind(status).bind(m).bind(id).execute(c).await)?,
+    )
+}
+
+pub(crate) async fn finish_import(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    r: &ImportRecord,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_imports SET status = $1, rows_read = $2, summary = $3, errors = $4, finished_at = $5 \
+         WHERE municipality_id = $6 AND id = $7")
+        .bind(&r.status).bind(r.rows_read).bind(&r.summary).bind(&r.errors).bind(&r.finished_at).bind(m).bind(&r.id)
+        .execute(c).await)?)
+}
+
+/// An entry written by a journal import: posted, with its source.
+#[derive(Debug)]
+pub(crate) struct BulkEntry {
+    pub id: String,
+    pub entity_id: String,
+    pub fiscal_year: i64,
+    pub number: i64,
+    pub period: i64,
+    pub date: String,
+    pub description: String,
+    pub source: String,
+}
+
+/// A line written by a journal import.
+#[derive(Debug)]
+pub(crate) struct BulkLine {
+    pub entry: usize,
+    pub line_no: i64,
+    pub account_id: String,
+    pub debit: i64,
+    pub credit: i64,
+    pub memo: String,
+}
+
+/// Which of `sources` (entity id, source) are already in the books.
+pub(crate) async fn sources_present(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    sources: &[(&str, &str)],
+) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    for chunk in sources.chunks(500) {
+        let mut sql = String::from(
+            "SELECT source FROM ledger_entries WHERE municipality_id = $1 AND source IS NOT NULL AND (entity_id, source) IN (",
+        );
+        for i in 0..chunk.len() {
+            let _ = write!(
+                sql,
+                "{}(${}, ${})",
+                if i == 0 { "" } else { ", " },
+                2 * i + 2,
+                2 * i + 3
+            );
+        }
+        sql.push(')');
+        let rows: Vec<String> = dispatch!(ex, c => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(m);
+            for (e, s) in chunk {
+                q = q.bind(*e).bind(*s);
+            }
+            q.fetch_all(c).await
+        })?;
+        found.extend(rows);
+    }
+    Ok(found)
+}
+
+/// Writes posted entries and their lines.
+pub(crate) async fn insert_bulk(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    now: &str,
+    entries: &[BulkEntry],
+    lines: &[BulkLine],
+) -> Result<()> {
+    match ex.conn() {
+        ConnRef::Postgres(c) => copy_bulk(c, m, now, entries, lines).await,
+        ConnRef::Sqlite(c) => insert_bulk_sqlite(c, m, now, entries, lines).await,
+    }
+}
+
+/// Escapes a text value for `COPY … FROM STDIN` text format.
+fn copy_text(out: &mut String, s: &str) {
+    for ch in s.chars() {
+        match ch {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+}
+
+async fn copy_bulk(
+    c: &mut sqlx::PgConnection,
+    m: &MunicipalityId,
+    now: &str,
+    entries: &[BulkEntry],
+    lines: &[BulkLine],
+) -> Result<()> {
+    let m = m.as_str();
+    let mut buf = String::with_capacity(entries.len() * 200);
+    for e in entries {
+        let _ = write!(
+            buf,
+            "{m}\t{}\t{}\t{}\t{}\t{}\t{}\t",
+            e.id, e.entity_id, e.fiscal_year, e.number, e.period, e.date
+        );
+        copy_text(&mut buf, &e.description);
+        let _ = write!(buf, "\tposted\t\\N\t{now}\t{now}\t");
+        copy_text(&mut buf, &e.source);
+        buf.push('\n');
+    }
+    let mut copy = c
+        .copy_in_raw(
+            "COPY ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, description, \
+             status, reverses_id, created_at, posted_at, source) FROM STDIN",
+        )
+        .await?;
+    copy.send(buf.as_bytes()).await?;
+    copy.finish().await?;
+    buf.clear();
+    for l in lines {
+        let entry = entries
+            .get(l.entry)
+            .ok_or_else(|| Error::Internal("bulk line without its entry".into()))?;
+        let _ = write!(
+            buf,
+            "{m}\t{}\t{}\t{}\t{}\t{}\t",
+            entry.id, l.line_no, l.account_id, l.debit, l.credit
+        );
+        copy_text(&mut buf, &l.memo);
+        buf.push('\n');
+    }
+    let mut copy = c
+        .copy_in_raw(
+            "COPY ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) FROM STDIN",
+        )
+        .await?;
+    copy.send(buf.as_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// Rows per multi-row `INSERT` (SQLite allows 32,766 parameters).
+const SQLITE_ROWS: usize = 500;
+
+fn values_sql(head: &str, width: usize, rows: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + rows * width * 7);
+    sql.push_str(head);
+    let mut n = 0;
+    for r in 0..rows {
+        sql.push_str(if r == 0 { " VALUES (" } else { ", (" });
+        for i in 0..width {
+            n += 1;
+            let _ = write!(sql, "{}${n}", if i == 0 { "" } else { ", " });
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+async fn insert_bulk_sqlite(
+    c: &mut sqlx::SqliteConnection,
+    m: &MunicipalityId,
+    now: &str,
+    entries: &[BulkEntry],
+    lines: &[BulkLine],
+) -> Result<()> {
+    const ENTRY_HEAD: &str = "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, \
+         entry_date, description, status, reverses_id, created_at, posted_at, source)";
+    for chunk in entries.chunks(SQLITE_ROWS) {
+        let sql = values_sql(ENTRY_HEAD, 13, chunk.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for e in chunk {
+            q = q
+                .bind(m.as_str())
+                .bind(e.id.as_str())
+                .bind(e.entity_id.as_str())
+                .bind(e.fiscal_year)
+                .bind(e.number)
+                .bind(e.period)
+                .bind(e.date.as_str())
+                .bind(e.description.as_str())
+                .bind("posted")
+                .bind(None::<&str>)
+                .bind(now)
+                .bind(now)
+                .bind(e.source.as_str());
+        }
+        q.execute(&mut *c).await?;
+    }
+    const LINE_HEAD: &str = "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, \
+         credit_cents, memo)";
+    for chunk in lines.chunks(SQLITE_ROWS) {
+        let sql = values_sql(LINE_HEAD, 7, chunk.len());
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for l in chunk {
+            let entry = entries
+                .get(l.entry)
+                .ok_or_else(|| Error::Internal("bulk line without its entry".into()))?;
+            q = q
+                .bind(m.as_str())
+                .bind(entry.id.as_str())
+                .bind(l.line_no)
+                .bind(l.account_id.as_str())
+                .bind(l.debit)
+                .bind(l.credit)
+                .bind(l.memo.as_str());
+        }
+        q.execute(&mut *c).await?;
+    }
+    Ok(())
+}
+
+/// Activity to add to one account's kept balance of one period:
+/// ((account id, fiscal year, period), (debits, credits)).
+pub(crate) type BalanceDelta = ((String, i64, i64), (i64, i64));
+
+/// Adds per-account, per-period activity to the kept balances:
+/// ((account id, fiscal year, period), (debits, credits)).
+pub(crate) async fn add_to_balances(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    deltas: &[BalanceDelta],
+) -> Result<()> {
+    const HEAD: &str = "INSERT INTO ledger_balances (municipality_id, account_id, fiscal_year, period, debit_cents, credit_cents)";
+    const TAIL: &str = " ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
+         debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
+         credit_cents = ledger_balances.credit_cents + excluded.credit_cents";
+    for chunk in deltas.chunks(SQLITE_ROWS) {
+        let mut sql = values_sql(HEAD, 6, chunk.len());
+        sql.push_str(TAIL);
+        execute!(ex, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for ((account, fy, period), (d, cr)) in chunk {
+                q = q.bind(m.as_str()).bind(account.as_str()).bind(*fy).bind(*period).bind(*d).bind(*cr);
+            }
+            q.execute(c).await
+        })?;
+    }
+    Ok(())
+}
