@@ -2,9 +2,17 @@
 //! The binary (`main.rs`) and the integration tests both build the
 //! application here, so the tests walk exactly the routes that are served.
 
+use munishare_platform::jobs::Registry;
 use munishare_web::{App, AppState};
 
 /// The application with every module plugged in.
 pub fn app(state: AppState) -> App {
     munishare_web::app(state, vec![munishare_ledger::http::module()])
+}
+
+/// The job handlers of the platform and every module.
+pub fn jobs() -> Registry {
+    let mut registry = Registry::with_platform_jobs();
+    munishare_ledger::import::register_jobs(&mut registry);
+    registry
 }

@@ -11,10 +11,12 @@ use clap::{Args, Parser, Subcommand};
 use munishare_platform::access::{self, CouncilAdmin, NewGrant};
 use munishare_platform::blob::BlobStore;
 use munishare_platform::identity::{self, NewUser};
-use munishare_platform::jobs::{self, JobContext, Registry, Waker};
+use munishare_platform::jobs::{self, JobContext, ProgressBoard, Waker};
 use munishare_platform::types::{Service, Timestamp};
 use munishare_platform::{Clock, Db, SystemClock, audit, demo, tenancy};
 use munishare_web::{AppState, Inner, WebConfig};
+
+mod import_cli;
 
 /// MuniShare: the shared back office of a region's towns.
 #[derive(Debug, Parser)]
@@ -61,6 +63,15 @@ enum Command {
     /// Audit log tools.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Import a town's data from a file.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Finance: chart of accounts, opening balances, budget or journal lines (CSV or XLSX).
+    Finance(import_cli::FinanceImport),
 }
 
 #[derive(Debug, Args)]
@@ -251,12 +262,15 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let waker = Waker::default();
+    let progress = ProgressBoard::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(jobs::run_worker(
-        Registry::with_platform_jobs(),
+        munishare::jobs(),
         JobContext {
             db: db.clone(),
             clock: clock.clone(),
+            blobs: blobs.clone(),
+            progress: progress.clone(),
         },
         waker.clone(),
         std::time::Duration::from_secs(2),
@@ -270,6 +284,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         blobs,
         clock,
         jobs: waker,
+        progress,
         config: WebConfig {
             secure_cookies: tls || args.secure_cookies,
             ..WebConfig::default()
@@ -475,6 +490,16 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some(Command::Admin(cmd)) => admin_command(&cli.common, cmd).await,
+        Some(Command::Import(ImportCommand::Finance(args))) => {
+            let db = open_db(&cli.common).await?;
+            let imported = import_cli::run(&db, args).await;
+            db.close().await;
+            if imported? {
+                Ok(())
+            } else {
+                std::process::exit(2)
+            }
+        }
         Some(Command::Audit(AuditCommand::Verify)) => {
             if audit_verify(&cli.common).await? {
                 Ok(())

@@ -10,7 +10,8 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use time::Duration;
@@ -18,6 +19,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::access::CouncilAdmin;
 use crate::audit::{self, Change};
+use crate::blob::BlobStore;
 use crate::clock::Clock;
 use crate::db::{Db, SqlBuilder, Tx};
 use crate::error::{Error, Result};
@@ -276,6 +278,71 @@ pub struct JobContext {
     pub db: Db,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// The object store (uploaded files wait there for their job).
+    pub blobs: BlobStore,
+    /// Where long jobs report how far they have got.
+    pub progress: ProgressBoard,
+}
+
+/// How far a long piece of work has got: items done and the share done.
+#[derive(Debug, Default)]
+pub struct Progress {
+    items: AtomicU64,
+    permille: AtomicU64,
+}
+
+impl Progress {
+    /// Items (rows, files …) done so far.
+    pub fn items(&self) -> u64 {
+        self.items.load(Ordering::Relaxed)
+    }
+
+    /// Share done, in thousandths.
+    pub fn permille(&self) -> u64 {
+        self.permille.load(Ordering::Relaxed).min(1000)
+    }
+
+    /// Records `items` done and `done` of `total` units (bytes, rows …).
+    pub fn set(&self, items: u64, done: u64, total: u64) {
+        self.items.store(items, Ordering::Relaxed);
+        if let Some(p) = done.saturating_mul(1000).checked_div(total) {
+            self.permille.store(p, Ordering::Relaxed);
+        }
+    }
+
+    /// Marks the work complete.
+    pub fn finish(&self) {
+        self.permille.store(1000, Ordering::Relaxed);
+    }
+}
+
+/// The progress of the long work running in this process, by key (an
+/// import's id, say). Held in memory: a page shows it while the work runs on
+/// the same node, and the work's stored status otherwise.
+#[derive(Debug, Clone, Default)]
+pub struct ProgressBoard(Arc<Mutex<HashMap<String, Arc<Progress>>>>);
+
+impl ProgressBoard {
+    /// Starts tracking `key`.
+    pub fn track(&self, key: &str) -> Arc<Progress> {
+        let p = Arc::new(Progress::default());
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(key.to_owned(), p.clone());
+        }
+        p
+    }
+
+    /// The progress of `key`, while it is tracked.
+    pub fn get(&self, key: &str) -> Option<Arc<Progress>> {
+        self.0.lock().ok()?.get(key).cloned()
+    }
+
+    /// Stops tracking `key`.
+    pub fn forget(&self, key: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            m.remove(key);
+        }
+    }
 }
 
 /// A boxed future returned by handlers.

@@ -330,8 +330,22 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let Ok(bytes) = to_bytes(body, state.config.body_limit).await else {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.").into_response();
+    let multipart = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let limit = if multipart {
+        crate::state::UPLOAD_LIMIT
+    } else {
+        state.config.body_limit
+    };
+    let Ok(bytes) = to_bytes(body, limit).await else {
+        return (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The form or file is too large.",
+        )
+            .into_response();
     };
     if bytes.windows(3).any(|w| w.eq_ignore_ascii_case(b"%00")) {
         return render_error_page(&munishare_platform::Error::invalid(
@@ -366,9 +380,13 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
             Redirect::to("/signin").into_response()
         };
     };
-    let from_form = url::form_urlencoded::parse(&bytes)
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.into_owned());
+    let from_form = if multipart {
+        multipart_csrf(&bytes)
+    } else {
+        url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned())
+    };
     let from_header = parts
         .headers
         .get("x-csrf-token")
@@ -383,6 +401,18 @@ pub async fn csrf_guard(State(state): State<AppState>, req: Request, next: Next)
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await
+}
+
+/// The `csrf` field of a multipart form: upload forms put it first, so the
+/// first part named `csrf` is the form's own (a file cannot come before it).
+fn multipart_csrf(body: &[u8]) -> Option<String> {
+    const NAME: &[u8] = b"name=\"csrf\"";
+    let at = body.windows(NAME.len()).position(|w| w == NAME)?;
+    let rest = &body[at..];
+    let start = rest.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+    let value = &rest[start..];
+    let end = value.windows(2).position(|w| w == b"\r\n")?;
+    std::str::from_utf8(&value[..end]).ok().map(str::to_owned)
 }
 
 /// The client's address as the server saw it (the socket peer). Behind a

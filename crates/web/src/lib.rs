@@ -22,7 +22,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-pub use state::{AppState, Inner, WebConfig};
+pub use state::{AppState, Inner, UPLOAD_LIMIT, WebConfig};
 
 #[derive(OpenApi)]
 #[openapi(

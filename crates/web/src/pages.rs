@@ -84,6 +84,20 @@ impl PageRoutes {
         self.add(Method::POST, path, h)
     }
 
+    /// Adds a POST form handler that receives a file upload (multipart, up to
+    /// [`crate::UPLOAD_LIMIT`]); CSRF-checked like every form.
+    pub fn upload<H: Handler<T, AppState>, T: 'static>(mut self, path: &'static str, h: H) -> Self {
+        let mr = self
+            .by_path
+            .remove(path)
+            .unwrap_or_default()
+            .on(MethodFilter::POST, h)
+            .layer(axum::extract::DefaultBodyLimit::max(crate::UPLOAD_LIMIT));
+        self.by_path.insert(path, mr);
+        self.list.push((Method::POST, path));
+        self
+    }
+
     /// The router and the list of (method, path) it serves.
     pub fn build(self) -> (Router<AppState>, Vec<(Method, &'static str)>) {
         let router = self

@@ -4,9 +4,12 @@ use std::sync::Arc;
 
 use munishare_platform::blob::BlobStore;
 use munishare_platform::identity::SessionPolicy;
-use munishare_platform::jobs::Waker;
+use munishare_platform::jobs::{ProgressBoard, Waker};
 use munishare_platform::types::Timestamp;
 use munishare_platform::{Clock, Db};
+
+/// Largest file a page form or the API accepts as an upload (imports), in bytes.
+pub const UPLOAD_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Web settings.
 #[derive(Debug, Clone)]
@@ -44,6 +47,8 @@ pub struct Inner {
     pub clock: Arc<dyn Clock>,
     /// Wakes the job worker after an enqueue.
     pub jobs: Waker,
+    /// Progress of long jobs running in this process (shared with the worker).
+    pub progress: ProgressBoard,
     /// Settings.
     pub config: WebConfig,
     /// The region's name, for page headers.

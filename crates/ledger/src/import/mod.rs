@@ -23,7 +23,8 @@ use munishare_platform::{Error, Result, audit};
 use serde::{Deserialize, Serialize};
 use sha2::Digest;
 
-pub use read::{ImportRead, Progress};
+pub use munishare_platform::jobs::Progress;
+pub use read::ImportRead;
 
 use crate::domain::{AccountClass, AccountString, FundType, LineAmount};
 use crate::service::{self, entity_id, finance_change, json, new_id, require};
@@ -491,7 +492,7 @@ pub async fn run(
         }
     }
     .await;
-    record.rows_read = i64::try_from(progress.rows()).unwrap_or(i64::MAX);
+    record.rows_read = i64::try_from(progress.items()).unwrap_or(i64::MAX);
     record.finished_at = Some(now.to_db());
     match outcome {
         Ok(summary) if problems.is_empty() => {
@@ -947,4 +948,150 @@ async fn openings(
     Ok(serde_json::json!({
         "fiscal_year": fy.to_string(), "accounts": count, "total_debits": Money::from_cents(total).to_string(),
     }))
+}
+
+/// The job that runs an uploaded import.
+pub const IMPORT_JOB: &str = "finance.import";
+
+/// What the import job needs: the town, the import and who asked for it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ImportJob {
+    /// Town short name.
+    pub town: String,
+    /// Import id.
+    pub import: String,
+    /// The user who uploaded it; the job acts with their grants as they are when it runs.
+    pub user: String,
+}
+
+/// Registers the import job.
+pub fn register_jobs(registry: &mut munishare_platform::jobs::Registry) {
+    registry.register(
+        IMPORT_JOB,
+        |ctx: munishare_platform::jobs::JobContext, payload: serde_json::Value| async move {
+            let job: ImportJob = serde_json::from_value(payload)
+                .map_err(|e| Error::Internal(format!("bad import job: {e}")))?;
+            let now = Timestamp::new(ctx.clock.now());
+            let mut conn = ctx.db.read().await?;
+            let user = munishare_platform::identity::user_by_id(
+                &mut conn,
+                &job.user.parse::<munishare_platform::types::UserId>()?,
+            )
+            .await?
+            .ok_or(Error::NotFound { what: "user" })?;
+            drop(conn);
+            let scope = munishare_platform::access::authorize_service(
+                &ctx.db,
+                &munishare_platform::identity::principal_for_user(&user),
+                now.datetime().date(),
+                &job.town,
+                munishare_platform::types::Service::Finance,
+                Permission::View,
+            )
+            .await?;
+            let record = {
+                let mut conn = ctx.db.read().await?;
+                get(&scope, &mut conn, &job.import).await?
+            };
+            let key = record
+                .blob_key
+                .as_deref()
+                .ok_or_else(|| Error::Internal("an uploaded import without its file".into()))?;
+            let bytes = ctx
+                .blobs
+                .get(&munishare_platform::blob::BlobKey::in_scope(&scope, key)?)
+                .await?;
+            let progress = ctx.progress.track(&record.id);
+            let outcome = run(
+                &scope,
+                &ctx.db,
+                now,
+                &record.id,
+                Box::new(std::io::Cursor::new(bytes)),
+                progress,
+            )
+            .await;
+            ctx.progress.forget(&record.id);
+            let done = outcome?;
+            Ok(serde_json::json!({"import": done.id, "status": done.status, "rows": done.rows_read}))
+        },
+    );
+}
+
+/// A file uploaded to import.
+#[derive(Debug)]
+pub struct Upload {
+    /// What it holds.
+    pub kind: ImportKind,
+    /// For budgets and opening balances.
+    pub fiscal_year: Option<FiscalYear>,
+    /// Its name.
+    pub file_name: String,
+    /// Its bytes.
+    pub bytes: bytes::Bytes,
+}
+
+/// Keeps an uploaded file in the town's part of the object store, records the
+/// import and queues the job that runs it, all or nothing: a refused import
+/// leaves no file behind.
+pub async fn upload(
+    scope: &ServiceScope,
+    db: &Db,
+    blobs: &munishare_platform::blob::BlobStore,
+    now: Timestamp,
+    file: Upload,
+) -> Result<ImportRecord> {
+    let Upload {
+        kind,
+        fiscal_year,
+        file_name,
+        bytes,
+    } = file;
+    require(scope, kind.permission())?;
+    if bytes.is_empty() {
+        return Err(Error::invalid("file", "the file is empty"));
+    }
+    let (sha256, size) =
+        digest(bytes.as_ref()).map_err(|e| Error::Internal(format!("reading an upload: {e}")))?;
+    let name = format!("imports/{}", new_id());
+    let key = munishare_platform::blob::BlobKey::in_scope(scope, &name)?;
+    blobs.put(&key, bytes).await?;
+    let queued = async {
+        let mut tx = db.begin().await?;
+        let record = create(
+            scope,
+            &mut tx,
+            now,
+            &NewImport {
+                kind,
+                fiscal_year,
+                file_name,
+                sha256,
+                size_bytes: size,
+                blob_key: Some(name),
+            },
+        )
+        .await?;
+        let job = ImportJob {
+            town: scope.town().slug.to_string(),
+            import: record.id.clone(),
+            user: scope.user_id().as_str().to_owned(),
+        };
+        munishare_platform::jobs::enqueue(
+            &mut tx,
+            now,
+            IMPORT_JOB,
+            Some(scope.municipality_id()),
+            &serde_json::to_value(&job).map_err(|e| Error::Internal(e.to_string()))?,
+            3,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+    .await;
+    if queued.is_err() {
+        let _ = blobs.delete(&key).await;
+    }
+    queued
 }

@@ -4,9 +4,9 @@
 
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use calamine::{DataRef, Reader, Xlsx};
+use munishare_platform::jobs::Progress;
 use tokio::sync::mpsc;
 
 use super::{Column, RowError};
@@ -31,36 +31,6 @@ pub(crate) struct Row {
 impl Row {
     pub fn cell(&self, i: usize) -> &str {
         self.cells.get(i).map_or("", |s| s.as_str())
-    }
-}
-
-/// How far an import has got; shared with whoever shows it.
-#[derive(Debug, Default)]
-pub struct Progress {
-    rows: AtomicU64,
-    permille: AtomicU64,
-}
-
-impl Progress {
-    /// Data rows read so far.
-    pub fn rows(&self) -> u64 {
-        self.rows.load(Ordering::Relaxed)
-    }
-
-    /// Share of the file read, in thousandths.
-    pub fn permille(&self) -> u64 {
-        self.permille.load(Ordering::Relaxed).min(1000)
-    }
-
-    fn set(&self, rows: u64, done: u64, total: u64) {
-        self.rows.store(rows, Ordering::Relaxed);
-        if let Some(p) = done.saturating_mul(1000).checked_div(total) {
-            self.permille.store(p, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn finish(&self) {
-        self.permille.store(1000, Ordering::Relaxed);
     }
 }
 
@@ -316,6 +286,7 @@ fn read_xlsx(
     if let Some(prev) = current_row {
         emit(prev, current, &mut map)?;
     }
+    progress.set(rows, last_row, last_row);
     if map.is_none() {
         return Err(RowError::file(
             "the first sheet is empty; it needs a header row",

@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use munishare_platform::blob::BlobStore;
 use munishare_platform::db::testing::{Backend, TestDb};
 use munishare_platform::demo::{self, DemoCredentials};
-use munishare_platform::jobs::Waker;
+use munishare_platform::jobs::{JobContext, ProgressBoard, Waker};
 use munishare_platform::types::Timestamp;
 use munishare_platform::{Clock, Db, TestClock};
 use munishare_web::{App, AppState, Inner, WebConfig};
@@ -27,6 +27,8 @@ pub struct TestApp {
     pub db: Db,
     pub clock: TestClock,
     pub creds: Arc<DemoCredentials>,
+    /// What the job worker would get: run jobs with `munishare::jobs().run_one(&app.jobs)`.
+    pub jobs: JobContext,
     pub page_routes: Vec<(Method, &'static str)>,
     pub openapi: Value,
     /// The database URL, for tests that open a second connection pool (a second node).
@@ -112,11 +114,19 @@ impl TestApp {
         let dir =
             std::env::temp_dir().join(format!("munishare-blobs-{}", uuid::Uuid::now_v7().simple()));
         let blobs = BlobStore::open(&format!("file://{}", dir.display())).expect("blob store");
+        let progress = ProgressBoard::default();
+        let jobs = JobContext {
+            db: db.clone(),
+            clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
+            blobs: blobs.clone(),
+            progress: progress.clone(),
+        };
         let state = AppState::new(Inner {
             db: db.clone(),
             blobs,
             clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
             jobs: Waker::default(),
+            progress: progress.clone(),
             config: WebConfig::default(),
             region_name: "Capitol Region Council of Governments".into(),
             signin_throttle: Default::default(),
@@ -132,6 +142,7 @@ impl TestApp {
             db,
             clock,
             creds: Arc::new(creds),
+            jobs,
             page_routes,
             openapi,
             url,

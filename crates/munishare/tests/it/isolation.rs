@@ -27,6 +27,7 @@ struct TownB {
     change_id: String,
     po_id: String,
     invoice_id: String,
+    import_id: String,
 }
 
 impl TownB {
@@ -42,6 +43,7 @@ impl TownB {
             "change" => self.change_id.clone(),
             "po" => self.po_id.clone(),
             "invoice" => self.invoice_id.clone(),
+            "import" => self.import_id.clone(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -183,6 +185,17 @@ async fn fixtures(app: &TestApp) -> TownB {
     }))).await;
     assert_eq!(invoice.status, StatusCode::CREATED, "{}", invoice.text());
     let invoice_id = invoice.json()["id"].as_str().unwrap().to_owned();
+    let upload = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/finance/imports?kind=chart&file_name=chart.csv",
+            &b_user,
+            Some("text/csv"),
+            b"account,name\n1005-00-0000-00000-20100-000,Accounts payable\n".to_vec(),
+        )
+        .await;
+    assert_eq!(upload.status, StatusCode::ACCEPTED, "{}", upload.text());
+    let import_id = upload.json()["id"].as_str().unwrap().to_owned();
     let mut c = app.db.read().await.unwrap();
     let id = tenancy::find_by_slug(&mut c, "west-hartford")
         .await
@@ -202,6 +215,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         change_id,
         po_id,
         invoice_id,
+        import_id,
     }
 }
 

@@ -1,7 +1,5 @@
 //! The job queue: enqueue, run, retry with back-off, fail after the last attempt.
 
-use std::sync::Arc;
-
 use axum::http::{Method, StatusCode};
 use munishare_platform::jobs::{self, JobContext, Registry};
 use munishare_platform::types::Timestamp;
@@ -18,10 +16,7 @@ both_dbs!(
 );
 
 fn ctx(app: &TestApp) -> JobContext {
-    JobContext {
-        db: app.db.clone(),
-        clock: Arc::new(app.clock.clone()) as Arc<dyn Clock>,
-    }
+    app.jobs.clone()
 }
 
 async fn an_administrator_runs_the_audit_verification_job(app: TestApp) {

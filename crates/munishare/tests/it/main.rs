@@ -19,6 +19,7 @@ mod blob;
 mod browser;
 mod finance;
 mod garbage;
+mod imports;
 mod isolation;
 mod jobs;
 mod ops;

@@ -4,6 +4,8 @@
 
 use std::collections::HashMap;
 
+mod imports;
+
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
@@ -44,7 +46,7 @@ impl ServiceKey for Finance {
     const SERVICE: Service = Service::Finance;
 }
 
-fn entity_of(q: Option<&str>) -> Result<EntityKind> {
+pub(crate) fn entity_of(q: Option<&str>) -> Result<EntityKind> {
     match q.filter(|s| !s.is_empty()) {
         None => Ok(EntityKind::TownGovernment),
         Some(s) => parse_entity_kind(s),
@@ -384,7 +386,7 @@ fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 // ---------------------------------------------------------------- API
 
 fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    imports::api(OpenApiRouter::new())
         .routes(routes!(api_funds, api_create_fund))
         .routes(routes!(api_accounts, api_create_account))
         .routes(routes!(api_periods, api_open_year))
@@ -415,7 +417,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(api_reopen_year))
 }
 
-const TOWN: &str = "Town short name, e.g. hartford";
+pub(crate) const TOWN: &str = "Town short name, e.g. hartford";
 
 /// The funds of a town's books.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/finance/funds", tag = "finance", params(("town" = String, Path, description = TOWN), EntityQuery),
@@ -696,7 +698,8 @@ fn tb_params(
 // ---------------------------------------------------------------- pages
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    r.get("/t/{town}/finance", page_overview)
+    imports::pages(r)
+        .get("/t/{town}/finance", page_overview)
         .post("/t/{town}/finance/funds", page_create_fund)
         .post("/t/{town}/finance/accounts", page_create_account)
         .post("/t/{town}/finance/periods", page_open_year)
@@ -760,7 +763,7 @@ pub struct Books {
 }
 
 impl Books {
-    fn new(scope: &ServiceScope, entity: EntityKind) -> Self {
+    pub(crate) fn new(scope: &ServiceScope, entity: EntityKind) -> Self {
         Self {
             town: scope.town().slug.to_string(),
             entity: entity.as_str(),
@@ -770,7 +773,7 @@ impl Books {
             can_administer: scope.can(Permission::Administer),
         }
     }
-    fn base(&self) -> String {
+    pub(crate) fn base(&self) -> String {
         format!("/t/{}/finance", self.town)
     }
 }
