@@ -300,6 +300,54 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
     shot(&wd, "finance-statements").await;
     click_and_wait(&wd, By::PartialLinkText("Purchasing")).await;
     wd.find(By::Id("new-vendor")).await.unwrap();
+
+    // History from a file: upload it, watch the job run, see what it posted.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(munishare_platform::jobs::run_worker(
+        munishare::jobs(),
+        app.jobs.clone(),
+        munishare_platform::jobs::Waker::default(),
+        Duration::from_millis(200),
+        stopped,
+    ));
+    let file = std::env::temp_dir().join(format!("august-{}.csv", uuid::Uuid::now_v7().simple()));
+    std::fs::write(
+        &file,
+        "reference,date,description,account,debit,credit\n\
+         GL-801,2026-08-31,August payroll,1005-42-4201-00000-51000-000,\"12,500.00\",\n\
+         GL-801,2026-08-31,August payroll,1005-00-0000-00000-10100-000,,12500.00\n",
+    )
+    .unwrap();
+    click_and_wait(&wd, By::LinkText("Imports")).await;
+    wd.find(By::Id("import-kind"))
+        .await
+        .unwrap()
+        .send_keys("Journal lines")
+        .await
+        .unwrap();
+    wd.find(By::Id("import-file"))
+        .await
+        .unwrap()
+        .send_keys(file.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#upload-import button[type=submit]")).await;
+    // The page polls the job and reloads when it has finished.
+    let summary = wd
+        .query(By::Id("import-summary"))
+        .wait(Duration::from_secs(20), Duration::from_millis(200))
+        .first()
+        .await
+        .unwrap();
+    let summary = summary.text().await.unwrap();
+    assert!(
+        summary.contains("entries posted") && summary.contains("$12,500.00"),
+        "{summary}"
+    );
+    shot(&wd, "finance-import").await;
+    let _ = stop.send(true);
+    let _ = worker.await;
+    let _ = std::fs::remove_file(file);
     wd.quit().await.unwrap();
 }
 
