@@ -129,18 +129,8 @@ impl AuditEvent {
                 }
             }
         }
-        hex(&h.finalize())
+        crate::types::hex(&h.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
 }
 
 /// Appends an audit event for `change` inside `tx` and returns its id.

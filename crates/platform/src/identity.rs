@@ -100,10 +100,7 @@ pub fn random_password() -> Result<String> {
 /// SHA-256 of a high-entropy secret (session and API tokens). Secrets are
 /// random, so a fast hash is enough; only passwords need Argon2id.
 pub fn hash_secret(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::types::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// Checks the password rules; names the field.

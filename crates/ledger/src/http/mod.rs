@@ -2,9 +2,9 @@
 //! the pages under `/t/{town}/finance`. Handlers are thin: authorize the town's
 //! finance service, call one ledger service function, render.
 
-use std::collections::HashMap;
-
 mod imports;
+
+use std::collections::HashMap;
 
 use askama::Template;
 use axum::extract::{Form, Path, Query, State};

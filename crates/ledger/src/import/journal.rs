@@ -58,6 +58,18 @@ struct Books {
     next_number: HashMap<(usize, i64), i64>,
 }
 
+/// Entries checked and waiting to be written, and what the file adds up to.
+#[derive(Default)]
+struct Queue {
+    /// (entity, reference) of every entry met so far.
+    seen: HashSet<(usize, String)>,
+    entries: Vec<BulkEntry>,
+    lines: Vec<BulkLine>,
+    /// (account index, fiscal year, period) → (debits, credits).
+    balances: HashMap<(usize, i64, i64), (i64, i64)>,
+    totals: Totals,
+}
+
 #[derive(Default)]
 struct Totals {
     entries: u64,
@@ -107,12 +119,8 @@ pub(super) async fn import(
         books.next_number.insert((ei, fy), next - 1);
     }
     let now_text = now.to_db();
-    let mut seen: HashSet<(usize, String)> = HashSet::new();
     let mut pending: Option<Pending> = None;
-    let mut entries: Vec<BulkEntry> = Vec::new();
-    let mut lines: Vec<BulkLine> = Vec::new();
-    let mut balances: HashMap<(usize, i64, i64), (i64, i64)> = HashMap::new();
-    let mut totals = Totals::default();
+    let mut q = Queue::default();
     while let Some(batch) = next_batch(&mut rows, problems).await {
         for row in batch {
             let Some(entity) = entity_in(&row, ENTITY, problems) else {
@@ -129,21 +137,12 @@ pub(super) async fn import(
                 .is_some_and(|p| p.entity == ei && p.reference == reference);
             if !same {
                 if let Some(done) = pending.take() {
-                    finish(
-                        &mut books,
-                        done,
-                        problems,
-                        &mut entries,
-                        &mut lines,
-                        &mut balances,
-                        &mut totals,
-                        &mut seen,
-                    )?;
+                    finish(&mut books, done, problems, &mut q)?;
                 }
-                if lines.len() >= FLUSH_LINES && problems.is_empty() {
-                    flush(tx, scope, &now_text, &mut entries, &mut lines, problems).await?;
+                if q.lines.len() >= FLUSH_LINES && problems.is_empty() {
+                    flush(tx, scope, &now_text, &mut q, problems).await?;
                 }
-                pending = start(&row, ei, reference, problems, &seen);
+                pending = start(&row, ei, reference, problems, &q.seen);
             }
             let Some(p) = pending.as_mut() else {
                 continue;
@@ -152,40 +151,32 @@ pub(super) async fn import(
         }
     }
     if let Some(done) = pending.take() {
-        finish(
-            &mut books,
-            done,
-            problems,
-            &mut entries,
-            &mut lines,
-            &mut balances,
-            &mut totals,
-            &mut seen,
-        )?;
+        finish(&mut books, done, problems, &mut q)?;
     }
-    if totals.entries == 0 && problems.is_empty() {
+    if q.totals.entries == 0 && problems.is_empty() {
         problems.push(super::RowError::file("the file has no journal lines"));
     }
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    flush(tx, scope, &now_text, &mut entries, &mut lines, problems).await?;
+    flush(tx, scope, &now_text, &mut q, problems).await?;
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    let mut deltas: Vec<store::BalanceDelta> = balances
+    let mut deltas: Vec<store::BalanceDelta> = q
+        .balances
         .into_iter()
         .map(|((a, fy, p), v)| ((books.accounts[a].id.clone(), fy, p), v))
         .collect();
     deltas.sort();
     store::add_to_balances(tx, &m, &deltas).await?;
     Ok(serde_json::json!({
-        "entries_posted": totals.entries,
-        "lines_posted": totals.lines,
-        "total_debits": Money::from_cents(totals.debits).to_string(),
-        "total_credits": Money::from_cents(totals.credits).to_string(),
-        "first_date": totals.first_date.map(format_date),
-        "last_date": totals.last_date.map(format_date),
+        "entries_posted": q.totals.entries,
+        "lines_posted": q.totals.lines,
+        "total_debits": Money::from_cents(q.totals.debits).to_string(),
+        "total_credits": Money::from_cents(q.totals.credits).to_string(),
+        "first_date": q.totals.first_date.map(format_date),
+        "last_date": q.totals.last_date.map(format_date),
         "appropriation_control": "not applied to imported history",
     }))
 }
@@ -312,18 +303,8 @@ fn add_line(books: &Books, p: &mut Pending, row: &Row, problems: &mut Problems) 
 
 /// Checks a whole entry (line count, balance per fund, open period) and
 /// queues it for writing.
-#[allow(clippy::too_many_arguments)]
-fn finish(
-    books: &mut Books,
-    p: Pending,
-    problems: &mut Problems,
-    entries: &mut Vec<BulkEntry>,
-    lines: &mut Vec<BulkLine>,
-    balances: &mut HashMap<(usize, i64, i64), (i64, i64)>,
-    totals: &mut Totals,
-    seen: &mut HashSet<(usize, String)>,
-) -> Result<()> {
-    seen.insert((p.entity, p.reference.clone()));
+fn finish(books: &mut Books, p: Pending, problems: &mut Problems, q: &mut Queue) -> Result<()> {
+    q.seen.insert((p.entity, p.reference.clone()));
     let (true, Some(date)) = (p.ok, p.date) else {
         return Ok(());
     };
@@ -402,11 +383,11 @@ fn finish(
             )));
         }
     };
-    totals.entries += 1;
-    totals.first_date = Some(totals.first_date.map_or(date, |d| d.min(date)));
-    totals.last_date = Some(totals.last_date.map_or(date, |d| d.max(date)));
-    let entry = entries.len();
-    entries.push(BulkEntry {
+    q.totals.entries += 1;
+    q.totals.first_date = Some(q.totals.first_date.map_or(date, |d| d.min(date)));
+    q.totals.last_date = Some(q.totals.last_date.map_or(date, |d| d.max(date)));
+    let entry = q.entries.len();
+    q.entries.push(BulkEntry {
         id: new_id(),
         entity_id: books.entity_ids[p.entity].clone(),
         fiscal_year: fy,
@@ -417,13 +398,13 @@ fn finish(
         source: format!("import:{}", p.reference),
     });
     for (i, (_, a, d, c, memo)) in p.lines.into_iter().enumerate() {
-        totals.lines += 1;
-        totals.debits += d;
-        totals.credits += c;
-        let b = balances.entry((a, fy, period)).or_default();
+        q.totals.lines += 1;
+        q.totals.debits += d;
+        q.totals.credits += c;
+        let b = q.balances.entry((a, fy, period)).or_default();
         b.0 += d;
         b.1 += c;
-        lines.push(BulkLine {
+        q.lines.push(BulkLine {
             entry,
             line_no: i64::try_from(i + 1).unwrap_or(i64::MAX),
             account_id: books.accounts[a].id.clone(),
@@ -441,15 +422,15 @@ async fn flush(
     tx: &mut Tx,
     scope: &ServiceScope,
     now: &str,
-    entries: &mut Vec<BulkEntry>,
-    lines: &mut Vec<BulkLine>,
+    q: &mut Queue,
     problems: &mut Problems,
 ) -> Result<()> {
-    if entries.is_empty() {
+    if q.entries.is_empty() {
         return Ok(());
     }
     let m = scope.municipality_id();
-    let keys: Vec<(&str, &str)> = entries
+    let keys: Vec<(&str, &str)> = q
+        .entries
         .iter()
         .map(|e| (e.entity_id.as_str(), e.source.as_str()))
         .collect();
@@ -467,8 +448,8 @@ async fn flush(
         }
         return Ok(());
     }
-    store::insert_bulk(tx, m, now, entries, lines).await?;
-    entries.clear();
-    lines.clear();
+    store::insert_bulk(tx, m, now, &q.entries, &q.lines).await?;
+    q.entries.clear();
+    q.lines.clear();
     Ok(())
 }

@@ -11,7 +11,7 @@ mod journal;
 mod read;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -336,18 +336,8 @@ pub struct NewImport {
 /// SHA-256 (hex) and length of a file, read once.
 pub fn digest(mut r: impl Read) -> std::io::Result<(String, u64)> {
     let mut hasher = sha2::Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut len = 0u64;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        len += n as u64;
-    }
-    let hash = hasher.finalize();
-    Ok(hash.iter().map(|b| format!("{b:02x}")).collect()).map(|h: String| (h, len))
+    let len = std::io::copy(&mut r, &mut hasher)?;
+    Ok((munishare_platform::types::hex(&hasher.finalize()), len))
 }
 
 /// Records an import to run. Refused when the same file was already imported
@@ -528,13 +518,7 @@ pub async fn run(
             }
             drop(tx);
             record.status = "rejected".into();
-            record.errors = Some(
-                serde_json::to_string(&ErrorList {
-                    total: problems.total,
-                    errors: problems.list,
-                })
-                .map_err(|e| Error::Internal(e.to_string()))?,
-            );
+            record.errors = Some(error_list(problems.total, problems.list)?);
             let mut tx = db.begin().await?;
             store::finish_import(&mut tx, scope.municipality_id(), &record).await?;
             audit::record(
@@ -556,23 +540,25 @@ pub async fn run(
         Err(e) => {
             drop(tx);
             record.status = "failed".into();
-            record.errors = Some(
-                serde_json::to_string(&ErrorList {
-                    total: 1,
-                    errors: vec![RowError::file(
-                        "the import could not finish; nothing was imported. Try again, or ask for help with the request id.",
-                    )],
-                })
-                .map_err(|e| Error::Internal(e.to_string()))?,
-            );
-            let mut tx2 = db.begin().await?;
-            store::finish_import(&mut tx2, scope.municipality_id(), &record).await?;
-            tx2.commit().await?;
+            record.errors = Some(error_list(
+                1,
+                vec![RowError::file(
+                    "the import stopped because of a problem on our side; nothing was imported. It is tried again \
+                     automatically; if it keeps failing, tell the council's support staff.",
+                )],
+            )?);
+            let mut tx = db.begin().await?;
+            store::finish_import(&mut tx, scope.municipality_id(), &record).await?;
+            tx.commit().await?;
             return Err(e);
         }
     }
     progress.finish();
     Ok(record)
+}
+
+fn error_list(total: u64, errors: Vec<RowError>) -> Result<String> {
+    serde_json::to_string(&ErrorList { total, errors }).map_err(|e| Error::Internal(e.to_string()))
 }
 
 async fn set_status(db: &Db, scope: &ServiceScope, id: &str, status: &str) -> Result<()> {
@@ -664,11 +650,11 @@ async fn chart(
     mut rows: Batches,
     problems: &mut Problems,
 ) -> Result<serde_json::Value> {
-    let mut funds: [HashMap<String, ()>; 2] = Default::default();
+    let mut funds: [HashSet<String>; 2] = Default::default();
     let mut accounts: [HashMap<String, u64>; 2] = Default::default();
     for (i, e) in ENTITIES.into_iter().enumerate() {
         for f in service::funds(scope, tx, e).await? {
-            funds[i].insert(f.code, ());
+            funds[i].insert(f.code);
         }
         for a in service::accounts(scope, tx, e).await? {
             accounts[i].insert(a.account, 0);
@@ -700,7 +686,7 @@ async fn chart(
                 None => {}
             }
             accounts[ei].insert(account.to_string(), row.no);
-            if !funds[ei].contains_key(account.fund()) {
+            if !funds[ei].contains(account.fund()) {
                 let (fund_name, fund_type) = (row.cell(3), row.cell(4));
                 if fund_type.is_empty() || fund_name.is_empty() {
                     problems.add(
@@ -736,7 +722,7 @@ async fn chart(
                 .await
                 {
                     Ok(_) => {
-                        funds[ei].insert(account.fund().to_owned(), ());
+                        funds[ei].insert(account.fund().to_owned());
                         funds_created += 1;
                     }
                     Err(e) => {
