@@ -232,6 +232,18 @@ async fn main() {
             .await
             .unwrap()
         {
+            // Every town subscribes to finance for the benchmark (the demo subscribes a few).
+            let mut tx = db.begin().await.unwrap();
+            let _ = munishare_platform::tenancy::subscribe(
+                &admin,
+                &mut tx,
+                now,
+                &t,
+                Service::Finance,
+                date!(2023 - 07 - 01),
+            )
+            .await;
+            tx.commit().await.unwrap();
             if let Ok(s) = access::authorize_service(
                 &db,
                 &principal,

@@ -244,9 +244,9 @@ pub(crate) async fn partial_period_totals(
 ) -> Result<Vec<(String, i64, i64)>> {
     Ok(dispatch!(ex, c => sqlx::query_as(
         "SELECT l.account_id, CAST(SUM(l.debit_cents) AS BIGINT), CAST(SUM(l.credit_cents) AS BIGINT) \
-         FROM ledger_lines l JOIN ledger_entries e ON e.municipality_id = l.municipality_id AND e.id = l.entry_id \
-         WHERE l.municipality_id = $1 AND e.entity_id = $2 AND e.fiscal_year = $3 AND e.period = $4 \
-         AND e.status = 'posted' AND e.entry_date <= $5 GROUP BY l.account_id")
+         FROM ledger_lines l WHERE l.municipality_id = $1 AND l.entry_id IN (\
+         SELECT e.id FROM ledger_entries e WHERE e.municipality_id = $1 AND e.entity_id = $2 AND e.fiscal_year = $3 \
+         AND e.period = $4 AND e.status = 'posted' AND e.entry_date <= $5) GROUP BY l.account_id")
         .bind(m).bind(entity_id).bind(fy).bind(period).bind(through).fetch_all(c).await)?)
 }
 

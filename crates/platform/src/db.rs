@@ -141,6 +141,9 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
+                // 32 MiB of page cache per connection (the default is 2 MiB):
+                // bulk posting and reports touch large indexes.
+                .pragma("cache_size", "-32768")
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -140,7 +140,7 @@ pub(super) async fn import(
                     finish(&mut books, done, problems, &mut q)?;
                 }
                 if q.lines.len() >= FLUSH_LINES && problems.is_empty() {
-                    flush(tx, scope, &now_text, &mut q, problems).await?;
+                    flush(tx, scope, &now_text, &books, &mut q, problems).await?;
                 }
                 pending = start(&row, ei, reference, problems, &q.seen);
             }
@@ -159,7 +159,7 @@ pub(super) async fn import(
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    flush(tx, scope, &now_text, &mut q, problems).await?;
+    flush(tx, scope, &now_text, &books, &mut q, problems).await?;
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
@@ -422,6 +422,7 @@ async fn flush(
     tx: &mut Tx,
     scope: &ServiceScope,
     now: &str,
+    books: &Books,
     q: &mut Queue,
     problems: &mut Problems,
 ) -> Result<()> {
@@ -429,12 +430,18 @@ async fn flush(
         return Ok(());
     }
     let m = scope.municipality_id();
-    let keys: Vec<(&str, &str)> = q
-        .entries
-        .iter()
-        .map(|e| (e.entity_id.as_str(), e.source.as_str()))
-        .collect();
-    let present = store::sources_present(tx, m, &keys).await?;
+    let mut present = Vec::new();
+    for entity_id in &books.entity_ids {
+        let sources: Vec<&str> = q
+            .entries
+            .iter()
+            .filter(|e| &e.entity_id == entity_id)
+            .map(|e| e.source.as_str())
+            .collect();
+        if !sources.is_empty() {
+            present.extend(store::sources_present(tx, m, entity_id, &sources).await?);
+        }
+    }
     if !present.is_empty() {
         for s in present.iter().take(20) {
             problems.push(super::RowError::new(

@@ -581,9 +581,13 @@ pub(crate) async fn next_batch(rows: &mut Batches, problems: &mut Problems) -> O
 
 /// The entity named in a row: `town` (the default) or `education`.
 pub(crate) fn entity_in(row: &Row, col: usize, problems: &mut Problems) -> Option<EntityKind> {
-    match row.cell(col).to_ascii_lowercase().as_str() {
-        "" | "town" | "town_government" => Some(EntityKind::TownGovernment),
-        "education" | "board_of_education" | "boe" => Some(EntityKind::BoardOfEducation),
+    let cell = row.cell(col);
+    let is = |names: &[&str]| names.iter().any(|n| cell.eq_ignore_ascii_case(n));
+    if is(&["", "town", "town_government"]) {
+        return Some(EntityKind::TownGovernment);
+    }
+    match cell {
+        _ if is(&["education", "board_of_education", "boe"]) => Some(EntityKind::BoardOfEducation),
         other => {
             problems.add(
                 row.no,
@@ -606,6 +610,9 @@ pub(crate) fn amount_in(
     if s.is_empty() {
         return Some(Money::from_cents(0));
     }
+    if let Some(cents) = plain_cents(s) {
+        return Some(Money::from_cents(cents));
+    }
     match Money::parse(name, s) {
         Ok(m) => Some(m),
         Err(e) => {
@@ -613,6 +620,26 @@ pub(crate) fn amount_in(
             None
         }
     }
+}
+
+/// The cents of a plain amount like `1234`, `1234.5` or `1234.56` (most
+/// cells of a file), without allocating; anything else is left to `Money::parse`.
+fn plain_cents(s: &str) -> Option<i64> {
+    let (whole, frac) = match s.split_once('.') {
+        Some((w, f)) if !f.is_empty() => (w, f),
+        Some(_) => return None,
+        None => (s, ""),
+    };
+    if whole.is_empty() || whole.len() > 15 || frac.len() > 2 {
+        return None;
+    }
+    let digits = |t: &str| {
+        t.bytes().try_fold(0i64, |n, b| {
+            b.is_ascii_digit().then(|| n * 10 + i64::from(b - b'0'))
+        })
+    };
+    let cents = digits(whole)? * 100 + digits(frac)? * if frac.len() == 1 { 10 } else { 1 };
+    Some(cents)
 }
 
 fn invalid_message(e: Error) -> String {
@@ -1080,4 +1107,38 @@ pub async fn upload(
         let _ = blobs.delete(&key).await;
     }
     queued
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_cents;
+
+    #[test]
+    fn plain_amounts_are_read_to_the_cent() {
+        for (s, cents) in [
+            ("0", 0),
+            ("7", 700),
+            ("12.5", 1250),
+            ("12.50", 1250),
+            ("1234.56", 123_456),
+            ("0.01", 1),
+            ("999999999999999.99", 99_999_999_999_999_999),
+        ] {
+            assert_eq!(plain_cents(s), Some(cents), "{s}");
+        }
+        // Left to Money::parse: signs, separators, symbols, more places, a bare point.
+        for s in [
+            "-1",
+            "1,000",
+            "$5",
+            "1.234",
+            ".5",
+            "1.",
+            "1e3",
+            "12a",
+            "1234567890123456",
+        ] {
+            assert_eq!(plain_cents(s), None, "{s}");
+        }
+    }
 }

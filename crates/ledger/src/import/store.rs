@@ -113,37 +113,40 @@ pub(crate) struct BulkLine {
     pub memo: String,
 }
 
-/// Which of `sources` (entity id, source) are already in the books.
+/// Which of `sources` (all of one entity) are already in the books. One
+/// array parameter per query: SQLite reads it with `json_each`, PostgreSQL
+/// as a `text[]`.
 pub(crate) async fn sources_present(
     ex: &mut impl Executor,
     m: &MunicipalityId,
-    sources: &[(&str, &str)],
+    entity_id: &str,
+    sources: &[&str],
 ) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    for chunk in sources.chunks(500) {
-        let mut sql = String::from(
-            "SELECT source FROM ledger_entries WHERE municipality_id = $1 AND source IS NOT NULL AND (entity_id, source) IN (",
-        );
-        for i in 0..chunk.len() {
-            let _ = write!(
-                sql,
-                "{}(${}, ${})",
-                if i == 0 { "" } else { ", " },
-                2 * i + 2,
-                2 * i + 3
-            );
+    Ok(match ex.conn() {
+        ConnRef::Sqlite(c) => {
+            let list = to_json(&sources)?;
+            sqlx::query_scalar(
+                "SELECT source FROM ledger_entries WHERE municipality_id = $1 AND entity_id = $2 \
+                 AND source IS NOT NULL AND source IN (SELECT value FROM json_each($3))",
+            )
+            .bind(m)
+            .bind(entity_id)
+            .bind(list)
+            .fetch_all(c)
+            .await?
         }
-        sql.push(')');
-        let rows: Vec<String> = dispatch!(ex, c => {
-            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(m);
-            for (e, s) in chunk {
-                q = q.bind(*e).bind(*s);
-            }
-            q.fetch_all(c).await
-        })?;
-        found.extend(rows);
-    }
-    Ok(found)
+        ConnRef::Postgres(c) => {
+            sqlx::query_scalar(
+                "SELECT source FROM ledger_entries WHERE municipality_id = $1 AND entity_id = $2 \
+                 AND source IS NOT NULL AND source = ANY($3)",
+            )
+            .bind(m)
+            .bind(entity_id)
+            .bind(sources)
+            .fetch_all(c)
+            .await?
+        }
+    })
 }
 
 /// Writes posted entries and their lines.
@@ -224,8 +227,8 @@ async fn copy_bulk(
     Ok(())
 }
 
-/// Rows per multi-row `INSERT` (SQLite allows 32,766 parameters).
-const SQLITE_ROWS: usize = 500;
+/// Rows per multi-row `INSERT` of balances on PostgreSQL.
+const BALANCE_ROWS: usize = 1_000;
 
 fn values_sql(head: &str, width: usize, rows: usize) -> String {
     let mut sql = String::with_capacity(head.len() + rows * width * 7);
@@ -242,6 +245,10 @@ fn values_sql(head: &str, width: usize, rows: usize) -> String {
     sql
 }
 
+fn to_json<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::Internal(e.to_string()))
+}
+
 async fn insert_bulk_sqlite(
     c: &mut sqlx::SqliteConnection,
     m: &MunicipalityId,
@@ -249,49 +256,62 @@ async fn insert_bulk_sqlite(
     entries: &[BulkEntry],
     lines: &[BulkLine],
 ) -> Result<()> {
-    const ENTRY_HEAD: &str = "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, \
-         entry_date, description, status, reverses_id, created_at, posted_at, source)";
-    for chunk in entries.chunks(SQLITE_ROWS) {
-        let sql = values_sql(ENTRY_HEAD, 13, chunk.len());
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for e in chunk {
-            q = q
-                .bind(m.as_str())
-                .bind(e.id.as_str())
-                .bind(e.entity_id.as_str())
-                .bind(e.fiscal_year)
-                .bind(e.number)
-                .bind(e.period)
-                .bind(e.date.as_str())
-                .bind(e.description.as_str())
-                .bind("posted")
-                .bind(None::<&str>)
-                .bind(now)
-                .bind(now)
-                .bind(e.source.as_str());
-        }
-        q.execute(&mut *c).await?;
+    /// An entry as a JSON array: id, entity, year, number, period, date, description, source.
+    #[derive(serde::Serialize)]
+    struct EntryRow<'a>(&'a str, &'a str, i64, i64, i64, &'a str, &'a str, &'a str);
+    /// A line as a JSON array: entry id, line number, account id, debit, credit, memo.
+    #[derive(serde::Serialize)]
+    struct LineRow<'a>(&'a str, i64, &'a str, i64, i64, &'a str);
+    // One JSON array parameter per statement: SQLite's cost of binding a
+    // parameter grows with the number of parameters, its JSON reader's does not.
+    let rows: Vec<EntryRow<'_>> = entries
+        .iter()
+        .map(|e| {
+            EntryRow(
+                &e.id,
+                &e.entity_id,
+                e.fiscal_year,
+                e.number,
+                e.period,
+                &e.date,
+                &e.description,
+                &e.source,
+            )
+        })
+        .collect();
+    sqlx::query(
+        "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, \
+         description, status, reverses_id, created_at, posted_at, source) \
+         SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+         'posted', NULL, $2, $2, value ->> 7 FROM json_each($3)",
+    )
+    .bind(m.as_str())
+    .bind(now)
+    .bind(to_json(&rows)?)
+    .execute(&mut *c)
+    .await?;
+    let mut rows = Vec::with_capacity(lines.len());
+    for l in lines {
+        let entry = entries
+            .get(l.entry)
+            .ok_or_else(|| Error::Internal("bulk line without its entry".into()))?;
+        rows.push(LineRow(
+            &entry.id,
+            l.line_no,
+            &l.account_id,
+            l.debit,
+            l.credit,
+            &l.memo,
+        ));
     }
-    const LINE_HEAD: &str = "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, \
-         credit_cents, memo)";
-    for chunk in lines.chunks(SQLITE_ROWS) {
-        let sql = values_sql(LINE_HEAD, 7, chunk.len());
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for l in chunk {
-            let entry = entries
-                .get(l.entry)
-                .ok_or_else(|| Error::Internal("bulk line without its entry".into()))?;
-            q = q
-                .bind(m.as_str())
-                .bind(entry.id.as_str())
-                .bind(l.line_no)
-                .bind(l.account_id.as_str())
-                .bind(l.debit)
-                .bind(l.credit)
-                .bind(l.memo.as_str());
-        }
-        q.execute(&mut *c).await?;
-    }
+    sqlx::query(
+        "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+         SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 FROM json_each($2)",
+    )
+    .bind(m.as_str())
+    .bind(to_json(&rows)?)
+    .execute(&mut *c)
+    .await?;
     Ok(())
 }
 
@@ -310,16 +330,41 @@ pub(crate) async fn add_to_balances(
     const TAIL: &str = " ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
          debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
          credit_cents = ledger_balances.credit_cents + excluded.credit_cents";
-    for chunk in deltas.chunks(SQLITE_ROWS) {
-        let mut sql = values_sql(HEAD, 6, chunk.len());
-        sql.push_str(TAIL);
-        execute!(ex, c => {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
-            for ((account, fy, period), (d, cr)) in chunk {
-                q = q.bind(m.as_str()).bind(account.as_str()).bind(*fy).bind(*period).bind(*d).bind(*cr);
+    match ex.conn() {
+        ConnRef::Sqlite(c) => {
+            // One JSON parameter (see `insert_bulk_sqlite`); `WHERE true` lets
+            // SQLite parse the upsert after a SELECT.
+            let rows: Vec<(&str, i64, i64, i64, i64)> = deltas
+                .iter()
+                .map(|((a, fy, p), (d, cr))| (a.as_str(), *fy, *p, *d, *cr))
+                .collect();
+            let sql = format!(
+                "{HEAD} SELECT $1, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 \
+                 FROM json_each($2) WHERE true{TAIL}"
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(m.as_str())
+                .bind(to_json(&rows)?)
+                .execute(c)
+                .await?;
+        }
+        ConnRef::Postgres(c) => {
+            for chunk in deltas.chunks(BALANCE_ROWS) {
+                let mut sql = values_sql(HEAD, 6, chunk.len());
+                sql.push_str(TAIL);
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for ((account, fy, period), (d, cr)) in chunk {
+                    q = q
+                        .bind(m.as_str())
+                        .bind(account.as_str())
+                        .bind(*fy)
+                        .bind(*period)
+                        .bind(*d)
+                        .bind(*cr);
+                }
+                q.execute(&mut *c).await?;
             }
-            q.execute(c).await
-        })?;
+        }
     }
     Ok(())
 }
