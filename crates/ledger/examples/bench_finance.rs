@@ -259,6 +259,10 @@ async fn main() {
         }
         v
     };
+    let towns: Vec<ServiceScope> = match arg("--towns") {
+        Some(n) => towns.into_iter().take(n.parse().unwrap()).collect(),
+        None => towns,
+    };
     let per_town = total / towns.len() as u64;
     println!(
         "backend {} · {} towns · {per_town} lines each",

@@ -4,9 +4,10 @@
 //! stored negative — and the working view behind it (beginning, debits,
 //! credits, ending per account).
 //!
-//! Accounts here are kept on the UCOA account string, so each local account
-//! maps to itself; a versioned crosswalk for towns that keep their own chart
-//! is still to come.
+//! Books kept on UCOA account strings map each account to itself; a town
+//! that keeps its own chart maps it with the crosswalk in effect for the year
+//! (`crate::ucoa`), and the filing refuses to run while an account with
+//! activity is unmapped.
 
 use std::collections::BTreeMap;
 
@@ -26,6 +27,8 @@ use crate::store;
 pub struct FilingRow {
     /// The local account string.
     pub account: String,
+    /// The uniform account it maps to.
+    pub uniform_account: String,
     /// Its name.
     pub name: String,
     /// Opening balance (debit positive), cents.
@@ -48,6 +51,7 @@ pub async fn ucoa_filing(
     require(scope, Permission::View)?;
     let m = scope.municipality_id();
     let entity_id = entity_id(scope, ex, entity).await?;
+    let uniform = crate::ucoa::uniform_accounts(scope, ex, entity, fy).await?;
     let fy_num = i64::from(fy.end_year());
     let opening: BTreeMap<String, i64> = store::period_totals(ex, m, &entity_id, fy_num, 1)
         .await?
@@ -74,6 +78,10 @@ pub async fn ucoa_filing(
             };
             let (debits, credits) = (d_all - open_d, c_all - open_c);
             Some(FilingRow {
+                uniform_account: uniform
+                    .get(&a.id)
+                    .cloned()
+                    .unwrap_or_else(|| a.account.clone()),
                 account: a.account,
                 name: a.name,
                 beginning_cents: beginning,
@@ -116,8 +124,16 @@ pub fn opm_layout(
         .to_vec(),
     ];
     for r in rows {
-        let a = AccountString::parse("account", &r.account)?;
-        let seg: Vec<String> = a.to_string().split('-').map(str::to_owned).collect();
+        let local: Vec<String> = AccountString::parse("account", &r.account)?
+            .to_string()
+            .split('-')
+            .map(str::to_owned)
+            .collect();
+        let seg: Vec<String> = AccountString::parse("uniform_account", &r.uniform_account)?
+            .to_string()
+            .split('-')
+            .map(str::to_owned)
+            .collect();
         let (debit, credit) = if r.ending_cents >= 0 {
             (r.ending_cents, 0)
         } else {
@@ -133,13 +149,13 @@ pub fn opm_layout(
             fy.end_year().to_string(),
             municipality.to_owned(),
             r.account.clone(),
-            seg[0].clone(),
-            seg[1].clone(),
-            seg[2].clone(),
-            seg[3].clone(),
-            seg[4].clone(),
-            seg[5].clone(),
-            r.account.clone(),
+            local[0].clone(),
+            local[1].clone(),
+            local[2].clone(),
+            local[3].clone(),
+            local[4].clone(),
+            local[5].clone(),
+            r.uniform_account.clone(),
             seg[0].clone(),
             seg[1].clone(),
             seg[2].clone(),

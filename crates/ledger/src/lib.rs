@@ -19,5 +19,6 @@ pub mod purchasing;
 pub mod service;
 pub mod statements;
 mod store;
+pub mod ucoa;
 
 pub use domain::{AccountClass, AccountString, FundType, LineAmount, PeriodStatus};

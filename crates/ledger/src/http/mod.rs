@@ -3,6 +3,7 @@
 //! finance service, call one ledger service function, render.
 
 mod imports;
+mod ucoa;
 
 use std::collections::HashMap;
 
@@ -386,7 +387,7 @@ fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 // ---------------------------------------------------------------- API
 
 fn api() -> OpenApiRouter<AppState> {
-    imports::api(OpenApiRouter::new())
+    ucoa::api(imports::api(OpenApiRouter::new()))
         .routes(routes!(api_funds, api_create_fund))
         .routes(routes!(api_accounts, api_create_account))
         .routes(routes!(api_periods, api_open_year))
@@ -698,7 +699,7 @@ fn tb_params(
 // ---------------------------------------------------------------- pages
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    imports::pages(r)
+    ucoa::pages(imports::pages(r))
         .get("/t/{town}/finance", page_overview)
         .post("/t/{town}/finance/funds", page_create_fund)
         .post("/t/{town}/finance/accounts", page_create_account)
@@ -1902,7 +1903,24 @@ async fn page_ucoa_filing(
         },
     };
     let mut c = st.db.read().await?;
-    let rows = crate::filing::ucoa_filing(&scope, &mut c, entity, fy).await?;
+    let rows = match crate::filing::ucoa_filing(&scope, &mut c, entity, fy).await {
+        Ok(rows) => rows,
+        // Unmapped accounts: the crosswalk page lists them beside the message.
+        Err(e @ Error::Conflict { .. }) => {
+            return Ok(redirect_flash(
+                &st,
+                &format!(
+                    "/t/{}/finance/crosswalk?entity={}&fiscal_year={}",
+                    scope.town().slug,
+                    entity.as_str(),
+                    fy.end_year()
+                ),
+                "error",
+                &e.to_string(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     drop(c);
     if q.get("format").map(String::as_str) == Some("csv") {
         return csv_response(

@@ -68,6 +68,8 @@ struct Queue {
     /// (account index, fiscal year, period) → (debits, credits).
     balances: HashMap<(usize, i64, i64), (i64, i64)>,
     totals: Totals,
+    /// Whether the planner's statistics were refreshed after the first write.
+    analyzed: bool,
 }
 
 #[derive(Default)]
@@ -456,6 +458,10 @@ async fn flush(
         return Ok(());
     }
     store::insert_bulk(tx, m, now, &q.entries, &q.lines).await?;
+    if !q.analyzed {
+        store::refresh_statistics(tx).await?;
+        q.analyzed = true;
+    }
     q.entries.clear();
     q.lines.clear();
     Ok(())

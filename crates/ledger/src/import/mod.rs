@@ -30,6 +30,9 @@ use crate::domain::{AccountClass, AccountString, FundType, LineAmount};
 use crate::service::{self, entity_id, finance_change, json, new_id, require};
 use read::{Batches, Row};
 
+/// Imports of at least this many rows refresh PostgreSQL's statistics after commit.
+const BIG_IMPORT_ROWS: i64 = 50_000;
+
 /// At most this many problems are kept and shown; the count says how many more.
 const MAX_ERRORS: usize = 200;
 
@@ -45,6 +48,8 @@ pub enum ImportKind {
     Openings,
     /// Historical journal lines, posted as entries.
     Journal,
+    /// A new version of the crosswalk from local accounts to uniform accounts.
+    Crosswalk,
 }
 
 /// A column of an import file.
@@ -54,7 +59,7 @@ pub(crate) struct Column {
     pub required: bool,
 }
 
-const fn req(name: &'static str) -> Column {
+pub(crate) const fn req(name: &'static str) -> Column {
     Column {
         name,
         required: true,
@@ -76,6 +81,7 @@ const CHART: &[Column] = &[
     opt("fund_type"),
 ];
 const BUDGET: &[Column] = &[opt("entity"), req("account"), req("amount")];
+const CROSSWALK: &[Column] = &[opt("entity"), req("account"), req("uniform_account")];
 const OPENINGS: &[Column] = &[opt("entity"), req("account"), req("debit"), req("credit")];
 pub(crate) const JOURNAL: &[Column] = &[
     opt("entity"),
@@ -90,7 +96,13 @@ pub(crate) const JOURNAL: &[Column] = &[
 
 impl ImportKind {
     /// Every kind, in the order a town sets up its books.
-    pub const ALL: [ImportKind; 4] = [Self::Chart, Self::Openings, Self::Budget, Self::Journal];
+    pub const ALL: [ImportKind; 5] = [
+        Self::Chart,
+        Self::Crosswalk,
+        Self::Openings,
+        Self::Budget,
+        Self::Journal,
+    ];
 
     /// Storage key.
     pub fn as_str(self) -> &'static str {
@@ -99,6 +111,7 @@ impl ImportKind {
             Self::Budget => "budget",
             Self::Openings => "openings",
             Self::Journal => "journal",
+            Self::Crosswalk => "crosswalk",
         }
     }
 
@@ -107,7 +120,12 @@ impl ImportKind {
         Self::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| Error::invalid(field, "choose chart, openings, budget or journal"))
+            .ok_or_else(|| {
+                Error::invalid(
+                    field,
+                    "choose chart, crosswalk, openings, budget or journal",
+                )
+            })
     }
 
     /// In words.
@@ -117,6 +135,7 @@ impl ImportKind {
             Self::Budget => "Adopted budget",
             Self::Openings => "Opening balances",
             Self::Journal => "Journal lines",
+            Self::Crosswalk => "Crosswalk to the UCOA",
         }
     }
 
@@ -134,12 +153,13 @@ impl ImportKind {
             Self::Budget => BUDGET,
             Self::Openings => OPENINGS,
             Self::Journal => JOURNAL,
+            Self::Crosswalk => CROSSWALK,
         }
     }
 
     /// Whether the import is for one fiscal year, given with it.
     pub fn needs_fiscal_year(self) -> bool {
-        matches!(self, Self::Budget | Self::Openings)
+        matches!(self, Self::Budget | Self::Openings | Self::Crosswalk)
     }
 
     /// The permission it takes: posting history needs approve, the rest administer.
@@ -229,6 +249,11 @@ impl Problems {
 
     pub fn is_empty(&self) -> bool {
         self.total == 0
+    }
+
+    /// (how many were found, the first of them).
+    pub fn into_parts(self) -> (u64, Vec<RowError>) {
+        (self.total, self.list)
     }
 }
 
@@ -479,6 +504,7 @@ pub async fn run(
             ImportKind::Budget => budget(scope, &mut tx, now, fy, rows, &mut problems).await,
             ImportKind::Openings => openings(scope, &mut tx, fy, rows, &mut problems).await,
             ImportKind::Journal => journal::import(scope, &mut tx, now, rows, &mut problems).await,
+            ImportKind::Crosswalk => crosswalk(scope, &mut tx, now, fy, rows, &mut problems).await,
         }
     }
     .await;
@@ -500,6 +526,7 @@ pub async fn run(
                         ImportKind::Budget => "import.budget",
                         ImportKind::Openings => "import.openings",
                         ImportKind::Journal => "import.journal",
+                        ImportKind::Crosswalk => "import.crosswalk",
                     },
                     "import",
                     id,
@@ -511,6 +538,11 @@ pub async fn run(
             )
             .await?;
             tx.commit().await?;
+            // A large import changes the tables enough that PostgreSQL's
+            // plans for reports go stale until autovacuum catches up.
+            if record.rows_read >= BIG_IMPORT_ROWS {
+                store::analyze_journal(&mut db.read().await?).await?;
+            }
         }
         Ok(_) | Err(Error::Invalid { .. } | Error::Conflict { .. }) => {
             if let Err(e) = outcome {
@@ -565,6 +597,16 @@ async fn set_status(db: &Db, scope: &ServiceScope, id: &str, status: &str) -> Re
     let mut tx = db.begin().await?;
     store::set_import_status(&mut tx, scope.municipality_id(), id, status).await?;
     tx.commit().await
+}
+
+/// Starts reading `file` as rows of `columns` on the reader thread.
+pub(crate) fn rows(
+    columns: &'static [Column],
+    file: Box<dyn ImportRead>,
+    size: u64,
+    progress: Arc<Progress>,
+) -> Batches {
+    read::spawn(columns, file, size, progress)
 }
 
 /// The next batch of rows, or None at the end; a problem reading the file
@@ -829,6 +871,77 @@ fn indexed_field(e: &Error) -> Option<(usize, String)> {
     let rest = field.strip_prefix("lines[")?;
     let (n, col) = rest.split_once(']')?;
     Some((n.parse().ok()?, col.trim_start_matches('.').to_owned()))
+}
+
+/// Crosswalk: a new version mapping local accounts to uniform account
+/// strings, effective from the fiscal year given.
+async fn crosswalk(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    fy: Option<FiscalYear>,
+    mut rows: Batches,
+    problems: &mut Problems,
+) -> Result<serde_json::Value> {
+    let fy =
+        fy.ok_or_else(|| Error::invalid("fiscal_year", "give the first fiscal year it maps"))?;
+    let mut books: Vec<HashMap<String, String>> = Vec::new();
+    for e in ENTITIES {
+        books.push(
+            service::accounts(scope, tx, e)
+                .await?
+                .into_iter()
+                .map(|a| (a.account, a.id))
+                .collect(),
+        );
+    }
+    // account id → (row, uniform account)
+    let mut lines: HashMap<String, (u64, String)> = HashMap::new();
+    while let Some(batch) = next_batch(&mut rows, problems).await {
+        for row in batch {
+            let (Some(entity), Some(account)) =
+                (entity_in(&row, 0, problems), account_in(&row, 1, problems))
+            else {
+                continue;
+            };
+            let uniform = match AccountString::parse("uniform_account", row.cell(2)) {
+                Ok(u) => u,
+                Err(e) => {
+                    problems.refusal(row.no, "uniform_account", e)?;
+                    continue;
+                }
+            };
+            let Some(id) = books[entity_index(entity)].get(&account.to_string()) else {
+                problems.add(
+                    row.no,
+                    "account",
+                    format!("account {account} does not exist in these books"),
+                );
+                continue;
+            };
+            if let Some((first, _)) = lines.get(id) {
+                problems.add(
+                    row.no,
+                    "account",
+                    format!("{account} is mapped twice (first on row {first})"),
+                );
+                continue;
+            }
+            lines.insert(id.clone(), (row.no, uniform.to_string()));
+        }
+    }
+    if lines.is_empty() && problems.is_empty() {
+        problems.push(RowError::file("the file maps no accounts"));
+    }
+    if !problems.is_empty() {
+        return Ok(serde_json::Value::Null);
+    }
+    let mut pairs: Vec<(String, String)> = lines.into_iter().map(|(id, (_, u))| (id, u)).collect();
+    pairs.sort();
+    let cw = crate::ucoa::insert_version(scope, tx, now, fy, &pairs).await?;
+    Ok(serde_json::json!({
+        "crosswalk_version": cw.version, "effective_from": fy.to_string(), "accounts_mapped": pairs.len(),
+    }))
 }
 
 /// Opening balances: the balance-sheet accounts' balances on the first day of

@@ -15,7 +15,7 @@ use time::macros::date;
 
 use super::{now, row, scope, totals};
 
-async fn import_file(
+pub(crate) async fn import_file(
     db: &Db,
     who: &ServiceScope,
     kind: ImportKind,

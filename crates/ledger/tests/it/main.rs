@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod imports;
+mod ucoa;
 
 use munishare_ledger::service::{self, NewEntry, NewLine, TrialBalanceRow};
 use munishare_ledger::{AccountString, FundType, PeriodStatus};
@@ -898,4 +899,14 @@ async fn imports_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imports_on_postgres() {
     run(Backend::Postgres, imports::books_from_files).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ucoa_on_sqlite() {
+    run(Backend::Sqlite, ucoa::catalog_and_crosswalk).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ucoa_on_postgres() {
+    run(Backend::Postgres, ucoa::catalog_and_crosswalk).await;
 }

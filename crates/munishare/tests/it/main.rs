@@ -23,3 +23,4 @@ mod imports;
 mod isolation;
 mod jobs;
 mod ops;
+mod ucoa;
