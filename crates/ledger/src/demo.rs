@@ -132,6 +132,8 @@ pub async fn seed(db: &Db, now: Timestamp) -> Result<Vec<&'static str>> {
             .await?;
         }
         service::open_fiscal_year(&scope, &mut tx, now, EntityKind::TownGovernment, fy).await?;
+        // The demo towns compare themselves on the regional benchmarks page.
+        crate::benchmarks::set_sharing(&scope, &mut tx, now, true).await?;
         let lines = budget_lines(f);
         let adopted: Vec<(String, Money)> = lines
             .iter()

@@ -6,6 +6,7 @@
 //! takes a finance [`munishare_platform::access::ServiceScope`]), runs in the
 //! caller's transaction, writes the SQL through `store` and audits every change.
 
+pub mod benchmarks;
 pub mod budget;
 pub mod close;
 pub mod demo;

@@ -15,7 +15,7 @@ use munishare_platform::access::{CouncilAdmin, ServiceScope};
 use munishare_platform::audit::{self, Change};
 use munishare_platform::db::{Db, Executor, Tx};
 use munishare_platform::tenancy::EntityKind;
-use munishare_platform::types::{FiscalYear, Permission, Timestamp};
+use munishare_platform::types::{FiscalYear, MunicipalityId, Permission, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
 use serde::Serialize;
 
@@ -288,9 +288,12 @@ impl ChartMode {
 /// The town's chart mode.
 pub async fn chart_mode(scope: &ServiceScope, ex: &mut impl Executor) -> Result<ChartMode> {
     require(scope, Permission::View)?;
+    mode_of(ex, scope.municipality_id()).await
+}
+
+async fn mode_of(ex: &mut impl Executor, m: &MunicipalityId) -> Result<ChartMode> {
     let mode: Option<String> = dispatch!(ex, c => sqlx::query_scalar(
-        "SELECT chart FROM ledger_settings WHERE municipality_id = $1")
-        .bind(scope.municipality_id()).fetch_optional(c).await)?;
+        "SELECT chart FROM ledger_settings WHERE municipality_id = $1").bind(m).fetch_optional(c).await)?;
     ChartMode::parse("chart", mode.as_deref().unwrap_or("uniform"))
 }
 
@@ -436,12 +439,12 @@ async fn mapping_and_gaps(
     let m = scope.municipality_id();
     let entity_id = entity_id(scope, ex, entity).await?;
     let accounts = crate::store::accounts(ex, m, &entity_id).await?;
-    if chart_mode(scope, ex).await? == ChartMode::Uniform {
+    let Some(map) = crosswalk_map(ex, m, fy).await? else {
         return Ok((
             accounts.into_iter().map(|a| (a.id, a.account)).collect(),
             Vec::new(),
         ));
-    }
+    };
     let active: std::collections::HashSet<String> =
         crate::store::year_totals(ex, m, &entity_id, i64::from(fy.end_year()))
             .await?
@@ -449,19 +452,31 @@ async fn mapping_and_gaps(
             .filter(|(_, d, c)| *d != 0 || *c != 0)
             .map(|(a, _, _)| a)
             .collect();
-    let map: HashMap<String, String> = match crosswalk_for(scope, ex, fy).await? {
-        Some(cw) => dispatch!(ex, c => sqlx::query_as::<_, (String, String)>(
-            "SELECT account_id, uniform_account FROM ledger_crosswalk_lines WHERE municipality_id = $1 AND crosswalk_id = $2")
-            .bind(m).bind(&cw.id).fetch_all(c).await)?
-        .into_iter()
-        .collect(),
-        None => HashMap::new(),
-    };
     let gaps = accounts
         .into_iter()
         .filter(|a| active.contains(&a.id) && !map.contains_key(&a.id))
         .collect();
     Ok((map, gaps))
+}
+
+/// The crosswalk of a town's books for `fy` (account id → uniform account),
+/// or None when its books are `uniform` (each account is its own uniform
+/// account). A `local` town with no version in effect maps nothing.
+pub(crate) async fn crosswalk_map(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    fy: FiscalYear,
+) -> Result<Option<HashMap<String, String>>> {
+    if mode_of(ex, m).await? == ChartMode::Uniform {
+        return Ok(None);
+    }
+    let rows: Vec<(String, String)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT l.account_id, l.uniform_account FROM ledger_crosswalk_lines l \
+         JOIN ledger_crosswalks w ON w.municipality_id = l.municipality_id AND w.id = l.crosswalk_id \
+         WHERE l.municipality_id = $1 AND w.version = (SELECT MAX(version) FROM ledger_crosswalks \
+         WHERE municipality_id = $1 AND effective_fiscal_year <= $2)")
+        .bind(m).bind(i64::from(fy.end_year())).fetch_all(c).await)?;
+    Ok(Some(rows.into_iter().collect()))
 }
 
 /// Writes a new crosswalk version from checked rows (the `crosswalk` import):

@@ -2,6 +2,7 @@
 //! the pages under `/t/{town}/finance`. Handlers are thin: authorize the town's
 //! finance service, call one ledger service function, render.
 
+mod benchmarks;
 mod imports;
 mod ucoa;
 
@@ -387,7 +388,7 @@ fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 // ---------------------------------------------------------------- API
 
 fn api() -> OpenApiRouter<AppState> {
-    ucoa::api(imports::api(OpenApiRouter::new()))
+    benchmarks::api(ucoa::api(imports::api(OpenApiRouter::new())))
         .routes(routes!(api_funds, api_create_fund))
         .routes(routes!(api_accounts, api_create_account))
         .routes(routes!(api_periods, api_open_year))
@@ -699,7 +700,7 @@ fn tb_params(
 // ---------------------------------------------------------------- pages
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    ucoa::pages(imports::pages(r))
+    benchmarks::pages(ucoa::pages(imports::pages(r)))
         .get("/t/{town}/finance", page_overview)
         .post("/t/{town}/finance/funds", page_create_fund)
         .post("/t/{town}/finance/accounts", page_create_account)

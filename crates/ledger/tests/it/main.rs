@@ -2,6 +2,7 @@
 //! periods, and a trial balance checked against sums computed by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod benchmarks;
 mod imports;
 mod ucoa;
 
@@ -909,4 +910,14 @@ async fn ucoa_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ucoa_on_postgres() {
     run(Backend::Postgres, ucoa::catalog_and_crosswalk).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn benchmarks_on_sqlite() {
+    run(Backend::Sqlite, benchmarks::towns_that_share_compare).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn benchmarks_on_postgres() {
+    run(Backend::Postgres, benchmarks::towns_that_share_compare).await;
 }

@@ -196,6 +196,17 @@ async fn fixtures(app: &TestApp) -> TownB {
         .await;
     assert_eq!(upload.status, StatusCode::ACCEPTED, "{}", upload.text());
     let import_id = upload.json()["id"].as_str().unwrap().to_owned();
+    // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
+    let a_user = app.demo_session("townadmin.hartford").await;
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/finance/benchmarks/sharing",
+            &a_user,
+            Some(json!({"share": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let mut c = app.db.read().await.unwrap();
     let id = tenancy::find_by_slug(&mut c, "west-hartford")
         .await

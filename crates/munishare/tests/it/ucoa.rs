@@ -9,7 +9,10 @@ use serde_json::json;
 use crate::both_dbs;
 use crate::harness::TestApp;
 
-both_dbs!(the_catalog_is_labelled_and_the_filing_needs_the_crosswalk);
+both_dbs!(
+    the_catalog_is_labelled_and_the_filing_needs_the_crosswalk,
+    towns_compare_only_after_opting_in
+);
 
 async fn the_catalog_is_labelled_and_the_filing_needs_the_crosswalk(app: TestApp) {
     let clerk = app.demo_session("clerk.hartford").await;
@@ -239,4 +242,102 @@ async fn the_catalog_is_labelled_and_the_filing_needs_the_crosswalk(app: TestApp
         html.contains("unmapped-none") && html.contains("Property taxes"),
         "{html}"
     );
+}
+
+async fn towns_compare_only_after_opting_in(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let html = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/benchmarks",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        html.contains("Hartford does not share its benchmarks")
+            && html.contains("Share and compare"),
+        "{html}"
+    );
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/finance/benchmarks?fiscal_year=2027",
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // A clerk cannot opt the town in.
+    let clerk = app.demo_session("clerk.hartford").await;
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/finance/benchmarks/sharing",
+            &clerk,
+            Some(json!({"share": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let r = app
+        .form(
+            "/t/hartford/finance/benchmarks/sharing",
+            &director,
+            &[("share", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let html = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/benchmarks?fiscal_year=2027",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        html.contains("id=\"benchmarks\"") && html.contains("Stop sharing"),
+        "{html}"
+    );
+    let csv = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/benchmarks?fiscal_year=2027&format=csv",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        csv.starts_with("function,name,source,Hartford per capita"),
+        "{csv}"
+    );
+    let b = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/finance/benchmarks?fiscal_year=2027",
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(b["towns"][0]["population"], 122_587);
+
+    // West Hartford does not share, so it sees nothing of Hartford's.
+    let west = app.demo_session("townadmin.west-hartford").await;
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/west-hartford/finance/benchmarks?fiscal_year=2027",
+            &west,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
