@@ -317,6 +317,64 @@ pub fn check_balanced<'a>(lines: impl IntoIterator<Item = (&'a str, LineAmount)>
     Ok(())
 }
 
+/// The due-to/due-from lines that make an inter-fund entry balance in every
+/// fund: given each fund's net (debits − credits), a fund whose debits exceed
+/// its credits owes the others (a credit to its due-to account) and a fund
+/// whose credits exceed its debits is owed (a debit to its due-from account).
+/// Nothing when the entry does not balance in total or touches one fund only.
+pub fn interfund<'a>(nets: impl IntoIterator<Item = (&'a str, i64)>) -> Vec<(String, Interfund)> {
+    let mut by_fund: BTreeMap<&str, i128> = BTreeMap::new();
+    for (fund, net) in nets {
+        *by_fund.entry(fund).or_default() += i128::from(net);
+    }
+    let total: i128 = by_fund.values().sum();
+    let unbalanced = by_fund.values().filter(|n| **n != 0).count();
+    if total != 0 || unbalanced < 2 {
+        return Vec::new();
+    }
+    by_fund
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(fund, n)| {
+            let cents = Money::from_cents(i64::try_from(n.abs()).unwrap_or(i64::MAX));
+            let line = if n > 0 {
+                Interfund::DueTo(cents)
+            } else {
+                Interfund::DueFrom(cents)
+            };
+            (fund.to_owned(), line)
+        })
+        .collect()
+}
+
+/// An automatic inter-fund line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interfund {
+    /// A credit to the fund's "due to other funds" liability.
+    DueTo(Money),
+    /// A debit to the fund's "due from other funds" asset.
+    DueFrom(Money),
+}
+
+impl Interfund {
+    /// The fund's account for it: objects 21100 (due to) and 13100 (due from),
+    /// illustrative codes on the pattern of OPM's published data.
+    pub fn account(self, fund: &str) -> String {
+        match self {
+            Self::DueTo(_) => format!("{fund}-00-0000-00000-21100-000"),
+            Self::DueFrom(_) => format!("{fund}-00-0000-00000-13100-000"),
+        }
+    }
+
+    /// As a journal line amount.
+    pub fn amount(self) -> LineAmount {
+        match self {
+            Self::DueTo(m) => LineAmount::Credit(m),
+            Self::DueFrom(m) => LineAmount::Debit(m),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -432,5 +490,50 @@ mod tests {
             let err = check_balanced(broken.iter().copied()).unwrap_err().to_string();
             prop_assert!(err.contains(&format!("fund {fund} is out of balance by $0.01")), "{}", err);
         }
+    }
+
+    proptest! {
+        /// Whatever the funds and amounts of an entry that balances in total,
+        /// the automatic lines make every fund balance on its own.
+        #[test]
+        fn interfund_lines_balance_every_fund(amounts in proptest::collection::vec((0usize..4, 1i64..1_000_000), 1..12)) {
+            let funds = ["1005", "2100", "6001", "7000"];
+            // Each amount is a debit in one fund and a credit in the next: balanced in total.
+            let mut lines: Vec<(&str, i64)> = Vec::new();
+            for (f, cents) in &amounts {
+                lines.push((funds[*f], *cents));
+                lines.push((funds[(*f + 1) % 4], -*cents));
+            }
+            let auto = interfund(lines.iter().copied());
+            let mut all: Vec<(&str, LineAmount)> = lines
+                .iter()
+                .map(|(f, n)| (*f, if *n > 0 { LineAmount::Debit(Money::from_cents(*n)) } else { LineAmount::Credit(Money::from_cents(-*n)) }))
+                .collect();
+            all.extend(auto.iter().map(|(f, l)| (f.as_str(), l.amount())));
+            prop_assert!(check_balanced(all).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_receipt_of_sewer_charges_into_general_cash_is_owed_to_the_sewer_fund() {
+        // General fund cash debited $250.00, sewer revenue credited $250.00.
+        let auto = interfund([("1005", 25_000), ("6001", -25_000)]);
+        assert_eq!(
+            auto,
+            vec![
+                (
+                    "1005".to_owned(),
+                    Interfund::DueTo(Money::from_cents(25_000))
+                ),
+                (
+                    "6001".to_owned(),
+                    Interfund::DueFrom(Money::from_cents(25_000))
+                ),
+            ]
+        );
+        assert_eq!(auto[0].1.account("1005"), "1005-00-0000-00000-21100-000");
+        // Out of balance in total, or one fund only: nothing automatic.
+        assert!(interfund([("1005", 25_000), ("6001", -24_999)]).is_empty());
+        assert!(interfund([("1005", 100), ("1005", -100)]).is_empty());
     }
 }

@@ -591,6 +591,7 @@ pub(crate) async fn create_draft_in(
             memo: l.memo.trim().chars().take(200).collect(),
         });
     }
+    append_interfund(&mut lines, &by_string);
     let entry = Entry {
         id: new_id(),
         number: store::next_entry_number(tx, scope.municipality_id(), &entity_id, fy).await?,
@@ -624,6 +625,45 @@ pub(crate) async fn create_draft_in(
     )
     .await?;
     Ok((entry, lines))
+}
+
+/// An entry that balances in total but moves money between funds gets the
+/// due-to/due-from lines that make each fund balance (`domain::interfund`),
+/// when the funds have those accounts; otherwise posting names the fund that
+/// is out of balance.
+fn append_interfund(lines: &mut Vec<Line>, accounts: &BTreeMap<String, Account>) {
+    let auto = crate::domain::interfund(
+        lines
+            .iter()
+            .map(|l| (l.fund_code.as_str(), l.debit_cents - l.credit_cents)),
+    );
+    let found: Vec<(&Account, crate::domain::Interfund)> = auto
+        .iter()
+        .filter_map(|(fund, due)| {
+            accounts
+                .get(&due.account(fund))
+                .filter(|a| a.active)
+                .map(|a| (a, *due))
+        })
+        .collect();
+    if found.is_empty() || found.len() != auto.len() {
+        return;
+    }
+    for (a, due) in found {
+        let (debit_cents, credit_cents) = due.amount().columns();
+        lines.push(Line {
+            line_no: i64::try_from(lines.len() + 1).unwrap_or(i64::MAX),
+            account_id: a.id.clone(),
+            account: a.account.clone(),
+            fund_code: a.fund_code.clone(),
+            debit_cents,
+            credit_cents,
+            memo: match due {
+                crate::domain::Interfund::DueTo(_) => "Due to other funds (automatic)".into(),
+                crate::domain::Interfund::DueFrom(_) => "Due from other funds (automatic)".into(),
+            },
+        });
+    }
 }
 
 /// An entry with its lines.

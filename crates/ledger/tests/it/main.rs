@@ -921,3 +921,91 @@ async fn benchmarks_on_sqlite() {
 async fn benchmarks_on_postgres() {
     run(Backend::Postgres, benchmarks::towns_that_share_compare).await;
 }
+
+/// An inter-fund entry gets its due-to/due-from lines when the funds have
+/// those accounts, posts, and reverses whole.
+async fn interfund_entries_balance_each_fund(db: Db) {
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    set_up_books(&db, &admin).await;
+    const DUE_TO: &str = "1005-00-0000-00000-21100-000";
+    const DUE_FROM: &str = "6001-00-0000-00000-13100-000";
+    let mut tx = db.begin().await.unwrap();
+    for (a, name) in [
+        (DUE_TO, "Due to other funds"),
+        (DUE_FROM, "Due from other funds"),
+    ] {
+        service::create_account(
+            &admin,
+            &mut tx,
+            now(),
+            EntityKind::TownGovernment,
+            &AccountString::parse("a", a).unwrap(),
+            name,
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Sewer charges of $250.00 received into the general fund's cash.
+    let id = draft_and_post(
+        &db,
+        &admin,
+        &admin,
+        entry(
+            date!(2026 - 10 - 05),
+            "Sewer charges received by the collector",
+            vec![line(CASH, "250.00", "0"), line(SEWER, "0", "250.00")],
+        ),
+    )
+    .await;
+    let (_, lines) = service::entry(&admin, &mut db.read().await.unwrap(), &id)
+        .await
+        .unwrap();
+    let added: Vec<(&str, i64, i64)> = lines[2..]
+        .iter()
+        .map(|l| (l.account.as_str(), l.debit_cents, l.credit_cents))
+        .collect();
+    assert_eq!(added, vec![(DUE_TO, 0, 25_000), (DUE_FROM, 25_000, 0)]);
+    let tb = service::trial_balance(
+        &admin,
+        &mut db.read().await.unwrap(),
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 10 - 31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(row(&tb, DUE_TO).credit_cents, 25_000);
+    assert_eq!(row(&tb, DUE_FROM).debit_cents, 25_000);
+    let (d, c) = totals(&tb);
+    assert_eq!(d, c);
+    // Reversal undoes all four lines.
+    let mut tx = db.begin().await.unwrap();
+    service::reverse_entry(&admin, &mut tx, now(), &id, date!(2026 - 10 - 06))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let tb = service::trial_balance(
+        &admin,
+        &mut db.read().await.unwrap(),
+        EntityKind::TownGovernment,
+        None,
+        date!(2026 - 10 - 31),
+    )
+    .await
+    .unwrap();
+    assert_eq!(row(&tb, DUE_TO).debit_cents, row(&tb, DUE_TO).credit_cents);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interfund_on_sqlite() {
+    run(Backend::Sqlite, interfund_entries_balance_each_fund).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interfund_on_postgres() {
+    run(Backend::Postgres, interfund_entries_balance_each_fund).await;
+}

@@ -349,9 +349,20 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
     // Compare with the neighbours: opt in, and the chart and table appear.
     click_and_wait(&wd, By::LinkText("Regional benchmarks")).await;
     click_and_wait(&wd, By::Css("#sharing-form button[type=submit]")).await;
-    let table = wd.find(By::Id("benchmarks")).await.unwrap().text().await.unwrap();
-    assert!(table.contains("Public Safety") && table.contains("Hartford"), "{table}");
-    wd.find(By::Css("figure.bars svg rect.bar-mine")).await.unwrap();
+    let table = wd
+        .find(By::Id("benchmarks"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("Public Safety") && table.contains("Hartford"),
+        "{table}"
+    );
+    wd.find(By::Css("figure.bars svg rect.bar-mine"))
+        .await
+        .unwrap();
     shot(&wd, "finance-benchmarks").await;
     // The UCOA crosswalk page: these books are on UCOA strings.
     click_and_wait(&wd, By::LinkText("UCOA crosswalk")).await;
