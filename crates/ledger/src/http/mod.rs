@@ -4,6 +4,7 @@
 
 mod benchmarks;
 mod imports;
+mod reports;
 mod ucoa;
 
 use std::collections::HashMap;
@@ -388,35 +389,37 @@ fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 // ---------------------------------------------------------------- API
 
 fn api() -> OpenApiRouter<AppState> {
-    benchmarks::api(ucoa::api(imports::api(OpenApiRouter::new())))
-        .routes(routes!(api_funds, api_create_fund))
-        .routes(routes!(api_accounts, api_create_account))
-        .routes(routes!(api_periods, api_open_year))
-        .routes(routes!(api_period_status))
-        .routes(routes!(api_entries, api_create_entry))
-        .routes(routes!(api_entry))
-        .routes(routes!(api_post_entry))
-        .routes(routes!(api_reverse_entry))
-        .routes(routes!(api_trial_balance))
-        .routes(routes!(api_adopt_budget))
-        .routes(routes!(api_budget_vs_actual))
-        .routes(routes!(api_budget_changes, api_propose_change))
-        .routes(routes!(api_approve_change))
-        .routes(routes!(api_reject_change))
-        .routes(routes!(api_settings, api_set_settings))
-        .routes(routes!(api_close_year))
-        .routes(routes!(api_ucoa_filing))
-        .routes(routes!(api_account_detail))
-        .routes(routes!(api_statements))
-        .routes(routes!(api_vendors, api_create_vendor))
-        .routes(routes!(api_pos, api_create_po))
-        .routes(routes!(api_approve_po))
-        .routes(routes!(api_close_po))
-        .routes(routes!(api_invoices, api_enter_invoice))
-        .routes(routes!(api_approve_invoice))
-        .routes(routes!(api_pay))
-        .routes(routes!(api_check_register))
-        .routes(routes!(api_reopen_year))
+    reports::api(benchmarks::api(ucoa::api(imports::api(
+        OpenApiRouter::new(),
+    ))))
+    .routes(routes!(api_funds, api_create_fund))
+    .routes(routes!(api_accounts, api_create_account))
+    .routes(routes!(api_periods, api_open_year))
+    .routes(routes!(api_period_status))
+    .routes(routes!(api_entries, api_create_entry))
+    .routes(routes!(api_entry))
+    .routes(routes!(api_post_entry))
+    .routes(routes!(api_reverse_entry))
+    .routes(routes!(api_trial_balance))
+    .routes(routes!(api_adopt_budget))
+    .routes(routes!(api_budget_vs_actual))
+    .routes(routes!(api_budget_changes, api_propose_change))
+    .routes(routes!(api_approve_change))
+    .routes(routes!(api_reject_change))
+    .routes(routes!(api_settings, api_set_settings))
+    .routes(routes!(api_close_year))
+    .routes(routes!(api_ucoa_filing))
+    .routes(routes!(api_account_detail))
+    .routes(routes!(api_statements))
+    .routes(routes!(api_vendors, api_create_vendor))
+    .routes(routes!(api_pos, api_create_po))
+    .routes(routes!(api_approve_po))
+    .routes(routes!(api_close_po))
+    .routes(routes!(api_invoices, api_enter_invoice))
+    .routes(routes!(api_approve_invoice))
+    .routes(routes!(api_pay))
+    .routes(routes!(api_check_register))
+    .routes(routes!(api_reopen_year))
 }
 
 pub(crate) const TOWN: &str = "Town short name, e.g. hartford";
@@ -700,7 +703,7 @@ fn tb_params(
 // ---------------------------------------------------------------- pages
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    benchmarks::pages(ucoa::pages(imports::pages(r)))
+    reports::pages(benchmarks::pages(ucoa::pages(imports::pages(r))))
         .get("/t/{town}/finance", page_overview)
         .post("/t/{town}/finance/funds", page_create_fund)
         .post("/t/{town}/finance/accounts", page_create_account)

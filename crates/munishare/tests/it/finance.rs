@@ -1511,4 +1511,90 @@ async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
     assert!(
         page.contains("INV-78") && page.contains("check 1002") && page.contains("check register")
     );
+
+    // Vendor activity is by calendar year of the check date: $4,500.00 + $2,000.00 in 2026, nothing in 2025.
+    let report = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/reports/vendors?year=2026"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(report[0]["name"], "Acme Uniforms");
+    assert_eq!(
+        (
+            report[0]["invoices_paid"].as_i64(),
+            report[0]["paid_cents"].as_i64()
+        ),
+        (Some(2), Some(650_000))
+    );
+    let report = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/reports/vendors?year=2025"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(report[0]["paid_cents"], 0);
+    // A new approved order encumbers until invoiced: the encumbrance report lists it.
+    let po = app.api(Method::POST, &format!("{BASE}/purchase-orders"), &clerk, Some(json!({"vendor_id": vid, "date": "2026-11-24", "description": "Boots", "lines": [{"account": EXEC, "amount": "1,200.00"}]}))).await.json();
+    let po2 = po["id"].as_str().unwrap().to_owned();
+    app.api(
+        Method::POST,
+        &format!("{BASE}/purchase-orders/{po2}/approve"),
+        &director,
+        None,
+    )
+    .await;
+    let open = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/reports/encumbrances"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    assert_eq!(
+        (
+            open[0]["description"].as_str(),
+            open[0]["open_cents"].as_i64()
+        ),
+        (Some("Boots"), Some(120_000))
+    );
+    let csv = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/reports/payables?table=encumbrances&format=csv",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        csv.contains(
+            "Acme Uniforms,Boots,1005-41-4107-00000-51000-000,\"$1,200.00\",$0.00,\"$1,200.00\""
+        ),
+        "{csv}"
+    );
+    let html = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/reports/payables?year=2026",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        html.contains("$6,500.00") && html.contains("$1,200.00 still held"),
+        "{html}"
+    );
 }
