@@ -159,6 +159,7 @@ pub async fn close_year(
                 lines,
             },
             Some(14),
+            None,
         )
         .await?;
         service::post_entry(scope, tx, now, &draft.id).await?;

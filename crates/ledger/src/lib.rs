@@ -17,6 +17,7 @@ pub mod http;
 pub mod import;
 pub mod payables;
 pub mod purchasing;
+pub mod receipts;
 pub mod reports;
 pub mod service;
 pub mod statements;

@@ -533,7 +533,7 @@ pub async fn create_draft(
     now: Timestamp,
     new: &NewEntry,
 ) -> Result<(Entry, Vec<Line>)> {
-    create_draft_in(scope, tx, now, new, new.adjustment.then_some(13)).await
+    create_draft_in(scope, tx, now, new, new.adjustment.then_some(13), None).await
 }
 
 /// [`create_draft`] into a given year-end period (13 adjustments, 14 the closing period).
@@ -543,6 +543,7 @@ pub(crate) async fn create_draft_in(
     now: Timestamp,
     new: &NewEntry,
     year_end_period: Option<i64>,
+    source: Option<String>,
 ) -> Result<(Entry, Vec<Line>)> {
     require(scope, Permission::Edit)?;
     let description = new.description.trim();
@@ -604,7 +605,7 @@ pub(crate) async fn create_draft_in(
         reverses_id: None,
         created_at: now.to_db(),
         posted_at: None,
-        source: None,
+        source,
     };
     store::insert_entry(tx, scope.municipality_id(), &entry).await?;
     for l in &lines {

@@ -4,6 +4,7 @@
 
 mod benchmarks;
 mod imports;
+mod receipts;
 mod reports;
 mod ucoa;
 
@@ -388,10 +389,17 @@ fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 
 // ---------------------------------------------------------------- API
 
+/// The sub-modules' routes, then this module's.
 fn api() -> OpenApiRouter<AppState> {
-    reports::api(benchmarks::api(ucoa::api(imports::api(
-        OpenApiRouter::new(),
-    ))))
+    [
+        imports::api,
+        ucoa::api,
+        benchmarks::api,
+        reports::api,
+        receipts::api,
+    ]
+    .into_iter()
+    .fold(OpenApiRouter::new(), |r, add| add(r))
     .routes(routes!(api_funds, api_create_fund))
     .routes(routes!(api_accounts, api_create_account))
     .routes(routes!(api_periods, api_open_year))
@@ -703,50 +711,58 @@ fn tb_params(
 // ---------------------------------------------------------------- pages
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    reports::pages(benchmarks::pages(ucoa::pages(imports::pages(r))))
-        .get("/t/{town}/finance", page_overview)
-        .post("/t/{town}/finance/funds", page_create_fund)
-        .post("/t/{town}/finance/accounts", page_create_account)
-        .post("/t/{town}/finance/periods", page_open_year)
-        .post(
-            "/t/{town}/finance/periods/{fiscal_year}/{period}/status",
-            page_period_status,
-        )
-        .get("/t/{town}/finance/entries", page_entries)
-        .post("/t/{town}/finance/entries", page_create_entry)
-        .get("/t/{town}/finance/entries/{entry}", page_entry)
-        .post("/t/{town}/finance/entries/{entry}/post", page_post_entry)
-        .post(
-            "/t/{town}/finance/entries/{entry}/reverse",
-            page_reverse_entry,
-        )
-        .get("/t/{town}/finance/trial-balance", page_trial_balance)
-        .get("/t/{town}/finance/budget", page_budget)
-        .post("/t/{town}/finance/budget", page_adopt_budget)
-        .post("/t/{town}/finance/budget-changes", page_propose_change)
-        .post(
-            "/t/{town}/finance/budget-changes/{change}/{decision}",
-            page_decide_change,
-        )
-        .post("/t/{town}/finance/settings", page_set_settings)
-        .post("/t/{town}/finance/year-end", page_year_end)
-        .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
-        .get("/t/{town}/finance/ledger", page_account_detail)
-        .get("/t/{town}/finance/statements", page_statements)
-        .get("/t/{town}/finance/purchasing", page_purchasing)
-        .post("/t/{town}/finance/vendors", page_create_vendor)
-        .post("/t/{town}/finance/purchase-orders", page_create_po)
-        .post(
-            "/t/{town}/finance/purchase-orders/{po}/{action}",
-            page_po_action,
-        )
-        .post("/t/{town}/finance/invoices", page_enter_invoice)
-        .post(
-            "/t/{town}/finance/invoices/{invoice}/approve",
-            page_approve_invoice,
-        )
-        .post("/t/{town}/finance/payment-runs", page_pay)
-        .get("/t/{town}/finance/payment-runs/{run}", page_check_register)
+    [
+        imports::pages,
+        ucoa::pages,
+        benchmarks::pages,
+        reports::pages,
+        receipts::pages,
+    ]
+    .into_iter()
+    .fold(r, |r, add| add(r))
+    .get("/t/{town}/finance", page_overview)
+    .post("/t/{town}/finance/funds", page_create_fund)
+    .post("/t/{town}/finance/accounts", page_create_account)
+    .post("/t/{town}/finance/periods", page_open_year)
+    .post(
+        "/t/{town}/finance/periods/{fiscal_year}/{period}/status",
+        page_period_status,
+    )
+    .get("/t/{town}/finance/entries", page_entries)
+    .post("/t/{town}/finance/entries", page_create_entry)
+    .get("/t/{town}/finance/entries/{entry}", page_entry)
+    .post("/t/{town}/finance/entries/{entry}/post", page_post_entry)
+    .post(
+        "/t/{town}/finance/entries/{entry}/reverse",
+        page_reverse_entry,
+    )
+    .get("/t/{town}/finance/trial-balance", page_trial_balance)
+    .get("/t/{town}/finance/budget", page_budget)
+    .post("/t/{town}/finance/budget", page_adopt_budget)
+    .post("/t/{town}/finance/budget-changes", page_propose_change)
+    .post(
+        "/t/{town}/finance/budget-changes/{change}/{decision}",
+        page_decide_change,
+    )
+    .post("/t/{town}/finance/settings", page_set_settings)
+    .post("/t/{town}/finance/year-end", page_year_end)
+    .get("/t/{town}/finance/ucoa-filing", page_ucoa_filing)
+    .get("/t/{town}/finance/ledger", page_account_detail)
+    .get("/t/{town}/finance/statements", page_statements)
+    .get("/t/{town}/finance/purchasing", page_purchasing)
+    .post("/t/{town}/finance/vendors", page_create_vendor)
+    .post("/t/{town}/finance/purchase-orders", page_create_po)
+    .post(
+        "/t/{town}/finance/purchase-orders/{po}/{action}",
+        page_po_action,
+    )
+    .post("/t/{town}/finance/invoices", page_enter_invoice)
+    .post(
+        "/t/{town}/finance/invoices/{invoice}/approve",
+        page_approve_invoice,
+    )
+    .post("/t/{town}/finance/payment-runs", page_pay)
+    .get("/t/{town}/finance/payment-runs/{run}", page_check_register)
 }
 
 fn entity_label(e: EntityKind) -> &'static str {
@@ -1374,7 +1390,7 @@ pub struct YearQuery {
     pub fiscal_year: Option<i32>,
 }
 
-fn amount_lines(lines: Vec<AmountLineIn>) -> Result<Vec<(String, Money)>> {
+pub(crate) fn amount_lines(lines: Vec<AmountLineIn>) -> Result<Vec<(String, Money)>> {
     lines
         .into_iter()
         .enumerate()
@@ -1583,7 +1599,7 @@ async fn page_budget(
 }
 
 /// Parses "account, amount" lines typed into a text area; errors name the line.
-fn text_lines(field: &str, text: &str) -> Result<Vec<(String, Money)>> {
+pub(crate) fn text_lines(field: &str, text: &str) -> Result<Vec<(String, Money)>> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();

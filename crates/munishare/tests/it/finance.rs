@@ -1598,3 +1598,100 @@ async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
         "{html}"
     );
 }
+
+crate::both_dbs!(a_clerk_records_cash_receipts_an_approver_posts_them);
+
+async fn a_clerk_records_cash_receipts_an_approver_posts_them(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.demo_session("clerk.hartford").await;
+    set_up(&app, &director).await;
+    const CASH: &str = "1005-00-0000-00000-10100-000";
+    const TAXES: &str = "1005-00-0000-00000-41000-000";
+    // From the form: a tax payment of $1,234.56 deposited to cash.
+    let r = app
+        .form(
+            "/t/hartford/finance/receipts",
+            &clerk,
+            &[
+                ("date", "2026-11-02"),
+                ("payer", "J. Smith"),
+                ("description", "2025 grand list, 1st installment"),
+                ("deposit_account", CASH),
+                ("lines", &format!("{TAXES}, 1,234.56")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // Bad input names the field: an expenditure account is not a revenue.
+    let bad = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/receipts"),
+            &clerk,
+            Some(json!({
+                "date": "2026-11-03", "payer": "X", "deposit_account": CASH,
+                "lines": [{"account": "1005-41-4107-00000-51000-000", "amount": "5.00"}]
+            })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad.json()["field"], "lines[1].account");
+    let list = app
+        .api(Method::GET, &format!("{BASE}/receipts"), &clerk, None)
+        .await
+        .json();
+    assert_eq!(
+        (list[0]["number"].as_i64(), list[0]["total_cents"].as_i64()),
+        (Some(1), Some(123_456))
+    );
+    assert_eq!(list[0]["entry_status"], "draft");
+    // The approver posts the receipt's entry; cash and taxes move by the amount.
+    let entry = list[0]["entry_id"].as_str().unwrap();
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/entries/{entry}/post"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let tb = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/trial-balance?as_of=2026-11-30"),
+            &director,
+            None,
+        )
+        .await
+        .json();
+    let bal = |a: &str| {
+        tb["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == a)
+            .unwrap()["balance"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        (bal(CASH), bal(TAXES)),
+        ("1234.56".to_owned(), "-1234.56".to_owned())
+    );
+    let html = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/receipts",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        html.contains("J. Smith") && html.contains("$1,234.56") && html.contains(">posted<"),
+        "{html}"
+    );
+}
