@@ -18,6 +18,7 @@ pub mod import;
 pub mod payables;
 pub mod purchasing;
 pub mod receipts;
+pub mod recurring;
 pub mod reports;
 pub mod service;
 pub mod statements;

@@ -5,6 +5,7 @@
 mod benchmarks;
 mod imports;
 mod receipts;
+mod recurring;
 mod reports;
 mod ucoa;
 
@@ -366,7 +367,7 @@ fn trial_balance_out(as_of: time::Date, rows: &[TrialBalanceRow]) -> TrialBalanc
     }
 }
 
-fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
+pub(crate) fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
     lines
         .into_iter()
         .enumerate()
@@ -397,6 +398,7 @@ fn api() -> OpenApiRouter<AppState> {
         benchmarks::api,
         reports::api,
         receipts::api,
+        recurring::api,
     ]
     .into_iter()
     .fold(OpenApiRouter::new(), |r, add| add(r))
@@ -717,6 +719,7 @@ fn pages(r: PageRoutes) -> PageRoutes {
         benchmarks::pages,
         reports::pages,
         receipts::pages,
+        recurring::pages,
     ]
     .into_iter()
     .fold(r, |r, add| add(r))

@@ -1695,3 +1695,117 @@ async fn a_clerk_records_cash_receipts_an_approver_posts_them(app: TestApp) {
         "{html}"
     );
 }
+
+crate::both_dbs!(recurring_entries_are_drafted_once_a_month);
+
+async fn recurring_entries_are_drafted_once_a_month(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    set_up(&app, &director).await;
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    const CASH: &str = "1005-00-0000-00000-10100-000";
+    // Monthly from August 15 until October 15; today is November 26, 2026.
+    let r = app
+        .form(
+            "/t/hartford/finance/recurring",
+            &director,
+            &[
+                ("description", "Copier lease"),
+                ("starts_on", "2026-08-15"),
+                ("ends_on", "2026-10-15"),
+                ("lines", &format!("{EXEC}, 250.00\n{CASH}, -250.00")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // An unbalanced template is refused, naming the fund.
+    let bad = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/recurring"),
+            &director,
+            Some(json!({
+                "description": "Off", "starts_on": "2026-12-01",
+                "lines": [{"account": EXEC, "debit": "10.00"}, {"account": CASH, "credit": "9.00"}]
+            })),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.text().contains("fund 1005 is out of balance by $1.00"),
+        "{}",
+        bad.text()
+    );
+    // A day past the 28th is refused.
+    let late = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/recurring"),
+            &director,
+            Some(json!({
+                "description": "Late", "starts_on": "2026-12-31",
+                "lines": [{"account": EXEC, "debit": "10.00"}, {"account": CASH, "credit": "10.00"}]
+            })),
+        )
+        .await;
+    assert_eq!(late.json()["field"], "starts_on");
+
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/recurring/draft"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["drafted"], 3, "{}", r.text());
+    // Running it again drafts nothing more, and the finished template has stopped.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/recurring/draft"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["drafted"], 0);
+    let list = app
+        .api(Method::GET, &format!("{BASE}/recurring"), &director, None)
+        .await
+        .json();
+    assert_eq!(
+        (list[0]["active"].as_bool(), list[0]["next_date"].as_str()),
+        (Some(false), Some("2026-11-15"))
+    );
+    let entries = app
+        .api(Method::GET, &format!("{BASE}/entries"), &director, None)
+        .await
+        .json();
+    let dates: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["date"].as_str().unwrap())
+        .collect();
+    assert_eq!(dates, vec!["2026-10-15", "2026-09-15", "2026-08-15"]);
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["status"] == "draft" && e["description"] == "Copier lease")
+    );
+    let html = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/recurring",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        html.contains("Copier lease") && html.contains("$250.00") && html.contains("stopped"),
+        "{html}"
+    );
+}

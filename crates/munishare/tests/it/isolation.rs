@@ -28,6 +28,7 @@ struct TownB {
     po_id: String,
     invoice_id: String,
     import_id: String,
+    recurring_id: String,
 }
 
 impl TownB {
@@ -44,6 +45,7 @@ impl TownB {
             "po" => self.po_id.clone(),
             "invoice" => self.invoice_id.clone(),
             "import" => self.import_id.clone(),
+            "recurring" => self.recurring_id.clone(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -196,6 +198,17 @@ async fn fixtures(app: &TestApp) -> TownB {
         .await;
     assert_eq!(upload.status, StatusCode::ACCEPTED, "{}", upload.text());
     let import_id = upload.json()["id"].as_str().unwrap().to_owned();
+    let recurring = app.api(Method::POST, "/api/v1/towns/west-hartford/finance/recurring", &b_user, Some(json!({
+        "description": "Monthly rent", "starts_on": "2026-12-01",
+        "lines": [{"account": "1005-41-4107-00000-51000-000", "debit": "100.00"}, {"account": "1005-00-0000-00000-10100-000", "credit": "100.00"}]
+    }))).await;
+    assert_eq!(
+        recurring.status,
+        StatusCode::CREATED,
+        "{}",
+        recurring.text()
+    );
+    let recurring_id = recurring.json()["id"].as_str().unwrap().to_owned();
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -227,6 +240,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         po_id,
         invoice_id,
         import_id,
+        recurring_id,
     }
 }
 
