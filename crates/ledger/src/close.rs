@@ -6,7 +6,9 @@
 //! fund-balance account (object 3xxxx), and carries every asset, liability and
 //! fund-balance account into the next fiscal year as an opening balance
 //! (period 0 of the kept balances, which every later trial balance includes).
-//! Reopening reverses the closing entry and removes the openings, audited.
+//! Open purchase orders and their appropriations carry into the next year.
+//! Reopening reverses the closing entry, removes the openings and brings the
+//! carried orders back, audited.
 
 use std::collections::BTreeMap;
 
@@ -186,6 +188,7 @@ pub async fn close_year(
             store::add_to_balance(tx, &m, &a.id, fy_num + 1, 0, debit, credit).await?;
         }
     }
+    let carried = carry_encumbrances(tx, &m, &entity_id, fy, now).await?;
     let closed = service::Period {
         status: PeriodStatus::Closed.as_str().into(),
         ..store::period(tx, &m, &entity_id, fy_num, 14)
@@ -204,11 +207,60 @@ pub async fn close_year(
             "fiscal_year",
             &format!("{entity_id}/{fy_num}"),
             None,
-            Some(serde_json::json!({"fiscal_year": fy_num, "closing_entry": closing_id})),
+            Some(serde_json::json!({
+                "fiscal_year": fy_num, "closing_entry": closing_id,
+                "encumbrances_carried_forward": Money::from_cents(carried).to_string(),
+            })),
         ),
     )
     .await?;
     Ok(closing_id)
+}
+
+/// Carries the year's open purchase orders into the next year, and with them
+/// their appropriations: an approved `carry_forward` change adds each
+/// account's open encumbrance to next year's budget, so the carried orders do
+/// not eat next year's own appropriation. Returns the amount carried, cents.
+async fn carry_encumbrances(
+    tx: &mut Tx,
+    m: &munishare_platform::types::MunicipalityId,
+    entity_id: &str,
+    fy: FiscalYear,
+    now: Timestamp,
+) -> Result<i64> {
+    let fy_num = i64::from(fy.end_year());
+    let open: Vec<(String, i64)> = store::encumbrances(tx, m, entity_id, fy_num)
+        .await?
+        .into_iter()
+        .filter(|(_, cents)| *cents > 0)
+        .collect();
+    store::carry_pos(tx, m, entity_id, fy_num).await?;
+    if open.is_empty() {
+        return Ok(0);
+    }
+    let change = service::BudgetChange {
+        id: crate::service::new_id(),
+        entity_id: entity_id.to_owned(),
+        fiscal_year: fy_num + 1,
+        kind: "carry_forward".into(),
+        description: format!("Encumbrances carried forward from {fy}"),
+        status: "approved".into(),
+        created_at: now.to_db(),
+        decided_at: Some(now.to_db()),
+    };
+    store::insert_change(tx, m, &change).await?;
+    for (i, (account_id, cents)) in open.iter().enumerate() {
+        store::insert_change_line(
+            tx,
+            m,
+            &change.id,
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+            account_id,
+            *cents,
+        )
+        .await?;
+    }
+    Ok(open.iter().map(|(_, c)| c).sum())
 }
 
 /// Reopens a closed year: reverses the closing entry in the closing period and
@@ -264,6 +316,30 @@ pub async fn reopen_year(
         },
     )
     .await?;
+    // Orders carried into the next year go back, unless the new year has invoiced them.
+    let invoiced = store::carried_pos_invoiced_after(
+        tx,
+        &m,
+        &entity_id,
+        fy_num,
+        &munishare_platform::types::format_date(fy.end()),
+    )
+    .await?;
+    if !invoiced.is_empty() {
+        return Err(Error::conflict(
+            "fiscal_year",
+            format!(
+                "{fy} cannot be reopened: purchase order(s) {} carried into the next year have been invoiced there",
+                invoiced
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    store::uncarry_pos(tx, &m, &entity_id, fy_num).await?;
+    store::withdraw_carry_forward(tx, &m, &entity_id, fy_num + 1, &now.to_db()).await?;
     store::delete_openings(tx, &m, &entity_id, fy_num + 1).await?;
     store::delete_year_close(tx, &m, &entity_id, fy_num).await?;
     audit::record(

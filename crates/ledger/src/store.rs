@@ -747,3 +747,58 @@ pub(crate) async fn max_check_number(
         "SELECT MAX(check_number) FROM ledger_invoices WHERE municipality_id = $1 AND entity_id = $2")
         .bind(m).bind(entity_id).fetch_one(c).await)?)
 }
+
+/// Moves the open purchase orders of `fy` into the next year, remembering where from.
+pub(crate) async fn carry_pos(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_purchase_orders SET fiscal_year = $1, carried_from = $2 \
+         WHERE municipality_id = $3 AND entity_id = $4 AND fiscal_year = $2 AND status = 'open'")
+        .bind(fy + 1).bind(fy).bind(m).bind(entity_id).execute(c).await)?)
+}
+
+/// Puts the orders carried from `fy` back into it.
+pub(crate) async fn uncarry_pos(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_purchase_orders SET fiscal_year = $1, carried_from = NULL \
+         WHERE municipality_id = $2 AND entity_id = $3 AND carried_from = $1 AND fiscal_year = $4")
+        .bind(fy).bind(m).bind(entity_id).bind(fy + 1).execute(c).await)?)
+}
+
+/// Numbers of orders carried from `fy` that were invoiced after it ended.
+pub(crate) async fn carried_pos_invoiced_after(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    year_end: &str,
+) -> Result<Vec<i64>> {
+    Ok(dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT DISTINCT p.number FROM ledger_purchase_orders p JOIN ledger_invoices i \
+         ON i.municipality_id = p.municipality_id AND i.po_id = p.id \
+         WHERE p.municipality_id = $1 AND p.entity_id = $2 AND p.carried_from = $3 AND i.invoice_date > $4 ORDER BY p.number")
+        .bind(m).bind(entity_id).bind(fy).bind(year_end).fetch_all(c).await)?)
+}
+
+/// Withdraws the approved carry-forward budget change of fiscal year `fy`.
+pub(crate) async fn withdraw_carry_forward(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    fy: i64,
+    at: &str,
+) -> Result<u64> {
+    Ok(execute!(ex, c => sqlx::query(
+        "UPDATE ledger_budget_changes SET status = 'withdrawn', decided_at = $1 \
+         WHERE municipality_id = $2 AND entity_id = $3 AND fiscal_year = $4 AND kind = 'carry_forward' AND status = 'approved'")
+        .bind(at).bind(m).bind(entity_id).bind(fy).execute(c).await)?)
+}

@@ -1009,3 +1009,120 @@ async fn interfund_on_sqlite() {
 async fn interfund_on_postgres() {
     run(Backend::Postgres, interfund_entries_balance_each_fund).await;
 }
+
+/// Open purchase orders carry into the next year at close, with their
+/// appropriation; reopening brings them back.
+async fn open_encumbrances_carry_forward(db: Db) {
+    use munishare_ledger::{budget, close, purchasing};
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    set_up_books(&db, &admin).await;
+    let te = EntityKind::TownGovernment;
+    let fy = FiscalYear::ending("fy", 2027).unwrap();
+    let mut tx = db.begin().await.unwrap();
+    budget::adopt(
+        &admin,
+        &mut tx,
+        now(),
+        te,
+        fy,
+        &[(WAGES.into(), Money::parse("a", "1,000.00").unwrap())],
+    )
+    .await
+    .unwrap();
+    let vendor = purchasing::create_vendor(
+        &admin,
+        &mut tx,
+        now(),
+        "Elm Street Supply",
+        "1 Elm St",
+        false,
+    )
+    .await
+    .unwrap();
+    let (po, _) = purchasing::create_po(
+        &admin,
+        &mut tx,
+        now(),
+        &purchasing::NewPurchaseOrder {
+            entity: te,
+            vendor_id: vendor.id,
+            date: date!(2027 - 06 - 10),
+            description: "Radios ordered in June".into(),
+            lines: vec![(WAGES.into(), Money::parse("a", "300.00").unwrap())],
+        },
+    )
+    .await
+    .unwrap();
+    purchasing::approve_po(&admin, &mut tx, now(), &po.id)
+        .await
+        .unwrap();
+    for p in 1..=12 {
+        service::set_period_status(&admin, &mut tx, now(), te, fy, p, PeriodStatus::Closed)
+            .await
+            .unwrap();
+    }
+    service::open_fiscal_year(
+        &admin,
+        &mut tx,
+        now(),
+        te,
+        FiscalYear::ending("fy", 2028).unwrap(),
+    )
+    .await
+    .unwrap();
+    close::close_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let wages = |rows: Vec<budget::BudgetRow>| {
+        let r = rows.into_iter().find(|r| r.account == WAGES).unwrap();
+        (r.revised_cents, r.encumbered_cents, r.available_cents)
+    };
+    let mut c = db.read().await.unwrap();
+    // FY2028: no budget of its own yet, the carried $300.00 appropriation and its $300.00 encumbrance.
+    let next = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 07 - 31))
+        .await
+        .unwrap();
+    assert_eq!(wages(next), (30_000, 30_000, 0));
+    // FY2027 no longer holds it: $1,000.00 budget, nothing encumbered.
+    let last = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 06 - 30))
+        .await
+        .unwrap();
+    assert_eq!(wages(last), (100_000, 0, 100_000));
+    drop(c);
+
+    let mut tx = db.begin().await.unwrap();
+    close::reopen_year(&admin, &mut tx, now(), te, fy)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut c = db.read().await.unwrap();
+    let last = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 06 - 30))
+        .await
+        .unwrap();
+    assert_eq!(wages(last), (100_000, 30_000, 70_000));
+    let next = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 07 - 31))
+        .await
+        .unwrap();
+    assert!(
+        next.iter()
+            .all(|r| r.account != WAGES || (r.revised_cents, r.encumbered_cents) == (0, 0))
+    );
+    drop(c);
+    let report = audit::verify(&db).await.unwrap();
+    assert!(report.broken.is_empty(), "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carry_forward_on_sqlite() {
+    run(Backend::Sqlite, open_encumbrances_carry_forward).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn carry_forward_on_postgres() {
+    run(Backend::Postgres, open_encumbrances_carry_forward).await;
+}
