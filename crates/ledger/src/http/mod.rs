@@ -1570,6 +1570,41 @@ async fn page_budget(
     let rows = budget::budget_vs_actual(&scope, &mut c, entity, as_of).await?;
     let changes = budget::changes(&scope, &mut c, entity, fy).await?;
     drop(c);
+    if let Some(format) = q.get("format") {
+        let mut table = vec![
+            [
+                "account",
+                "name",
+                "class",
+                "adopted",
+                "changes",
+                "revised",
+                "actual",
+                "encumbered",
+                "available",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        table.extend(rows.iter().map(|r| {
+            vec![
+                r.account.clone(),
+                r.name.clone(),
+                r.class.clone(),
+                dollars(r.adopted_cents),
+                dollars(r.changes_cents),
+                dollars(r.revised_cents),
+                dollars(r.actual_cents),
+                dollars(r.encumbered_cents),
+                dollars(r.available_cents),
+            ]
+        }));
+        return table_response(
+            Some(format.as_str()),
+            &format!("budget-vs-actual-{town}-{}", format_date(as_of)),
+            table,
+        );
+    }
     let expenditure: Vec<&BudgetRow> = rows.iter().filter(|r| r.class == "expenditure").collect();
     let totals = expenditure.iter().fold((0, 0, 0, 0), |t, r| {
         (
@@ -1945,9 +1980,10 @@ async fn page_ucoa_filing(
         Err(e) => return Err(e.into()),
     };
     drop(c);
-    if q.get("format").map(String::as_str) == Some("csv") {
-        return csv_response(
-            &format!("ucoa-{}-{}.csv", scope.town().slug, fy.end_year()),
+    if let Some(format) = q.get("format") {
+        return table_response(
+            Some(format.as_str()),
+            &format!("ucoa-{}-{}", scope.town().slug, fy.end_year()),
             crate::filing::opm_layout(fy, &scope.town().name, &rows)?,
         );
     }
@@ -2285,6 +2321,67 @@ async fn page_statements(
     let mut c = st.db.read().await?;
     let funds = crate::statements::fund_statements(&scope, &mut c, entity, as_of).await?;
     drop(c);
+    if let Some(format) = q.get("format") {
+        // One row per fund and line: the balance sheet, then the statement of
+        // revenues, expenditures (by function) and changes in fund balance.
+        let mut table = vec![
+            ["fund", "fund name", "statement", "line", "amount"]
+                .map(str::to_owned)
+                .to_vec(),
+        ];
+        for f in &funds {
+            let mut push = |statement: &str, line: String, cents: i64| {
+                table.push(vec![
+                    f.fund.clone(),
+                    f.name.clone(),
+                    statement.to_owned(),
+                    line,
+                    dollars(cents),
+                ]);
+            };
+            push("balance sheet", "assets".into(), f.assets);
+            push("balance sheet", "liabilities".into(), f.liabilities);
+            push(
+                "balance sheet",
+                "fund balance".into(),
+                f.ending_fund_balance,
+            );
+            push("activity", "revenues".into(), f.revenues);
+            for (function, cents) in &f.expenditures_by_function {
+                push(
+                    "activity",
+                    format!("expenditures, function {function}"),
+                    *cents,
+                );
+            }
+            push("activity", "expenditures".into(), f.expenditures);
+            push(
+                "activity",
+                "excess of revenues over expenditures".into(),
+                f.excess,
+            );
+            push(
+                "activity",
+                "fund balance, beginning".into(),
+                f.beginning_fund_balance,
+            );
+            push(
+                "activity",
+                "other changes in fund balance".into(),
+                f.other_fund_balance_changes,
+            );
+            push(
+                "activity",
+                "fund balance, ending".into(),
+                f.ending_fund_balance,
+            );
+        }
+        return table_response(
+            Some(format.as_str()),
+            &format!("statements-{}-{}", scope.town().slug, format_date(as_of)),
+            table,
+        );
+    }
     let chrome = Chrome::new(
         &st,
         &user,

@@ -1583,6 +1583,52 @@ async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
         ),
         "{csv}"
     );
+    // Budget vs actual exports: $10,000.00 adopted, $6,500.00 spent, $1,200.00 encumbered, $2,300.00 available.
+    let xlsx = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/budget?as_of=2026-11-30&format=xlsx",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await;
+    let mut book: calamine::Xlsx<_> =
+        calamine::Reader::new(std::io::Cursor::new(xlsx.body.clone())).unwrap();
+    let range = calamine::Reader::worksheet_range(&mut book, "Sheet1").unwrap();
+    let rows: Vec<Vec<calamine::Data>> = range.rows().map(<[calamine::Data]>::to_vec).collect();
+    let exec = rows
+        .iter()
+        .find(|r| r[0] == calamine::Data::String(EXEC.into()))
+        .unwrap();
+    assert_eq!(
+        (&exec[3], &exec[6], &exec[7], &exec[8]),
+        (
+            &calamine::Data::Float(10_000.0),
+            &calamine::Data::Float(6_500.0),
+            &calamine::Data::Float(1_200.0),
+            &calamine::Data::Float(2_300.0)
+        )
+    );
+    // Statements export: cash out $6,500.00, so the general fund's assets are -$6,500.00.
+    let csv = app
+        .raw(
+            Method::GET,
+            "/t/hartford/finance/statements?as_of=2026-11-30&format=csv",
+            &director,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        csv.contains("1005,General Fund,balance sheet,assets,-6500.00"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("1005,General Fund,activity,\"expenditures, function 41\",6500.00"),
+        "{csv}"
+    );
     let html = app
         .raw(
             Method::GET,
