@@ -217,7 +217,8 @@ pub async fn close_year(
     Ok(closing_id)
 }
 
-/// Carries the year's open purchase orders into the next year, and with them
+/// Carries the year's open purchase orders into the next year (they keep
+/// their own year and number), and with them
 /// their appropriations: an approved `carry_forward` change adds each
 /// account's open encumbrance to next year's budget, so the carried orders do
 /// not eat next year's own appropriation. Returns the amount carried, cents.

@@ -607,7 +607,8 @@ pub(crate) async fn encumbrances(
     Ok(dispatch!(ex, c => sqlx::query_as(
         "SELECT l.account_id, CAST(SUM(l.amount_cents - l.liquidated_cents) AS BIGINT) FROM ledger_po_lines l \
          JOIN ledger_purchase_orders p ON p.municipality_id = l.municipality_id AND p.id = l.po_id \
-         WHERE l.municipality_id = $1 AND p.entity_id = $2 AND p.fiscal_year = $3 AND p.status = 'open' GROUP BY l.account_id")
+         WHERE l.municipality_id = $1 AND p.entity_id = $2 AND COALESCE(p.carried_to, p.fiscal_year) = $3 AND p.status = 'open' \
+         GROUP BY l.account_id")
         .bind(m).bind(entity_id).bind(fy).fetch_all(c).await)?)
 }
 
@@ -748,7 +749,7 @@ pub(crate) async fn max_check_number(
         .bind(m).bind(entity_id).fetch_one(c).await)?)
 }
 
-/// Moves the open purchase orders of `fy` into the next year, remembering where from.
+/// Carries the orders that encumber `fy` and are still open into the next year's budget.
 pub(crate) async fn carry_pos(
     ex: &mut impl Executor,
     m: &MunicipalityId,
@@ -756,12 +757,12 @@ pub(crate) async fn carry_pos(
     fy: i64,
 ) -> Result<u64> {
     Ok(execute!(ex, c => sqlx::query(
-        "UPDATE ledger_purchase_orders SET fiscal_year = $1, carried_from = $2 \
-         WHERE municipality_id = $3 AND entity_id = $4 AND fiscal_year = $2 AND status = 'open'")
+        "UPDATE ledger_purchase_orders SET carried_to = $1 \
+         WHERE municipality_id = $3 AND entity_id = $4 AND COALESCE(carried_to, fiscal_year) = $2 AND status = 'open'")
         .bind(fy + 1).bind(fy).bind(m).bind(entity_id).execute(c).await)?)
 }
 
-/// Puts the orders carried from `fy` back into it.
+/// Puts the orders carried from `fy` into the next year back into `fy`.
 pub(crate) async fn uncarry_pos(
     ex: &mut impl Executor,
     m: &MunicipalityId,
@@ -769,12 +770,12 @@ pub(crate) async fn uncarry_pos(
     fy: i64,
 ) -> Result<u64> {
     Ok(execute!(ex, c => sqlx::query(
-        "UPDATE ledger_purchase_orders SET fiscal_year = $1, carried_from = NULL \
-         WHERE municipality_id = $2 AND entity_id = $3 AND carried_from = $1 AND fiscal_year = $4")
+        "UPDATE ledger_purchase_orders SET carried_to = CASE WHEN fiscal_year = $1 THEN NULL ELSE $1 END \
+         WHERE municipality_id = $2 AND entity_id = $3 AND carried_to = $4")
         .bind(fy).bind(m).bind(entity_id).bind(fy + 1).execute(c).await)?)
 }
 
-/// Numbers of orders carried from `fy` that were invoiced after it ended.
+/// Numbers of the orders carried from `fy` that were invoiced after it ended.
 pub(crate) async fn carried_pos_invoiced_after(
     ex: &mut impl Executor,
     m: &MunicipalityId,
@@ -785,8 +786,8 @@ pub(crate) async fn carried_pos_invoiced_after(
     Ok(dispatch!(ex, c => sqlx::query_scalar(
         "SELECT DISTINCT p.number FROM ledger_purchase_orders p JOIN ledger_invoices i \
          ON i.municipality_id = p.municipality_id AND i.po_id = p.id \
-         WHERE p.municipality_id = $1 AND p.entity_id = $2 AND p.carried_from = $3 AND i.invoice_date > $4 ORDER BY p.number")
-        .bind(m).bind(entity_id).bind(fy).bind(year_end).fetch_all(c).await)?)
+         WHERE p.municipality_id = $1 AND p.entity_id = $2 AND p.carried_to = $3 AND i.invoice_date > $4 ORDER BY p.number")
+        .bind(m).bind(entity_id).bind(fy + 1).bind(year_end).fetch_all(c).await)?)
 }
 
 /// Withdraws the approved carry-forward budget change of fiscal year `fy`.

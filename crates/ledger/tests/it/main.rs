@@ -1073,6 +1073,25 @@ async fn open_encumbrances_carry_forward(db: Db) {
     )
     .await
     .unwrap();
+    // Next year already has its own order number 1: the carried order keeps its own number and year.
+    let (next_po, _) = purchasing::create_po(
+        &admin,
+        &mut tx,
+        now(),
+        &purchasing::NewPurchaseOrder {
+            entity: te,
+            vendor_id: po.vendor_id.clone(),
+            date: date!(2027 - 07 - 15),
+            description: "Paper for July".into(),
+            lines: vec![(WAGES.into(), Money::parse("a", "50.00").unwrap())],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!((next_po.number, po.number), (1, 1));
+    purchasing::approve_po(&admin, &mut tx, now(), &next_po.id)
+        .await
+        .unwrap();
     close::close_year(&admin, &mut tx, now(), te, fy)
         .await
         .unwrap();
@@ -1083,11 +1102,11 @@ async fn open_encumbrances_carry_forward(db: Db) {
         (r.revised_cents, r.encumbered_cents, r.available_cents)
     };
     let mut c = db.read().await.unwrap();
-    // FY2028: no budget of its own yet, the carried $300.00 appropriation and its $300.00 encumbrance.
+    // FY2028: no budget of its own yet; the carried $300.00 appropriation, its $300.00 encumbrance and July's $50.00 order.
     let next = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 07 - 31))
         .await
         .unwrap();
-    assert_eq!(wages(next), (30_000, 30_000, 0));
+    assert_eq!(wages(next), (30_000, 35_000, -5_000));
     // FY2027 no longer holds it: $1,000.00 budget, nothing encumbered.
     let last = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 06 - 30))
         .await
@@ -1108,10 +1127,8 @@ async fn open_encumbrances_carry_forward(db: Db) {
     let next = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 07 - 31))
         .await
         .unwrap();
-    assert!(
-        next.iter()
-            .all(|r| r.account != WAGES || (r.revised_cents, r.encumbered_cents) == (0, 0))
-    );
+    // FY2028 keeps only its own July order.
+    assert_eq!(wages(next), (0, 5_000, -5_000));
     drop(c);
     let report = audit::verify(&db).await.unwrap();
     assert!(report.broken.is_empty(), "{report:?}");
