@@ -59,6 +59,8 @@ pub struct PurchaseOrder {
     pub status: String,
     /// Created.
     pub created_at: String,
+    /// The later fiscal year whose budget it encumbers after a year-end close (None: its own).
+    pub carried_to: Option<i64>,
 }
 
 /// A purchase-order line.
@@ -251,6 +253,7 @@ pub async fn create_po(
         description: description.to_owned(),
         status: "draft".into(),
         created_at: now.to_db(),
+        carried_to: None,
     };
     store::insert_po(tx, scope.municipality_id(), &po).await?;
     for l in &lines {

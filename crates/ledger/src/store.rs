@@ -524,7 +524,7 @@ pub(crate) async fn next_po_number(
     Ok(max.unwrap_or(0) + 1)
 }
 
-const PO_COLUMNS: &str = "p.id, p.entity_id, p.fiscal_year, p.number, p.vendor_id, v.name AS vendor_name, p.po_date, p.description, p.status, p.created_at";
+const PO_COLUMNS: &str = "p.id, p.entity_id, p.fiscal_year, p.number, p.vendor_id, v.name AS vendor_name, p.po_date, p.description, p.status, p.created_at, p.carried_to";
 
 pub(crate) async fn po(
     ex: &mut impl Executor,

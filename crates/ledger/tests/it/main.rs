@@ -1107,6 +1107,14 @@ async fn open_encumbrances_carry_forward(db: Db) {
         .await
         .unwrap();
     assert_eq!(wages(next), (30_000, 35_000, -5_000));
+    let orders = purchasing::pos_with_lines(&admin, &mut c, te)
+        .await
+        .unwrap();
+    let carried: Vec<(i64, i64, Option<i64>)> = orders
+        .iter()
+        .map(|(p, _)| (p.fiscal_year, p.number, p.carried_to))
+        .collect();
+    assert_eq!(carried, vec![(2028, 1, None), (2027, 1, Some(2028))]);
     // FY2027 no longer holds it: $1,000.00 budget, nothing encumbered.
     let last = budget::budget_vs_actual(&admin, &mut c, te, date!(2027 - 06 - 30))
         .await
