@@ -6,6 +6,7 @@
 //! takes a finance [`munishare_platform::access::ServiceScope`]), runs in the
 //! caller's transaction, writes the SQL through `store` and audits every change.
 
+pub mod ach;
 pub mod benchmarks;
 pub mod budget;
 pub mod close;
@@ -15,6 +16,7 @@ pub mod domain;
 pub mod filing;
 pub mod http;
 pub mod import;
+pub mod nacha;
 pub mod payables;
 pub mod purchasing;
 pub mod receipts;

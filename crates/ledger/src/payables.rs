@@ -2,9 +2,10 @@
 //! against an open purchase order or directly — and approved by an approver:
 //! approval liquidates the order's encumbrance, then posts the expense and the
 //! liability (accounts payable, object 20100 of each fund) through the
-//! journal. A payment run pays approved invoices by check: it posts
-//! accounts payable against cash (object 10100) and numbers the checks,
-//! giving the check register.
+//! journal. A payment run pays approved invoices: by ACH credit when the
+//! vendor has a bank account on file (see `ach`), by check otherwise. It posts
+//! accounts payable against cash (object 10100), numbers the checks and the
+//! ACH traces, and gives the check register.
 
 use std::collections::BTreeMap;
 
@@ -49,8 +50,10 @@ pub struct Invoice {
     pub entry_id: Option<String>,
     /// The payment run that paid it.
     pub payment_run_id: Option<String>,
-    /// Check number.
+    /// Check number, when paid by check.
     pub check_number: Option<i64>,
+    /// ACH trace sequence, when paid by ACH.
+    pub ach_trace: Option<i64>,
     /// Entered.
     pub created_at: String,
 }
@@ -138,6 +141,7 @@ pub async fn enter_invoice(
         entry_id: None,
         payment_run_id: None,
         check_number: None,
+        ach_trace: None,
         created_at: now.to_db(),
     };
     store::insert_invoice(tx, scope.municipality_id(), &inv)
@@ -347,9 +351,12 @@ pub struct PaymentRun {
     pub created_at: String,
 }
 
-/// Pays every approved, unpaid invoice of an entity's books by check dated
-/// `date`: posts accounts payable against cash per fund, numbers the checks
-/// from after the last one used, and returns the run.
+/// Pays every approved, unpaid invoice of an entity's books on `date`: by
+/// ACH credit (one per vendor, effective `date`) when the vendor has a bank
+/// account on file, by check otherwise. Posts accounts payable against cash
+/// per fund, numbers the checks and the ACH traces from after the last ones
+/// used, and returns the run. ACH payments need the books' origination set
+/// up and a weekday.
 pub async fn pay_approved(
     scope: &ServiceScope,
     tx: &mut Tx,
@@ -365,7 +372,7 @@ pub async fn pay_approved(
         .into_iter()
         .filter(|i| i.status == "approved")
         .collect();
-    // Checks are numbered by vendor, then invoice date and number.
+    // Checks and ACH traces are numbered by vendor, then invoice date and number.
     due.sort_by(|a, b| {
         (&a.vendor_name, &a.invoice_date, &a.invoice_number).cmp(&(
             &b.vendor_name,
@@ -378,6 +385,44 @@ pub async fn pay_approved(
             "status",
             "there are no approved invoices to pay",
         ));
+    }
+    let banks = crate::ach::bank_account_map(tx, &m).await?;
+    let ach_vendors: Vec<&str> = {
+        let mut names: Vec<&str> = due
+            .iter()
+            .filter(|i| banks.contains_key(&i.vendor_id))
+            .map(|i| i.vendor_name.as_str())
+            .collect();
+        names.dedup();
+        names
+    };
+    if !ach_vendors.is_empty() {
+        if matches!(
+            date.weekday(),
+            time::Weekday::Saturday | time::Weekday::Sunday
+        ) {
+            return Err(Error::invalid(
+                "date",
+                format!(
+                    "{} is a {}; ACH payments (to {}) settle on banking days",
+                    format_date(date),
+                    date.weekday(),
+                    ach_vendors.join(", ")
+                ),
+            ));
+        }
+        if crate::ach::originator_row(tx, &m, &entity_id)
+            .await?
+            .is_none()
+        {
+            return Err(Error::conflict(
+                "odfi_routing",
+                format!(
+                    "{} are paid by ACH; set up the books' ACH origination (bank routing number and company id) first",
+                    ach_vendors.join(", ")
+                ),
+            ));
+        }
     }
     let accounts: BTreeMap<String, String> = store::accounts(tx, &m, &entity_id)
         .await?
@@ -418,7 +463,14 @@ pub async fn pay_approved(
             entity,
             date,
             adjustment: false,
-            description: format!("Payment run {}: {} checks", format_date(date), due.len()),
+            description: format!(
+                "Payment run {}: {} invoices ({} by ACH)",
+                format_date(date),
+                due.len(),
+                due.iter()
+                    .filter(|i| banks.contains_key(&i.vendor_id))
+                    .count()
+            ),
             lines,
         },
     )
@@ -438,15 +490,25 @@ pub async fn pay_approved(
         created_at: now.to_db(),
     };
     store::insert_payment_run(tx, &m, &run).await?;
-    for (i, inv) in due.iter().enumerate() {
-        store::pay_invoice(
-            tx,
-            &m,
-            &inv.id,
-            &run.id,
-            first_check + i64::try_from(i).unwrap_or(0),
-        )
-        .await?;
+    let (mut next_check, mut last_trace) = (
+        first_check,
+        crate::ach::max_trace(tx, &m, &run.entity_id)
+            .await?
+            .unwrap_or(0),
+    );
+    let mut traces: BTreeMap<&str, i64> = BTreeMap::new();
+    for inv in &due {
+        let (check, trace) = if banks.contains_key(&inv.vendor_id) {
+            let trace = *traces.entry(inv.vendor_id.as_str()).or_insert_with(|| {
+                last_trace += 1;
+                last_trace
+            });
+            (None, Some(trace))
+        } else {
+            next_check += 1;
+            (Some(next_check - 1), None)
+        };
+        store::pay_invoice(tx, &m, &inv.id, &run.id, check, trace).await?;
     }
     audit::record(
         tx,
@@ -465,12 +527,29 @@ pub async fn pay_approved(
     Ok(run)
 }
 
-/// The check register of a payment run: (check number, vendor, remit-to, invoice, amount cents).
+/// One payment of a run, as the check register lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RegisterRow {
+    /// check or ACH.
+    pub method: &'static str,
+    /// Check number, or ACH trace sequence.
+    pub number: i64,
+    /// Vendor.
+    pub vendor: String,
+    /// Remit-to address, or the masked bank account for ACH.
+    pub pay_to: String,
+    /// The vendor's invoice number.
+    pub invoice: String,
+    /// Amount, cents.
+    pub amount_cents: i64,
+}
+
+/// The check register of a payment run: its checks in number order, then its ACH payments in trace order.
 pub async fn check_register(
     scope: &ServiceScope,
     ex: &mut impl Executor,
     run_id: &str,
-) -> Result<(PaymentRun, Vec<(i64, String, String, String, i64)>)> {
+) -> Result<(PaymentRun, Vec<RegisterRow>)> {
     require(scope, Permission::View)?;
     let m = scope.municipality_id();
     let run = store::payment_run(ex, m, run_id)
@@ -483,20 +562,42 @@ pub async fn check_register(
         .into_iter()
         .map(|v| (v.id, v.remit_to))
         .collect();
-    let mut rows: Vec<_> = store::invoices(ex, m, &run.entity_id)
+    let banks = crate::ach::bank_account_map(ex, m).await?;
+    let mut rows: Vec<RegisterRow> = store::invoices(ex, m, &run.entity_id)
         .await?
         .into_iter()
         .filter(|i| i.payment_run_id.as_deref() == Some(run_id))
         .map(|i| {
-            (
-                i.check_number.unwrap_or(0),
-                i.vendor_name.clone(),
-                vendors.get(&i.vendor_id).cloned().unwrap_or_default(),
-                i.invoice_number.clone(),
-                i.amount_cents,
-            )
+            let (method, number, pay_to) = match (i.check_number, i.ach_trace) {
+                (_, Some(trace)) => (
+                    "ACH",
+                    trace,
+                    banks
+                        .get(&i.vendor_id)
+                        .map_or_else(|| "bank account since removed".into(), |b| b.masked()),
+                ),
+                (check, None) => (
+                    "check",
+                    check.unwrap_or(0),
+                    vendors.get(&i.vendor_id).cloned().unwrap_or_default(),
+                ),
+            };
+            RegisterRow {
+                method,
+                number,
+                vendor: i.vendor_name,
+                pay_to,
+                invoice: i.invoice_number,
+                amount_cents: i.amount_cents,
+            }
         })
         .collect();
-    rows.sort();
+    rows.sort_by(|a, b| {
+        (a.method != "check", a.number, &a.invoice).cmp(&(
+            b.method != "check",
+            b.number,
+            &b.invoice,
+        ))
+    });
     Ok((run, rows))
 }

@@ -615,7 +615,7 @@ pub(crate) async fn encumbrances(
 use crate::payables::{Invoice, PaymentRun};
 
 const INVOICE_COLUMNS: &str = "i.id, i.entity_id, i.vendor_id, v.name AS vendor_name, i.po_id, i.invoice_number, i.invoice_date, \
-     i.description, i.amount_cents, i.status, i.entry_id, i.payment_run_id, i.check_number, i.created_at";
+     i.description, i.amount_cents, i.status, i.entry_id, i.payment_run_id, i.check_number, i.ach_trace, i.created_at";
 
 pub(crate) async fn insert_invoice(
     ex: &mut impl Executor,
@@ -698,11 +698,13 @@ pub(crate) async fn pay_invoice(
     m: &MunicipalityId,
     id: &str,
     run_id: &str,
-    check: i64,
+    check: Option<i64>,
+    ach_trace: Option<i64>,
 ) -> Result<u64> {
     Ok(execute!(ex, c => sqlx::query(
-        "UPDATE ledger_invoices SET status = 'paid', payment_run_id = $1, check_number = $2 WHERE municipality_id = $3 AND id = $4 AND status = 'approved'")
-        .bind(run_id).bind(check).bind(m).bind(id).execute(c).await)?)
+        "UPDATE ledger_invoices SET status = 'paid', payment_run_id = $1, check_number = $2, ach_trace = $3 \
+         WHERE municipality_id = $4 AND id = $5 AND status = 'approved'")
+        .bind(run_id).bind(check).bind(ach_trace).bind(m).bind(id).execute(c).await)?)
 }
 
 pub(crate) async fn liquidate(

@@ -12,6 +12,7 @@ use munishare_platform::access::{self, CouncilAdmin, NewGrant};
 use munishare_platform::blob::BlobStore;
 use munishare_platform::identity::{self, NewUser};
 use munishare_platform::jobs::{self, JobContext, ProgressBoard, Waker};
+use munishare_platform::secrets::SecretKey;
 use munishare_platform::types::{Service, Timestamp};
 use munishare_platform::{Clock, Db, SystemClock, audit, demo, tenancy};
 use munishare_web::{AppState, Inner, WebConfig};
@@ -246,6 +247,16 @@ async fn seed_demo(db: &Db) -> Result<()> {
     Ok(())
 }
 
+/// The key that seals vendors' bank account numbers: `MUNISHARE_SECRET_KEY`
+/// (64 hex digits; an environment variable only, never a flag, so it does not
+/// show in process lists), else `DATA_DIR/secret.key`, made on first start.
+fn secret_key(data_dir: &Path) -> Result<SecretKey> {
+    Ok(match std::env::var("MUNISHARE_SECRET_KEY") {
+        Ok(hex) if !hex.is_empty() => SecretKey::from_hex("MUNISHARE_SECRET_KEY", &hex)?,
+        _ => SecretKey::load_or_create(&data_dir.join("secret.key"))?,
+    })
+}
+
 async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let db = open_db(common).await?;
     seed_if_empty(&db, args.no_demo).await?;
@@ -260,6 +271,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             args.listen
         )
     })?;
+    let secrets = secret_key(&common.data_dir)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let waker = Waker::default();
     let progress = ProgressBoard::default();
@@ -282,6 +294,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         signin_throttle: Default::default(),
         db: db.clone(),
         blobs,
+        secrets,
         clock,
         jobs: waker,
         progress,

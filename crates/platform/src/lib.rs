@@ -2,7 +2,8 @@
 //! municipalities → entities → departments, service subscriptions), identity
 //! (users, sessions, API tokens), access (roles, grants and the scope types
 //! only the access check can produce), the hash-chained audit log, the job
-//! queue, the database (`Db` over SQLite or PostgreSQL) and blob storage.
+//! queue, the database (`Db` over SQLite or PostgreSQL), blob storage and
+//! the sealing of the few secrets stored in the database.
 //!
 //! Layout per area: plain domain types and rules, then `store` functions (the
 //! only place SQL is written), then service functions that authorize, open a
@@ -18,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod jobs;
+pub mod secrets;
 pub mod tenancy;
 pub mod types;
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use munishare_platform::blob::BlobStore;
 use munishare_platform::identity::SessionPolicy;
 use munishare_platform::jobs::{ProgressBoard, Waker};
+use munishare_platform::secrets::SecretKey;
 use munishare_platform::types::Timestamp;
 use munishare_platform::{Clock, Db};
 
@@ -32,7 +33,7 @@ impl Default for WebConfig {
     }
 }
 
-/// Shared application state: database, blob store, clock, job waker, settings.
+/// Shared application state: database, blob store, secret key, clock, job waker, settings.
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
 
@@ -43,6 +44,8 @@ pub struct Inner {
     pub db: Db,
     /// Blob storage.
     pub blobs: BlobStore,
+    /// Seals the secrets the database keeps (vendors' bank account numbers).
+    pub secrets: SecretKey,
     /// The clock (tests control it).
     pub clock: Arc<dyn Clock>,
     /// Wakes the job worker after an enqueue.

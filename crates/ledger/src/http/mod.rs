@@ -2,6 +2,7 @@
 //! the pages under `/t/{town}/finance`. Handlers are thin: authorize the town's
 //! finance service, call one ledger service function, render.
 
+mod ach;
 mod benchmarks;
 mod imports;
 mod receipts;
@@ -393,6 +394,7 @@ pub(crate) fn parse_lines(lines: Vec<LineIn>) -> Result<Vec<NewLine>> {
 /// The sub-modules' routes, then this module's.
 fn api() -> OpenApiRouter<AppState> {
     [
+        ach::api,
         imports::api,
         ucoa::api,
         benchmarks::api,
@@ -714,6 +716,7 @@ fn tb_params(
 
 fn pages(r: PageRoutes) -> PageRoutes {
     [
+        ach::pages,
         imports::pages,
         ucoa::pages,
         benchmarks::pages,
@@ -2630,6 +2633,9 @@ struct PurchasingPage {
     books: Books,
     invoices: Vec<crate::payables::Invoice>,
     vendors: Vec<crate::purchasing::Vendor>,
+    banks: std::collections::BTreeMap<String, crate::ach::BankAccount>,
+    originator: Option<crate::ach::Originator>,
+    runs: Vec<crate::ach::RunSummary>,
     orders: Vec<(
         crate::purchasing::PurchaseOrder,
         Vec<crate::purchasing::PoLine>,
@@ -2655,6 +2661,13 @@ async fn page_purchasing(
         .into_iter()
         .take(200)
         .collect();
+    let banks = crate::ach::bank_accounts(&scope, &mut c).await?;
+    let originator = crate::ach::originator(&scope, &mut c, entity).await?;
+    let runs = crate::ach::payment_runs(&scope, &mut c, entity)
+        .await?
+        .into_iter()
+        .take(50)
+        .collect();
     drop(c);
     let chrome = Chrome::new(
         &st,
@@ -2669,6 +2682,9 @@ async fn page_purchasing(
             books: Books::new(&scope, entity),
             invoices,
             vendors,
+            banks,
+            originator,
+            runs,
             orders,
             today: format_date(st.today()),
         },
@@ -2910,7 +2926,7 @@ async fn api_approve_invoice(
     Ok(axum::Json(invoice_out(inv, warnings)))
 }
 
-/// Pays every approved invoice by check: posts accounts payable against cash and numbers the checks.
+/// Pays every approved invoice: by ACH credit when the vendor has a bank account on file, by check otherwise; posts accounts payable against cash and numbers the checks and ACH traces.
 #[utoipa::path(post, path = "/api/v1/towns/{town}/finance/payment-runs", tag = "finance", params(("town" = String, Path, description = TOWN)), request_body = PayIn,
     responses((status = 201, body = PaymentRunOut), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
 async fn api_pay(
@@ -2943,32 +2959,29 @@ async fn api_pay(
 
 fn register_csv(
     town: &str,
-    rows: &[(i64, String, String, String, i64)],
+    rows: &[crate::payables::RegisterRow],
     run: &crate::payables::PaymentRun,
 ) -> PageResult {
     let mut out = vec![
         [
-            "check_number",
-            "date",
-            "vendor",
-            "remit_to",
-            "invoice",
-            "amount",
+            "method", "number", "date", "vendor", "pay_to", "invoice", "amount",
         ]
         .map(str::to_owned)
         .to_vec(),
     ];
-    for (check, vendor, remit, invoice, cents) in rows {
+    for r in rows {
         out.push(vec![
-            check.to_string(),
+            r.method.to_owned(),
+            r.number.to_string(),
             run.run_date.clone(),
-            vendor.clone(),
-            remit.clone(),
-            invoice.clone(),
-            dollars(*cents),
+            r.vendor.clone(),
+            r.pay_to.clone(),
+            r.invoice.clone(),
+            dollars(r.amount_cents),
         ]);
     }
     out.push(vec![
+        String::new(),
         String::new(),
         String::new(),
         "TOTAL".into(),
@@ -3066,7 +3079,7 @@ async fn page_pay(
             &format!("/t/{town}/finance/purchasing?entity={}", entity.as_str()),
             "ok",
             &format!(
-                "Checks printed in payment run {id}; the check register is in the list below."
+                "Payment run {id} is posted; its check register and ACH file are under Payment runs below."
             ),
         )),
         Err(e) => after_form(&st, &back(&town, entity, "/purchasing"), Err(e)),

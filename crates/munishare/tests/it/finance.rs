@@ -1480,16 +1480,16 @@ async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
         .await
         .text();
     let lines: Vec<&str> = register.lines().collect();
-    assert_eq!(lines[0], "check_number,date,vendor,remit_to,invoice,amount");
+    assert_eq!(lines[0], "method,number,date,vendor,pay_to,invoice,amount");
     assert_eq!(
         lines[1],
-        "1001,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-77,4500.00"
+        "check,1001,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-77,4500.00"
     );
     assert_eq!(
         lines[2],
-        "1002,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-78,2000.00"
+        "check,1002,2026-11-25,Acme Uniforms,\"12 Main St, Hartford CT 06103\",INV-78,2000.00"
     );
-    assert_eq!(lines[3], ",,TOTAL,,,6500.00");
+    assert_eq!(lines[3], ",,,TOTAL,,,6500.00");
     let again = app
         .api(
             Method::POST,
@@ -1642,6 +1642,453 @@ async fn a_purchase_order_is_invoiced_approved_and_paid_by_check(app: TestApp) {
     assert!(
         html.contains("$6,500.00") && html.contains("$1,200.00 still held"),
         "{html}"
+    );
+}
+
+crate::both_dbs!(vendors_with_a_bank_account_are_paid_by_ach_in_a_nacha_file);
+
+/// The flash message a page form left in its redirect.
+fn flash(r: &crate::harness::Resp) -> String {
+    let raw = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    url::form_urlencoded::parse(raw.replace(' ', "&").as_bytes())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn vendors_with_a_bank_account_are_paid_by_ach_in_a_nacha_file(app: TestApp) {
+    let director = app.demo_session("townadmin.hartford").await;
+    let clerk = app.token("clerk.hartford", "hartford", "finance").await;
+    set_up(&app, &director).await;
+    const EXEC: &str = "1005-41-4107-00000-51000-000";
+    const AP: &str = "1005-00-0000-00000-20100-000";
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/accounts"),
+            &director,
+            Some(json!({"account": AP, "name": "Accounts payable"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let mut vendor = std::collections::HashMap::new();
+    for name in ["Acme Paving LLC", "Jane Doe", "Paper Co"] {
+        let v = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/vendors"),
+                &clerk,
+                Some(json!({"name": name, "remit_to": "1 Main St, Hartford CT 06103"})),
+            )
+            .await
+            .json();
+        vendor.insert(name, v["id"].as_str().unwrap().to_owned());
+    }
+    let bank = |name: &str| format!("{BASE}/vendors/{}/bank-account", vendor[name]);
+    let acme = json!({"routing": "021000021", "account": "123456789", "account_type": "checking", "sec_code": "CCD"});
+
+    // Bad input names its field; clerks may not change where a vendor is paid.
+    for (change, field) in [
+        (json!({"routing": "021000022"}), "routing"),
+        (json!({"account": "12"}), "account"),
+        (json!({"account_type": "brokerage"}), "account_type"),
+        (json!({"sec_code": "WEB"}), "sec_code"),
+    ] {
+        let mut body = acme.clone();
+        for (k, v) in change.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = app
+            .api(Method::PUT, &bank("Acme Paving LLC"), &director, Some(body))
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {}",
+            r.text()
+        );
+        assert!(r.text().contains(field), "{field}: {}", r.text());
+    }
+    let r = app
+        .api(
+            Method::PUT,
+            &bank("Acme Paving LLC"),
+            &clerk,
+            Some(acme.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api(Method::PUT, &bank("Acme Paving LLC"), &director, Some(acme))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["account_last4"], "6789");
+    assert!(!r.text().contains("123456789"));
+    // The page form asks for the account number twice.
+    let r = app
+        .form(
+            "/t/hartford/finance/vendor-bank-accounts",
+            &director,
+            &[
+                ("vendor_id", &vendor["Jane Doe"]),
+                ("routing", "026009593"),
+                ("account", "98765"),
+                ("confirm_account", "98756"),
+                ("account_type", "savings"),
+                ("sec_code", "PPD"),
+            ],
+        )
+        .await;
+    assert!(flash(&r).contains("confirm_account"), "{}", flash(&r));
+    let r = app
+        .form(
+            "/t/hartford/finance/vendor-bank-accounts",
+            &director,
+            &[
+                ("vendor_id", &vendor["Jane Doe"]),
+                ("routing", "026009593"),
+                ("account", "98765"),
+                ("confirm_account", "98-765"),
+                ("account_type", "savings"),
+                ("sec_code", "PPD"),
+            ],
+        )
+        .await;
+    assert!(
+        flash(&r).contains("savings ••••8765 at 026009593"),
+        "{}",
+        flash(&r)
+    );
+    let listed = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/vendor-bank-accounts"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(listed.json().as_array().unwrap().len(), 2);
+    assert!(!listed.text().contains("123456789") && !listed.text().contains("98765"));
+    // Stored sealed: neither the table nor the audit trail holds an account number.
+    {
+        let mut c = app.db.read().await.unwrap();
+        let stored: Vec<String> = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT account_sealed FROM ledger_vendor_bank_accounts").fetch_all(c).await)
+        .unwrap();
+        assert_eq!(stored.len(), 2);
+        assert!(
+            stored
+                .iter()
+                .all(|s| s.starts_with("v1:") && !s.contains("123456789") && !s.contains("98765"))
+        );
+        let leaked: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE after_json LIKE '%123456789%' OR after_json LIKE '%98765%' OR before_json LIKE '%98765%'")
+            .fetch_one(c).await).unwrap();
+        assert_eq!(leaked, 0);
+        let audited: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'vendor.bank_account.set'")
+            .fetch_one(c).await)
+        .unwrap();
+        assert_eq!(audited, 2);
+    }
+
+    // Four invoices: two for Acme, one each for Jane Doe and Paper Co.
+    for (name, number, amount) in [
+        ("Acme Paving LLC", "1001", "1,000.00"),
+        ("Acme Paving LLC", "1002", "250.50"),
+        ("Jane Doe", "7", "300.00"),
+        ("Paper Co", "P-1", "75.25"),
+    ] {
+        let inv = app.api(Method::POST, &format!("{BASE}/invoices"), &clerk, Some(json!({"vendor_id": vendor[name], "number": number, "date": "2026-11-20", "description": "Work", "lines": [{"account": EXEC, "amount": amount}]}))).await;
+        assert_eq!(inv.status, StatusCode::CREATED, "{}", inv.text());
+        let id = inv.json()["id"].as_str().unwrap().to_owned();
+        let r = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/invoices/{id}/approve"),
+                &director,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // ACH settles on banking days, and needs the books' origination.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-28"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("Saturday"), "{}", r.text());
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-27"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .contains("Acme Paving LLC, Jane Doe are paid by ACH"),
+        "{}",
+        r.text()
+    );
+    let origin = json!({"odfi_routing": "011000016", "bank_name": "Federal Reserve Bank", "company_name": "Town of Hartford", "company_id": "1066001234"});
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{BASE}/ach-originator"),
+            &director,
+            Some(origin.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("odfi_routing"), "{}", r.text());
+    let mut origin = origin;
+    origin["odfi_routing"] = json!("011000015");
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{BASE}/ach-originator"),
+            &clerk,
+            Some(origin.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{BASE}/ach-originator"),
+            &director,
+            Some(origin),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    let run = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-27"})),
+        )
+        .await;
+    assert_eq!(run.status, StatusCode::CREATED, "{}", run.text());
+    let run = run.json();
+    // 1,000.00 + 250.50 + 300.00 + 75.25
+    assert_eq!(run["total"], "1625.75");
+    let run_id = run["id"].as_str().unwrap().to_owned();
+    let register = app
+        .api(
+            Method::GET,
+            &format!("{BASE}/payment-runs/{run_id}/check-register"),
+            &director,
+            None,
+        )
+        .await
+        .text();
+    let lines: Vec<&str> = register.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "method,number,date,vendor,pay_to,invoice,amount",
+            "check,1001,2026-11-27,Paper Co,\"1 Main St, Hartford CT 06103\",P-1,75.25",
+            "ACH,1,2026-11-27,Acme Paving LLC,checking ••••6789 at 021000021,1001,1000.00",
+            "ACH,1,2026-11-27,Acme Paving LLC,checking ••••6789 at 021000021,1002,250.50",
+            "ACH,2,2026-11-27,Jane Doe,savings ••••8765 at 026009593,7,300.00",
+            ",,,TOTAL,,,1625.75",
+        ]
+    );
+
+    // The NACHA file, written out field by field from the record layouts:
+    // Acme 1,000.00 + 250.50 = 1,250.50 by CCD to checking; Jane Doe 300.00 by
+    // PPD to savings; entry hash 02100002 + 02600959 = 04700961; ten records.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs/{run_id}/ach-file"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let file = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs/{run_id}/ach-file"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.text());
+    assert!(
+        file.headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .contains("ach-hartford-2026-11-27-A.txt")
+    );
+    let id15 = |name: &str| vendor[name].replace('-', "")[..15].to_uppercase();
+    let sp = |n: usize| " ".repeat(n);
+    let expected = [
+        format!(
+            "101 01100001510660012342611261400A094101FEDERAL RESERVE BANK{}TOWN OF HARTFORD{}{}",
+            sp(3),
+            sp(7),
+            sp(8)
+        ),
+        format!(
+            "5220TOWN OF HARTFORD{}1066001234CCDVENDOR PAY{}261127   1011000010000001",
+            sp(20),
+            sp(6)
+        ),
+        format!(
+            "622021000021123456789{}0000125050{}ACME PAVING LLC{}  1011000010000001",
+            sp(8),
+            id15("Acme Paving LLC"),
+            sp(7)
+        ),
+        format!("705INV 1001 1002{}00010000001", sp(67)),
+        format!(
+            "822000000200021000020000000000000000001250501066001234{}011000010000001",
+            sp(25)
+        ),
+        format!(
+            "5220TOWN OF HARTFORD{}1066001234PPDVENDOR PAY{}261127   1011000010000002",
+            sp(20),
+            sp(6)
+        ),
+        format!(
+            "63202600959398765{}0000030000{}JANE DOE{}  1011000010000002",
+            sp(12),
+            id15("Jane Doe"),
+            sp(14)
+        ),
+        format!("705INV 7{}00010000002", sp(75)),
+        format!(
+            "822000000200026009590000000000000000000300001066001234{}011000010000002",
+            sp(25)
+        ),
+        format!(
+            "9000002000001000000040004700961000000000000000000155050{}",
+            sp(39)
+        ),
+    ];
+    assert_eq!(
+        file.text().lines().collect::<Vec<_>>(),
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    // A second file the same day gets modifier B; both are recorded and audited.
+    let again = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs/{run_id}/ach-file"),
+            &director,
+            None,
+        )
+        .await;
+    assert!(
+        again
+            .text()
+            .starts_with("101 01100001510660012342611261400B"),
+        "{}",
+        again.text()
+    );
+    let runs = app
+        .api(Method::GET, &format!("{BASE}/payment-runs"), &clerk, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            runs[0]["checks"].as_i64(),
+            runs[0]["ach_invoices"].as_i64(),
+            runs[0]["ach_files"].as_i64()
+        ),
+        (Some(1), Some(3), Some(2))
+    );
+    {
+        let mut c = app.db.read().await.unwrap();
+        let files: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_events WHERE action = 'payment_run.ach_file' AND after_json NOT LIKE '%123456789%'")
+            .fetch_one(c).await).unwrap();
+        assert_eq!(files, 2);
+    }
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/finance/purchasing",
+            &director,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("ACH (CCD) to checking ••••6789 at 021000021")
+            && page.contains("Make the ACH file again (2 made)")
+            && page.contains("ACH trace 2")
+            && !page.contains("123456789"),
+        "{page}"
+    );
+    // A run with no ACH payment has no ACH file; a vendor taken off file is paid by check again.
+    let r = app
+        .api(Method::DELETE, &bank("Jane Doe"), &director, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let inv = app.api(Method::POST, &format!("{BASE}/invoices"), &clerk, Some(json!({"vendor_id": vendor["Jane Doe"], "number": "8", "date": "2026-11-23", "description": "Work", "lines": [{"account": EXEC, "amount": "10.00"}]}))).await.json();
+    app.api(
+        Method::POST,
+        &format!("{BASE}/invoices/{}/approve", inv["id"].as_str().unwrap()),
+        &director,
+        None,
+    )
+    .await;
+    let run2 = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs"),
+            &director,
+            Some(json!({"date": "2026-11-28"})),
+        )
+        .await;
+    assert_eq!(run2.status, StatusCode::CREATED, "{}", run2.text());
+    let r = app
+        .api(
+            Method::POST,
+            &format!(
+                "{BASE}/payment-runs/{}/ach-file",
+                run2.json()["id"].as_str().unwrap()
+            ),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.text().contains("paid no invoice by ACH"), "{}", r.text());
+    // The first run's file still names Jane Doe's account — which is now off file.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/payment-runs/{run_id}/ach-file"),
+            &director,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .contains("Jane Doe no longer has a bank account on file"),
+        "{}",
+        r.text()
     );
 }
 

@@ -11,6 +11,7 @@ use munishare_platform::blob::BlobStore;
 use munishare_platform::db::testing::{Backend, TestDb};
 use munishare_platform::demo::{self, DemoCredentials};
 use munishare_platform::jobs::{JobContext, ProgressBoard, Waker};
+use munishare_platform::secrets::SecretKey;
 use munishare_platform::types::Timestamp;
 use munishare_platform::{Clock, Db, TestClock};
 use munishare_web::{App, AppState, Inner, WebConfig};
@@ -124,6 +125,7 @@ impl TestApp {
         let state = AppState::new(Inner {
             db: db.clone(),
             blobs,
+            secrets: SecretKey::generate().expect("secret key"),
             clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
             jobs: Waker::default(),
             progress: progress.clone(),

@@ -29,6 +29,7 @@ struct TownB {
     invoice_id: String,
     import_id: String,
     recurring_id: String,
+    vendor_id: String,
 }
 
 impl TownB {
@@ -46,6 +47,7 @@ impl TownB {
             "invoice" => self.invoice_id.clone(),
             "import" => self.import_id.clone(),
             "recurring" => self.recurring_id.clone(),
+            "vendor" => self.vendor_id.clone(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -241,6 +243,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         invoice_id,
         import_id,
         recurring_id,
+        vendor_id: vendor["id"].as_str().unwrap().to_owned(),
     }
 }
 
