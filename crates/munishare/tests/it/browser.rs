@@ -126,6 +126,21 @@ async fn click_and_wait(wd: &WebDriver, selector: By) {
     panic!("the page did not change after the click");
 }
 
+/// Clicks a button whose form asks for confirmation, accepts, and waits for the next page.
+async fn click_confirm_and_wait(wd: &WebDriver, selector: By) {
+    let old = wd.find(By::Tag("html")).await.unwrap();
+    wd.find(selector).await.unwrap().click().await.unwrap();
+    wd.accept_alert().await.unwrap();
+    for _ in 0..200 {
+        if old.tag_name().await.is_err() {
+            wd.find(By::Tag("main")).await.unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the page did not change after the confirmed click");
+}
+
 async fn flash_text(wd: &WebDriver) -> String {
     match wd.find(By::Css(".flash")).await {
         Ok(e) => e.text().await.unwrap(),
@@ -210,6 +225,7 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
     assert_eq!(flash_text(&wd).await, "Fund 1005 General Fund added.");
     for (account, name) in [
         ("1005-00-0000-00000-10100-000", "Cash"),
+        ("1005-00-0000-00000-20100-000", "Accounts payable"),
         ("1005-42-4201-00000-51000-000", "Police wages"),
     ] {
         fill(&wd, "a-account", account).await;
@@ -299,7 +315,96 @@ async fn a_finance_director_sets_up_books_and_posts_an_entry(app: TestApp) {
     assert!(text(&wd).await.contains("Fund 1005 General Fund balances"));
     shot(&wd, "finance-statements").await;
     click_and_wait(&wd, By::PartialLinkText("Purchasing")).await;
-    wd.find(By::Id("new-vendor")).await.unwrap();
+
+    // Pay a vendor by ACH: add the vendor, set up the books' origination, put the
+    // vendor's bank account on file, enter and approve an invoice, run payables
+    // and make the NACHA file.
+    fill(&wd, "v-name", "Acme Paving LLC").await;
+    fill(&wd, "v-remit", "12 Main St, Hartford CT 06103").await;
+    click_and_wait(&wd, By::Css("#new-vendor button[type=submit]")).await;
+    assert_eq!(flash_text(&wd).await, "Vendor Acme Paving LLC added.");
+    fill(&wd, "o-routing", "011000015").await;
+    fill(&wd, "o-bank", "Federal Reserve Bank").await;
+    fill(&wd, "o-company", "Town of Hartford").await;
+    fill(&wd, "o-id", "1066001234").await;
+    click_and_wait(&wd, By::Css("#ach-originator button[type=submit]")).await;
+    assert!(
+        flash_text(&wd)
+            .await
+            .starts_with("ACH files are sent through Federal Reserve Bank (011000015)")
+    );
+    fill(&wd, "b-routing", "021000021").await;
+    fill(&wd, "b-account", "123456789").await;
+    fill(&wd, "b-confirm", "123456789").await;
+    click_and_wait(&wd, By::Css("#bank-account button[type=submit]")).await;
+    assert!(
+        flash_text(&wd)
+            .await
+            .starts_with("Bank account checking ••••6789 at 021000021 is on file")
+    );
+    fill(&wd, "i-number", "1001").await;
+    fill(&wd, "i-desc", "Paving, Main St").await;
+    fill(&wd, "i-lines", "1005-42-4201-00000-51000-000, 1,250.50").await;
+    click_and_wait(&wd, By::Css("#new-invoice button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Invoice 1001 from Acme Paving LLC entered; approve it to post it."
+    );
+    click_and_wait(
+        &wd,
+        By::XPath("//table[@id='invoices']//button[text()='Approve']"),
+    )
+    .await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Invoice 1001 is approved and posted."
+    );
+    click_confirm_and_wait(&wd, By::XPath("//form[.//input[@id='pay-date']]//button")).await;
+    assert!(
+        flash_text(&wd)
+            .await
+            .contains("is posted; its check register and ACH file")
+    );
+    let runs = wd
+        .find(By::Id("payment-runs"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(runs.contains("2026-11-26 $1,250.50 0 1"), "{runs}");
+    // The file downloads (the page stays); the run then counts it.
+    wd.find(By::XPath(
+        "//table[@id='payment-runs']//button[text()='Make the ACH file']",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wd.accept_alert().await.unwrap();
+    let mut made = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        wd.refresh().await.unwrap();
+        made = wd
+            .find(By::Id("payment-runs"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if made.contains("Make the ACH file again (1 made)") {
+            break;
+        }
+    }
+    assert!(made.contains("Make the ACH file again (1 made)"), "{made}");
+    assert!(
+        text(&wd)
+            .await
+            .contains("ACH (CCD) to checking ••••6789 at 021000021")
+    );
+    shot(&wd, "finance-purchasing").await;
 
     // History from a file: upload it, watch the job run, see what it posted.
     let (stop, stopped) = tokio::sync::watch::channel(false);
