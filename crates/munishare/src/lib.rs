@@ -7,7 +7,13 @@ use munishare_web::{App, AppState};
 
 /// The application with every module plugged in.
 pub fn app(state: AppState) -> App {
-    munishare_web::app(state, vec![munishare_ledger::http::module()])
+    munishare_web::app(
+        state,
+        vec![
+            munishare_ledger::http::module(),
+            munishare_assessment::http::module(),
+        ],
+    )
 }
 
 /// The job handlers of the platform and every module.

@@ -12,6 +12,7 @@
 mod harness;
 
 mod access;
+mod assessment;
 mod audit;
 mod auth;
 mod binary;

@@ -1,0 +1,341 @@
+//! The assessment module's routes: the regional ratio-study dashboard on
+//! OPM's sales (everyone signed in reads it; council administrators import
+//! OPM's file) as API and page.
+
+use askama::Template;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Multipart, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use munishare_platform::{Error, access};
+use munishare_web::api::ApiQuery;
+use munishare_web::auth::{AdminCaller, ApiCaller, PageUser};
+use munishare_web::error::ApiResult;
+use munishare_web::pages::{
+    Chrome, PageResult, PageRoutes, redirect_flash, render, table_response,
+};
+use munishare_web::{AppState, Module, UPLOAD_LIMIT};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::opm::{self, ImportSummary, TownStudy};
+
+/// The module, for `munishare::app`.
+pub fn module() -> Module {
+    Module {
+        api: OpenApiRouter::new()
+            .routes(routes!(api_dashboard))
+            .routes(routes!(api_import)),
+        pages,
+    }
+}
+
+fn pages(r: PageRoutes) -> PageRoutes {
+    r.get("/assessment/ratio-studies", page_dashboard)
+        .upload("/assessment/ratio-studies", page_import)
+}
+
+/// Which studies to show.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct DashboardQuery {
+    /// Grand-list year (default: the newest in the data).
+    pub list_year: Option<i64>,
+    /// OPM property type (default Residential).
+    pub property_type: Option<String>,
+    /// `region` (the member towns, default) or `state` (every town in the data).
+    pub towns: Option<String>,
+    /// `csv` or `xlsx` to export the table (pages only).
+    #[param(ignore)]
+    pub format: Option<String>,
+}
+
+/// The dashboard's data.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardOut {
+    /// Grand-list year shown (absent when no OPM sales are imported).
+    pub list_year: Option<i64>,
+    /// Property type shown.
+    pub property_type: String,
+    /// Every list year in the data with its sales.
+    pub list_years: Vec<(i64, i64)>,
+    /// One study per town.
+    pub towns: Vec<TownStudy>,
+}
+
+async fn load(st: &AppState, q: &DashboardQuery) -> Result<DashboardOut, Error> {
+    let mut c = st.db.read().await?;
+    let list_years = opm::list_years(&mut c).await?;
+    let list_year = q.list_year.or_else(|| list_years.first().map(|(y, _)| *y));
+    let property_type = q
+        .property_type
+        .clone()
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| "Residential".into());
+    let members_only = match q.towns.as_deref() {
+        None | Some("" | "region") => true,
+        Some("state") => false,
+        Some(other) => {
+            return Err(Error::invalid(
+                "towns",
+                format!("'{other}' is not region or state"),
+            ));
+        }
+    };
+    let towns = match list_year {
+        Some(y) => opm::dashboard(&mut c, y, &property_type, members_only).await?,
+        None => Vec::new(),
+    };
+    Ok(DashboardOut {
+        list_year,
+        property_type,
+        list_years,
+        towns,
+    })
+}
+
+/// Each town's ratio study (level at Connecticut's 70 %, COD, PRD, PRB, MKI, with pass/fail) on OPM's published sales.
+#[utoipa::path(get, path = "/api/v1/assessment/opm-ratio-studies", tag = "assessment", params(DashboardQuery),
+    responses((status = 200, body = DashboardOut), (status = 401, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_dashboard(
+    State(st): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(q): ApiQuery<DashboardQuery>,
+) -> ApiResult<axum::Json<DashboardOut>> {
+    Ok(axum::Json(load(&st, &q).await?))
+}
+
+/// The file's name.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FileQuery {
+    /// Shown in errors and in the import record.
+    pub file_name: String,
+}
+
+/// Imports OPM's real-estate sales CSV (council administrators); all or nothing; the same file twice is refused.
+#[utoipa::path(post, path = "/api/v1/assessment/opm-sales", tag = "assessment", params(FileQuery),
+    request_body(content = String, content_type = "text/csv"),
+    responses((status = 201, body = ImportSummary), (status = 403, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_import(
+    State(st): State<AppState>,
+    AdminCaller(admin): AdminCaller,
+    ApiQuery(q): ApiQuery<FileQuery>,
+    body: Body,
+) -> ApiResult<Response> {
+    let Ok(bytes) = to_bytes(body, UPLOAD_LIMIT).await else {
+        return Ok(munishare_web::error::problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            format!("the file is larger than {} MiB", UPLOAD_LIMIT >> 20),
+            Some("file".into()),
+        ));
+    };
+    let mut tx = st.db.begin().await?;
+    let summary = opm::import(&admin, &mut tx, st.now(), &q.file_name, &bytes).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, axum::Json(summary)).into_response())
+}
+
+/// One bar of a chart.
+#[derive(Debug)]
+struct Bar {
+    town: String,
+    value: String,
+    /// Length or position, in chart units of 1000.
+    x: i64,
+    met: bool,
+}
+
+#[derive(Template)]
+#[template(path = "assessment_ratio_studies.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    is_admin: bool,
+    data: DashboardOut,
+    /// The list year shown (0 when none).
+    year: i64,
+    towns_scope: String,
+    types: Vec<(String, i64)>,
+    cod_bars: Vec<Bar>,
+    /// Where COD 15 falls on the COD chart.
+    cod_limit_x: i64,
+    level_bars: Vec<Bar>,
+    /// Where 0.90, 1.00 and 1.10 fall on the level chart.
+    level_marks: [i64; 3],
+}
+
+/// Chart x of a level value (0 to 1.5 across 600 units).
+fn level_x(level: f64) -> i64 {
+    (level.clamp(0.0, 1.5) / 1.5 * 600.0).round() as i64
+}
+
+fn yes(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_owned()
+}
+
+async fn page_dashboard(
+    State(st): State<AppState>,
+    user: PageUser,
+    Query(q): Query<DashboardQuery>,
+) -> PageResult {
+    let data = load(&st, &q).await?;
+    if q.format.is_some() {
+        let mut rows = vec![
+            [
+                "town",
+                "sales",
+                "qualified",
+                "trimmed",
+                "studied",
+                "reliable",
+                "median_ratio",
+                "level",
+                "level_met",
+                "cod",
+                "cod_met",
+                "prd",
+                "prd_met",
+                "prb",
+                "prb_met",
+                "mki",
+                "chasing",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for t in &data.towns {
+            let mut row = vec![
+                t.town.clone(),
+                t.sales.to_string(),
+                t.qualified.to_string(),
+                t.trimmed.to_string(),
+            ];
+            match &t.study {
+                Some(s) => row.extend([
+                    s.n.to_string(),
+                    yes(s.reliable),
+                    s.median_ratio.to_string(),
+                    s.level.to_string(),
+                    yes(s.met["level"]),
+                    s.cod.to_string(),
+                    yes(s.met["cod"]),
+                    s.prd.to_string(),
+                    yes(s.met["prd"]),
+                    s.prb.to_string(),
+                    yes(s.met["prb"]),
+                    s.mki.to_string(),
+                    yes(s.chasing),
+                ]),
+                None => row.extend(std::iter::repeat_n(String::new(), 13)),
+            }
+            rows.push(row);
+        }
+        let stem = format!(
+            "ratio-studies-{}-{}",
+            data.list_year.unwrap_or_default(),
+            data.property_type.to_lowercase().replace(' ', "-")
+        );
+        return table_response(q.format.as_deref(), &stem, rows);
+    }
+    let types = match data.list_year {
+        Some(y) => {
+            let mut c = st.db.read().await?;
+            opm::property_types(&mut c, y).await?
+        }
+        None => Vec::new(),
+    };
+    let studied: Vec<(&TownStudy, &opm::StudyOut)> = data
+        .towns
+        .iter()
+        .filter_map(|t| t.study.as_ref().map(|s| (t, s)))
+        .collect();
+    let cod_max = studied.iter().map(|(_, s)| s.cod).fold(30.0_f64, f64::max);
+    let cod_bars = studied
+        .iter()
+        .map(|(t, s)| Bar {
+            town: t.town.clone(),
+            value: format!("{:.1}", s.cod),
+            x: (s.cod / cod_max * 600.0).round() as i64,
+            met: s.met["cod"],
+        })
+        .collect();
+    let level_bars = studied
+        .iter()
+        .map(|(t, s)| Bar {
+            town: t.town.clone(),
+            value: format!("{:.3}", s.level),
+            x: level_x(s.level),
+            met: s.met["level"],
+        })
+        .collect();
+    let chrome = Chrome::new(&st, &user, "Ratio studies on OPM sales", "").await?;
+    render(
+        &DashboardPage {
+            is_admin: user.principal.is_council_admin(),
+            chrome,
+            towns_scope: q.towns.clone().unwrap_or_else(|| "region".into()),
+            year: data.list_year.unwrap_or_default(),
+            data,
+            types,
+            cod_bars,
+            cod_limit_x: (15.0 / cod_max * 600.0).round() as i64,
+            level_bars,
+            level_marks: [level_x(0.9), level_x(1.0), level_x(1.1)],
+        },
+        &user,
+    )
+}
+
+async fn page_import(
+    State(st): State<AppState>,
+    user: PageUser,
+    mut form: Multipart,
+) -> PageResult {
+    let admin = access::authorize_council_admin(&user.principal)?;
+    let mut file = None;
+    while let Some(field) = form
+        .next_field()
+        .await
+        .map_err(|e| Error::invalid("file", format!("the upload did not arrive whole: {e}")))?
+    {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("upload.csv").to_owned();
+            let bytes = field.bytes().await.map_err(|e| {
+                Error::invalid("file", format!("the file did not arrive whole: {e}"))
+            })?;
+            file = Some((name, bytes));
+        }
+    }
+    let back = "/assessment/ratio-studies";
+    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+        return Ok(redirect_flash(
+            &st,
+            back,
+            "error",
+            "file: choose OPM's sales file (CSV)",
+        ));
+    };
+    let result = async {
+        let mut tx = st.db.begin().await?;
+        let s = opm::import(&admin, &mut tx, st.now(), &name, &bytes).await?;
+        tx.commit().await?;
+        Ok::<_, Error>(s)
+    }
+    .await;
+    Ok(match result {
+        Ok(s) => redirect_flash(
+            &st,
+            back,
+            "ok",
+            &format!(
+                "{}: {} sales read, {} new, {} replaced.",
+                s.file_name, s.rows, s.added, s.replaced
+            ),
+        ),
+        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+            redirect_flash(&st, back, "error", &format!("Nothing was imported. {e}"))
+        }
+        Err(e) => return Err(e.into()),
+    })
+}
