@@ -7,6 +7,7 @@
 //! sales validation, valuation models, the grand list, bills and appeals
 //! build on them.
 
+pub mod demo;
 pub mod http;
 pub mod opm;
 pub mod ratio;

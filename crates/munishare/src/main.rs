@@ -73,6 +73,11 @@ enum Command {
 enum ImportCommand {
     /// Finance: chart of accounts, opening balances, budget or journal lines (CSV or XLSX).
     Finance(import_cli::FinanceImport),
+    /// OPM's real-estate sales file (CSV from data.ct.gov), for the regional ratio studies.
+    OpmSales {
+        /// The CSV file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -239,12 +244,41 @@ async fn seed_demo(db: &Db) -> Result<()> {
         .filter(|p| !p.is_empty());
     let creds = demo::seed(db, now, demo_password).await?;
     let books = munishare_ledger::demo::seed(db, now).await?;
+    let sales = munishare_assessment::demo::seed(db, now).await?;
     print_demo(&creds);
     println!(
         "Finance books with an adopted budget and this year's activity: {}\n",
         books.join(", ")
     );
+    println!(
+        "Ratio studies: {} OPM sales of the region's towns at /assessment/ratio-studies\n",
+        sales.rows
+    );
     Ok(())
+}
+
+/// `munishare import opm-sales FILE`, as the operator.
+async fn import_opm_sales(
+    db: &Db,
+    file: &Path,
+) -> Result<munishare_assessment::opm::ImportSummary> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let name = file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let who = std::env::var("USER").unwrap_or_else(|_| "operator".into());
+    let mut tx = db.begin().await?;
+    let summary = munishare_assessment::opm::import(
+        &munishare_platform::access::CouncilAdmin::operator_console(&who),
+        &mut tx,
+        Timestamp::new(SystemClock.now()),
+        &name,
+        &bytes,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(summary)
 }
 
 /// The key that seals vendors' bank account numbers: `MUNISHARE_SECRET_KEY`
@@ -503,6 +537,24 @@ async fn main() -> Result<()> {
             Ok(())
         }
         Some(Command::Admin(cmd)) => admin_command(&cli.common, cmd).await,
+        Some(Command::Import(ImportCommand::OpmSales { file })) => {
+            let db = open_db(&cli.common).await?;
+            let imported = import_opm_sales(&db, &file).await;
+            db.close().await;
+            match imported {
+                Ok(s) => {
+                    println!(
+                        "{}: {} sales read, {} new, {} replaced.",
+                        s.file_name, s.rows, s.added, s.replaced
+                    );
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("Nothing was imported. {e}");
+                    std::process::exit(2)
+                }
+            }
+        }
         Some(Command::Import(ImportCommand::Finance(args))) => {
             let db = open_db(&cli.common).await?;
             let imported = import_cli::run(&db, args).await;

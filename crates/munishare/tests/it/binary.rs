@@ -114,7 +114,57 @@ fn serves_over_tls_and_the_operator_commands_work() {
         &format!("{base}/api/v1/auth/token"),
     ]);
     assert!(token.contains("\"token\":\"mst_"), "{token}");
+    // The demo seeded OPM's sales of the region's towns: the dashboard has Hartford.
+    let bearer = token
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap()
+        .to_owned();
+    let studies = curl(&[
+        "-H",
+        &format!("authorization: Bearer {bearer}"),
+        &format!("{base}/api/v1/assessment/opm-ratio-studies"),
+    ]);
+    assert!(
+        studies.contains("\"list_year\":2022") && studies.contains("\"town\":\"Hartford\""),
+        "{studies}"
+    );
     drop(server);
+    // The server made its secret key on first start, readable by its owner only.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(data.join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // `import opm-sales`: a new file is imported; the same file again changes nothing.
+    let sales = dir.join("opm.csv");
+    std::fs::write(
+        &sales,
+        "Serial Number,List Year,Date Recorded,Town,Address,Assessed Value,Sale Amount,Sales Ratio,Property Type,Residential Type,Non Use Code\n\
+         990001,2023,10/02/2023,Hartford,1 MAIN ST,70000.00,100000.00,0.7,Residential,Single Family,\n",
+    )
+    .unwrap();
+    let first = run(&data, &["import", "opm-sales", sales.to_str().unwrap()]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&first.stdout)
+            .contains("opm.csv: 1 sales read, 1 new, 0 replaced.")
+    );
+    let again = run(&data, &["import", "opm-sales", sales.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&again.stderr)
+            .contains("Nothing was imported. this file was imported already")
+    );
 
     let created = run(
         &data,

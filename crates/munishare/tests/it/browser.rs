@@ -614,6 +614,33 @@ async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app
         wd.goto(format!("{base}/admin/jobs")).await.unwrap();
         shot(&wd, "admin-jobs").await;
 
+        // The council administrator imports OPM's sales; each member town's ratio study appears.
+        click_and_wait(&wd, By::LinkText("Ratio studies")).await;
+        assert!(text(&wd).await.contains("No OPM sales are imported yet."));
+        let sales = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../assessment/seed/opm_sales_crcog.csv");
+        wd.find(By::Id("opm-file"))
+            .await
+            .unwrap()
+            .send_keys(std::fs::canonicalize(sales).unwrap().display().to_string())
+            .await
+            .unwrap();
+        click_and_wait(&wd, By::Css("#import-opm-sales button[type=submit]")).await;
+        assert_eq!(
+            flash_text(&wd).await,
+            "opm_sales_crcog.csv: 2431 sales read, 2431 new, 0 replaced."
+        );
+        let table = wd
+            .find(By::Id("ratio-studies"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(table.contains("Manchester 304 230 5 0.5538"), "{table}");
+        wd.find(By::Css("figure.bars svg rect.bar-fail")).await.unwrap();
+        shot(&wd, "ratio-studies").await;
+
         // Sign out; shared staff switch between their towns in the header.
         click_and_wait(&wd, By::Css("nav.user button")).await;
         wd.find(By::Id("username")).await.unwrap();
