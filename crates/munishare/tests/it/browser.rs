@@ -638,7 +638,9 @@ async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app
             .await
             .unwrap();
         assert!(table.contains("Manchester 304 230 5 0.5538"), "{table}");
-        wd.find(By::Css("figure.bars svg rect.bar-fail")).await.unwrap();
+        wd.find(By::Css("figure.bars svg rect.bar-fail"))
+            .await
+            .unwrap();
         shot(&wd, "ratio-studies").await;
 
         // Sign out; shared staff switch between their towns in the header.
