@@ -10,8 +10,8 @@
 //! activity closed by the year-end close, and the current year's completed
 //! months. The activity goes through the same service functions a finance
 //! office uses: payroll journal entries, cash receipts, purchase orders,
-//! invoices approved against them, monthly payment runs, the town's transfer
-//! to the board of education. The seed acts as the system
+//! invoices approved against them, monthly payment runs, the town's quarterly
+//! transfer to the board of education. The seed acts as the system
 //! (`platform::demo::seed_scope`, audited as `system:demo-seed`), so no town
 //! needs a demo user.
 //!
@@ -47,7 +47,7 @@ pub enum Spending {
     Payroll,
     /// Professional services: a blanket purchase order in July, invoiced monthly.
     Blanket,
-    /// Supplies: a purchase order each month, invoiced the same month.
+    /// Supplies: a standing order each quarter, invoiced monthly.
     Monthly,
     /// Utilities: an invoice each month without an order.
     Utility,
@@ -211,6 +211,8 @@ fn in_month(total: i64, weights: &[i64; 12], period: u8) -> i64 {
 
 /// A twelfth each month.
 const EVEN: [i64; 12] = [1; 12];
+/// The town's appropriation reaches the board quarterly, in July, October, January and April.
+const QUARTERS: [i64; 12] = [1, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0];
 /// Property taxes: installments due July 1 and January 1, a trickle of late
 /// payments in the other months.
 const TAX_MONTHS: [i64; 12] = [450, 10, 10, 10, 10, 10, 450, 10, 10, 10, 10, 10];
@@ -451,34 +453,13 @@ async fn receive(
     scope: &ServiceScope,
     tx: &mut Tx,
     now: Timestamp,
-    books: &DemoBooks,
-    date: Date,
-    payer: &str,
-    description: String,
-    lines: Vec<(String, i64)>,
+    mut new: NewReceipt,
 ) -> Result<()> {
-    let lines: Vec<(String, Money)> = lines
-        .into_iter()
-        .filter(|(_, c)| *c > 0)
-        .map(|(a, c)| (a, Money::from_cents(c)))
-        .collect();
-    if lines.is_empty() {
+    new.lines.retain(|(_, m)| m.cents() > 0);
+    if new.lines.is_empty() {
         return Ok(());
     }
-    let r = receipts::record(
-        scope,
-        tx,
-        now,
-        &NewReceipt {
-            entity: books.entity,
-            date,
-            payer: payer.into(),
-            description,
-            deposit_account: books.cash(),
-            lines,
-        },
-    )
-    .await?;
+    let r = receipts::record(scope, tx, now, &new).await?;
     service::post_entry(scope, tx, now, &r.entry_id).await?;
     Ok(())
 }
@@ -537,64 +518,69 @@ async fn seed_year(
     let amount =
         |a: &ChartAccount, weights: &[i64; 12], p: u8| in_month(a.budget_cents, weights, p);
     let mut blanket: Option<String> = None;
+    let mut supplies: Option<String> = None;
     for p in 1..=year.months {
         let month = month_name(fy, p);
         let last = p == year.months && !year.complete;
         // Revenue.
         match entity {
             EntityKind::TownGovernment => {
-                let acct = |o: &str| {
+                let pick = |o: &str, w: &[i64; 12]| {
                     books
                         .account(o)
-                        .map(|a| (a.account.clone(), a.budget_cents))
+                        .map(|a| {
+                            (
+                                a.account.clone(),
+                                Money::from_cents(in_month(a.budget_cents, w, p)),
+                            )
+                        })
+                        .unwrap_or_else(|| (String::new(), Money::ZERO))
                 };
-                let pick = |o: &str, w: &[i64; 12]| {
-                    acct(o)
-                        .map(|(a, c)| (a, in_month(c, w, p)))
-                        .unwrap_or_default()
-                };
+                // The collector's deposits (taxes with interest, and the
+                // departments' fees), and the state's grant payments.
                 receive(
                     scope,
                     tx,
                     now,
-                    books,
-                    month_day(fy, p, 20),
-                    "Tax collector's deposits",
-                    format!("Property tax collections, {month}"),
-                    vec![pick("41010", &TAX_MONTHS), pick("41030", &TAX_MONTHS)],
+                    NewReceipt {
+                        entity,
+                        date: month_day(fy, p, 20),
+                        payer: "Tax collector and town departments".into(),
+                        description: format!(
+                            "Property taxes, interest and departmental fees, {month}"
+                        ),
+                        deposit_account: cash.clone(),
+                        lines: vec![
+                            pick("41010", &TAX_MONTHS),
+                            pick("41030", &TAX_MONTHS),
+                            pick("44010", &EVEN),
+                        ],
+                    },
                 )
                 .await?;
                 receive(
                     scope,
                     tx,
                     now,
-                    books,
-                    month_day(fy, p, 25),
-                    "State of Connecticut",
-                    format!("State and federal grants, {month}"),
-                    vec![pick("43010", &ECS_MONTHS), pick("43090", &EVEN)],
-                )
-                .await?;
-                receive(
-                    scope,
-                    tx,
-                    now,
-                    books,
-                    month_day(fy, p, 28),
-                    "Town clerk, building and recreation departments",
-                    format!("Departmental fees and charges, {month}"),
-                    vec![pick("44010", &EVEN)],
+                    NewReceipt {
+                        entity,
+                        date: month_day(fy, p, 25),
+                        payer: "State of Connecticut".into(),
+                        description: format!("State and federal grants, {month}"),
+                        deposit_account: cash.clone(),
+                        lines: vec![pick("43010", &ECS_MONTHS), pick("43090", &EVEN)],
+                    },
                 )
                 .await?;
                 if let Some(t) = books.account("91000") {
-                    let c = amount(t, &EVEN, p);
+                    let c = amount(t, &QUARTERS, p);
                     post(
                         scope,
                         tx,
                         now,
                         entity,
                         month_day(fy, p, 5),
-                        format!("Transfer to the board of education, {month}"),
+                        format!("Quarterly transfer to the board of education, {month}"),
                         vec![debit(&t.account, c, ""), credit(&cash, c, "")],
                     )
                     .await?;
@@ -620,14 +606,14 @@ async fn seed_year(
             }
             EntityKind::BoardOfEducation => {
                 if let Some(t) = books.account("49100") {
-                    let c = amount(t, &EVEN, p);
+                    let c = amount(t, &QUARTERS, p);
                     post(
                         scope,
                         tx,
                         now,
                         entity,
                         month_day(fy, p, 5),
-                        format!("Town appropriation received, {month}"),
+                        format!("Quarterly town appropriation received, {month}"),
                         vec![debit(&cash, c, ""), credit(&t.account, c, "")],
                     )
                     .await?;
@@ -693,57 +679,68 @@ async fn seed_year(
             services,
         )
         .await?;
-        // Supplies: ordered at the start of the month, invoiced mid-month; the
-        // last order of a year is partly delivered (carried forward at the
-        // close, or open in the current year).
-        let ordered: Vec<(String, i64)> = books
-            .spent(Spending::Monthly)
-            .map(|a| (a.account.clone(), amount(a, &EVEN, p)))
-            .filter(|(_, c)| *c > 0)
-            .collect();
-        if !ordered.is_empty() {
-            let (po, _) = purchasing::create_po(
-                scope,
-                tx,
-                now,
-                &NewPurchaseOrder {
-                    entity,
-                    vendor_id: vendors.supplies.clone(),
-                    date: month_day(fy, p, 3),
-                    description: format!("Office, custodial and classroom supplies, {month}"),
-                    lines: ordered
-                        .iter()
-                        .map(|(a, c)| (a.clone(), Money::from_cents(*c)))
-                        .collect(),
-                },
-            )
-            .await?;
-            purchasing::approve_po(scope, tx, now, &po.id).await?;
-            let share = if last {
-                500
-            } else if p == 12 {
-                900
-            } else {
-                1000
-            };
-            billed |= invoice(
-                scope,
-                tx,
-                now,
-                entity,
-                &vendors.supplies,
-                Some(po.id),
-                format!("NS-{}-{tag}{p:02}", fy.end_year()),
-                month_day(fy, p, 18),
-                format!("Supplies delivered, {month}"),
-                ordered
-                    .iter()
-                    .map(|(a, c)| (a.clone(), Money::from_cents(c * share / 1000)))
-                    .filter(|(_, m)| m.cents() > 0)
-                    .collect(),
-            )
-            .await?;
+        // Supplies: a standing order each quarter, delivered and invoiced
+        // monthly; the last delivery of a year is partial (carried forward at
+        // the close, or still open in the current year).
+        if (p - 1) % 3 == 0 {
+            let ordered: Vec<(String, Money)> = books
+                .spent(Spending::Monthly)
+                .map(|a| {
+                    let quarter: i64 = (p..p + 3).map(|q| amount(a, &EVEN, q)).sum();
+                    (a.account.clone(), Money::from_cents(quarter))
+                })
+                .filter(|(_, m)| m.cents() > 0)
+                .collect();
+            supplies = None;
+            if !ordered.is_empty() {
+                let (po, _) = purchasing::create_po(
+                    scope,
+                    tx,
+                    now,
+                    &NewPurchaseOrder {
+                        entity,
+                        vendor_id: vendors.supplies.clone(),
+                        date: month_day(fy, p, 3),
+                        description: format!(
+                            "Office, custodial and classroom supplies, quarter from {month}"
+                        ),
+                        lines: ordered,
+                    },
+                )
+                .await?;
+                purchasing::approve_po(scope, tx, now, &po.id).await?;
+                supplies = Some(po.id);
+            }
         }
+        let share = if last {
+            500
+        } else if p == 12 {
+            900
+        } else {
+            1000
+        };
+        billed |= invoice(
+            scope,
+            tx,
+            now,
+            entity,
+            &vendors.supplies,
+            supplies.clone(),
+            format!("NS-{}-{tag}{p:02}", fy.end_year()),
+            month_day(fy, p, 18),
+            format!("Supplies delivered, {month}"),
+            books
+                .spent(Spending::Monthly)
+                .map(|a| {
+                    (
+                        a.account.clone(),
+                        Money::from_cents(amount(a, &EVEN, p) * share / 1000),
+                    )
+                })
+                .filter(|(_, m)| m.cents() > 0)
+                .collect(),
+        )
+        .await?;
         // Utilities: billed monthly, no order.
         billed |= invoice(
             scope,
