@@ -594,16 +594,16 @@ mod tests {
 
     #[test]
     fn a_counted_resample_gives_the_statistics_of_the_expanded_sample() {
-        // Counts 2, 0, 1, 3 of ratios 0.5, 0.6, 0.8, 1.0 (assessed = ratio × 100,
-        // price 100) expand to 0.5, 0.5, 0.8, 1.0, 1.0, 1.0: median (0.8 + 1.0) / 2 = 0.9,
-        // mean absolute deviation (0.4 + 0.4 + 0.1 + 0.1 × 3) / 6 = 0.2, COD 100 × 0.2 / 0.9;
-        // PRD: mean ratio 4.8 / 6 = 0.8 over Σa / Σp = 480 / 600 = 0.8, so 1.
+        // Counts 2, 0, 1, 3 of ratios 0.5, 0.6, 0.8, 1.0 at prices 100, 200, 100, 300
+        // expand to ratios 0.5, 0.5, 0.8, 1.0, 1.0, 1.0: median (0.8 + 1.0) / 2 = 0.9,
+        // mean absolute deviation (0.4 + 0.4 + 0.1 + 0.1 × 3) / 6 = 0.2, COD 100 × 0.2 / 0.9.
+        // PRD: mean ratio 4.8 / 6 = 0.8; assessed 50, 50, 80, 300 × 3 = 1,080 over prices
+        // 1,200, a weighted mean of 0.9; PRD 0.8 / 0.9.
         let r = [0.5, 0.6, 0.8, 1.0];
-        let a: Vec<f64> = r.iter().map(|x| x * 100.0).collect();
-        let p = [100.0; 4];
+        let p = [100.0, 200.0, 100.0, 300.0];
         let (cod, prd) = resample_stats(&r, &p, &[2, 0, 1, 3]).unwrap();
         assert!((cod - 100.0 * 0.2 / 0.9).abs() < 1e-12, "{cod}");
-        assert!((prd - 1.0).abs() < 1e-12, "{prd}");
+        assert!((prd - 0.8 / 0.9).abs() < 1e-12, "{prd}");
         // An odd count: 0.5, 0.8, 1.0 → median 0.8.
         let expanded = [0.5, 0.8, 1.0];
         let (cod, _) = resample_stats(&r, &p, &[1, 0, 1, 1]).unwrap();

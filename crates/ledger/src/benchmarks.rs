@@ -147,15 +147,21 @@ pub async fn regional(
                 None => Some(account),
                 Some(map) => map.get(&account_id).cloned(),
             };
-            let Some(function) = uniform
-                .and_then(|u| AccountString::parse("account", &u).ok())
-                .map(|u| Segment::Function.of(&u))
+            let Some(uniform) = uniform.and_then(|u| AccountString::parse("account", &u).ok())
             else {
                 if cents != 0 {
                     unmapped += 1;
                 }
                 continue;
             };
+            // Objects 9xxxx are transfers out (other financing uses), which
+            // OPM's fiscal indicators keep out of expenditures; counting them
+            // would count a town's education twice, once as its transfer to
+            // the board of education and again as the board's spending.
+            if Segment::Object.of(&uniform).starts_with('9') {
+                continue;
+            }
+            let function = Segment::Function.of(&uniform);
             total += cents;
             let row = by_function.entry(function).or_default();
             row.resize(i + 1, 0);

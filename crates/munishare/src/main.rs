@@ -243,12 +243,17 @@ async fn seed_demo(db: &Db) -> Result<()> {
         .ok()
         .filter(|p| !p.is_empty());
     let creds = demo::seed(db, now, demo_password).await?;
+    let started = std::time::Instant::now();
     let books = munishare_ledger::demo::seed(db, now).await?;
+    let took = started.elapsed();
     let sales = munishare_assessment::demo::seed(db, now).await?;
     print_demo(&creds);
     println!(
-        "Finance books with an adopted budget and this year's activity: {}\n",
-        books.join(", ")
+        "Finance books (town and board of education, last year closed and this year's months) for {} towns, \
+         seeded in {}.{} s.\n",
+        books.len(),
+        took.as_secs(),
+        took.subsec_millis() / 100
     );
     println!(
         "Ratio studies: {} OPM sales of the region's towns at /assessment/ratio-studies\n",

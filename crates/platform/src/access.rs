@@ -4,7 +4,8 @@
 //!
 //! *Architecture invariant:* the scope types — [`TownScope`], [`ServiceScope`],
 //! [`CouncilAdmin`] — have private fields and are only built by the
-//! `authorize_*` functions here. Store functions for tenant-owned data take a
+//! `authorize_*` functions here (and, for the demo seed alone, by
+//! [`crate::demo::seed_scope`]). Store functions for tenant-owned data take a
 //! scope first, so a query that skipped the access check does not compile.
 //!
 //! Being a council administrator lets a user manage towns, subscriptions,
@@ -180,6 +181,28 @@ impl ServiceScope {
     /// The audit actor.
     pub fn actor(&self) -> &Actor {
         &self.actor
+    }
+
+    /// A scope for work the platform does by itself, with every permission of
+    /// the town's active subscription. Only [`crate::demo::seed_scope`] builds
+    /// one (for the demo seed, which has no person to act for); the checks it
+    /// makes are documented there.
+    pub(crate) fn for_system(
+        town: Municipality,
+        subscription: Subscription,
+        user_id: UserId,
+        actor: Actor,
+    ) -> Self {
+        Self {
+            access: ServiceAccess {
+                service: subscription.service,
+                permissions: Permission::ALL.to_vec(),
+                subscription,
+            },
+            town,
+            user_id,
+            actor,
+        }
     }
 }
 

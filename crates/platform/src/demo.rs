@@ -154,7 +154,10 @@ pub struct DemoCredentials {
 }
 
 /// Which services each demo town subscribes to, by slug; other towns get a
-/// common set. Bloomfield's finance subscription starts in the future.
+/// common set. Every town subscribes to finance (so each has demo books),
+/// except Bloomfield: its finance subscription starts on 2027-07-01, the
+/// fixture for "a service is unreachable until its subscription starts"
+/// (`munishare` tests `access` and `finance` rely on it).
 fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
     let since = date!(2024 - 07 - 01);
     let list: &[Service] = match slug {
@@ -176,6 +179,7 @@ fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
             Service::Program,
         ],
         "east-hartford" => &[
+            Service::Finance,
             Service::Assessment,
             Service::Records,
             Service::Backup,
@@ -183,6 +187,7 @@ fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
             Service::Program,
         ],
         "manchester" | "wethersfield" | "newington" => &[
+            Service::Finance,
             Service::Assessment,
             Service::Backup,
             Service::Procurement,
@@ -195,9 +200,59 @@ fn demo_subscriptions(slug: &str) -> Vec<(Service, time::Date)> {
                 (Service::Finance, date!(2027 - 07 - 01)),
             ];
         }
-        _ => &[Service::Backup, Service::Procurement, Service::Program],
+        _ => &[
+            Service::Finance,
+            Service::Backup,
+            Service::Procurement,
+            Service::Program,
+        ],
     };
     list.iter().map(|s| (*s, since)).collect()
+}
+
+/// The account the demo seed acts through. It exists only in a demo region,
+/// is created disabled (it cannot sign in) and holds no grants; it is there
+/// because rows such as a crosswalk version name the user who made them.
+pub const SEED_ACCOUNT: &str = "system.demo-seed";
+
+/// A scope for the demo seed to set up `service` in the town named `slug`,
+/// with every permission in that service, audited as `system:demo-seed`.
+///
+/// This is the one way to act in a town without a person's grant, and it is
+/// narrow on purpose: the town must subscribe to the service today (not
+/// found otherwise, as for anyone), and the region must hold the seed's own
+/// account, still disabled — which only [`seed`] creates. Nothing on the web
+/// or API side calls it; `ledger::demo::seed` does, right after [`seed`].
+pub async fn seed_scope(
+    db: &Db,
+    today: time::Date,
+    slug: &str,
+    service: Service,
+) -> Result<crate::access::ServiceScope> {
+    let (town, subs) = tenancy::town_with_subscriptions(db, slug)
+        .await?
+        .filter(|(t, _)| t.active)
+        .ok_or(Error::NotFound { what: "town" })?;
+    let subscription = subs
+        .into_iter()
+        .find(|s| s.service == service && s.is_active_on(today))
+        .ok_or(Error::NotFound { what: "service" })?;
+    let mut c = db.read().await?;
+    let account = identity::user_by_username(&mut c, SEED_ACCOUNT).await?;
+    drop(c);
+    let account = account
+        .filter(|u| !u.active && !u.council_admin)
+        .ok_or_else(|| {
+            Error::Forbidden(
+                "only the demo seed, in a demo region, acts without a person's grant".into(),
+            )
+        })?;
+    Ok(crate::access::ServiceScope::for_system(
+        town,
+        subscription,
+        account.id,
+        Actor::system("demo-seed"),
+    ))
 }
 
 const DEPARTMENTS: [(EntityKind, &str, &str); 7] = [
@@ -323,6 +378,39 @@ pub async fn seed(
         },
         &identity::hash_password(&admin_password)?,
         false,
+    )
+    .await?;
+
+    // The seed's own account (see `seed_scope`), disabled from the start.
+    let seed_account = identity::insert_user(
+        &mut tx,
+        now,
+        &actor,
+        &NewUser {
+            username: SEED_ACCOUNT.into(),
+            display_name: "Demo seed (system account; cannot sign in)".into(),
+            email: String::new(),
+            council_admin: false,
+        },
+        &identity::hash_password(&identity::random_password()?)?,
+        false,
+    )
+    .await?;
+    execute!(&mut tx, c => sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+        .bind(false).bind(&seed_account.id).execute(c).await)?;
+    crate::audit::record(
+        &mut tx,
+        now,
+        &actor,
+        crate::audit::Change {
+            municipality_id: None,
+            service: None,
+            action: "user.disable",
+            entity_type: "user",
+            entity_id: seed_account.id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"username": SEED_ACCOUNT, "active": false})),
+        },
     )
     .await?;
 

@@ -604,67 +604,216 @@ async fn books_on_postgres() {
     run(Backend::Postgres, books_post_reverse_and_balance).await;
 }
 
-/// The finance demo: Hartford's books scaled to its FY2018 OPM figures.
+/// FY2018 figures of every town in OPM's fiscal indicators
+/// (../shared/data/ct_municipal/opm_FISCIN18.csv), in cents, by upper-case
+/// town name, read here independently of the embedded seed.
+fn fiscin18() -> std::collections::HashMap<String, std::collections::HashMap<String, i64>> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/data/ct_municipal/opm_FISCIN18.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap();
+    let header = r.headers().unwrap().clone();
+    let wanted = [
+        "Tax_Rev",
+        "Inter_Gov_Rev",
+        "Total_Revenue",
+        "Education",
+        "Debt_Service",
+        "Total_Expenditures",
+    ];
+    let mut out = std::collections::HashMap::new();
+    for row in r.records() {
+        let row = row.unwrap();
+        let mut figures = std::collections::HashMap::new();
+        for w in wanted {
+            let i = header.iter().position(|h| h == w).unwrap();
+            // Dollars with four decimals, e.g. "283758000.0000": exact cents, no floats.
+            let (whole, frac) = row[i].split_once('.').unwrap_or((&row[i], "0000"));
+            assert!(frac[2..].bytes().all(|b| b == b'0'), "{w}: {}", &row[i]);
+            let cents = whole.parse::<i64>().unwrap() * 100 + frac[..2].parse::<i64>().unwrap();
+            figures.insert(w.to_owned(), cents);
+        }
+        out.insert(row[0].to_owned(), figures);
+    }
+    out
+}
+
+fn sum_class(
+    rows: &[munishare_ledger::budget::BudgetRow],
+    class: &str,
+    f: fn(&munishare_ledger::budget::BudgetRow) -> i64,
+) -> i64 {
+    rows.iter().filter(|r| r.class == class).map(f).sum()
+}
+
+/// The finance demo: every subscribing town's books against OPM's FY2018
+/// figures, balanced per fund, closed last year, filed on the UCOA.
 async fn demo_books_match_opm_figures(db: Db) {
+    use munishare_ledger::{benchmarks, budget, filing, payables, purchasing};
     demo::seed(&db, now(), Some("ledger-test-password".into()))
         .await
         .unwrap();
     let seeded = munishare_ledger::demo::seed(&db, now()).await.unwrap();
-    assert_eq!(seeded, ["hartford", "west-hartford"]);
+    // Every member town but Bloomfield, whose finance subscription starts in 2027.
+    assert_eq!(seeded.len(), 37, "{seeded:?}");
+    assert!(!seeded.iter().any(|s| s == "bloomfield"));
+    let opm = fiscin18();
+    let current = FiscalYear::containing(NOW.date());
+    let prior = FiscalYear::ending("fy", current.end_year() - 1).unwrap();
+    let mut c = db.read().await.unwrap();
+    let auditor = identity::user_by_username(&mut c, "auditor")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(c);
+    let auditor = identity::principal_for_user(&auditor);
+    for slug in &seeded {
+        let town = access::authorize_service(
+            &db,
+            &auditor,
+            NOW.date(),
+            slug,
+            Service::Finance,
+            Permission::View,
+        )
+        .await
+        .unwrap();
+        let fig = &opm[&town.town().name.to_uppercase()];
+        let mut c = db.read().await.unwrap();
+        for (entity, revenue, expenditure) in [
+            (
+                EntityKind::TownGovernment,
+                fig["Total_Revenue"],
+                fig["Total_Expenditures"],
+            ),
+            (
+                EntityKind::BoardOfEducation,
+                fig["Education"],
+                fig["Education"],
+            ),
+        ] {
+            // The adopted budgets are the town's FY2018 figures, both years.
+            for as_of in [prior.end(), NOW.date()] {
+                let rows = budget::budget_vs_actual(&town, &mut c, entity, as_of)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    sum_class(&rows, "expenditure", |r| r.adopted_cents),
+                    expenditure,
+                    "{slug} {entity:?} {as_of}"
+                );
+                assert_eq!(
+                    sum_class(&rows, "revenue", |r| r.adopted_cents),
+                    revenue,
+                    "{slug} {entity:?} {as_of}"
+                );
+            }
+            // Last year's revenue came in as budgeted; spending, but for the
+            // tenth of June's supplies carried forward, too.
+            let rows = budget::budget_vs_actual(&town, &mut c, entity, prior.end())
+                .await
+                .unwrap();
+            assert_eq!(
+                sum_class(&rows, "revenue", |r| r.actual_cents),
+                revenue,
+                "{slug} {entity:?}"
+            );
+            let spent = sum_class(&rows, "expenditure", |r| r.actual_cents);
+            assert!(
+                spent < expenditure && spent * 1000 > expenditure * 995,
+                "{slug} {entity:?}: {spent} of {expenditure}"
+            );
+            // Each fund balances, at last year's end and today.
+            for fund in service::funds(&town, &mut c, entity).await.unwrap() {
+                for as_of in [prior.end(), NOW.date()] {
+                    let tb = service::trial_balance(&town, &mut c, entity, Some(&fund.code), as_of)
+                        .await
+                        .unwrap();
+                    assert!(!tb.is_empty(), "{slug} {entity:?} {as_of}");
+                    let (d, cr) = totals(&tb);
+                    assert_eq!(d, cr, "{slug} {entity:?} fund {} on {as_of}", fund.code);
+                }
+            }
+            // The UCOA filing maps every account with activity (it refuses otherwise).
+            for fy in [prior, current] {
+                let rows = filing::ucoa_filing(&town, &mut c, entity, fy)
+                    .await
+                    .unwrap();
+                assert!(!rows.is_empty(), "{slug} {entity:?} {fy}");
+                assert!(
+                    rows.iter().all(|r| r.uniform_account.starts_with("1005-")
+                        && r.uniform_account != r.account)
+                );
+            }
+            // Payables: invoices paid by check, the last month's waiting; open orders encumber.
+            let invoices = payables::invoices(&town, &mut c, entity).await.unwrap();
+            assert!(invoices.iter().any(|i| i.status == "paid"), "{slug}");
+            assert!(invoices.iter().any(|i| i.status == "approved"), "{slug}");
+            let open = purchasing::pos(&town, &mut c, entity).await.unwrap();
+            assert!(
+                open.iter()
+                    .any(|p| p.status == "open" && p.carried_to.is_some()),
+                "{slug}: a carried order"
+            );
+        }
+        // The town's transfer is the board's revenue: FY2018 education.
+        let rows = budget::budget_vs_actual(&town, &mut c, EntityKind::TownGovernment, NOW.date())
+            .await
+            .unwrap();
+        let transfer = rows
+            .iter()
+            .find(|r| r.account.get(19..24) == Some("91000"))
+            .unwrap();
+        assert_eq!(transfer.adopted_cents, fig["Education"]);
+        let boe = budget::budget_vs_actual(&town, &mut c, EntityKind::BoardOfEducation, NOW.date())
+            .await
+            .unwrap();
+        assert_eq!(
+            sum_class(&boe, "revenue", |r| r.actual_cents),
+            transfer.actual_cents
+        );
+    }
+
+    // Hartford in detail: July–October of FY2027 posted, July–September closed.
     let hartford = scope(&db, "clerk.hartford", "hartford").await;
     let mut c = db.read().await.unwrap();
-    let tb = service::trial_balance(
-        &hartford,
-        &mut c,
-        EntityKind::TownGovernment,
-        None,
-        date!(2026 - 11 - 26),
-    )
-    .await
-    .unwrap();
-    let (d, cr) = totals(&tb);
-    assert_eq!(d, cr, "the demo books balance");
-    let rows = munishare_ledger::budget::budget_vs_actual(
-        &hartford,
-        &mut c,
-        EntityKind::TownGovernment,
-        date!(2026 - 11 - 26),
-    )
-    .await
-    .unwrap();
-    let edu = rows
-        .iter()
-        .find(|r| r.account == "1005-45-4500-00000-50000-000")
+    let rows = budget::budget_vs_actual(&hartford, &mut c, EntityKind::TownGovernment, NOW.date())
+        .await
         .unwrap();
     // OPM FISCIN18: Hartford's FY2018 education expenditure was $351,430,000.
-    assert_eq!(edu.adopted_cents, 35_143_000_000);
-    // July–October posted, a twelfth each: 4 × ⌊35,143,000,000 / 12⌋ cents.
-    assert_eq!(edu.actual_cents, 4 * (35_143_000_000 / 12));
-    let taxes = rows
+    let transfer = rows
         .iter()
-        .find(|r| r.account == "1005-00-0000-00000-41000-000")
+        .find(|r| r.account.get(19..24) == Some("91000"))
         .unwrap();
-    // FY2018 tax revenue $283,758,000: half in July, 1 % in each of August–October.
-    assert_eq!(
-        taxes.actual_cents,
-        28_375_800_000 / 2 + 3 * (28_375_800_000 / 100)
-    );
+    assert_eq!(transfer.adopted_cents, 35_143_000_000);
+    // Quarterly, in July and October: a quarter each.
+    assert_eq!(transfer.actual_cents, 2 * (35_143_000_000 / 4));
     let periods = service::periods(&hartford, &mut c, EntityKind::TownGovernment)
         .await
         .unwrap();
     let closed: Vec<i64> = periods
         .iter()
-        .filter(|p| p.status == "closed")
+        .filter(|p| p.fiscal_year == 2027 && p.status == "closed")
         .map(|p| p.period)
         .collect();
     assert_eq!(closed, [1, 2, 3]);
-    // East Hartford does not subscribe to finance: no books.
+    // Most towns compare themselves on the regional benchmarks; two opt out.
+    let bench = benchmarks::regional(&hartford, &mut c, prior)
+        .await
+        .unwrap();
+    assert_eq!(bench.towns.len(), 35);
+    assert!(bench.towns.iter().all(|t| t.unmapped_accounts == 0));
+    // Education is counted once (the board's spending, not the town's transfer too).
+    let h = bench.towns.iter().find(|t| t.slug == "hartford").unwrap();
+    let total = opm["HARTFORD"]["Total_Expenditures"];
     assert!(
-        service::entries(&hartford, &mut c, EntityKind::BoardOfEducation, 10)
-            .await
-            .unwrap()
-            .is_empty()
+        h.total_cents <= total && h.total_cents * 1000 > total * 995,
+        "{}",
+        h.total_cents
     );
+    drop(c);
+    // The seed acted as the system, through audited service calls.
+    let report = audit::verify(&db).await.unwrap();
+    assert!(report.broken.is_empty(), "{report:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -86,7 +86,9 @@ fn serves_over_tls_and_the_operator_commands_work() {
     );
     let base = format!("https://{listen}");
     let mut ready = false;
-    for _ in 0..150 {
+    // The first start seeds the demo, finance books of 37 towns included:
+    // about a minute in this unoptimised test build on two cores.
+    for _ in 0..3000 {
         if curl(&[&format!("{base}/readyz")]) == "ready" {
             ready = true;
             break;
