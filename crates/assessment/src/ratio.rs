@@ -272,6 +272,134 @@ fn resample_stats(r: &[f64], p: &[f64], c: &[u16]) -> Option<(f64, f64)> {
     Some((100.0 * dev / n / med, (sum_r / n) / (sum_a / sum_p)))
 }
 
+/// Draws `ks` of the classic bootstrap: n sales drawn with replacement.
+fn multinomial_draws(
+    r: &[f64],
+    p: &[f64],
+    ks: std::ops::Range<usize>,
+    seed: u64,
+) -> Vec<Option<(f64, f64)>> {
+    let n = r.len();
+    let mut counts = vec![0u16; n];
+    ks.map(|k| {
+        let mut rng = Rng::stream(seed, k as u64);
+        counts.fill(0);
+        for _ in 0..n {
+            counts[rng.below(n)] += 1;
+        }
+        resample_stats(r, p, &counts)
+    })
+    .collect()
+}
+
+/// Sales per block of the Poisson bootstrap: a block's ratios and prices
+/// (128 KiB) stay in cache while every draw of a thread passes over them.
+const BLOCK: usize = 8_192;
+
+/// Fills `out` with Poisson(1) counts, four per 64 random bits.
+fn poisson_counts(table: &[u8; 65_536], rng: &mut Rng, out: &mut [u16]) {
+    // A u16 index cannot leave the table: no bounds checks.
+    let count = |bits: u64, j: u32| u16::from(table[usize::from((bits >> (16 * j)) as u16)]);
+    let mut quads = out.chunks_exact_mut(4);
+    for q in &mut quads {
+        let bits = rng.next_u64();
+        q[0] = count(bits, 0);
+        q[1] = count(bits, 1);
+        q[2] = count(bits, 2);
+        q[3] = count(bits, 3);
+    }
+    let bits = rng.next_u64();
+    for (j, c) in (0..).zip(quads.into_remainder()) {
+        *c = count(bits, j);
+    }
+}
+
+/// Draws `ks` of the Poisson bootstrap, block by block: each block of sales
+/// is read once for all the thread's draws while it is in cache. The counts
+/// of draw k in block b come from stream (k, b), so the median can be found
+/// afterwards by drawing the counts of the one or two blocks it lies in again.
+fn poisson_draws(
+    r: &[f64],
+    p: &[f64],
+    ks: std::ops::Range<usize>,
+    seed: u64,
+    table: &[u8; 65_536],
+) -> Vec<Option<(f64, f64)>> {
+    let n = r.len();
+    let blocks = n.div_ceil(BLOCK);
+    let stream = |k: usize, b: usize| Rng::stream(seed, (k * blocks + b) as u64);
+    let span = |b: usize| b * BLOCK..((b + 1) * BLOCK).min(n);
+    // Per draw: Σc, Σc·r, Σc·r·p, Σc·p; per draw and block: Σc and Σc·r.
+    let mut totals = vec![(0u64, 0.0, 0.0, 0.0); ks.len()];
+    let mut per_block = vec![(0u64, 0.0); ks.len() * blocks];
+    let mut buf = vec![0u16; BLOCK];
+    for b in 0..blocks {
+        let range = span(b);
+        let (rb, pb) = (&r[range.clone()], &p[range.clone()]);
+        let c = &mut buf[..range.len()];
+        for (j, k) in ks.clone().enumerate() {
+            poisson_counts(table, &mut stream(k, b), c);
+            let (t, sr, sa, sp) = weighted_sums(rb, pb, c);
+            let tot = &mut totals[j];
+            *tot = (tot.0 + t, tot.1 + sr, tot.2 + sa, tot.3 + sp);
+            per_block[j * blocks + b] = (t, sr);
+        }
+    }
+    let mut out = Vec::with_capacity(ks.len());
+    for (j, k) in ks.enumerate() {
+        let (total, sum_r, sum_a, sum_p) = totals[j];
+        if total == 0 {
+            out.push(None);
+            continue;
+        }
+        let (lo_pos, hi_pos) = if total % 2 == 1 {
+            (total.div_ceil(2), total.div_ceil(2))
+        } else {
+            (total / 2, total / 2 + 1)
+        };
+        // Skip whole blocks below the median, then scan the block(s) holding it.
+        let (mut b, mut seen, mut sum_lo) = (0, 0u64, 0.0);
+        while b + 1 < blocks && seen + per_block[j * blocks + b].0 < lo_pos {
+            seen += per_block[j * blocks + b].0;
+            sum_lo += per_block[j * blocks + b].1;
+            b += 1;
+        }
+        let (mut count_lo, mut lo, mut hi) = (seen, None, None);
+        'scan: while b < blocks {
+            let range = span(b);
+            let c = &mut buf[..range.len()];
+            poisson_counts(table, &mut stream(k, b), c);
+            for (w, x) in c.iter().zip(&r[range]) {
+                seen += u64::from(*w);
+                if lo.is_none() {
+                    count_lo += u64::from(*w);
+                    sum_lo += f64::from(*w) * x;
+                    if seen >= lo_pos {
+                        lo = Some(*x);
+                    }
+                }
+                if seen >= hi_pos {
+                    hi = Some(*x);
+                    break 'scan;
+                }
+            }
+            b += 1;
+        }
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            out.push(None);
+            continue;
+        };
+        let med = (lo + hi) / 2.0;
+        let (nn, count_lo) = (total as f64, count_lo as f64);
+        let dev = (med * count_lo - sum_lo) + ((sum_r - sum_lo) - med * (nn - count_lo));
+        out.push(Some((
+            100.0 * dev / nn / med,
+            (sum_r / nn) / (sum_a / sum_p),
+        )));
+    }
+    out
+}
+
 /// Percentile bootstrap intervals of the COD and the PRD at confidence
 /// 1 − `alpha`, both from the same `draws` resamples of the sales.
 ///
@@ -300,27 +428,6 @@ pub fn bootstrap(
     let r: Vec<f64> = rows.iter().map(|x| x.0).collect();
     let p: Vec<f64> = rows.iter().map(|x| x.2).collect();
     let table = poisson_table();
-    let one = |k: usize, counts: &mut Vec<u16>| -> Option<(f64, f64)> {
-        let mut rng = Rng::stream(seed, k as u64);
-        counts.clear();
-        if n < POISSON_FROM {
-            counts.resize(n, 0);
-            for _ in 0..n {
-                counts[rng.below(n)] += 1;
-            }
-        } else {
-            counts.resize(n, 0);
-            let table: &[u8; 65_536] = &table;
-            for chunk in counts.chunks_mut(4) {
-                let bits = rng.next_u64();
-                for (j, c) in chunk.iter_mut().enumerate() {
-                    // A u16 index cannot leave the table: no bounds check.
-                    *c = u16::from(table[usize::from((bits >> (16 * j)) as u16)]);
-                }
-            }
-        }
-        resample_stats(&r, &p, counts)
-    };
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .clamp(1, draws.max(1));
@@ -329,19 +436,21 @@ pub fn bootstrap(
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let one = &one;
+                let (r, p, table) = (&r, &p, &table);
                 s.spawn(move || {
-                    let mut counts = Vec::with_capacity(n);
-                    (t * per..((t + 1) * per).min(draws))
-                        .filter_map(|k| one(k, &mut counts))
-                        .collect::<Vec<_>>()
+                    let ks = t * per..((t + 1) * per).min(draws);
+                    if n < POISSON_FROM {
+                        multinomial_draws(r, p, ks, seed)
+                    } else {
+                        poisson_draws(r, p, ks, seed, table)
+                    }
                 })
             })
             .collect();
         for h in handles {
             // A panic in a draw is a bug; keep the draws that finished.
             if let Ok(part) = h.join() {
-                values.extend(part);
+                values.extend(part.into_iter().flatten());
             }
         }
     });
