@@ -2806,6 +2806,8 @@ pub struct InvoiceOut {
     pub po_id: Option<String>,
     /// Check number, once paid.
     pub check_number: Option<i64>,
+    /// ACH trace sequence, when paid by ACH.
+    pub ach_trace: Option<i64>,
     /// Appropriation-control warnings from approval.
     pub warnings: Vec<String>,
 }
@@ -2821,6 +2823,7 @@ fn invoice_out(i: crate::payables::Invoice, warnings: Vec<String>) -> InvoiceOut
         status: i.status,
         po_id: i.po_id,
         check_number: i.check_number,
+        ach_trace: i.ach_trace,
         warnings,
     }
 }

@@ -1926,6 +1926,23 @@ async fn vendors_with_a_bank_account_are_paid_by_ach_in_a_nacha_file(app: TestAp
         ]
     );
 
+    let invoices = app
+        .api(Method::GET, &format!("{BASE}/invoices"), &clerk, None)
+        .await
+        .json();
+    let paid = |number: &str| {
+        let i = invoices
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["number"] == number)
+            .unwrap();
+        (i["check_number"].as_i64(), i["ach_trace"].as_i64())
+    };
+    assert_eq!(
+        (paid("1002"), paid("7"), paid("P-1")),
+        ((None, Some(1)), (None, Some(2)), (Some(1001), None))
+    );
     // The NACHA file, written out field by field from the record layouts:
     // Acme 1,000.00 + 250.50 = 1,250.50 by CCD to checking; Jane Doe 300.00 by
     // PPD to savings; entry hash 02100002 + 02600959 = 04700961; ten records.
