@@ -20,13 +20,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::opm::{self, ImportSummary, TownStudy};
+use crate::opm::{self, ImportSummary, TownDetail, TownStudy};
 
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
         api: OpenApiRouter::new()
             .routes(routes!(api_dashboard))
+            .routes(routes!(api_town))
             .routes(routes!(api_import)),
         pages,
     }
@@ -49,6 +50,147 @@ pub struct DashboardQuery {
     /// `csv` or `xlsx` to export the table (pages only).
     #[param(ignore)]
     pub format: Option<String>,
+    /// One town in detail (pages only; the API has its own route).
+    #[param(ignore)]
+    pub town: Option<String>,
+}
+
+/// Which town's study to show in detail.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TownQuery {
+    /// The town, as OPM spells it (case does not matter).
+    pub town: String,
+    /// Grand-list year (default: the newest in the data).
+    pub list_year: Option<i64>,
+    /// OPM property type (default Residential).
+    pub property_type: Option<String>,
+}
+
+async fn detail(
+    st: &AppState,
+    town: &str,
+    list_year: Option<i64>,
+    property_type: Option<&str>,
+) -> Result<(i64, String, TownDetail), Error> {
+    let mut c = st.db.read().await?;
+    let year = match list_year {
+        Some(y) => y,
+        None => opm::list_years(&mut c)
+            .await?
+            .first()
+            .map(|(y, _)| *y)
+            .ok_or(Error::NotFound { what: "OPM sales" })?,
+    };
+    let kind = property_type
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or("Residential")
+        .to_owned();
+    let d = opm::town_detail(&mut c, year, &kind, town)
+        .await?
+        .ok_or(Error::NotFound {
+            what: "OPM sales of that town",
+        })?;
+    Ok((year, kind, d))
+}
+
+/// One town's study in detail: strata by residential type and by price quartile, and each sale studied as (price, ratio).
+#[utoipa::path(get, path = "/api/v1/assessment/opm-ratio-studies/town", tag = "assessment", params(TownQuery),
+    responses((status = 200, body = TownDetail), (status = 401, body = munishare_web::error::Problem), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_town(
+    State(st): State<AppState>,
+    _caller: ApiCaller,
+    ApiQuery(q): ApiQuery<TownQuery>,
+) -> ApiResult<axum::Json<TownDetail>> {
+    let (_, _, d) = detail(&st, &q.town, q.list_year, q.property_type.as_deref()).await?;
+    Ok(axum::Json(d))
+}
+
+#[derive(Template)]
+#[template(path = "assessment_ratio_study_town.html")]
+struct TownPage {
+    chrome: Chrome,
+    year: i64,
+    property_type: String,
+    d: TownDetail,
+    /// (title, table id, strata) for the two strata tables.
+    strata: Vec<(&'static str, &'static str, Vec<opm::Stratum>)>,
+    /// Scatter points (x, y) in a 1000 × 400 box.
+    dots: Vec<(i64, i64)>,
+    /// y of the level band's top and bottom (0.90 and 1.10 of 70 %) and of the median ratio.
+    band: (i64, i64),
+    median_y: Option<i64>,
+    /// Axis labels: (x, text) and (y, text).
+    x_ticks: Vec<(i64, String)>,
+    y_ticks: Vec<(i64, String)>,
+}
+
+fn town_page(chrome: Chrome, year: i64, property_type: String, d: TownDetail) -> TownPage {
+    let (w, h) = (1000.0, 400.0);
+    let prices: Vec<f64> = d.points.iter().map(|p| p[0].max(1.0).log10()).collect();
+    let (xmin, xmax) = prices
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+            (a.min(*x), b.max(*x))
+        });
+    let (xmin, xmax) = if xmin.is_finite() && xmax > xmin {
+        (xmin.floor(), xmax.ceil())
+    } else {
+        (4.0, 7.0)
+    };
+    let median = d.overall.study.as_ref().map(|s| s.median_ratio);
+    let ymax = median.map_or(1.5, |m| (m * 3.0).max(1.0));
+    let x = |lp: f64| ((lp - xmin) / (xmax - xmin) * w).round() as i64;
+    let y = |r: f64| (h - (r.clamp(0.0, ymax) / ymax * h)).round() as i64;
+    let dots = d
+        .points
+        .iter()
+        .map(|p| (x(p[0].max(1.0).log10()), y(p[1])))
+        .collect();
+    let x_ticks = (xmin as i64..=xmax as i64)
+        .map(|e| (x(e as f64), format!("${}", fmt_power(e))))
+        .collect();
+    let steps = 5;
+    let y_ticks = (0..=steps)
+        .map(|k| {
+            let v = ymax * f64::from(k) / f64::from(steps);
+            (y(v), format!("{v:.2}"))
+        })
+        .collect();
+    TownPage {
+        chrome,
+        year,
+        property_type,
+        band: (y(0.70 * 1.10), y(0.70 * 0.90)),
+        median_y: median.map(y),
+        dots,
+        x_ticks,
+        y_ticks,
+        strata: vec![
+            (
+                "By residential type",
+                "strata-type",
+                d.by_residential_type.clone(),
+            ),
+            (
+                "By quarter of sale price",
+                "strata-price",
+                d.by_price_quartile.clone(),
+            ),
+        ],
+        d,
+    }
+}
+
+fn fmt_power(e: i64) -> String {
+    match e {
+        3 => "1k".into(),
+        4 => "10k".into(),
+        5 => "100k".into(),
+        6 => "1M".into(),
+        7 => "10M".into(),
+        8 => "100M".into(),
+        _ => format!("1e{e}"),
+    }
 }
 
 /// The dashboard's data.
@@ -179,6 +321,12 @@ async fn page_dashboard(
     user: PageUser,
     Query(q): Query<DashboardQuery>,
 ) -> PageResult {
+    if let Some(town) = q.town.as_deref().filter(|t| !t.trim().is_empty()) {
+        let (year, kind, d) = detail(&st, town, q.list_year, q.property_type.as_deref()).await?;
+        let chrome =
+            Chrome::new(&st, &user, &format!("Ratio study — {}", d.overall.town), "").await?;
+        return render(&town_page(chrome, year, kind, d), &user);
+    }
     let data = load(&st, &q).await?;
     if q.format.is_some() {
         let mut rows = vec![

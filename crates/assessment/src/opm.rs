@@ -427,6 +427,27 @@ fn out(s: &Study) -> StudyOut {
     }
 }
 
+/// The sales whose ratio lies within 3 × IQR of the quartiles (IAAO's
+/// extreme outliers are dropped); `pair` gives a sale's (assessed, price).
+fn trim<T: Clone>(sales: &[T], pair: impl Fn(&T) -> (f64, f64)) -> Vec<T> {
+    let r: Vec<f64> = sales
+        .iter()
+        .map(|s| {
+            let (a, p) = pair(s);
+            a / p
+        })
+        .collect();
+    if r.len() < 4 {
+        return sales.to_vec();
+    }
+    sales
+        .iter()
+        .zip(ratio::iqr_outliers(&r, 3.0))
+        .filter(|(_, extreme)| !extreme)
+        .map(|(s, _)| s.clone())
+        .collect()
+}
+
 /// Each town's ratio study for a list year and property type; `members_only`
 /// keeps the region's member towns.
 pub async fn dashboard(
@@ -461,19 +482,7 @@ pub async fn dashboard(
         if members_only && slug.is_none() {
             continue;
         }
-        let (a, p): (Vec<f64>, Vec<f64>) = qualified.iter().copied().unzip();
-        let r = ratio::ratios(&a, &p);
-        let extreme = if r.len() >= 4 {
-            ratio::iqr_outliers(&r, 3.0)
-        } else {
-            vec![false; r.len()]
-        };
-        let kept: Vec<(f64, f64)> = qualified
-            .iter()
-            .zip(&extreme)
-            .filter(|(_, x)| !**x)
-            .map(|(s, _)| *s)
-            .collect();
+        let kept = trim(&qualified, |s| *s);
         let (ka, kp): (Vec<f64>, Vec<f64>) = kept.iter().copied().unzip();
         out_rows.push(TownStudy {
             study: ratio::study(&ka, &kp, &options).ok().map(|s| out(&s)),
@@ -485,6 +494,134 @@ pub async fn dashboard(
         });
     }
     Ok(out_rows)
+}
+
+/// One stratum of a town's study.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Stratum {
+    /// What the stratum holds, e.g. "Condo" or "$250,000 – $320,000".
+    pub label: String,
+    /// Sales in it (after trimming).
+    pub sales: i64,
+    /// Its study; absent with fewer than 5 sales.
+    #[schema(value_type = Option<Object>)]
+    pub study: Option<StudyOut>,
+}
+
+/// A town's study in detail: strata by residential type and by price
+/// quartile, and every sale studied as (price, ratio) for the scatter chart.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TownDetail {
+    /// The town's whole study.
+    pub overall: TownStudy,
+    /// By OPM's residential type.
+    pub by_residential_type: Vec<Stratum>,
+    /// By quarter of the sale prices studied.
+    pub by_price_quartile: Vec<Stratum>,
+    /// (price in dollars, ratio) of each sale studied.
+    pub points: Vec<[f64; 2]>,
+}
+
+fn stratum(label: String, sales: &[(f64, f64, String)]) -> Stratum {
+    let (a, p): (Vec<f64>, Vec<f64>) = sales.iter().map(|s| (s.0, s.1)).unzip();
+    Stratum {
+        label,
+        sales: i64::try_from(sales.len()).unwrap_or(i64::MAX),
+        study: ratio::study(&a, &p, &Options::default())
+            .ok()
+            .map(|s| out(&s)),
+    }
+}
+
+fn dollars(x: f64) -> String {
+    let whole = x.round() as i64;
+    munishare_platform::types::Money::from_cents(whole * 100)
+        .to_string()
+        .trim_end_matches(".00")
+        .to_owned()
+}
+
+/// One town's study for a list year and property type, in detail; None when
+/// OPM lists no such sale in the town.
+pub async fn town_detail(
+    ex: &mut impl Executor,
+    list_year: i64,
+    property_type: &str,
+    town: &str,
+) -> Result<Option<TownDetail>> {
+    let rows: Vec<(String, i64, i64, String, String)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT town, assessed_cents, price_cents, non_use_code, residential_type FROM assessment_opm_sales \
+         WHERE list_year = $1 AND property_type = $2 AND LOWER(town) = LOWER($3) ORDER BY serial_number")
+        .bind(list_year).bind(property_type).bind(town.trim()).fetch_all(c).await)?;
+    let Some(name) = rows.first().map(|r| r.0.clone()) else {
+        return Ok(None);
+    };
+    let slug = tenancy::list_all(ex)
+        .await?
+        .into_iter()
+        .find(|m| m.name.eq_ignore_ascii_case(&name))
+        .map(|m| m.slug.to_string());
+    let qualified: Vec<(f64, f64, String)> = rows
+        .iter()
+        .filter(|r| r.3.is_empty() && r.2 >= 200_000 && r.1 > 0)
+        .map(|r| {
+            let kind = if r.4.is_empty() {
+                "unspecified"
+            } else {
+                r.4.as_str()
+            };
+            (r.1 as f64 / 100.0, r.2 as f64 / 100.0, kind.to_owned())
+        })
+        .collect();
+    let kept = trim(&qualified, |s| (s.0, s.1));
+    let mut kinds: BTreeMap<&str, Vec<(f64, f64, String)>> = BTreeMap::new();
+    for s in &kept {
+        kinds.entry(s.2.as_str()).or_default().push(s.clone());
+    }
+    let by_residential_type = kinds
+        .into_iter()
+        .map(|(k, v)| stratum(k.to_owned(), &v))
+        .collect();
+    let prices = crate::stats::sorted(&kept.iter().map(|s| s.1).collect::<Vec<_>>());
+    let mut by_price_quartile = Vec::new();
+    if !prices.is_empty() {
+        let q = |p: f64| crate::stats::quantile_sorted(&prices, p);
+        let cuts = [f64::NEG_INFINITY, q(0.25), q(0.5), q(0.75), f64::INFINITY];
+        for w in cuts.windows(2) {
+            let part: Vec<(f64, f64, String)> = kept
+                .iter()
+                .filter(|s| s.1 > w[0] && s.1 <= w[1])
+                .cloned()
+                .collect();
+            let (lo, hi) = part
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
+                    (lo.min(s.1), hi.max(s.1))
+                });
+            let label = if part.is_empty() {
+                "no sales".to_owned()
+            } else {
+                format!("{} – {}", dollars(lo), dollars(hi))
+            };
+            by_price_quartile.push(stratum(label, &part));
+        }
+    }
+    let (ka, kp): (Vec<f64>, Vec<f64>) = kept.iter().map(|s| (s.0, s.1)).unzip();
+    Ok(Some(TownDetail {
+        overall: TownStudy {
+            study: ratio::study(&ka, &kp, &Options::default())
+                .ok()
+                .map(|s| out(&s)),
+            town: name,
+            slug,
+            sales: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+            qualified: i64::try_from(qualified.len()).unwrap_or(i64::MAX),
+            trimmed: i64::try_from(qualified.len() - kept.len()).unwrap_or(i64::MAX),
+        },
+        by_residential_type,
+        by_price_quartile,
+        points: kept.iter().map(|s| [s.1, s.0 / s.1]).collect(),
+    }))
 }
 
 #[cfg(test)]

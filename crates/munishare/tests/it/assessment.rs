@@ -173,6 +173,84 @@ async fn opm_sales_feed_a_ratio_study_per_town(app: TestApp) {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().contains("towns"));
 
+    // One town in detail: strata by residential type and by quarter of price
+    // (independently computed: 154 single family, 49 condo, 18 two-family,
+    // 2 three- and 2 four-family; quarters of 60, 53, 56 and 56 sales, the
+    // first $76,000 – $220,000 with median ratio 0.5733 and COD 14.51).
+    let m = app
+        .api(
+            Method::GET,
+            "/api/v1/assessment/opm-ratio-studies/town?town=manchester&list_year=2022",
+            &clerk,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(m["overall"]["study"]["n"], 225);
+    let kinds: Vec<(String, i64)> = m["by_residential_type"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["label"].as_str().unwrap().to_owned(),
+                s["sales"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Condo", 49),
+            ("Four Family", 2),
+            ("Single Family", 154),
+            ("Three Family", 2),
+            ("Two Family", 18)
+        ]
+        .map(|(k, n)| (k.to_owned(), n))
+    );
+    let quarters: Vec<i64> = m["by_price_quartile"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sales"].as_i64().unwrap())
+        .collect();
+    assert_eq!(quarters, [60, 53, 56, 56]);
+    let first = &m["by_price_quartile"][0];
+    assert_eq!(first["label"], "$76,000 – $220,000");
+    assert_eq!(
+        (
+            first["study"]["median_ratio"].as_f64(),
+            first["study"]["cod"].as_f64()
+        ),
+        (Some(0.5733), Some(14.51))
+    );
+    assert!(
+        m["by_residential_type"][1]["study"].is_null(),
+        "two sales are too few for a study"
+    );
+    assert_eq!(m["points"].as_array().unwrap().len(), 225);
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/assessment/opm-ratio-studies/town?town=Atlantis",
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let page = app
+        .api(
+            Method::GET,
+            "/assessment/ratio-studies?town=Manchester&list_year=2022",
+            &clerk,
+            None,
+        )
+        .await
+        .text();
+    assert_eq!(page.matches("class=\"dot\"").count(), 225);
+    assert!(page.contains("$76,000 – $220,000"));
+
     // The page: chart, table and export.
     let page = app
         .api(Method::GET, "/assessment/ratio-studies", &clerk, None)

@@ -642,6 +642,26 @@ async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app
             .await
             .unwrap();
         shot(&wd, "ratio-studies").await;
+        // One town in detail: the scatter of ratio against price, and the strata.
+        click_and_wait(&wd, By::LinkText("Manchester")).await;
+        assert_eq!(
+            wd.find(By::Css("#scatter circle.dot"))
+                .await
+                .unwrap()
+                .tag_name()
+                .await
+                .unwrap(),
+            "circle"
+        );
+        let strata = wd
+            .find(By::Id("strata-price"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(strata.contains("$76,000 – $220,000"), "{strata}");
+        shot(&wd, "ratio-study-town").await;
 
         // Sign out; shared staff switch between their towns in the header.
         click_and_wait(&wd, By::Css("nav.user button")).await;
