@@ -304,40 +304,49 @@ fn text_of(v: &DataRef<'_>) -> String {
         DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
         DataRef::SharedString(s) => (*s).to_owned(),
         DataRef::Bool(b) => b.to_string(),
-        DataRef::DateTime(d) => excel_date(d.as_f64()),
+        DataRef::DateTime(d) => excel_date(d),
         DataRef::Error(e) => format!("#{e:?}"),
         DataRef::Empty => String::new(),
     }
 }
 
-/// An Excel serial date (1900 system: day 1 is 1900-01-01, with Excel's
-/// phantom 1900-02-29, so serials from 61 on count from 1899-12-30).
-fn excel_date(serial: f64) -> String {
-    let days = serial.floor();
-    if !(1.0..=2_958_465.0).contains(&days) {
+/// An Excel date cell as an ISO date, in whichever date system the workbook
+/// uses (1900, with Excel's phantom 1900-02-29, or 1904, as Excel for the Mac
+/// wrote by default); serials outside Excel's range stay numbers, which the
+/// date check then refuses with the row and column.
+fn excel_date(d: &calamine::ExcelDateTime) -> String {
+    let serial = d.as_f64();
+    if !(1.0..2_958_466.0).contains(&serial) {
         return format!("{serial}");
     }
-    // In range, so the conversion is exact.
-    let days = days as i64;
-    let base = time::macros::date!(1899 - 12 - 30);
-    let date = if days < 61 {
-        base + time::Duration::days(days + 1)
-    } else {
-        base + time::Duration::days(days)
-    };
-    munishare_platform::types::format_date(date)
+    let (year, month, day, ..) = d.to_ymd_hms_milli();
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::excel_date;
+    use calamine::{ExcelDateTime, ExcelDateTimeType};
+
+    fn date(serial: f64, is_1904: bool) -> String {
+        excel_date(&ExcelDateTime::new(
+            serial,
+            ExcelDateTimeType::DateTime,
+            is_1904,
+        ))
+    }
 
     #[test]
     fn excel_serials_are_read_as_the_dates_excel_shows() {
-        // Known values: Excel shows 45474 as 2024-07-01, 1 as 1900-01-01, 60 as 1900-02-29 (phantom).
-        assert_eq!(excel_date(45474.0), "2024-07-01");
-        assert_eq!(excel_date(45838.75), "2025-06-30");
-        assert_eq!(excel_date(1.0), "1900-01-01");
-        assert_eq!(excel_date(61.0), "1900-03-01");
+        // Known values: Excel shows 45474 as 2024-07-01, 1 as 1900-01-01, 61 as 1900-03-01.
+        assert_eq!(date(45474.0, false), "2024-07-01");
+        assert_eq!(date(45838.75, false), "2025-06-30");
+        assert_eq!(date(1.0, false), "1900-01-01");
+        assert_eq!(date(61.0, false), "1900-03-01");
+        // The 1904 system counts from 1904-01-01 and is 1,462 days behind (Microsoft,
+        // "Differences between the 1900 and the 1904 date system in Excel").
+        assert_eq!(date(45474.0 - 1462.0, true), "2024-07-01");
+        assert_eq!(date(1.0, true), "1904-01-02");
+        assert_eq!(date(-5.0, false), "-5");
     }
 }
