@@ -3,7 +3,7 @@
 //! OPM's file) as API and page.
 
 use askama::Template;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Multipart, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +14,7 @@ use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, redirect_flash, render, table_response,
 };
-use munishare_web::{AppState, Module, UPLOAD_LIMIT};
+use munishare_web::{AppState, Module};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -265,13 +265,9 @@ async fn api_import(
     ApiQuery(q): ApiQuery<FileQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let Ok(bytes) = to_bytes(body, UPLOAD_LIMIT).await else {
-        return Ok(munishare_web::error::problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("the file is larger than {} MiB", UPLOAD_LIMIT >> 20),
-            Some("file".into()),
-        ));
+    let bytes = match munishare_web::upload::read_body(body).await {
+        Ok(b) => b,
+        Err(too_large) => return Ok(too_large),
     };
     let mut tx = st.db.begin().await?;
     let summary = opm::import(&admin, &mut tx, st.now(), &q.file_name, &bytes).await?;
@@ -435,28 +431,10 @@ async fn page_dashboard(
     )
 }
 
-async fn page_import(
-    State(st): State<AppState>,
-    user: PageUser,
-    mut form: Multipart,
-) -> PageResult {
+async fn page_import(State(st): State<AppState>, user: PageUser, form: Multipart) -> PageResult {
     let admin = access::authorize_council_admin(&user.principal)?;
-    let mut file = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Error::invalid("file", format!("the upload did not arrive whole: {e}")))?
-    {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload.csv").to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                Error::invalid("file", format!("the file did not arrive whole: {e}"))
-            })?;
-            file = Some((name, bytes));
-        }
-    }
     let back = "/assessment/ratio-studies";
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let Some((name, bytes)) = munishare_web::upload::read_form(form).await?.file else {
         return Ok(redirect_flash(
             &st,
             back,

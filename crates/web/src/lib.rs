@@ -10,6 +10,7 @@ pub mod error;
 mod ops;
 pub mod pages;
 pub mod state;
+pub mod upload;
 pub mod wire;
 
 use axum::Router;

@@ -2,20 +2,20 @@
 //! that runs it, read what it did or every problem it found.
 
 use askama::Template;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use munishare_platform::access::ServiceScope;
 use munishare_platform::types::FiscalYear;
 use munishare_platform::{Error, Result};
+use munishare_web::AppState;
 use munishare_web::api::ApiQuery;
 use munishare_web::auth::{ServiceCaller, ServicePage};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, redirect_flash, render, table_response,
 };
-use munishare_web::{AppState, UPLOAD_LIMIT};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -110,13 +110,9 @@ async fn api_upload(
     if kind.needs_fiscal_year() && fy.is_none() {
         return Err(Error::invalid("fiscal_year", "give the fiscal year this file is for").into());
     }
-    let Ok(bytes) = to_bytes(body, UPLOAD_LIMIT).await else {
-        return Ok(munishare_web::error::problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("the file is larger than {} MiB", UPLOAD_LIMIT >> 20),
-            Some("file".into()),
-        ));
+    let bytes = match munishare_web::upload::read_body(body).await {
+        Ok(b) => b,
+        Err(too_large) => return Ok(too_large),
     };
     let record = import::upload(
         &scope,
@@ -212,59 +208,43 @@ async fn page_imports(
 async fn page_upload(
     State(st): State<AppState>,
     ServicePage { scope, .. }: ServicePage<Finance>,
-    mut form: Multipart,
+    form: Multipart,
 ) -> PageResult {
     let back = format!("/t/{}/finance/imports", scope.town().slug);
-    let r =
-        async {
-            let (mut kind, mut year, mut file) = (None, None, None);
-            while let Some(field) = form.next_field().await.map_err(|e| {
-                Error::invalid("file", format!("the upload did not arrive whole: {e}"))
-            })? {
-                match field.name().unwrap_or("") {
-                    "kind" => kind = Some(field.text().await.unwrap_or_default()),
-                    "fiscal_year" => year = Some(field.text().await.unwrap_or_default()),
-                    "file" => {
-                        let name = field.file_name().unwrap_or("upload").to_owned();
-                        let bytes = field.bytes().await.map_err(|e| {
-                            Error::invalid("file", format!("the file did not arrive whole: {e}"))
-                        })?;
-                        file = Some((name, bytes));
-                    }
-                    _ => {}
-                }
-            }
-            let kind = ImportKind::parse("kind", kind.as_deref().unwrap_or(""))?;
-            let year = match year.as_deref().map(str::trim).filter(|y| !y.is_empty()) {
-                Some(y) => Some(y.parse::<i32>().map_err(|_| {
-                    Error::invalid(
-                        "fiscal_year",
-                        "give the year the fiscal year ends, e.g. 2027",
-                    )
-                })?),
-                None => None,
-            };
-            let fy = fiscal_year(kind, year)?;
-            let (name, bytes) = file
-                .filter(|(_, b)| !b.is_empty())
-                .ok_or_else(|| Error::invalid("file", "choose a CSV or XLSX file"))?;
-            let record = import::upload(
-                &scope,
-                &st.db,
-                &st.blobs,
-                st.now(),
-                Upload {
-                    kind,
-                    fiscal_year: fy,
-                    file_name: name,
-                    bytes,
-                },
-            )
-            .await?;
-            st.jobs.wake();
-            Ok(record)
-        }
-        .await;
+    let r = async {
+        let upload = munishare_web::upload::read_form(form).await?;
+        let (kind, year) = (upload.fields.get("kind"), upload.fields.get("fiscal_year"));
+        let kind = ImportKind::parse("kind", kind.map_or("", String::as_str))?;
+        let year = match year.map(|y| y.trim()).filter(|y| !y.is_empty()) {
+            Some(y) => Some(y.parse::<i32>().map_err(|_| {
+                Error::invalid(
+                    "fiscal_year",
+                    "give the year the fiscal year ends, e.g. 2027",
+                )
+            })?),
+            None => None,
+        };
+        let fy = fiscal_year(kind, year)?;
+        let (name, bytes) = upload
+            .file
+            .ok_or_else(|| Error::invalid("file", "choose a CSV or XLSX file"))?;
+        let record = import::upload(
+            &scope,
+            &st.db,
+            &st.blobs,
+            st.now(),
+            Upload {
+                kind,
+                fiscal_year: fy,
+                file_name: name,
+                bytes,
+            },
+        )
+        .await?;
+        st.jobs.wake();
+        Ok(record)
+    }
+    .await;
     match r {
         Ok(record) => Ok(redirect_flash(
             &st,

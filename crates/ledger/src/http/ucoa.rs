@@ -4,20 +4,19 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{Form, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use munishare_platform::Error;
 use munishare_platform::access::{self, ServiceScope};
 use munishare_platform::types::FiscalYear;
+use munishare_web::AppState;
 use munishare_web::api::{ApiJson, ApiQuery};
 use munishare_web::auth::{AdminCaller, ApiCaller, PageUser, ServiceCaller, ServicePage};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, redirect_flash, render, table_response,
 };
-use munishare_web::{AppState, UPLOAD_LIMIT};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -93,13 +92,9 @@ async fn api_import_catalog(
     ApiQuery(q): ApiQuery<FileQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let Ok(bytes) = to_bytes(body, UPLOAD_LIMIT).await else {
-        return Ok(munishare_web::error::problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too-large",
-            format!("the file is larger than {} MiB", UPLOAD_LIMIT >> 20),
-            Some("file".into()),
-        ));
+    let bytes = match munishare_web::upload::read_body(body).await {
+        Ok(b) => b,
+        Err(too_large) => return Ok(too_large),
     };
     let size = bytes.len() as u64;
     let out = ucoa::import_catalog(
@@ -277,24 +272,10 @@ async fn page_catalog(
 async fn page_import_catalog(
     State(st): State<AppState>,
     user: PageUser,
-    mut form: Multipart,
+    form: Multipart,
 ) -> PageResult {
     let admin = access::authorize_council_admin(&user.principal)?;
-    let mut file = None;
-    while let Some(field) = form
-        .next_field()
-        .await
-        .map_err(|e| Error::invalid("file", format!("the upload did not arrive whole: {e}")))?
-    {
-        if field.name() == Some("file") {
-            let name = field.file_name().unwrap_or("upload").to_owned();
-            let bytes = field.bytes().await.map_err(|e| {
-                Error::invalid("file", format!("the file did not arrive whole: {e}"))
-            })?;
-            file = Some((name, bytes));
-        }
-    }
-    let Some((name, bytes)) = file.filter(|(_, b)| !b.is_empty()) else {
+    let Some((name, bytes)) = munishare_web::upload::read_form(form).await?.file else {
         return Ok(redirect_flash(
             &st,
             "/finance/ucoa",
