@@ -185,7 +185,7 @@ pub async fn close_year(
         let net = d - c;
         if net != 0 {
             let (debit, credit) = if net > 0 { (net, 0) } else { (0, -net) };
-            store::add_to_balance(tx, &m, &a.id, fy_num + 1, 0, debit, credit).await?;
+            store::add_to_balances(tx, &m, fy_num + 1, 0, [(a.id.clone(), debit, credit)]).await?;
         }
     }
     let carried = carry_encumbrances(tx, &m, &entity_id, fy, now).await?;

@@ -257,11 +257,6 @@ pub async fn approve_invoice(
             store::set_po_status(tx, &m, po_id, "open", "closed").await?;
         }
     }
-    let accounts: BTreeMap<String, String> = store::accounts(tx, &m, &before.entity_id)
-        .await?
-        .into_iter()
-        .map(|a| (a.account, a.id))
-        .collect();
     let mut entry_lines: Vec<NewLine> = lines
         .iter()
         .map(|(_, account, _, cents)| NewLine {
@@ -275,6 +270,13 @@ pub async fn approve_invoice(
     for (_, _, fund, cents) in &lines {
         *by_fund.entry(fund.clone()).or_default() += cents;
     }
+    let accounts = store::accounts_named(
+        tx,
+        &m,
+        &before.entity_id,
+        by_fund.keys().map(|f| fund_account(f, "20100")),
+    )
+    .await?;
     for (fund, cents) in by_fund {
         let ap = fund_account(&fund, "20100");
         if !accounts.contains_key(&ap) {
@@ -424,17 +426,21 @@ pub async fn pay_approved(
             ));
         }
     }
-    let accounts: BTreeMap<String, String> = store::accounts(tx, &m, &entity_id)
-        .await?
-        .into_iter()
-        .map(|a| (a.account, a.id))
-        .collect();
     let mut by_fund: BTreeMap<String, i64> = BTreeMap::new();
     for inv in &due {
         for (_, _, fund, cents) in store::invoice_lines(tx, &m, &inv.id).await? {
             *by_fund.entry(fund).or_default() += cents;
         }
     }
+    let accounts = store::accounts_named(
+        tx,
+        &m,
+        &entity_id,
+        by_fund
+            .keys()
+            .flat_map(|f| [fund_account(f, "20100"), fund_account(f, "10100")]),
+    )
+    .await?;
     let mut lines = Vec::new();
     for (fund, cents) in &by_fund {
         for (object, debit) in [("20100", true), ("10100", false)] {

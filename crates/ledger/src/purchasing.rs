@@ -156,10 +156,14 @@ pub(crate) async fn expenditure_lines(
     entity_id: &str,
     lines: &[(String, Money)],
 ) -> Result<Vec<(String, String, i64)>> {
+    let named = lines
+        .iter()
+        .filter_map(|(a, _)| AccountString::parse("account", a).ok())
+        .map(|a| a.to_string());
     let accounts: BTreeMap<String, String> =
-        store::accounts(ex, scope.municipality_id(), entity_id)
+        store::accounts_named(ex, scope.municipality_id(), entity_id, named)
             .await?
-            .into_iter()
+            .into_values()
             .map(|a| (a.account, a.id))
             .collect();
     let mut out = Vec::with_capacity(lines.len());

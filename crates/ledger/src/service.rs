@@ -561,12 +561,14 @@ pub(crate) async fn create_draft_in(
     }
     let entity_id = entity_id(scope, tx, new.entity).await?;
     let (fy, period) = open_period_for(scope, tx, &entity_id, new.date, year_end_period).await?;
-    let by_string: BTreeMap<String, Account> =
-        store::accounts(tx, scope.municipality_id(), &entity_id)
-            .await?
-            .into_iter()
-            .map(|a| (a.account.clone(), a))
-            .collect();
+    let named: Vec<String> = new
+        .lines
+        .iter()
+        .filter_map(|l| AccountString::parse("account", &l.account).ok())
+        .map(|a| a.to_string())
+        .collect();
+    let mut by_string =
+        store::accounts_named(tx, scope.municipality_id(), &entity_id, named).await?;
     let mut lines = Vec::with_capacity(new.lines.len());
     for (i, l) in new.lines.iter().enumerate() {
         let field = format!("lines[{}]", i + 1);
@@ -592,6 +594,19 @@ pub(crate) async fn create_draft_in(
             memo: l.memo.trim().chars().take(200).collect(),
         });
     }
+    // The due-to and due-from accounts an inter-fund entry needs, read only when it is one.
+    let due: Vec<String> = crate::domain::interfund(
+        lines
+            .iter()
+            .map(|l| (l.fund_code.as_str(), l.debit_cents - l.credit_cents)),
+    )
+    .iter()
+    .map(|(fund, due)| due.account(fund))
+    .collect();
+    if !due.is_empty() {
+        by_string
+            .extend(store::accounts_named(tx, scope.municipality_id(), &entity_id, due).await?);
+    }
     append_interfund(&mut lines, &by_string);
     let entry = Entry {
         id: new_id(),
@@ -608,9 +623,7 @@ pub(crate) async fn create_draft_in(
         source,
     };
     store::insert_entry(tx, scope.municipality_id(), &entry).await?;
-    for l in &lines {
-        store::insert_line(tx, scope.municipality_id(), &entry.id, l).await?;
-    }
+    store::insert_lines(tx, scope.municipality_id(), &entry.id, &lines).await?;
     audit::record(
         tx,
         now,
@@ -765,18 +778,16 @@ pub async fn post_entry(
             "the entry changed while posting; reload and try again",
         ));
     }
-    for l in &lines {
-        store::add_to_balance(
-            tx,
-            scope.municipality_id(),
-            &l.account_id,
-            before.fiscal_year,
-            before.period,
-            l.debit_cents,
-            l.credit_cents,
-        )
-        .await?;
-    }
+    store::add_to_balances(
+        tx,
+        scope.municipality_id(),
+        before.fiscal_year,
+        before.period,
+        lines
+            .iter()
+            .map(|l| (l.account_id.clone(), l.debit_cents, l.credit_cents)),
+    )
+    .await?;
     let after = Entry {
         status: "posted".into(),
         posted_at: Some(now.to_db()),
@@ -864,14 +875,15 @@ pub async fn reverse_entry(
         source: None,
     };
     store::insert_entry(tx, scope.municipality_id(), &reversal).await?;
-    for l in &lines {
-        let swapped = Line {
+    let swapped: Vec<Line> = lines
+        .iter()
+        .map(|l| Line {
             debit_cents: l.credit_cents,
             credit_cents: l.debit_cents,
             ..l.clone()
-        };
-        store::insert_line(tx, scope.municipality_id(), &reversal.id, &swapped).await?;
-    }
+        })
+        .collect();
+    store::insert_lines(tx, scope.municipality_id(), &reversal.id, &swapped).await?;
     audit::record(
         tx,
         now,

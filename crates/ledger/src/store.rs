@@ -62,6 +62,43 @@ pub(crate) async fn accounts(
         .bind(m).bind(entity_id).fetch_all(c).await)?)
 }
 
+/// The accounts of an entity's books with the given account strings, keyed by
+/// string. Posting looks up a handful of accounts; a chart has thousands, so
+/// only the ones named are read (the whole chart past 200 names).
+pub(crate) async fn accounts_named(
+    ex: &mut impl Executor,
+    m: &MunicipalityId,
+    entity_id: &str,
+    names: impl IntoIterator<Item = String>,
+) -> Result<std::collections::BTreeMap<String, Account>> {
+    let names: std::collections::BTreeSet<String> = names.into_iter().collect();
+    let rows = if names.len() > 200 {
+        accounts(ex, m, entity_id).await?
+    } else if names.is_empty() {
+        Vec::new()
+    } else {
+        let marks: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT a.id, a.entity_id, a.fund_id, f.code AS fund_code, a.account, a.name, a.class, a.active \
+             FROM ledger_accounts a JOIN ledger_funds f ON f.municipality_id = a.municipality_id AND f.id = a.fund_id \
+             WHERE a.municipality_id = $1 AND a.entity_id = $2 AND a.account IN ({})",
+            marks.join(", ")
+        );
+        dispatch!(ex, c => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(entity_id);
+            for n in &names {
+                q = q.bind(n);
+            }
+            q.fetch_all(c).await
+        })?
+    };
+    Ok(rows
+        .into_iter()
+        .filter(|a: &Account| names.contains(&a.account))
+        .map(|a| (a.account.clone(), a))
+        .collect())
+}
+
 pub(crate) async fn insert_period(
     ex: &mut impl Executor,
     m: &MunicipalityId,
@@ -133,17 +170,43 @@ pub(crate) async fn insert_entry(
         .execute(c).await)?)
 }
 
-pub(crate) async fn insert_line(
+/// Rows per multi-row statement when writing an entry's lines or balances.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// "($1, …, $width), ($width+1, …), …" for `rows` rows.
+fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", marks.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes an entry's lines, many to a statement.
+pub(crate) async fn insert_lines(
     ex: &mut impl Executor,
     m: &MunicipalityId,
     entry_id: &str,
-    l: &Line,
-) -> Result<u64> {
-    Ok(execute!(ex, c => sqlx::query(
-        "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(m).bind(entry_id).bind(l.line_no).bind(&l.account_id).bind(l.debit_cents).bind(l.credit_cents)
-        .bind(&l.memo).execute(c).await)?)
+    lines: &[Line],
+) -> Result<()> {
+    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+             VALUES {}",
+            value_rows(chunk.len(), 7)
+        );
+        execute!(ex, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for l in chunk {
+                q = q.bind(m).bind(entry_id).bind(l.line_no).bind(&l.account_id).bind(l.debit_cents)
+                    .bind(l.credit_cents).bind(&l.memo);
+            }
+            q.execute(c).await
+        })?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn entry(
@@ -201,21 +264,40 @@ pub(crate) async fn mark_posted(
         .bind(at).bind(m).bind(id).execute(c).await)?)
 }
 
-pub(crate) async fn add_to_balance(
+/// Adds (account id, debit cents, credit cents) to the balances of one
+/// period, summed per account first (one statement may not touch a row twice).
+pub(crate) async fn add_to_balances(
     ex: &mut impl Executor,
     m: &MunicipalityId,
-    account_id: &str,
     fy: i64,
     period: i64,
-    debit: i64,
-    credit: i64,
-) -> Result<u64> {
-    Ok(execute!(ex, c => sqlx::query(
-        "INSERT INTO ledger_balances (municipality_id, account_id, fiscal_year, period, debit_cents, credit_cents) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
-         debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
-         credit_cents = ledger_balances.credit_cents + excluded.credit_cents")
-        .bind(m).bind(account_id).bind(fy).bind(period).bind(debit).bind(credit).execute(c).await)?)
+    amounts: impl IntoIterator<Item = (String, i64, i64)>,
+) -> Result<()> {
+    let mut by_account: std::collections::BTreeMap<String, (i64, i64)> =
+        std::collections::BTreeMap::new();
+    for (account, debit, credit) in amounts {
+        let t = by_account.entry(account).or_default();
+        *t = (t.0 + debit, t.1 + credit);
+    }
+    let rows: Vec<(String, (i64, i64))> = by_account.into_iter().collect();
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO ledger_balances (municipality_id, fiscal_year, period, account_id, debit_cents, credit_cents) \
+             VALUES {} \
+             ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
+             debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
+             credit_cents = ledger_balances.credit_cents + excluded.credit_cents",
+            value_rows(chunk.len(), 6)
+        );
+        execute!(ex, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (account, (debit, credit)) in chunk {
+                q = q.bind(m).bind(fy).bind(period).bind(account).bind(debit).bind(credit);
+            }
+            q.execute(c).await
+        })?;
+    }
+    Ok(())
 }
 
 /// Posted totals per account for whole periods `< before_period` of a fiscal year.

@@ -1065,12 +1065,18 @@ async fn openings(
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
-    let mut total = 0i64;
     let count = amounts.len();
-    for ((_, account_id), (d, c, _)) in amounts {
-        total += d;
-        crate::store::add_to_balance(tx, &m, &account_id, fy_num, 0, d, c).await?;
-    }
+    let total: i64 = amounts.values().map(|(d, _, _)| d).sum();
+    crate::store::add_to_balances(
+        tx,
+        &m,
+        fy_num,
+        0,
+        amounts
+            .into_iter()
+            .map(|((_, account_id), (d, c, _))| (account_id, d, c)),
+    )
+    .await?;
     Ok(serde_json::json!({
         "fiscal_year": fy.to_string(), "accounts": count, "total_debits": Money::from_cents(total).to_string(),
     }))
