@@ -66,15 +66,25 @@ pub struct OpmSale {
 impl OpmSale {
     /// Why the sale does not qualify for a ratio study, if it does not.
     pub fn disqualified(&self) -> Option<&'static str> {
-        if !self.non_use_code.is_empty() {
-            Some("non-use code")
-        } else if self.price_cents < 200_000 {
-            Some("price under $2,000")
-        } else if self.assessed_cents <= 0 {
-            Some("no assessment")
-        } else {
-            None
-        }
+        disqualification(&self.non_use_code, self.price_cents, self.assessed_cents)
+    }
+}
+
+/// The one qualification rule: no non-use code, a price of at least $2,000,
+/// an assessment; the reason when a sale fails it.
+fn disqualification(
+    non_use_code: &str,
+    price_cents: i64,
+    assessed_cents: i64,
+) -> Option<&'static str> {
+    if !non_use_code.is_empty() {
+        Some("non-use code")
+    } else if price_cents < 200_000 {
+        Some("price under $2,000")
+    } else if assessed_cents <= 0 {
+        Some("no assessment")
+    } else {
+        None
     }
 }
 
@@ -469,8 +479,7 @@ pub async fn dashboard(
     for (town, assessed, price, non_use) in rows {
         let t = towns.entry(town).or_default();
         t.0 += 1;
-        let qualifies = non_use.is_empty() && price >= 200_000 && assessed > 0;
-        if qualifies {
+        if disqualification(&non_use, price, assessed).is_none() {
             // Cents to dollars for the statistics: exact below 2^53 cents.
             t.1.push((assessed as f64 / 100.0, price as f64 / 100.0));
         }
@@ -520,6 +529,8 @@ pub struct TownDetail {
     pub by_price_quartile: Vec<Stratum>,
     /// (price in dollars, ratio) of each sale studied.
     pub points: Vec<[f64; 2]>,
+    /// Sales left out and why: OPM's non-use code, or the rule they fail; most first.
+    pub excluded: Vec<(String, i64)>,
 }
 
 fn stratum(label: String, sales: &[(f64, f64, String)]) -> Stratum {
@@ -561,9 +572,20 @@ pub async fn town_detail(
         .into_iter()
         .find(|m| m.name.eq_ignore_ascii_case(&name))
         .map(|m| m.slug.to_string());
+    // Why the others were left out: OPM's non-use code itself, or the rule they fail.
+    let mut excluded: BTreeMap<String, i64> = BTreeMap::new();
+    for r in &rows {
+        match disqualification(&r.3, r.2, r.1) {
+            Some("non-use code") => *excluded.entry(r.3.clone()).or_default() += 1,
+            Some(reason) => *excluded.entry(reason.to_owned()).or_default() += 1,
+            None => {}
+        }
+    }
+    let mut excluded: Vec<(String, i64)> = excluded.into_iter().collect();
+    excluded.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let qualified: Vec<(f64, f64, String)> = rows
         .iter()
-        .filter(|r| r.3.is_empty() && r.2 >= 200_000 && r.1 > 0)
+        .filter(|r| disqualification(&r.3, r.2, r.1).is_none())
         .map(|r| {
             let kind = if r.4.is_empty() {
                 "unspecified"
@@ -621,6 +643,7 @@ pub async fn town_detail(
         by_residential_type,
         by_price_quartile,
         points: kept.iter().map(|s| [s.1, s.0 / s.1]).collect(),
+        excluded,
     }))
 }
 

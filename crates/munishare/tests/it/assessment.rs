@@ -230,6 +230,16 @@ async fn opm_sales_feed_a_ratio_study_per_town(app: TestApp) {
         "two sales are too few for a study"
     );
     assert_eq!(m["points"].as_array().unwrap().len(), 225);
+    // The 74 sales left out, by OPM's non-use code (304 listed − 230 qualified).
+    assert_eq!(
+        m["excluded"],
+        serde_json::json!([
+            ["25 - Other", 51],
+            ["07 - Change in Property", 12],
+            ["14 - Foreclosure", 6],
+            ["01 - Family", 5]
+        ])
+    );
     let r = app
         .api(
             Method::GET,
