@@ -533,8 +533,8 @@ pub struct TownDetail {
     pub excluded: Vec<(String, i64)>,
 }
 
-fn stratum(label: String, sales: &[(f64, f64, String)]) -> Stratum {
-    let (a, p): (Vec<f64>, Vec<f64>) = sales.iter().map(|s| (s.0, s.1)).unzip();
+fn stratum(label: String, sales: &[Studied]) -> Stratum {
+    let (a, p): (Vec<f64>, Vec<f64>) = sales.iter().map(|s| (s.assessed, s.price)).unzip();
     Stratum {
         label,
         sales: i64::try_from(sales.len()).unwrap_or(i64::MAX),
@@ -544,12 +544,23 @@ fn stratum(label: String, sales: &[(f64, f64, String)]) -> Stratum {
     }
 }
 
-fn dollars(x: f64) -> String {
-    let whole = x.round() as i64;
-    munishare_platform::types::Money::from_cents(whole * 100)
-        .to_string()
-        .trim_end_matches(".00")
-        .to_owned()
+/// A qualified sale in a town's detail: the price kept in cents for labels,
+/// the two amounts in dollars for the statistics.
+#[derive(Debug, Clone)]
+struct Studied {
+    assessed: f64,
+    price: f64,
+    price_cents: i64,
+    kind: String,
+}
+
+/// A sale price for a label: "$76,000", or "$76,000.50" when it has cents.
+fn price_label(cents: i64) -> String {
+    let text = munishare_platform::types::Money::from_cents(cents).to_string();
+    match text.strip_suffix(".00") {
+        Some(whole) => whole.to_owned(),
+        None => text,
+    }
 }
 
 /// One town's study for a list year and property type, in detail; None when
@@ -583,52 +594,50 @@ pub async fn town_detail(
     }
     let mut excluded: Vec<(String, i64)> = excluded.into_iter().collect();
     excluded.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let qualified: Vec<(f64, f64, String)> = rows
+    let qualified: Vec<Studied> = rows
         .iter()
         .filter(|r| disqualification(&r.3, r.2, r.1).is_none())
-        .map(|r| {
-            let kind = if r.4.is_empty() {
-                "unspecified"
+        .map(|r| Studied {
+            assessed: r.1 as f64 / 100.0,
+            price: r.2 as f64 / 100.0,
+            price_cents: r.2,
+            kind: if r.4.is_empty() {
+                "unspecified".to_owned()
             } else {
-                r.4.as_str()
-            };
-            (r.1 as f64 / 100.0, r.2 as f64 / 100.0, kind.to_owned())
+                r.4.clone()
+            },
         })
         .collect();
-    let kept = trim(&qualified, |s| (s.0, s.1));
-    let mut kinds: BTreeMap<&str, Vec<(f64, f64, String)>> = BTreeMap::new();
+    let kept = trim(&qualified, |s| (s.assessed, s.price));
+    let mut kinds: BTreeMap<&str, Vec<Studied>> = BTreeMap::new();
     for s in &kept {
-        kinds.entry(s.2.as_str()).or_default().push(s.clone());
+        kinds.entry(s.kind.as_str()).or_default().push(s.clone());
     }
     let by_residential_type = kinds
         .into_iter()
         .map(|(k, v)| stratum(k.to_owned(), &v))
         .collect();
-    let prices = crate::stats::sorted(&kept.iter().map(|s| s.1).collect::<Vec<_>>());
+    let prices = crate::stats::sorted(&kept.iter().map(|s| s.price).collect::<Vec<_>>());
     let mut by_price_quartile = Vec::new();
     if !prices.is_empty() {
         let q = |p: f64| crate::stats::quantile_sorted(&prices, p);
         let cuts = [f64::NEG_INFINITY, q(0.25), q(0.5), q(0.75), f64::INFINITY];
         for w in cuts.windows(2) {
-            let part: Vec<(f64, f64, String)> = kept
+            let part: Vec<Studied> = kept
                 .iter()
-                .filter(|s| s.1 > w[0] && s.1 <= w[1])
+                .filter(|s| s.price > w[0] && s.price <= w[1])
                 .cloned()
                 .collect();
-            let (lo, hi) = part
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), s| {
-                    (lo.min(s.1), hi.max(s.1))
-                });
-            let label = if part.is_empty() {
-                "no sales".to_owned()
-            } else {
-                format!("{} – {}", dollars(lo), dollars(hi))
+            let lo = part.iter().map(|s| s.price_cents).min();
+            let hi = part.iter().map(|s| s.price_cents).max();
+            let label = match (lo, hi) {
+                (Some(lo), Some(hi)) => format!("{} – {}", price_label(lo), price_label(hi)),
+                _ => "no sales".to_owned(),
             };
             by_price_quartile.push(stratum(label, &part));
         }
     }
-    let (ka, kp): (Vec<f64>, Vec<f64>) = kept.iter().map(|s| (s.0, s.1)).unzip();
+    let (ka, kp): (Vec<f64>, Vec<f64>) = kept.iter().map(|s| (s.assessed, s.price)).unzip();
     Ok(Some(TownDetail {
         overall: TownStudy {
             study: ratio::study(&ka, &kp, &Options::default())
@@ -642,7 +651,10 @@ pub async fn town_detail(
         },
         by_residential_type,
         by_price_quartile,
-        points: kept.iter().map(|s| [s.1, s.0 / s.1]).collect(),
+        points: kept
+            .iter()
+            .map(|s| [s.price, s.assessed / s.price])
+            .collect(),
         excluded,
     }))
 }

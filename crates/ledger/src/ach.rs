@@ -382,6 +382,12 @@ pub async fn nacha_file(
             )
         })?;
     let banks = bank_account_map(tx, &m).await?;
+    // The sealed account numbers, read once for the whole file.
+    let sealed: BTreeMap<String, String> = dispatch!(tx, c => sqlx::query_as(
+        "SELECT vendor_id, account_sealed FROM ledger_vendor_bank_accounts WHERE municipality_id = $1")
+        .bind(&m).fetch_all(c).await)?
+        .into_iter()
+        .collect();
     // (trace, vendor id) → (vendor name, invoice numbers, cents)
     let mut payments: BTreeMap<(i64, String), (String, Vec<String>, i64)> = BTreeMap::new();
     for inv in store::invoices(tx, &m, &run.entity_id).await? {
@@ -406,13 +412,11 @@ pub async fn nacha_file(
             )
         };
         let bank = banks.get(&vendor_id).ok_or_else(not_on_file)?;
-        let sealed: String = dispatch!(tx, c => sqlx::query_scalar(
-            "SELECT account_sealed FROM ledger_vendor_bank_accounts WHERE municipality_id = $1 AND vendor_id = $2")
-            .bind(&m).bind(&vendor_id).fetch_one(c).await)?;
-        let account = key.open(&sealed, &context(&m, &vendor_id)).map_err(|e| {
+        let sealed = sealed.get(&vendor_id).ok_or_else(not_on_file)?;
+        let account = key.open(sealed, &context(&m, &vendor_id)).map_err(|e| {
             Error::conflict(
                 "vendor_id",
-                format!("the bank account of {name} cannot be read: {e}"),
+                format!("the bank account of {name} cannot be read ({e}); put it on file again"),
             )
         })?;
         invoices.sort();
