@@ -9,8 +9,11 @@
 
 pub mod demo;
 pub mod http;
+pub mod imports;
 pub mod opm;
+pub mod parcels;
 pub mod ratio;
+pub mod sales;
 pub mod stats;
 
 #[cfg(test)]

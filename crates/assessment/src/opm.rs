@@ -413,7 +413,7 @@ fn round(x: f64, places: i32) -> f64 {
     (x * k).round() / k
 }
 
-fn out(s: &Study) -> StudyOut {
+pub(crate) fn out(s: &Study) -> StudyOut {
     StudyOut {
         n: s.n,
         reliable: s.reliable,
@@ -439,7 +439,7 @@ fn out(s: &Study) -> StudyOut {
 
 /// The sales whose ratio lies within 3 × IQR of the quartiles (IAAO's
 /// extreme outliers are dropped); `pair` gives a sale's (assessed, price).
-fn trim<T: Clone>(sales: &[T], pair: impl Fn(&T) -> (f64, f64)) -> Vec<T> {
+pub(crate) fn trim<T: Clone>(sales: &[T], pair: impl Fn(&T) -> (f64, f64)) -> Vec<T> {
     let r: Vec<f64> = sales
         .iter()
         .map(|s| {
@@ -555,7 +555,7 @@ struct Studied {
 }
 
 /// A sale price for a label: "$76,000", or "$76,000.50" when it has cents.
-fn price_label(cents: i64) -> String {
+pub(crate) fn price_label(cents: i64) -> String {
     let text = munishare_platform::types::Money::from_cents(cents).to_string();
     match text.strip_suffix(".00") {
         Some(whole) => whole.to_owned(),

@@ -514,7 +514,8 @@ pub enum SortKey {
     Num(i64),
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes a query-string value.
+pub fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 

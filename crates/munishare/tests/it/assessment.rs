@@ -295,3 +295,425 @@ async fn opm_sales_feed_a_ratio_study_per_town(app: TestApp) {
         .text();
     assert!(admin_page.contains("import-opm-sales"));
 }
+
+// ------------------------------------------------------------ a town's roll
+
+both_dbs!(a_town_imports_its_roll_validates_sales_and_studies_them);
+
+/// Twelve parcels on Elm St, neighbourhood N1: parcel i is appraised at
+/// $200,000 + i × $10,000 ($50,000 of it land), so its assessment is exactly
+/// 70 % of that: $147,000 for parcel 1 … $224,000 for parcel 12.
+fn roll(owner_of_3: &str, building_of_5: u32) -> String {
+    let mut s = String::from(
+        "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,style,year_built,living_sqft,quality,condition,exemptions\n",
+    );
+    for i in 1..=12u32 {
+        let owner = if i == 3 {
+            owner_of_3.to_owned()
+        } else {
+            format!("Owner {i}")
+        };
+        let building = if i == 5 {
+            building_of_5
+        } else {
+            150_000 + i * 10_000
+        };
+        let ex = if i == 2 { "VET:1000" } else { "" };
+        s.push_str(&format!(
+            "10-1-{i},{i} Elm St,N1,residential,10890,50000,{building},{owner},Colonial,1960,1500,Average,Good,{ex}\n"
+        ));
+    }
+    s
+}
+
+/// Generic sales: eight plain sales, and one each that a rule flags (a
+/// quitclaim, a family sale, a foreclosure, a nominal price).
+const SALES: &str = "parcel_id,sale_date,price,grantor,grantee,deed_type,reference,non_use_code
+10-1-1,2024-03-01,200000,A Seller,B Buyer,Warranty,B100/P1,
+10-1-2,2024-04-10,225000,C Seller,D Buyer,Warranty,B100/P2,
+10-1-3,2024-05-15,230000,E Seller,F Buyer,Warranty,B100/P3,
+10-1-4,2024-06-20,245000,G Seller,H Buyer,Warranty,B100/P4,
+10-1-5,2024-07-01,240000,I Seller,J Buyer,Warranty,B100/P5,
+10-1-6,2024-08-05,270000,K Seller,L Buyer,Warranty,B100/P6,
+10-1-7,2024-09-09,265000,M Seller,N Buyer,Warranty,B100/P7,
+10-1-8,2024-10-10,280000,O Seller,P Buyer,Warranty,B100/P8,
+10-1-9,2024-02-02,150000,Q Seller,R Buyer,Quitclaim,B100/P9,
+10-1-10,2024-03-03,300000,JONES ROBERT,\"Jones, Emily\",Warranty,B100/P10,
+10-1-11,2024-04-04,180000,Bank,S Buyer,Warranty,B100/P11,14 - Foreclosure
+10-1-12,2023-05-05,1000,T Seller,U Buyer,Warranty,B100/P12,
+";
+
+async fn a_town_imports_its_roll_validates_sales_and_studies_them(app: TestApp) {
+    let assessor = app
+        .token("assessor.hartford", "hartford", "assessment")
+        .await;
+    let clerk = app.demo_session("clerk.hartford").await;
+    let upload = |path: String, body: String| {
+        let app = &app;
+        let assessor = &assessor;
+        async move {
+            app.raw(
+                Method::POST,
+                &path,
+                assessor,
+                Some("text/csv"),
+                body.into_bytes(),
+            )
+            .await
+        }
+    };
+    let parcels_url =
+        |name: &str| format!("/api/v1/towns/hartford/assessment/parcel-imports?file_name={name}");
+    let sales_url = |name: &str, layout: &str| {
+        format!("/api/v1/towns/hartford/assessment/sale-imports?file_name={name}&layout={layout}")
+    };
+    let count = |app: &TestApp| {
+        let app = app.clone();
+        let assessor = assessor.clone();
+        async move {
+            app.api(
+                Method::GET,
+                "/api/v1/towns/hartford/assessment/parcels?limit=1",
+                &assessor,
+                None,
+            )
+            .await
+            .json()["total"]
+                .as_i64()
+        }
+    };
+
+    // A bad row anywhere imports nothing; the error names file, row and column.
+    let bad = roll("Owner 3", 190_000).replace(
+        "10-1-7,7 Elm St,N1,residential,10890",
+        "10-1-7,7 Elm St,N1,residential,lots",
+    );
+    let r = upload(parcels_url("bad-roll.csv"), bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(
+        r.text().contains("bad-roll.csv, row 8, column land_sqft"),
+        "{}",
+        r.text()
+    );
+    assert_eq!(count(&app).await, Some(0));
+
+    let r = upload(parcels_url("roll.csv"), roll("Owner 3", 190_000)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        (r.json()["rows"].as_i64(), r.json()["added"].as_i64()),
+        (Some(12), Some(12))
+    );
+    let r = upload(parcels_url("again.csv"), roll("Owner 3", 190_000)).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+
+    // Parcel 2: $220,000 appraised → $154,000 assessed, with a $1,000 veteran's exemption.
+    let p2 = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/parcels/10-1-2",
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(p2.status, StatusCode::OK, "{}", p2.text());
+    let p2 = p2.json();
+    assert_eq!(p2["appraised_cents"], 22_000_000);
+    assert_eq!(p2["assessed_cents"], 15_400_000);
+    assert_eq!(p2["exemptions"][0]["program"], "VET");
+    assert_eq!(p2["exemptions_cents"], 100_000);
+
+    // A second roll: parcel 3 sold to a new owner, parcel 5's building revalued.
+    let r = upload(
+        parcels_url("roll-2.csv"),
+        roll("Nguyen Family Trust", 195_000),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        (r.json()["added"].as_i64(), r.json()["changed"].as_i64()),
+        (Some(0), Some(2))
+    );
+    let p3 = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/parcels/10-1-3",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    let owners: Vec<&str> = p3["owners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["owner"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["Nguyen Family Trust", "Owner 3"]);
+    let audit = app
+        .api(
+            Method::GET,
+            &format!(
+                "/api/v1/audit?entity_id={}",
+                p3["parcel"]["id"].as_str().unwrap()
+            ),
+            &app.demo_session("assessor.hartford").await,
+            None,
+        )
+        .await
+        .json();
+    let events = audit["events"]
+        .as_array()
+        .or(audit.as_array())
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        events.iter().any(|e| e["action"] == "parcel.update"
+            && e["after"]["changed"]["owner"]
+                == serde_json::json!(["Owner 3", "Nguyen Family Trust"])),
+        "{audit}"
+    );
+    let p5 = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/parcels/10-1-5",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(p5["parcel"]["building_cents"], 19_500_000);
+    assert_eq!(p5["parcel"]["version"], 2);
+
+    // Bad sales: each names its row and column, and nothing is imported.
+    for (body, needle) in [
+        (
+            "10-1-1,2024-03-01,0",
+            "bad.csv, row 2, column price: the price 0 is not more than zero",
+        ),
+        ("10-1-1,2024-02-30,1000", "bad.csv, row 2, column sale_date"),
+        (
+            "10-1-1,2031-01-01,1000",
+            "bad.csv, row 2, column sale_date: 2031-01-01 is in the future",
+        ),
+        (
+            "99-9-9,2024-03-01,1000",
+            "bad.csv, row 2, column parcel_id: there is no parcel 99-9-9",
+        ),
+        (
+            "10-1-1,2024-03-01,1000\n10-1-1,2024-03-01,1000",
+            "bad.csv, row 3, column parcel_id: the same sale",
+        ),
+        (
+            "10-1-1,2024-03-01,ten",
+            "bad.csv, row 2, column price: 'ten' is not an amount",
+        ),
+    ] {
+        let r = upload(
+            sales_url("bad.csv", "csv"),
+            format!("parcel_id,sale_date,price\n{body}\n"),
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            r.text()
+        );
+        assert!(r.text().contains(needle), "{needle}: {}", r.text());
+    }
+    let r = upload(sales_url("sales.csv", "csv"), SALES.to_owned()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["added"].as_i64(), Some(12));
+
+    let sales = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/sales",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    let by_parcel = |key: &str| {
+        sales
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["parcel_key"] == key)
+            .cloned()
+            .unwrap()
+    };
+    for (key, flags) in [
+        ("10-1-1", ""),
+        ("10-1-9", "deed"),
+        ("10-1-10", "family"),
+        ("10-1-11", "non_use"),
+        ("10-1-12", "nominal"),
+    ] {
+        let s = by_parcel(key);
+        assert_eq!(s["flags"], flags, "{s}");
+        assert_eq!(s["qualified"], flags.is_empty(), "{s}");
+    }
+    let flagged = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/sales?status=flagged",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(flagged.as_array().unwrap().len(), 4);
+
+    // The family sale was verified as arm's-length: the analyst qualifies it, with a note.
+    let family = by_parcel("10-1-10")["id"].as_str().unwrap().to_owned();
+    let decide = format!("/api/v1/towns/hartford/assessment/sales/{family}/decision");
+    let r = app
+        .api(
+            Method::POST,
+            &decide,
+            &assessor,
+            Some(serde_json::json!({"decision": "qualified", "note": "ok"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("note"), "{}", r.text());
+    let note = "Cousins; listed on MLS 41 days, sold at asking";
+    let r = app
+        .api(
+            Method::POST,
+            &decide,
+            &assessor,
+            Some(serde_json::json!({"decision": "qualified", "note": note})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (r.json()["qualified"].as_bool(), r.json()["flags"].as_str()),
+        (Some(true), Some("family"))
+    );
+
+    // OPM's layout: addresses are matched to parcels; another town's row or
+    // an unknown address imports nothing.
+    let head = "Serial Number,List Year,Date Recorded,Town,Address,Assessed Value,Sale Amount,Sales Ratio,Property Type,Residential Type,Non Use Code,Assessor Remarks,OPM remarks,Location\n";
+    let r = upload(sales_url("opm.csv", "opm"), format!("{head}240001,2024,11/01/2024,Hartford,12 ELM ST.,224000,310000,0.72,Residential,Single Family,,,,\n240002,2024,11/02/2024,Avon,1 Main St,1,2,1,Residential,,,,,\n")).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.text()
+            .contains("opm.csv, row 3, column Town: 'Avon' is not Hartford"),
+        "{}",
+        r.text()
+    );
+    let r = upload(sales_url("opm.csv", "opm"), format!("{head}240003,2024,11/01/2024,Hartford,99 Oak St,224000,310000,0.72,Residential,Single Family,,,,\n")).await;
+    assert!(
+        r.text()
+            .contains("opm.csv, row 2, column Address: no parcel in the roll is at '99 Oak St'"),
+        "{}",
+        r.text()
+    );
+    let r = upload(sales_url("opm.csv", "opm"), format!("{head}240001,2024,11/01/2024,Hartford,12 ELM ST.,224000,310000,0.72,Residential,Single Family,,,,\n")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // The study: ten qualified sales (the eight plain ones, the qualified
+    // family sale, the OPM sale), each against its parcel's assessment now
+    // (parcel 5 revalued: $245,000 → $171,500). Computed separately: ratios
+    // 147000/200000 … 224000/310000; median 0.700000, level 1.000,
+    // COD 2.0163, PRD 1.00033.
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/ratio-study?by=neighbourhood",
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let s = r.json();
+    assert_eq!(
+        (
+            s["sales"].as_i64(),
+            s["qualified"].as_i64(),
+            s["trimmed"].as_i64()
+        ),
+        (Some(13), Some(10), Some(0))
+    );
+    let o = &s["overall"];
+    assert_eq!(o["n"], 10);
+    assert_eq!(o["median_ratio"], 0.7);
+    assert_eq!(o["level"], 1.0);
+    assert_eq!(o["cod"], 2.02);
+    assert_eq!(o["prd"], 1.0);
+    // A COD under 5 is outside IAAO's range (too uniform to be believable).
+    assert_eq!(
+        (o["met"]["level"].as_bool(), o["met"]["cod"].as_bool()),
+        (Some(true), Some(false))
+    );
+    assert_eq!(s["strata"][0]["label"], "N1");
+    // A period with fewer than five qualified sales gives no study, and says why.
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/ratio-study?from=2024-09-01&to=2024-12-31",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(r["overall"], serde_json::Value::Null);
+    assert!(
+        r["no_study"].as_str().unwrap().contains("there are 3"),
+        "{r}"
+    );
+
+    // Corrections by hand are guarded by the version.
+    let p = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/parcels/10-1-4",
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    let mut data = p["parcel"].clone();
+    data["living_sqft"] = 1_620.into();
+    let put = |version: i64, data: serde_json::Value| {
+        let app = &app;
+        let assessor = &assessor;
+        async move {
+            app.api(
+                Method::PUT,
+                "/api/v1/towns/hartford/assessment/parcels/10-1-4",
+                assessor,
+                Some(serde_json::json!({"version": version, "parcel": data})),
+            )
+            .await
+        }
+    };
+    let r = put(1, data.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        (
+            r.json()["living_sqft"].as_i64(),
+            r.json()["version"].as_i64()
+        ),
+        (Some(1_620), Some(2))
+    );
+    let r = put(1, data.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    data["quality"] = 9.into();
+    let r = put(2, data).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("quality"), "{}", r.text());
+
+    // The town's clerk holds no assessment grant: the roll does not exist for them.
+    let r = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/assessment/parcels",
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -30,6 +30,8 @@ struct TownB {
     import_id: String,
     recurring_id: String,
     vendor_id: String,
+    parcel_id: String,
+    sale_id: String,
 }
 
 impl TownB {
@@ -48,6 +50,8 @@ impl TownB {
             "import" => self.import_id.clone(),
             "recurring" => self.recurring_id.clone(),
             "vendor" => self.vendor_id.clone(),
+            "parcel" => self.parcel_id.clone(),
+            "sale" => self.sale_id.clone(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -211,6 +215,49 @@ async fn fixtures(app: &TestApp) -> TownB {
         recurring.text()
     );
     let recurring_id = recurring.json()["id"].as_str().unwrap().to_owned();
+    // West Hartford's roll: one parcel and its sale.
+    let roll = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/parcel-imports?file_name=roll.csv",
+            &b_user,
+            Some("text/csv"),
+            b"parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\nB-1,1 Isolation Way,W1,residential,10000,50000,150000,B Owner\n".to_vec(),
+        )
+        .await;
+    assert_eq!(roll.status, StatusCode::CREATED, "{}", roll.text());
+    let sale = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/sale-imports?file_name=sales.csv",
+            &b_user,
+            Some("text/csv"),
+            b"parcel_id,sale_date,price\nB-1,2024-05-01,280000\n".to_vec(),
+        )
+        .await;
+    assert_eq!(sale.status, StatusCode::CREATED, "{}", sale.text());
+    let b_sales = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/west-hartford/assessment/sales",
+            &b_user,
+            None,
+        )
+        .await
+        .json();
+    let sale_id = b_sales[0]["id"].as_str().unwrap().to_owned();
+    let parcel_id = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/west-hartford/assessment/parcels/B-1",
+            &b_user,
+            None,
+        )
+        .await
+        .json()["parcel"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -244,6 +291,8 @@ async fn fixtures(app: &TestApp) -> TownB {
         import_id,
         recurring_id,
         vendor_id: vendor["id"].as_str().unwrap().to_owned(),
+        parcel_id,
+        sale_id,
     }
 }
 

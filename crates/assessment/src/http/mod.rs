@@ -22,20 +22,28 @@ use utoipa_axum::routes;
 
 use crate::opm::{self, ImportSummary, TownDetail, TownStudy};
 
+mod roll;
+
+pub use roll::Assessment;
+
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: OpenApiRouter::new()
-            .routes(routes!(api_dashboard))
-            .routes(routes!(api_town))
-            .routes(routes!(api_import)),
+        api: roll::api(
+            OpenApiRouter::new()
+                .routes(routes!(api_dashboard))
+                .routes(routes!(api_town))
+                .routes(routes!(api_import)),
+        ),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    r.get("/assessment/ratio-studies", page_dashboard)
-        .upload("/assessment/ratio-studies", page_import)
+    roll::pages(
+        r.get("/assessment/ratio-studies", page_dashboard)
+            .upload("/assessment/ratio-studies", page_import),
+    )
 }
 
 /// Which studies to show.
