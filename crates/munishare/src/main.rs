@@ -220,7 +220,7 @@ fn print_demo(creds: &demo::DemoCredentials) {
     println!();
 }
 
-async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
+async fn seed_if_empty(db: &Db, blobs: &BlobStore, no_demo: bool) -> Result<()> {
     if !demo::is_empty(db).await? {
         return Ok(());
     }
@@ -231,13 +231,14 @@ async fn seed_if_empty(db: &Db, no_demo: bool) -> Result<()> {
             "\nFirst administrator: {user}  password {password}  (shown only now; you will be asked to change it)\n"
         );
     } else {
-        seed_demo(db).await?;
+        seed_demo(db, blobs).await?;
     }
     Ok(())
 }
 
-/// Seeds the demo region and the finance demo books, and prints how to sign in.
-async fn seed_demo(db: &Db) -> Result<()> {
+/// Seeds the demo region, the finance demo books and the assessment rolls,
+/// and prints how to sign in.
+async fn seed_demo(db: &Db, blobs: &BlobStore) -> Result<()> {
     let now = Timestamp::new(SystemClock.now());
     let demo_password = std::env::var("MUNISHARE_DEMO_PASSWORD")
         .ok()
@@ -247,6 +248,9 @@ async fn seed_demo(db: &Db) -> Result<()> {
     let books = munishare_ledger::demo::seed(db, now).await?;
     let took = started.elapsed();
     let sales = munishare_assessment::demo::seed(db, now).await?;
+    let started = std::time::Instant::now();
+    let rolls = munishare_assessment::demo::seed_rolls(db, blobs, now).await?;
+    let roll_took = started.elapsed();
     print_demo(&creds);
     println!(
         "Finance books (town and board of education, last year closed and this year's months) for {} towns, \
@@ -258,6 +262,14 @@ async fn seed_demo(db: &Db) -> Result<()> {
     println!(
         "Ratio studies: {} OPM sales of the region's towns at /assessment/ratio-studies\n",
         sales.rows
+    );
+    println!(
+        "Assessment rolls for {} towns ({} parcels, {} sales drawn from a hidden market model), seeded in {}.{} s.\n",
+        rolls.len(),
+        rolls.iter().map(|r| r.1).sum::<usize>(),
+        rolls.iter().map(|r| r.2).sum::<usize>(),
+        roll_took.as_secs(),
+        roll_took.subsec_millis() / 100
     );
     Ok(())
 }
@@ -298,12 +310,12 @@ fn secret_key(data_dir: &Path) -> Result<SecretKey> {
 
 async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let db = open_db(common).await?;
-    seed_if_empty(&db, args.no_demo).await?;
     let blobs = BlobStore::open(&object_store_url(
         &common.data_dir,
         args.object_store.as_deref(),
     )?)
     .context("cannot open the object store")?;
+    seed_if_empty(&db, &blobs, args.no_demo).await?;
     let addr: SocketAddr = args.listen.parse().with_context(|| {
         format!(
             "--listen {} is not an address like 127.0.0.1:8080",
@@ -537,7 +549,11 @@ async fn main() -> Result<()> {
             if !demo::is_empty(&db).await? {
                 bail!("the database already holds a region; the demo seeds only an empty database");
             }
-            seed_demo(&db).await?;
+            // The demo's imported files go to the default object store in
+            // the data directory (serve --object-store can name another).
+            let blobs = BlobStore::open(&object_store_url(&cli.common.data_dir, None)?)
+                .context("cannot open the object store")?;
+            seed_demo(&db, &blobs).await?;
             db.close().await;
             Ok(())
         }
