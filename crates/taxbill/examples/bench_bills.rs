@@ -10,7 +10,7 @@
 //! /tmp/peer-rl/bin/python crates/taxbill/examples/bench_bills_peer.py
 //! ```
 //!
-//! `BILLS=1000` runs fewer bills.
+//! `BILLS=1000` runs fewer bills; `bench_bills sample out.pdf` writes one bill to look at.
 
 use std::time::Instant;
 
@@ -22,7 +22,14 @@ use time::macros::date;
 
 const RUNS: usize = 5;
 const FIRST_NAMES: [&str; 8] = [
-    "Désirée", "Thomas", "José", "Ana", "François", "Mary", "Kwame", "Siobhán",
+    "Désirée",
+    "Thomas",
+    "José",
+    "Ana",
+    "François",
+    "Mary",
+    "Kwame",
+    "Siobhán",
 ];
 const LAST_NAMES: [&str; 8] = [
     "O'Neil", "Núñez", "Ferreira", "Lefèvre", "Kowalski", "Mensah", "Brennan", "Smith",
@@ -40,7 +47,7 @@ const STREETS: [&str; 6] = [
 fn bill(i: usize) -> anyhow::Result<Bill> {
     let land = 60_000 + (i as i64 * 37) % 90_000;
     let building = 120_000 + (i as i64 * 7_919) % 400_000;
-    let exemption = if i % 7 == 0 { -3_000 } else { 0 };
+    let exemption = if i.is_multiple_of(7) { -3_000 } else { 0 };
     let net = land + building + exemption;
     // net × 35.37 ÷ 1,000 dollars = net × 3,537 ÷ 1,000 cents, rounded half up.
     let gross = (net * 3_537 + 500) / 1_000;
@@ -123,6 +130,15 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
+    // `bench_bills sample PATH` writes bill 0 as a PDF to look at instead of benchmarking.
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, command, path] = args.as_slice()
+        && command == "sample"
+    {
+        std::fs::write(path, render(&bill(0)?)?)?;
+        println!("wrote {path}");
+        return Ok(());
+    }
     let count: usize = std::env::var("BILLS")
         .ok()
         .map(|v| v.parse())

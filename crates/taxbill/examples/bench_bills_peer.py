@@ -94,17 +94,17 @@ def draw(c, b):
                            "Wethersfield, CT 06109", "Telephone (860) 721-2817"]):
         t("Helvetica", 9, 376, 58 + 11 * k, s)
     for k, s in enumerate([b["owner"]] + b["address"]):
-        t("Helvetica", 9, 72, 152.6 + 10 * k, s)
+        t("Helvetica", 9, 72, 187.5 + 9.5 * k, s)
     info = [("Account", b["account"]), ("Bill number", b["bill"]), ("Bill class", "Real estate"),
             ("Location", b["location"]), ("Map-block-lot", b["parcel"])]
     for k, (label, value) in enumerate(info):
-        t("Helvetica-Bold", 8, 340, 128 + 12 * k, label)
-        t("Helvetica", 9, 406, 128 + 12 * k, value)
+        t("Helvetica-Bold", 8, 340, 150 + 12 * k, label)
+        t("Helvetica", 9, 406, 150 + 12 * k, value)
     c.setLineWidth(0.8)
-    c.line(36, H - 208, 576, H - 208)
+    c.line(36, H - 240, 576, H - 240)
     # Assessment table.
-    t("Helvetica-Bold", 10, 36, 226, "Assessment")
-    top = 240
+    t("Helvetica-Bold", 10, 36, 258, "Assessment")
+    top = 272
     t("Helvetica-Bold", 8, 36, top, "Description")
     r("Helvetica-Bold", 8, 290, top, "Assessed value")
     c.setLineWidth(0.4)
@@ -118,8 +118,8 @@ def draw(c, b):
     t("Helvetica-Bold", 9, 36, top, "Net assessment")
     r("Helvetica-Bold", 9, 290, top, "{:,}".format(b["net"]))
     # Installment table.
-    t("Helvetica-Bold", 10, 320, 226, "Installments")
-    top = 240
+    t("Helvetica-Bold", 10, 320, 258, "Installments")
+    top = 272
     for x, s in [(320, "No."), (336, "Due date"), (416, "Last day without interest")]:
         t("Helvetica-Bold", 8, x, top, s)
     r("Helvetica-Bold", 8, 576, top, "Amount")
@@ -136,7 +136,7 @@ def draw(c, b):
     r("Helvetica-Bold", 9, 576, top, money(b["gross"]))
     # Computation and notes.
     rows = max(len(b["lines"]), len(b["installments"]))
-    top = 226 + 14 + rows * 11.5 + 14.5 + 24
+    top = 258 + 14 + rows * 11.5 + 14.5 + 24
     t("Helvetica-Bold", 10, 36, top,
       "Net assessment {:,} \u00d7 mill rate 35.37 \u00f7 1,000 = tax {}".format(b["net"], money(b["gross"])))
     top += 16

@@ -49,12 +49,15 @@ pub(crate) const COLLECTOR_LINE: Slot = Slot {
     room: RIGHT - COLLECTOR_LEFT,
 };
 /// Left edge of the envelope window's text: 1" (the window's left edge is ⅞" from the envelope's,
-/// and the sheet may sit up to 1" right of it).
-const WINDOW_LEFT: f32 = 72.0;
-/// First baseline in the window: 2.12" from the top, so caps start near 2.04" and the fifth line's
-/// descenders end near 2.71" (the window shows 2.04"–2.71" of a tri-folded sheet however it sits).
-const WINDOW_FIRST_BASELINE: f32 = 152.6;
-const WINDOW_LEADING: f32 = 10.0;
+/// and the sheet may sit up to 1" right of it; the window then shows 0.875"–4.375" of the sheet).
+pub(crate) const WINDOW_LEFT: f32 = 72.0;
+/// First baseline in the window. A #10 window (1⅛" tall, ½" above the envelope's bottom) shows
+/// 2.04"–3.17" from the top of a tri-folded sheet resting at the bottom of the envelope and
+/// 2.5"–3.63" of one pushed to the top; the text keeps to 2.5"–3.17" (180–228 pt), which shows
+/// either way: ascenders of the first line start at 181 pt, descenders of the fifth end at 227.4 pt.
+pub(crate) const WINDOW_FIRST_BASELINE: f32 = 187.5;
+/// Line spacing in the window: 5 lines of 9 pt in 46.3 pt.
+pub(crate) const WINDOW_LEADING: f32 = 9.5;
 /// Each line of owners and mailing address: 3.3" wide, the part of the 4½" window that shows
 /// wherever the sheet sits across the envelope.
 pub(crate) const WINDOW_LINE: Slot = Slot {
@@ -84,7 +87,9 @@ pub(crate) const NOTE: Slot = Slot {
     room: RIGHT - MARGIN,
 };
 
-const TABLE_TOP: f32 = 226.0;
+/// The rule under the address and property blocks, and the tables below it.
+const DIVIDER_TOP: f32 = 240.0;
+const TABLE_TOP: f32 = 258.0;
 const ROW: f32 = 11.5;
 const INSTALLMENTS_LEFT: f32 = 320.0;
 const NOTE_LEADING: f32 = 10.0;
@@ -195,7 +200,7 @@ pub(crate) fn draw_bill(bill: &Bill, painter: &mut Painter) {
     draw_header(bill, painter);
     draw_window(bill, painter);
     draw_info(bill, painter);
-    painter.rule(MARGIN, RIGHT, 208.0, 0.8);
+    painter.rule(MARGIN, RIGHT, DIVIDER_TOP, 0.8);
     draw_assessment(bill, painter);
     draw_installments(bill, painter);
     draw_computation_and_notes(bill, painter);
@@ -257,7 +262,7 @@ fn draw_info(bill: &Bill, p: &mut Painter) {
             .into_iter()
             .map(|(label, value, _)| (label, value)),
     );
-    let mut top = 128.0;
+    let mut top = 150.0;
     for (label, value) in rows {
         p.text(Font::Bold, 8.0, INFO_LABEL_LEFT, top, label);
         p.slot_text(INFO_VALUE, INFO_VALUE_LEFT, top, &value);

@@ -90,3 +90,52 @@ pub fn assert_lines_contain(lines: &[String], expected: &[&str]) -> anyhow::Resu
     );
     Ok(())
 }
+
+/// A word as `pdftotext -bbox` places it: points from the page's top-left corner.
+#[derive(Debug)]
+pub struct WordBox {
+    pub text: String,
+    pub x_min: f64,
+    pub y_min: f64,
+    pub x_max: f64,
+    pub y_max: f64,
+}
+
+/// Every word of the first page with its box, from `pdftotext -bbox`.
+pub fn word_boxes(pdf: &[u8]) -> anyhow::Result<Vec<WordBox>> {
+    let html = run(
+        "pdftotext",
+        &["-bbox", "-f", "1", "-l", "1", "-enc", "UTF-8"],
+        pdf,
+    )?;
+    let attribute = |line: &str, name: &str| -> anyhow::Result<f64> {
+        let start = line
+            .find(&format!("{name}=\""))
+            .ok_or_else(|| anyhow::anyhow!("no {name} in {line}"))?
+            + name.len()
+            + 2;
+        let end = line[start..]
+            .find('"')
+            .ok_or_else(|| anyhow::anyhow!("unterminated {name} in {line}"))?;
+        Ok(line[start..start + end].parse()?)
+    };
+    let mut words = Vec::new();
+    for line in html
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("<word "))
+    {
+        let text_start = line.find('>').map_or(0, |i| i + 1);
+        let text_end = line.rfind("</word>").unwrap_or(line.len());
+        words.push(WordBox {
+            text: line[text_start..text_end]
+                .replace("&apos;", "'")
+                .replace("&amp;", "&"),
+            x_min: attribute(line, "xMin")?,
+            y_min: attribute(line, "yMin")?,
+            x_max: attribute(line, "xMax")?,
+            y_max: attribute(line, "yMax")?,
+        });
+    }
+    Ok(words)
+}

@@ -6,7 +6,7 @@ use munishare_taxbill::{
 use time::macros::date;
 
 use crate::fixtures::{newington_motor_vehicle, wethersfield_real_estate};
-use crate::poppler::{assert_lines_contain, info_value, page_count, text_lines};
+use crate::poppler::{assert_lines_contain, info_value, page_count, text_lines, word_boxes};
 
 #[test]
 fn a_real_estate_bill_reads_back_with_its_figures() -> anyhow::Result<()> {
@@ -246,5 +246,42 @@ fn a_bill_at_every_limit_still_fits_one_page() -> anyhow::Result<()> {
 fn the_same_bill_gives_the_same_bytes() -> anyhow::Result<()> {
     let bill = wethersfield_real_estate()?;
     assert_eq!(render(&bill)?, render(&bill)?);
+    Ok(())
+}
+
+#[test]
+fn the_address_shows_through_a_number_10_window_however_the_sheet_sits() -> anyhow::Result<()> {
+    // A #10 envelope is 9½" × 4⅛"; its window 4½" × 1⅛", ⅞" from the left, ½" from the bottom.
+    // A sheet folded in three (panels 3⅔" tall, 8½" wide) can slide ⅜"–½" either way inside, so
+    // the part of the sheet always behind the window is x 0.875"–4.375", y 2.5"–3.1667" from
+    // the sheet's top-left corner: 63–315 pt across, 180–228 pt down.
+    let (left, right, top, bottom) = (63.0, 315.0, 180.0, 228.0);
+    let mut bill = wethersfield_real_estate()?;
+    bill.owners = vec![
+        "Désirée O'Neil".into(),
+        "Thomas O'Neil".into(),
+        "Trustees of the O'Neil Family Revocable Trust".into(),
+    ];
+    bill.mailing_address = vec!["41 Wolcott Hill Rd".into(), "Wethersfield, CT 06109".into()];
+    let expected_words: usize = bill
+        .owners
+        .iter()
+        .chain(&bill.mailing_address)
+        .map(|l| l.split(' ').count())
+        .sum();
+    let words = word_boxes(&render(&bill)?)?;
+    // Everything left of the property block between the header and the tables is the address.
+    let window: Vec<_> = words
+        .iter()
+        .filter(|w| w.x_min < 330.0 && w.y_min > 100.0 && w.y_max < 240.0)
+        .collect();
+    assert_eq!(window.len(), expected_words, "{window:#?}");
+    assert_eq!(window.first().map(|w| w.text.as_str()), Some("Désirée"));
+    for w in window {
+        assert!(
+            w.x_min >= left && w.x_max <= right && w.y_min >= top && w.y_max <= bottom,
+            "{w:?} is outside the window area"
+        );
+    }
     Ok(())
 }
