@@ -10,6 +10,7 @@
 #     otherwise the script warns and the PostgreSQL tests skip themselves.
 #   - moto_server (S3-compatible test server, from PyPI: moto[server]).
 #   - Debian's chromium + chromedriver (browser tests).
+#   - Debian's poppler-utils (pdftotext, pdfinfo: the tax-bill tests read the PDFs back).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -78,6 +79,13 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     log "installing chromium and chromium-driver with apt"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# ---- poppler-utils (pdftotext, pdfinfo) ---------------------------------------------------
+if [[ ! -x /usr/bin/pdftotext || ! -x /usr/bin/pdfinfo ]]; then
+    log "installing poppler-utils with apt"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
 fi
 
 # ---- run the tests ----------------------------------------------------------------------
