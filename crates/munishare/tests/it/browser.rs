@@ -197,6 +197,198 @@ async fn finance_flow_on_postgres() {
     .await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assessment_flow_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, an_assessor_imports_validates_and_studies).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn assessment_flow_on_postgres() {
+    crate::harness::run(Backend::Postgres, an_assessor_imports_validates_and_studies).await;
+}
+
+async fn upload(wd: &WebDriver, kind: &str, path: &std::path::Path) {
+    wd.find(By::Css(&format!("#imp-kind option[value='{kind}']")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wd.find(By::Id("imp-file"))
+        .await
+        .unwrap()
+        .send_keys(path.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(wd, By::Css("#assessment-import button[type=submit]")).await;
+}
+
+/// The assessor's main flow in a browser: import a roll and its sales,
+/// correct a parcel, decide a flagged sale, read the ratio study.
+async fn an_assessor_imports_validates_and_studies(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // A roll and sales as the town's CAMA would export them (the demo's generator).
+    let today = time::macros::date!(2026 - 11 - 26);
+    let roll = munishare_assessment::demo::generate(
+        "Hartford",
+        160_000.0,
+        600,
+        munishare_assessment::demo::valuation_date(today),
+        today,
+        11,
+    );
+    let dir = std::env::temp_dir().join(format!("munishare-roll-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (roll_file, sales_file) = (
+        dir.join("hartford-roll.csv"),
+        dir.join("hartford-sales.csv"),
+    );
+    std::fs::write(&roll_file, &roll.parcels_csv).unwrap();
+    std::fs::write(&sales_file, &roll.sales_csv).unwrap();
+    let sales_rows = roll.sales_csv.lines().count() - 1;
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford")).await.unwrap();
+    click_and_wait(&wd, By::LinkText("Property assessment")).await;
+    assert_eq!(
+        wd.current_url().await.unwrap().path(),
+        "/t/hartford/assessment"
+    );
+    upload(&wd, "parcels", &roll_file).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "hartford-roll.csv: 600 rows read, 600 added, 0 changed."
+    );
+    upload(&wd, "sales-csv", &sales_file).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        format!("hartford-sales.csv: {sales_rows} rows read, {sales_rows} added, 0 changed.")
+    );
+    // The same file again is refused, and says so.
+    upload(&wd, "sales-csv", &sales_file).await;
+    assert!(
+        flash_text(&wd).await.starts_with(
+            "Nothing was imported. hartford-sales.csv: this file was imported already"
+        ),
+        "{}",
+        flash_text(&wd).await
+    );
+    shot(&wd, "assessment-overview").await;
+
+    // The roll, filtered by neighbourhood; one parcel opened and corrected.
+    click_and_wait(&wd, By::LinkText("Parcels")).await;
+    wd.find(By::Css("#pf-n option[value='N03']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#parcel-filter button[type=submit]")).await;
+    let table = wd
+        .find(By::Id("parcels"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let expected = roll
+        .parcels_csv
+        .lines()
+        .filter(|l| l.contains(",N03,"))
+        .count();
+    assert!(
+        text(&wd)
+            .await
+            .contains(&format!("{expected} parcels match")),
+        "{table}"
+    );
+    shot(&wd, "assessment-parcels").await;
+    click_and_wait(&wd, By::Css("#parcels tbody tr:first-child a")).await;
+    wd.find(By::Id("parcel-values")).await.unwrap();
+    fill(&wd, "pe-liv", "1,777").await;
+    click_and_wait(&wd, By::Css("#parcel-edit button[type=submit]")).await;
+    assert!(
+        flash_text(&wd).await.ends_with("saved (version 2)."),
+        "{}",
+        flash_text(&wd).await
+    );
+    let facts = wd
+        .find(By::Id("parcel-facts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(facts.contains("1,777 sq ft"), "{facts}");
+    shot(&wd, "assessment-parcel").await;
+
+    // A flagged sale: the analyst disqualifies or qualifies it with a note.
+    wd.goto(format!("{base}/t/hartford/assessment/sales?status=flagged"))
+        .await
+        .unwrap();
+    let first = wd
+        .find(By::Css("#sales tbody tr:first-child"))
+        .await
+        .unwrap();
+    first
+        .find(By::Css("select[name=decision] option[value=qualified]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    first
+        .find(By::Css("input[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("Verified with the buyer: listed on MLS, arm's length")
+        .await
+        .unwrap();
+    click_and_wait(
+        &wd,
+        By::Css("#sales tbody tr:first-child form.decide button"),
+    )
+    .await;
+    assert!(
+        flash_text(&wd).await.ends_with(": qualified."),
+        "{}",
+        flash_text(&wd).await
+    );
+    let decided = wd
+        .find(By::Id("sales"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        decided.contains("qualified: Verified with the buyer"),
+        "{decided}"
+    );
+    shot(&wd, "assessment-sales").await;
+
+    // The town's ratio study, by neighbourhood, with its chart.
+    click_and_wait(&wd, By::LinkText("Ratio study")).await;
+    let strata = wd
+        .find(By::Id("strata"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(strata.contains("All qualified sales"), "{strata}");
+    for hood in ["N01", "N06"] {
+        assert!(strata.contains(hood), "{strata}");
+    }
+    wd.find(By::Css("figure.bars svg rect")).await.unwrap();
+    shot(&wd, "assessment-ratio-study").await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 async fn fill(wd: &WebDriver, id: &str, value: &str) {
     let e = wd.find(By::Id(id)).await.unwrap();
     e.clear().await.unwrap();
