@@ -8,6 +8,7 @@
 //! build on them.
 
 pub mod demo;
+pub mod grand_list;
 pub mod http;
 pub mod imports;
 pub mod opm;

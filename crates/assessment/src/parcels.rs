@@ -49,6 +49,18 @@ pub const EXEMPTIONS: [(&str, &str, &str); 5] = [
     ("DISABLED", "CGS 12-81(55)", "Totally disabled"),
 ];
 
+/// Whether a parcel id is map-block-lot: three parts of 1 to 8 letters,
+/// digits or points, joined by `-` or `/` (e.g. `123-4-56`, `12/3/4.1`).
+pub fn is_map_block_lot(s: &str) -> bool {
+    let parts: Vec<&str> = s.split(['-', '/']).collect();
+    parts.len() == 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.len() <= 8
+                && p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        })
+}
+
 /// The name of a grade.
 pub fn grade_name(g: i64) -> &'static str {
     usize::try_from(g - 1)
@@ -383,8 +395,13 @@ pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<ParcelRow>> {
                 })
         };
         let parcel_key = text(0, 40)?;
-        if parcel_key.is_empty() {
-            return Err(Error::invalid(place(0), "the parcel id is empty"));
+        if !is_map_block_lot(&parcel_key) {
+            return Err(Error::invalid(
+                place(0),
+                format!(
+                    "'{parcel_key}' is not map-block-lot (e.g. 123-4-56: three parts of letters, digits or points)"
+                ),
+            ));
         }
         if let Some(first) = seen.insert(parcel_key.clone(), row) {
             return Err(Error::invalid(
@@ -987,6 +1004,12 @@ fn check(d: &ParcelData) -> Result<()> {
         Ok(())
     };
     text("parcel_key", &d.parcel_key, 40, true)?;
+    if !is_map_block_lot(&d.parcel_key) {
+        return Err(Error::invalid(
+            "parcel_key",
+            "use map-block-lot, e.g. 123-4-56",
+        ));
+    }
     text("location", &d.location, 200, true)?;
     text("neighbourhood", &d.neighbourhood, 20, false)?;
     text("zoning", &d.zoning, 20, false)?;
@@ -1157,35 +1180,42 @@ mod tests {
     #[test]
     fn bad_rows_name_the_row_and_column() {
         assert!(
-            err("1,A,N,residential,abc,1,1,O,,,,\n")
+            err("1-1-1,A,N,residential,abc,1,1,O,,,,\n")
                 .starts_with("roll.csv, row 2, column land_sqft: 'abc'")
         );
         assert!(
-            err("1,A,N,castle,1,1,1,O,,,,\n").starts_with("roll.csv, row 2, column property_class")
+            err("1-1-1,A,N,castle,1,1,1,O,,,,\n")
+                .starts_with("roll.csv, row 2, column property_class")
         );
         assert!(
-            err("1,A,N,residential,1,-5,1,O,,,,\n")
+            err("1-1-1,A,N,residential,1,-5,1,O,,,,\n")
                 .starts_with("roll.csv, row 2, column land_value")
         );
         assert!(
-            err("1,A,N,residential,1,1,1,O,Superb,,,\n")
+            err("1-1-1,A,N,residential,1,1,1,O,Superb,,,\n")
                 .starts_with("roll.csv, row 2, column quality")
         );
         assert!(
-            err("1,A,N,residential,1,1,1,O,,XYZ:5,,\n")
+            err("1-1-1,A,N,residential,1,1,1,O,,XYZ:5,,\n")
                 .starts_with("roll.csv, row 2, column exemptions: 'XYZ'")
         );
-        assert!(err("1,A,N,residential,1,1,1,,,,,\n").starts_with("roll.csv, row 2, column owner"));
         assert!(
-            err("1,A,N,residential,1,1,1,O,,,,10\n")
+            err("1-1-1,A,N,residential,1,1,1,,,,,\n").starts_with("roll.csv, row 2, column owner")
+        );
+        assert!(
+            err("1-1-1,A,N,residential,1,1,1,O,,,,10\n")
                 .starts_with("roll.csv, row 2, column pa490_use_value")
         );
         assert_eq!(
-            err("1,A,N,residential,1,1,1,O,,,,\n1,B,N,residential,1,1,1,O,,,,\n"),
-            "roll.csv, row 3, column parcel_id: parcel 1 is also row 2"
+            err("1-1-1,A,N,residential,1,1,1,O,,,,\n1-1-1,B,N,residential,1,1,1,O,,,,\n"),
+            "roll.csv, row 3, column parcel_id: parcel 1-1-1 is also row 2"
         );
         assert_eq!(err(""), "roll.csv: the file has no parcels");
-        match read("roll.csv", b"parcel_id,location\n1,A\n") {
+        assert!(
+            err("1-1,A,N,residential,1,1,1,O,,,,\n")
+                .starts_with("roll.csv, row 2, column parcel_id: '1-1' is not map-block-lot")
+        );
+        match read("roll.csv", b"parcel_id,location\n1-1-1,A\n") {
             Err(Error::Invalid { field, .. }) => {
                 assert_eq!(field, "roll.csv, row 1, column neighbourhood")
             }

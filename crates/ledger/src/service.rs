@@ -10,7 +10,7 @@ use munishare_platform::audit::{self, Change};
 use munishare_platform::db::{Executor, Tx};
 use munishare_platform::tenancy::EntityKind;
 use munishare_platform::types::{FiscalYear, Money, Permission, Service, Timestamp, format_date};
-use munishare_platform::{Error, Result};
+use munishare_platform::{Error, Result, dispatch};
 use serde::Serialize;
 use time::Date;
 
@@ -534,6 +534,36 @@ pub async fn create_draft(
     new: &NewEntry,
 ) -> Result<(Entry, Vec<Line>)> {
     create_draft_in(scope, tx, now, new, new.adjustment.then_some(13), None).await
+}
+
+/// How another module posts to the ledger (the assessment levy, a
+/// chargeback, …): inside the caller's transaction, an entry whose `source`
+/// names what it records (`levy:2025`), created and posted at once. The
+/// caller needs approve permission in finance. A source is posted once: an
+/// entry with the same source, not reversed, is a conflict.
+pub async fn post_from_source(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    new: &NewEntry,
+    source: &str,
+) -> Result<Posted> {
+    require(scope, Permission::Approve)?;
+    let earlier: Option<(i64, String)> = dispatch!(tx, c => sqlx::query_as(
+        "SELECT e.number, e.status FROM ledger_entries e WHERE e.municipality_id = $1 AND e.source = $2 \
+         AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.municipality_id = e.municipality_id AND r.reverses_id = e.id) \
+         ORDER BY e.created_at DESC LIMIT 1")
+        .bind(scope.municipality_id()).bind(source).fetch_optional(c).await)?;
+    if let Some((number, status)) = earlier {
+        return Err(Error::conflict(
+            "source",
+            format!(
+                "{source} is already in the ledger as {status} entry {number}; reverse it first to post it again"
+            ),
+        ));
+    }
+    let (entry, _) = create_draft_in(scope, tx, now, new, None, Some(source.to_owned())).await?;
+    post_entry(scope, tx, now, &entry.id).await
 }
 
 /// [`create_draft`] into a given year-end period (13 adjustments, 14 the closing period).

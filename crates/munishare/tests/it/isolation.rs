@@ -222,7 +222,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             "/api/v1/towns/west-hartford/assessment/parcel-imports?file_name=roll.csv",
             &b_user,
             Some("text/csv"),
-            b"parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\nB-1,1 Isolation Way,W1,residential,10000,50000,150000,B Owner\n".to_vec(),
+            b"parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\nB-1-1,1 Isolation Way,W1,residential,10000,50000,150000,B Owner\n".to_vec(),
         )
         .await;
     assert_eq!(roll.status, StatusCode::CREATED, "{}", roll.text());
@@ -232,7 +232,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             "/api/v1/towns/west-hartford/assessment/sale-imports?file_name=sales.csv",
             &b_user,
             Some("text/csv"),
-            b"parcel_id,sale_date,price\nB-1,2024-05-01,280000\n".to_vec(),
+            b"parcel_id,sale_date,price\nB-1-1,2024-05-01,280000\n".to_vec(),
         )
         .await;
     assert_eq!(sale.status, StatusCode::CREATED, "{}", sale.text());
@@ -249,7 +249,7 @@ async fn fixtures(app: &TestApp) -> TownB {
     let parcel_id = app
         .api(
             Method::GET,
-            "/api/v1/towns/west-hartford/assessment/parcels/B-1",
+            "/api/v1/towns/west-hartford/assessment/parcels/B-1-1",
             &b_user,
             None,
         )

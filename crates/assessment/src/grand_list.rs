@@ -1,0 +1,967 @@
+//! The October 1 grand list, the mill rate, tax bills and the levy.
+//!
+//! Taking the grand list copies each parcel's assessment (70 % of its
+//! appraised value; PA 490 land at its use value), exemptions and owner into
+//! the list for that year; the assessor signs it, after which it no longer
+//! changes. The abstract totals it by class. The mill rate is the adopted
+//! levy ÷ the net grand list × 1,000, rounded half up to the places the town
+//! uses (or the rate its board of finance adopted, entered as such). Each
+//! account's tax is net assessment × mills ÷ 1,000, rounded half up to the
+//! cent; it is payable in one installment due July 1 after the list year, or,
+//! above the town's threshold, in two halves due July 1 and January 1 (the
+//! first takes the odd cent); each may be paid without interest for one month
+//! (CGS 12-146), to the next weekday when that day is a weekend. The levy
+//! is posted to the town government's books as a receivable and tax revenue
+//! through the ledger's service, once.
+
+use std::collections::BTreeMap;
+
+use munishare_platform::access::ServiceScope;
+use munishare_platform::db::{Executor, Tx};
+use munishare_platform::tenancy::EntityKind;
+use munishare_platform::types::{Money, Permission, Timestamp, format_date};
+use munishare_platform::{Error, Result, audit, dispatch, execute};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+use time::{Date, Month, Weekday};
+
+use crate::parcels::{self, EXEMPTIONS, change, require};
+
+/// A grand list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct GrandList {
+    /// The list year (October 1 of it).
+    pub list_year: i64,
+    /// `draft` or `signed`.
+    pub status: String,
+    /// When it was (last) taken.
+    pub taken_at: String,
+    /// By whom.
+    pub taken_by: String,
+    /// When the assessor signed it.
+    pub signed_at: String,
+    /// By whom.
+    pub signed_by: String,
+    /// The adopted levy, cents (0 until the mill rate is set).
+    pub levy_cents: i64,
+    /// The mill rate, exact decimal text (empty until set).
+    pub mill_rate: String,
+    /// Taxes above this are payable in two installments, cents.
+    pub installment_threshold_cents: i64,
+    /// The tax collector as printed on bills.
+    pub collector_name: String,
+    /// The collector's address, lines separated by newlines.
+    pub collector_address: String,
+    /// The collector's telephone.
+    pub collector_phone: String,
+    /// The ledger entry of the posted levy (empty until posted).
+    pub levy_entry_id: String,
+    /// Where the last bulk bill run's PDF is kept.
+    pub bills_blob_key: String,
+    /// Bills in it.
+    pub bills_count: i64,
+    /// When it was made.
+    pub bills_made_at: String,
+}
+
+/// One account on a grand list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Item {
+    /// Account, e.g. `RE-101-02-091`.
+    pub account: String,
+    /// The parcel.
+    pub parcel_id: String,
+    /// Map-block-lot.
+    pub parcel_key: String,
+    /// Location.
+    pub location: String,
+    /// Owner as of October 1.
+    pub owner: String,
+    /// Mailing address.
+    pub mailing_address: String,
+    /// Property class.
+    pub property_class: String,
+    /// PA 490 classification.
+    pub pa490: String,
+    /// Assessed land, cents.
+    pub land_cents: i64,
+    /// Assessed building, cents.
+    pub building_cents: i64,
+    /// Gross assessment, cents.
+    pub gross_cents: i64,
+    /// Exemptions as `PROGRAM:cents;…`.
+    pub exemptions: String,
+    /// Exemptions, cents.
+    pub exemptions_cents: i64,
+    /// Net assessment, cents.
+    pub net_cents: i64,
+}
+
+const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, \
+    installment_threshold_cents, collector_name, collector_address, collector_phone, levy_entry_id, bills_blob_key, \
+    bills_count, bills_made_at";
+
+/// One grand list.
+pub async fn get(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+) -> Result<GrandList> {
+    require(scope, Permission::View)?;
+    let sql = format!(
+        "SELECT {GL_COLUMNS} FROM assessment_grand_lists WHERE municipality_id = $1 AND list_year = $2"
+    );
+    dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.municipality_id()).bind(list_year).fetch_optional(c).await)?
+        .ok_or(Error::NotFound { what: "grand list" })
+}
+
+/// The town's grand lists, newest first.
+pub async fn list(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<GrandList>> {
+    require(scope, Permission::View)?;
+    let sql = format!(
+        "SELECT {GL_COLUMNS} FROM assessment_grand_lists WHERE municipality_id = $1 ORDER BY list_year DESC"
+    );
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.municipality_id()).fetch_all(c).await)?,
+    )
+}
+
+/// The assessed land of a parcel: 70 % of its land value (its use value
+/// under PA 490) to the nearest $10; the building takes the rest of the
+/// parcel's assessment, so the two add up to it exactly.
+fn land_and_building(p: &parcels::Parcel) -> (i64, i64) {
+    let land_value = if p.pa490.is_empty() {
+        p.land_cents
+    } else {
+        p.pa490_use_cents
+    };
+    let total = p.assessed_cents();
+    let land = parcels::assessment_of(land_value).min(total);
+    (land, total - land)
+}
+
+fn check_year(list_year: i64, today: Date) -> Result<()> {
+    let latest = if today.month() >= Month::October {
+        today.year()
+    } else {
+        today.year() - 1
+    };
+    if !(2000..=i64::from(latest)).contains(&list_year) {
+        return Err(Error::invalid(
+            "list_year",
+            format!("a grand list is taken on October 1; the latest one that has come is {latest}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Takes (or takes again, while a draft) the grand list of October 1 of
+/// `list_year` from the roll as it stands.
+pub async fn take(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+) -> Result<GrandList> {
+    require(scope, Permission::Edit)?;
+    check_year(list_year, now.datetime().date())?;
+    let m = scope.municipality_id();
+    let existing = get(scope, tx, list_year).await.ok();
+    if existing.as_ref().is_some_and(|gl| gl.status == "signed") {
+        return Err(Error::conflict(
+            "list_year",
+            format!(
+                "the {list_year} grand list is signed; it changes only by certificates of correction"
+            ),
+        ));
+    }
+    let roll = parcels::all(scope, tx).await?;
+    if roll.is_empty() {
+        return Err(Error::invalid(
+            "list_year",
+            "the roll has no parcels; import the roll first",
+        ));
+    }
+    let exemptions: Vec<(String, String, i64)> = dispatch!(tx, c => sqlx::query_as(
+        "SELECT parcel_id, program, amount_cents FROM assessment_exemptions WHERE municipality_id = $1 ORDER BY program")
+        .bind(m).fetch_all(c).await)?;
+    let mut by_parcel: BTreeMap<&str, Vec<(&str, i64)>> = BTreeMap::new();
+    for (p, program, cents) in &exemptions {
+        by_parcel
+            .entry(p.as_str())
+            .or_default()
+            .push((program.as_str(), *cents));
+    }
+    let stamp = now.to_db();
+    let actor = scope.actor().label.clone();
+    match existing {
+        Some(_) => {
+            execute!(tx, c => sqlx::query("DELETE FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2")
+                .bind(m).bind(list_year).execute(c).await)?;
+            execute!(tx, c => sqlx::query("UPDATE assessment_grand_lists SET taken_at = $1, taken_by = $2 WHERE municipality_id = $3 AND list_year = $4")
+                .bind(&stamp).bind(&actor).bind(m).bind(list_year).execute(c).await)?;
+        }
+        None => {
+            execute!(tx, c => sqlx::query(
+                "INSERT INTO assessment_grand_lists (municipality_id, list_year, status, taken_at, taken_by, signed_at, signed_by, \
+                 levy_cents, mill_rate, installment_threshold_cents, collector_name, collector_address, collector_phone, \
+                 levy_entry_id, bills_blob_key, bills_count, bills_made_at) \
+                 VALUES ($1, $2, 'draft', $3, $4, '', '', 0, '', 10000, '', '', '', '', '', 0, '')")
+                .bind(m).bind(list_year).bind(&stamp).bind(&actor).execute(c).await)?;
+        }
+    }
+    let items: Vec<Item> = roll
+        .iter()
+        .map(|p| {
+            let (land, building) = land_and_building(p);
+            let gross = land + building;
+            let ex = by_parcel.get(p.id.as_str()).cloned().unwrap_or_default();
+            let ex_total: i64 = ex.iter().map(|e| e.1).sum();
+            Item {
+                account: format!("RE-{}", p.parcel_key),
+                parcel_id: p.id.clone(),
+                parcel_key: p.parcel_key.clone(),
+                location: p.location.clone(),
+                owner: p.owner.clone(),
+                mailing_address: p.mailing_address.clone(),
+                property_class: p.property_class.clone(),
+                pa490: p.pa490.clone(),
+                land_cents: land,
+                building_cents: building,
+                gross_cents: gross,
+                exemptions: ex
+                    .iter()
+                    .map(|(p, c)| format!("{p}:{c}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                exemptions_cents: ex_total.min(gross),
+                net_cents: (gross - ex_total).max(0),
+            }
+        })
+        .collect();
+    const COLS: usize = 14;
+    for chunk in items.chunks(400) {
+        let mut sql = String::from(
+            "INSERT INTO assessment_grand_list_items (municipality_id, list_year, account, parcel_id, parcel_key, location, owner, \
+             mailing_address, property_class, pa490, land_cents, building_cents, gross_cents, exemptions, exemptions_cents, net_cents) VALUES ",
+        );
+        let n = chunk.len() * COLS;
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${}", n + 1, n + 2));
+            for k in 1..=COLS {
+                sql.push_str(&format!(",${}", i * COLS + k));
+            }
+            sql.push(')');
+        }
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for it in chunk {
+                q = q.bind(&it.account).bind(&it.parcel_id).bind(&it.parcel_key).bind(&it.location).bind(&it.owner)
+                    .bind(&it.mailing_address).bind(&it.property_class).bind(&it.pa490).bind(it.land_cents)
+                    .bind(it.building_cents).bind(it.gross_cents).bind(&it.exemptions).bind(it.exemptions_cents).bind(it.net_cents);
+            }
+            q.bind(m).bind(list_year).execute(c).await
+        })?;
+    }
+    let totals = abstract_report(scope, tx, list_year).await?.total;
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "grand_list.take",
+            "grand_list",
+            &list_year.to_string(),
+            None,
+            Some(serde_json::json!({"accounts": totals.accounts, "gross_cents": totals.gross_cents, "net_cents": totals.net_cents})),
+        ),
+    )
+    .await?;
+    get(scope, tx, list_year).await
+}
+
+/// The assessor signs the grand list; it no longer changes.
+pub async fn sign(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+) -> Result<GrandList> {
+    require(scope, Permission::Approve)?;
+    let gl = get(scope, tx, list_year).await?;
+    if gl.status == "signed" {
+        return Err(Error::conflict(
+            "status",
+            format!("the {list_year} grand list is already signed"),
+        ));
+    }
+    execute!(tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET status = 'signed', signed_at = $1, signed_by = $2 WHERE municipality_id = $3 AND list_year = $4")
+        .bind(now.to_db()).bind(&scope.actor().label).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    let totals = abstract_report(scope, tx, list_year).await?.total;
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "grand_list.sign",
+            "grand_list",
+            &list_year.to_string(),
+            Some(serde_json::json!({"status": "draft"})),
+            Some(serde_json::json!({"status": "signed", "net_cents": totals.net_cents})),
+        ),
+    )
+    .await?;
+    get(scope, tx, list_year).await
+}
+
+/// One line of the abstract.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct AbstractLine {
+    /// Class key (`residential`, …, or `use:forest` for PA 490 land).
+    pub class: String,
+    /// Accounts.
+    pub accounts: i64,
+    /// Gross assessment, cents.
+    pub gross_cents: i64,
+    /// Exemptions, cents.
+    pub exemptions_cents: i64,
+    /// Net assessment, cents.
+    pub net_cents: i64,
+}
+
+/// Exemptions by program.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ExemptionLine {
+    /// Program code.
+    pub program: String,
+    /// Statute.
+    pub statute: String,
+    /// Accounts with it.
+    pub accounts: i64,
+    /// Amount, cents (as granted, before any cap at the gross assessment).
+    pub cents: i64,
+}
+
+/// The grand list abstract: gross and net by class, exemptions by program.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Abstract {
+    /// The list year.
+    pub list_year: i64,
+    /// By class.
+    pub lines: Vec<AbstractLine>,
+    /// Exemptions by program.
+    pub exemptions: Vec<ExemptionLine>,
+    /// Totals.
+    pub total: AbstractLine,
+}
+
+/// The abstract of a grand list.
+pub async fn abstract_report(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+) -> Result<Abstract> {
+    require(scope, Permission::View)?;
+    let m = scope.municipality_id();
+    let rows: Vec<(String, String, i64, i64, i64, i64)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT property_class, pa490, COUNT(*), COALESCE(SUM(gross_cents), 0), COALESCE(SUM(exemptions_cents), 0), \
+         COALESCE(SUM(net_cents), 0) FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2 \
+         GROUP BY property_class, pa490 ORDER BY property_class, pa490")
+        .bind(m).bind(list_year).fetch_all(c).await)?;
+    let mut lines = Vec::new();
+    let mut total = AbstractLine {
+        class: "total".into(),
+        ..AbstractLine::default()
+    };
+    for (class, pa490, n, gross, ex, net) in rows {
+        total.accounts += n;
+        total.gross_cents += gross;
+        total.exemptions_cents += ex;
+        total.net_cents += net;
+        lines.push(AbstractLine {
+            class: if pa490.is_empty() {
+                class
+            } else {
+                format!("use:{pa490}")
+            },
+            accounts: n,
+            gross_cents: gross,
+            exemptions_cents: ex,
+            net_cents: net,
+        });
+    }
+    let granted: Vec<(String,)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT exemptions FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2 AND exemptions <> ''")
+        .bind(m).bind(list_year).fetch_all(c).await)?;
+    let mut by_program: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for (text,) in granted {
+        for part in text.split(';') {
+            if let Some((program, cents)) = part.split_once(':') {
+                let e = by_program.entry(program.to_owned()).or_default();
+                e.0 += 1;
+                e.1 += cents.parse::<i64>().unwrap_or(0);
+            }
+        }
+    }
+    let exemptions = by_program
+        .into_iter()
+        .map(|(program, (accounts, cents))| ExemptionLine {
+            statute: EXEMPTIONS
+                .iter()
+                .find(|e| e.0 == program)
+                .map_or("", |e| e.1)
+                .to_owned(),
+            program,
+            accounts,
+            cents,
+        })
+        .collect();
+    Ok(Abstract {
+        list_year,
+        lines,
+        exemptions,
+        total,
+    })
+}
+
+/// The items of a grand list, by account, optionally those whose account, location or owner contains `q`.
+pub async fn items(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+    account: Option<&str>,
+) -> Result<Vec<Item>> {
+    require(scope, Permission::View)?;
+    let base = "SELECT account, parcel_id, parcel_key, location, owner, mailing_address, property_class, pa490, land_cents, \
+                building_cents, gross_cents, exemptions, exemptions_cents, net_cents FROM assessment_grand_list_items \
+                WHERE municipality_id = $1 AND list_year = $2";
+    let m = scope.municipality_id();
+    Ok(match account {
+        Some(a) => {
+            let sql = format!("{base} AND account = $3");
+            dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(list_year).bind(a).fetch_all(c).await)?
+        }
+        None => {
+            let sql = format!("{base} ORDER BY account");
+            dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(list_year).fetch_all(c).await)?
+        }
+    })
+}
+
+/// The mill rate for a levy on a net grand list: levy ÷ net × 1,000,
+/// rounded half up to `places` decimals (2 to 4).
+pub fn mill_rate(levy: Money, net_cents: i64, places: u32) -> Result<Decimal> {
+    if !(2..=4).contains(&places) {
+        return Err(Error::invalid(
+            "places",
+            "a mill rate has 2 to 4 decimal places",
+        ));
+    }
+    if net_cents <= 0 {
+        return Err(Error::invalid(
+            "levy",
+            "the net grand list is zero; there is nothing to levy on",
+        ));
+    }
+    if levy.cents() <= 0 {
+        return Err(Error::invalid("levy", "the levy is more than zero"));
+    }
+    let rate = Decimal::from(levy.cents()) * Decimal::from(1000) / Decimal::from(net_cents);
+    Ok(rate.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero))
+}
+
+/// Tax in cents: net assessment (cents) × mills ÷ 1,000, rounded half up to the cent.
+pub fn tax_cents(net_cents: i64, mills: Decimal) -> i64 {
+    let t = (Decimal::from(net_cents) * mills / Decimal::from(1000))
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+/// One installment of a tax.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Due {
+    /// Due date.
+    #[schema(value_type = String)]
+    pub due: Date,
+    /// Amount, cents.
+    pub cents: i64,
+    /// The last day it may be paid without interest.
+    #[schema(value_type = String)]
+    pub last_day: Date,
+}
+
+fn weekday_on_or_after(d: Date) -> Date {
+    match d.weekday() {
+        Weekday::Saturday => d + time::Duration::days(2),
+        Weekday::Sunday => d + time::Duration::days(1),
+        _ => d,
+    }
+}
+
+/// The installments of a tax on the grand list of `list_year`.
+pub fn installments(tax_cents: i64, list_year: i32, threshold_cents: i64) -> Vec<Due> {
+    let date = |y: i32, m: Month| Date::from_calendar_date(y, m, 1).unwrap_or(Date::MIN);
+    let july = date(list_year + 1, Month::July);
+    let august = date(list_year + 1, Month::August);
+    if tax_cents <= threshold_cents {
+        return vec![Due {
+            due: july,
+            cents: tax_cents,
+            last_day: weekday_on_or_after(august),
+        }];
+    }
+    let second = tax_cents / 2;
+    vec![
+        Due {
+            due: july,
+            cents: tax_cents - second,
+            last_day: weekday_on_or_after(august),
+        },
+        Due {
+            due: date(list_year + 2, Month::January),
+            cents: second,
+            last_day: weekday_on_or_after(date(list_year + 2, Month::February)),
+        },
+    ]
+}
+
+/// What the town adopted for the year's bills.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct RateIn {
+    /// The adopted levy on real property, e.g. "12,345,678.00".
+    pub levy: String,
+    /// Decimal places of the computed mill rate (2 to 4; default 2).
+    pub places: Option<u32>,
+    /// The mill rate as adopted, when the board of finance adopted one
+    /// outright (e.g. "35.37"); otherwise it is computed from the levy.
+    pub mill_rate: Option<String>,
+    /// Taxes above this are payable in two installments (default "100.00").
+    pub installment_threshold: Option<String>,
+    /// The tax collector as printed on bills.
+    pub collector_name: String,
+    /// The collector's address, one line per line.
+    pub collector_address: String,
+    /// The collector's telephone.
+    pub collector_phone: String,
+}
+
+/// Sets the year's mill rate and bill settings. The grand list must be
+/// signed and the levy not yet posted.
+pub async fn set_rate(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+    input: &RateIn,
+) -> Result<GrandList> {
+    require(scope, Permission::Approve)?;
+    let gl = get(scope, tx, list_year).await?;
+    if gl.status != "signed" {
+        return Err(Error::conflict(
+            "list_year",
+            format!("sign the {list_year} grand list before setting its mill rate"),
+        ));
+    }
+    if !gl.levy_entry_id.is_empty() {
+        return Err(Error::conflict(
+            "list_year",
+            format!("the {list_year} levy is posted; its mill rate no longer changes"),
+        ));
+    }
+    let levy = Money::parse("levy", &input.levy)?;
+    let net = abstract_report(scope, tx, list_year).await?.total.net_cents;
+    let rate = match input
+        .mill_rate
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(text) => {
+            let d = Decimal::from_str_exact(text)
+                .ok()
+                .filter(|d| *d > Decimal::ZERO && *d < Decimal::from(1000) && d.scale() <= 4)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "mill_rate",
+                        format!("'{text}' is not a mill rate (e.g. 35.37, at most 4 decimals)"),
+                    )
+                })?;
+            if net <= 0 {
+                return Err(Error::invalid(
+                    "levy",
+                    "the net grand list is zero; there is nothing to levy on",
+                ));
+            }
+            d
+        }
+        None => mill_rate(levy, net, input.places.unwrap_or(2))?,
+    };
+    let threshold = match input
+        .installment_threshold
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        Some(t) => Money::parse("installment_threshold", t)?.cents(),
+        None => 10_000,
+    };
+    if threshold < 0 {
+        return Err(Error::invalid("installment_threshold", "is not negative"));
+    }
+    let name = input.collector_name.trim();
+    if name.is_empty() || name.chars().count() > 80 {
+        return Err(Error::invalid(
+            "collector_name",
+            "name the tax collector (at most 80 characters)",
+        ));
+    }
+    let address: Vec<&str> = input
+        .collector_address
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if address.is_empty() || address.len() > 3 {
+        return Err(Error::invalid(
+            "collector_address",
+            "give the collector's address in 1 to 3 lines",
+        ));
+    }
+    let phone = input.collector_phone.trim();
+    if phone.chars().count() > 30 {
+        return Err(Error::invalid("collector_phone", "at most 30 characters"));
+    }
+    execute!(tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET levy_cents = $1, mill_rate = $2, installment_threshold_cents = $3, collector_name = $4, \
+         collector_address = $5, collector_phone = $6 WHERE municipality_id = $7 AND list_year = $8")
+        .bind(levy.cents()).bind(rate.to_string()).bind(threshold).bind(name).bind(address.join("\n")).bind(phone)
+        .bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    let after = get(scope, tx, list_year).await?;
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "grand_list.mill_rate",
+            "grand_list",
+            &list_year.to_string(),
+            Some(serde_json::json!({"levy_cents": gl.levy_cents, "mill_rate": gl.mill_rate})),
+            Some(serde_json::json!({"levy_cents": after.levy_cents, "mill_rate": after.mill_rate, "net_cents": net})),
+        ),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// The mill rate of a list, once set.
+pub fn mills(gl: &GrandList) -> Result<Decimal> {
+    Decimal::from_str_exact(&gl.mill_rate).map_err(|_| {
+        Error::conflict(
+            "mill_rate",
+            format!("the {} grand list has no mill rate yet", gl.list_year),
+        )
+    })
+}
+
+/// The levy the bills add up to: Σ each account's rounded tax.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LevySummary {
+    /// The adopted levy, cents.
+    pub adopted_cents: i64,
+    /// The sum of the bills, cents.
+    pub billed_cents: i64,
+    /// Billed − adopted (the mill rate's rounding), cents.
+    pub difference_cents: i64,
+    /// Bills with a tax.
+    pub bills: i64,
+}
+
+/// Sums the bills of a list.
+pub async fn levy(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+) -> Result<LevySummary> {
+    let gl = get(scope, ex, list_year).await?;
+    let rate = mills(&gl)?;
+    let nets: Vec<i64> = dispatch!(ex, c => sqlx::query_scalar(
+        "SELECT net_cents FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2")
+        .bind(scope.municipality_id()).bind(list_year).fetch_all(c).await)?;
+    let taxes: Vec<i64> = nets
+        .iter()
+        .map(|n| tax_cents(*n, rate))
+        .filter(|t| *t > 0)
+        .collect();
+    let billed: i64 = taxes.iter().sum();
+    Ok(LevySummary {
+        adopted_cents: gl.levy_cents,
+        billed_cents: billed,
+        difference_cents: billed - gl.levy_cents,
+        bills: taxes.len() as i64,
+    })
+}
+
+/// The two accounts the levy posts to.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct LevyIn {
+    /// The receivable (asset) account debited, e.g. `1005-00-0000-00000-11100-000`.
+    pub receivable_account: String,
+    /// The property-tax revenue account credited.
+    pub revenue_account: String,
+}
+
+/// Posts the levy (the sum of the bills) to the town government's books:
+/// the receivable debited, tax revenue credited, dated July 1 after the
+/// list year (the first day of the fiscal year the taxes fund). `finance`
+/// is the caller's scope in finance for the same town (approve needed).
+pub async fn post_levy(
+    scope: &ServiceScope,
+    finance: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+    accounts: &LevyIn,
+) -> Result<GrandList> {
+    require(scope, Permission::Approve)?;
+    if finance.municipality_id() != scope.municipality_id() {
+        return Err(Error::Forbidden(
+            "the levy posts to the same town's books".into(),
+        ));
+    }
+    let gl = get(scope, tx, list_year).await?;
+    let summary = levy(scope, tx, list_year).await?;
+    let year = i32::try_from(list_year).map_err(|_| Error::invalid("list_year", "out of range"))?;
+    let date = Date::from_calendar_date(year + 1, Month::July, 1)
+        .map_err(|_| Error::invalid("list_year", "out of range"))?;
+    let amount = Money::from_cents(summary.billed_cents);
+    let entry = munishare_ledger::service::post_from_source(
+        finance,
+        tx,
+        now,
+        &munishare_ledger::service::NewEntry {
+            entity: EntityKind::TownGovernment,
+            date,
+            adjustment: false,
+            description: format!(
+                "Property tax levy, grand list of October 1, {list_year}: {} bills at {} mills",
+                summary.bills, gl.mill_rate
+            ),
+            lines: vec![
+                munishare_ledger::service::NewLine {
+                    account: accounts.receivable_account.trim().to_owned(),
+                    debit: amount,
+                    credit: Money::ZERO,
+                    memo: format!("Levy {list_year}"),
+                },
+                munishare_ledger::service::NewLine {
+                    account: accounts.revenue_account.trim().to_owned(),
+                    debit: Money::ZERO,
+                    credit: amount,
+                    memo: format!("Levy {list_year}"),
+                },
+            ],
+        },
+        &format!("levy:{list_year}"),
+    )
+    .await?
+    .entry;
+    execute!(tx, c => sqlx::query("UPDATE assessment_grand_lists SET levy_entry_id = $1 WHERE municipality_id = $2 AND list_year = $3")
+        .bind(&entry.id).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    audit::record(
+        tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "grand_list.levy",
+            "grand_list",
+            &list_year.to_string(),
+            None,
+            Some(serde_json::json!({"entry": entry.id, "billed_cents": summary.billed_cents, "date": format_date(date)})),
+        ),
+    )
+    .await?;
+    get(scope, tx, list_year).await
+}
+
+fn label(program: &str) -> String {
+    match EXEMPTIONS.iter().find(|e| e.0 == program) {
+        Some((_, statute, what)) => format!("{what} exemption ({statute})"),
+        None => format!("{program} exemption"),
+    }
+}
+
+/// The bill of one account, ready to render.
+pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_taxbill::Bill> {
+    use munishare_taxbill as tb;
+    let bad = |e: tb::BillError| {
+        Error::invalid(
+            format!("bill {}: {}", item.account, e.field()),
+            e.to_string(),
+        )
+    };
+    let rate = mills(gl)?;
+    let year =
+        i32::try_from(gl.list_year).map_err(|_| Error::invalid("list_year", "out of range"))?;
+    let tax = tax_cents(item.net_cents, rate);
+    let parts: Vec<&str> = item.parcel_key.split(['-', '/']).collect();
+    let parcel = match parts.as_slice() {
+        [map, block, lot] => tb::ParcelId::new(map, block, lot).map_err(bad)?,
+        _ => {
+            return Err(Error::invalid(
+                format!("bill {}", item.account),
+                format!("parcel id {} is not map-block-lot", item.parcel_key),
+            ));
+        }
+    };
+    let mut lines = vec![
+        tb::AssessmentLine {
+            label: if item.pa490.is_empty() {
+                "Land".into()
+            } else {
+                format!("Land (PA 490 {}, use value)", item.pa490.replace('_', " "))
+            },
+            assessed_dollars: item.land_cents / 100,
+        },
+        tb::AssessmentLine {
+            label: "Buildings".into(),
+            assessed_dollars: item.building_cents / 100,
+        },
+    ];
+    let mut exempt_left = item.exemptions_cents;
+    for part in item.exemptions.split(';').filter(|p| !p.is_empty()) {
+        if let Some((program, cents)) = part.split_once(':') {
+            let c = cents.parse::<i64>().unwrap_or(0).min(exempt_left);
+            exempt_left -= c;
+            lines.push(tb::AssessmentLine {
+                label: label(program),
+                assessed_dollars: -(c / 100),
+            });
+        }
+    }
+    let address: Vec<String> = item
+        .mailing_address
+        .split([',', '\n'])
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let installments = installments(tax, year, gl.installment_threshold_cents)
+        .into_iter()
+        .map(|d| tb::Installment {
+            due: d.due,
+            amount_cents: d.cents,
+            last_day_without_interest: d.last_day,
+        })
+        .collect();
+    Ok(tb::Bill {
+        town: town_name.to_owned(),
+        collector: tb::TaxCollector {
+            name: gl.collector_name.clone(),
+            address_lines: gl.collector_address.lines().map(str::to_owned).collect(),
+            phone: gl.collector_phone.clone(),
+        },
+        list_year: year,
+        bill_number: format!("{year}-{}", item.parcel_key.replace('/', "-"))
+            .chars()
+            .take(14)
+            .collect(),
+        account_id: item.account.chars().take(12).collect(),
+        owners: vec![item.owner.clone()],
+        mailing_address: if address.is_empty() {
+            vec![item.location.clone()]
+        } else {
+            address
+        },
+        property: tb::Property::RealEstate {
+            location: item.location.clone(),
+            parcel,
+        },
+        assessment_lines: lines,
+        net_assessment_dollars: item.net_cents / 100,
+        mill_rate: tb::MillRate::parse(&gl.mill_rate).map_err(bad)?,
+        gross_tax_cents: tax,
+        installments,
+        interest_note: tb::CT_INTEREST_NOTE.to_owned(),
+        notes: Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn the_mill_rate_rounds_half_up_to_the_places_asked() {
+        // $12,345,678 on a net list of $348,765,430: 35.398227… mills (Python's decimal: 12,345,678,000 / 348,765,430).
+        let levy = Money::parse("levy", "12,345,678.00").unwrap();
+        assert_eq!(
+            mill_rate(levy, 34_876_543_000, 2).unwrap().to_string(),
+            "35.40"
+        );
+        assert_eq!(
+            mill_rate(levy, 34_876_543_000, 4).unwrap().to_string(),
+            "35.3982"
+        );
+        // An exact half rounds up: $1,000.05 on $100,000 is 10.0005 mills → 10.001 at 3 places.
+        assert_eq!(
+            mill_rate(Money::from_cents(100_005), 10_000_000, 3)
+                .unwrap()
+                .to_string(),
+            "10.001"
+        );
+        assert!(mill_rate(levy, 0, 2).is_err());
+        assert!(mill_rate(levy, 100, 5).is_err());
+    }
+
+    #[test]
+    fn tax_is_assessment_times_mills_rounded_to_the_cent() {
+        let rate = Decimal::from_str_exact("35.37").unwrap();
+        // $283,150 × 35.37 ÷ 1,000 = $10,015.0155 → $10,015.02.
+        assert_eq!(tax_cents(28_315_000, rate), 1_001_502);
+        // $100 × 35.37 ÷ 1,000 = $3.537 → $3.54.
+        assert_eq!(tax_cents(10_000, rate), 354);
+        // An exact half cent rounds up: $50 × 0.1 ÷ 1,000 = $0.005 → $0.01.
+        assert_eq!(tax_cents(5_000, Decimal::from_str_exact("0.1").unwrap()), 1);
+        assert_eq!(tax_cents(0, rate), 0);
+    }
+
+    #[test]
+    fn installments_follow_the_threshold_and_the_grace_month() {
+        // Grand list of 2025: due July 1, 2026 (payable to Aug 3, 2026: Aug 1 is a Saturday)
+        // and January 1, 2027 (payable to Feb 1, 2027, a Monday).
+        let two = installments(1_001_503, 2025, 10_000);
+        assert_eq!(
+            two,
+            vec![
+                Due {
+                    due: date!(2026 - 07 - 01),
+                    cents: 500_752,
+                    last_day: date!(2026 - 08 - 03)
+                },
+                Due {
+                    due: date!(2027 - 01 - 01),
+                    cents: 500_751,
+                    last_day: date!(2027 - 02 - 01)
+                },
+            ]
+        );
+        let one = installments(9_999, 2025, 10_000);
+        assert_eq!(
+            one,
+            vec![Due {
+                due: date!(2026 - 07 - 01),
+                cents: 9_999,
+                last_day: date!(2026 - 08 - 03)
+            }]
+        );
+    }
+}
