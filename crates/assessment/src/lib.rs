@@ -12,6 +12,7 @@ pub mod http;
 pub mod opm;
 pub mod ratio;
 pub mod stats;
+pub mod valuation;
 
 #[cfg(test)]
 mod ratio_tests;
