@@ -10,6 +10,8 @@
 //!   land, with every component visible.
 //! - `comps`: the sales comparison approach, the most similar sales adjusted
 //!   line by line with the market model's coefficients.
+//! - `synthetic`: a seeded region drawn from a known model, for the tests,
+//!   the benchmark (`examples/bench_model.rs`) and demos.
 //!
 //! The inputs are [`Chars`] (what the models see of a parcel) and [`SaleObs`]
 //! (a qualified sale, pointing into the slice of parcels). Which sales qualify
@@ -24,6 +26,7 @@ pub mod comps;
 pub mod cost;
 mod linalg;
 pub mod regression;
+pub mod synthetic;
 
 #[cfg(test)]
 mod tests;

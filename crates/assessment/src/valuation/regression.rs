@@ -490,6 +490,28 @@ impl Model {
         Ok(self.log_value(c, When::ValuationDate).exp() * self.smearing)
     }
 
+    /// A price paid on `date` brought to the valuation date with the model's
+    /// time terms: price × exp(time effect at the valuation date − at `date`).
+    /// Ratio studies of the model compare predictions with these.
+    pub fn time_adjust(&self, price: f64, date: Date) -> f64 {
+        let time = |when: When| -> f64 {
+            match (&self.coding.time, when) {
+                (TimeCoding::Linear { column }, When::Sale(d)) => {
+                    self.terms[*column].coefficient * months_from(self.spec.valuation_date, d)
+                }
+                (TimeCoding::Monthly { buckets }, When::Sale(d)) => {
+                    let b = TimeCoding::bucket(
+                        buckets,
+                        calendar_months_before(self.spec.valuation_date, d),
+                    );
+                    buckets[b].column.map_or(0.0, |c| self.terms[c].coefficient)
+                }
+                (_, When::ValuationDate) => 0.0,
+            }
+        };
+        price * (time(When::ValuationDate) - time(When::Sale(date))).exp()
+    }
+
     /// Market value at the valuation date: exp(x'β) × the smearing factor,
     /// with the time terms at the valuation date. NaN when [`Model::try_predict`]
     /// would refuse the parcel.
@@ -734,10 +756,10 @@ pub fn fit(parcels: &[Chars], sales: &[SaleObs], spec: &Spec) -> Result<Model, M
                 reason: format!("the price must be a positive amount, not {}", s.price),
             });
         }
-        if let Scope::Town(t) = &spec.scope {
-            if c.town != *t {
-                continue;
-            }
+        if let Scope::Town(t) = &spec.scope
+            && c.town != *t
+        {
+            continue;
         }
         check_chars(c).map_err(|(field, value)| ModelError::InvalidParcel {
             parcel: Some(s.parcel),
