@@ -250,10 +250,11 @@ pub struct Term {
     pub t_value: f64,
     /// Two-sided p-value of t with n − k degrees of freedom.
     pub p_value: f64,
-    /// Variance inflation factor, for the intercept-free non-dummy terms
-    /// (numeric predictors and the linear trend): 1 / (1 − R²) of the term
-    /// regressed on every other term. Age and age² are high together by
-    /// construction.
+    /// Variance inflation factor, for the numeric predictors and the linear
+    /// trend (not the intercept or dummies): 1 / (1 − R²) of the term
+    /// regressed on every other term, as statsmodels'
+    /// `variance_inflation_factor` computes it. Age and age² are high
+    /// together by construction.
     pub vif: Option<f64>,
 }
 
@@ -580,10 +581,14 @@ impl fmt::Display for ModelError {
                 if let Some(p) = parcel {
                     write!(f, "parcel {}: ", p + 1)?;
                 }
-                write!(
-                    f,
-                    "{field} must be a positive number (grades 1 to 6), not {value}"
-                )
+                if matches!(*field, "quality" | "condition") {
+                    write!(f, "{field} must be a grade from 1 to 6, not {value}")
+                } else {
+                    write!(
+                        f,
+                        "{field} must be a positive number of square feet, not {value}"
+                    )
+                }
             }
             Self::TooFewSales { n, k } => write!(
                 f,

@@ -766,7 +766,7 @@ fn invalid_areas_prices_and_parcels_are_named() {
     );
     assert_eq!(
         e.to_string(),
-        "parcel 8: land_sqft must be a positive number (grades 1 to 6), not -5"
+        "parcel 8: land_sqft must be a positive number of square feet, not -5"
     );
     let e = with(2, &|p| p.quality = 0);
     assert!(
