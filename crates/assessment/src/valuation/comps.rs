@@ -443,4 +443,22 @@ mod tests {
         assert_eq!(apportion(&[1.9, 1.9], 3), vec![2, 1]);
         assert!(apportion(&[], 0).is_empty());
     }
+
+    proptest::proptest! {
+        /// As `adjust` uses it, the total differs from the sum of the raw lines by
+        /// at most half a cent (the rounding of the adjusted price): the rounded
+        /// lines then add up to the total and each is within a cent of its share.
+        #[test]
+        fn apportioned_lines_add_up_and_stay_within_a_cent(
+            raw in proptest::collection::vec(-1e8..1e8f64, 1..12),
+            off in -0.5..0.5f64,
+        ) {
+            let total = (raw.iter().sum::<f64>() + off).round() as i64;
+            let out = apportion(&raw, total);
+            proptest::prop_assert_eq!(out.iter().sum::<i64>(), total);
+            for (o, r) in out.iter().zip(&raw) {
+                proptest::prop_assert!((*o as f64 - r).abs() < 1.0 + 1e-6, "{} vs {}", o, r);
+            }
+        }
+    }
 }

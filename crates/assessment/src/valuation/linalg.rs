@@ -9,8 +9,8 @@
 //! earlier ones; the combination is read off the triangular factor, so the
 //! error can name every column involved.
 //!
-//! The arithmetic is a fixed sequence of operations: the same input gives
-//! bit-identical output on every run and every machine with IEEE doubles.
+//! The arithmetic is a fixed sequence of IEEE operations (no threads, no
+//! reordering): the same input gives bit-identical output on every run.
 
 /// A scaled column closer than this to the span of the earlier columns is
 /// taken as a linear combination of them.

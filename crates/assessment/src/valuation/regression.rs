@@ -51,8 +51,9 @@
 //! `fit` sorts the sales (date, price, parcel index) before anything else and
 //! orders factor levels by name, so the model depends on the set of sales, not
 //! the order they are passed in; the arithmetic is a fixed sequence of IEEE
-//! operations, so the same parcels, sales and [`Spec`] give a bit-identical
-//! [`Model`] on every run. A stored `Spec` with the stored sales reproduces a
+//! operations on one thread, so the same parcels, sales and [`Spec`] give a
+//! bit-identical [`Model`] on every run of the same build (another platform's
+//! `ln`/`exp` may differ in the last bit). A stored `Spec` with the stored sales reproduces a
 //! model run exactly; a stored `Model` (serde) predicts without refitting.
 
 use std::collections::BTreeMap;
