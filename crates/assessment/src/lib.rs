@@ -16,6 +16,7 @@ pub mod parcels;
 pub mod ratio;
 pub mod sales;
 pub mod stats;
+pub mod valuation;
 
 #[cfg(test)]
 mod ratio_tests;

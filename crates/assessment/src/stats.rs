@@ -147,8 +147,9 @@ fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
     }
 }
 
-/// P(|T| > t) for Student's t with `df` degrees of freedom.
-fn t_two_sided(t: f64, df: f64) -> f64 {
+/// P(|T| > t) for Student's t with `df` degrees of freedom: the two-sided
+/// p-value of a t statistic.
+pub fn t_two_sided(t: f64, df: f64) -> f64 {
     inc_beta(df / 2.0, 0.5, df / (df + t * t))
 }
 
