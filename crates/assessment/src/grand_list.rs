@@ -56,6 +56,10 @@ pub struct GrandList {
     pub collector_phone: String,
     /// The ledger entry of the posted levy (empty until posted).
     pub levy_entry_id: String,
+    /// The bulk bill run: empty (none yet), `queued`, `running`, `done` or `failed`.
+    pub bills_status: String,
+    /// Why the last run failed.
+    pub bills_error: String,
     /// Where the last bulk bill run's PDF is kept.
     pub bills_blob_key: String,
     /// Bills in it.
@@ -98,8 +102,8 @@ pub struct Item {
 }
 
 const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, \
-    installment_threshold_cents, collector_name, collector_address, collector_phone, levy_entry_id, bills_blob_key, \
-    bills_count, bills_made_at";
+    installment_threshold_cents, collector_name, collector_address, collector_phone, levy_entry_id, bills_status, \
+    bills_error, bills_blob_key, bills_count, bills_made_at";
 
 /// One grand list.
 pub async fn get(
@@ -205,8 +209,8 @@ pub async fn take(
             execute!(tx, c => sqlx::query(
                 "INSERT INTO assessment_grand_lists (municipality_id, list_year, status, taken_at, taken_by, signed_at, signed_by, \
                  levy_cents, mill_rate, installment_threshold_cents, collector_name, collector_address, collector_phone, \
-                 levy_entry_id, bills_blob_key, bills_count, bills_made_at) \
-                 VALUES ($1, $2, 'draft', $3, $4, '', '', 0, '', 10000, '', '', '', '', '', 0, '')")
+                 levy_entry_id, bills_status, bills_error, bills_blob_key, bills_count, bills_made_at) \
+                 VALUES ($1, $2, 'draft', $3, $4, '', '', 0, '', 10000, '', '', '', '', '', '', '', 0, '')")
                 .bind(m).bind(list_year).bind(&stamp).bind(&actor).execute(c).await)?;
         }
     }
@@ -370,8 +374,8 @@ pub async fn abstract_report(
     require(scope, Permission::View)?;
     let m = scope.municipality_id();
     let rows: Vec<(String, String, i64, i64, i64, i64)> = dispatch!(ex, c => sqlx::query_as(
-        "SELECT property_class, pa490, COUNT(*), COALESCE(SUM(gross_cents), 0), COALESCE(SUM(exemptions_cents), 0), \
-         COALESCE(SUM(net_cents), 0) FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2 \
+        "SELECT property_class, pa490, COUNT(*), CAST(COALESCE(SUM(gross_cents), 0) AS BIGINT), CAST(COALESCE(SUM(exemptions_cents), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(net_cents), 0) AS BIGINT) FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2 \
          GROUP BY property_class, pa490 ORDER BY property_class, pa490")
         .bind(m).bind(list_year).fetch_all(c).await)?;
     let mut lines = Vec::new();
@@ -486,14 +490,20 @@ pub fn tax_cents(net_cents: i64, mills: Decimal) -> i64 {
 /// One installment of a tax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Due {
-    /// Due date.
+    /// Due date (YYYY-MM-DD).
     #[schema(value_type = String)]
+    #[serde(serialize_with = "iso_date")]
     pub due: Date,
     /// Amount, cents.
     pub cents: i64,
-    /// The last day it may be paid without interest.
+    /// The last day it may be paid without interest (YYYY-MM-DD).
     #[schema(value_type = String)]
+    #[serde(serialize_with = "iso_date")]
     pub last_day: Date,
+}
+
+fn iso_date<S: serde::Serializer>(d: &Date, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format_date(*d))
 }
 
 fn weekday_on_or_after(d: Date) -> Date {

@@ -20,5 +20,6 @@ pub fn app(state: AppState) -> App {
 pub fn jobs() -> Registry {
     let mut registry = Registry::with_platform_jobs();
     munishare_ledger::import::register_jobs(&mut registry);
+    munishare_assessment::bills::register_jobs(&mut registry);
     registry
 }

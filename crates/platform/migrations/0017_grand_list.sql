@@ -23,6 +23,8 @@ CREATE TABLE assessment_grand_lists (
     collector_address     TEXT NOT NULL,
     collector_phone       TEXT NOT NULL,
     levy_entry_id         TEXT NOT NULL,
+    bills_status          TEXT NOT NULL,
+    bills_error           TEXT NOT NULL,
     bills_blob_key        TEXT NOT NULL,
     bills_count           BIGINT NOT NULL,
     bills_made_at         TEXT NOT NULL,

@@ -22,6 +22,7 @@ use utoipa_axum::routes;
 
 use crate::opm::{self, ImportSummary, TownDetail, TownStudy};
 
+mod grand_list;
 mod roll;
 
 pub use roll::Assessment;
@@ -29,21 +30,21 @@ pub use roll::Assessment;
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: roll::api(
+        api: grand_list::api(roll::api(
             OpenApiRouter::new()
                 .routes(routes!(api_dashboard))
                 .routes(routes!(api_town))
                 .routes(routes!(api_import)),
-        ),
+        )),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    roll::pages(
+    grand_list::pages(roll::pages(
         r.get("/assessment/ratio-studies", page_dashboard)
             .upload("/assessment/ratio-studies", page_import),
-    )
+    ))
 }
 
 /// Which studies to show.

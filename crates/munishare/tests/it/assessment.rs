@@ -717,3 +717,392 @@ async fn a_town_imports_its_roll_validates_sales_and_studies_them(app: TestApp) 
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
+
+// ------------------------------------------------------------ grand list, mill rate, bills, levy
+
+both_dbs!(the_grand_list_sets_the_mill_rate_prints_bills_and_posts_the_levy);
+
+/// Four accounts, values chosen by hand:
+/// - 1-1-1: $200,000 appraised → $140,000 assessed (land $35,000), less a $1,000 veteran's exemption;
+/// - 1-1-2: $323,456 → $226,419.20 → $226,420 (land $56,000);
+/// - 1-1-3: forest land under PA 490, use value $2,400 → $1,680;
+/// - 1-1-4: commercial, $1,200,000 → $840,000.
+const SMALL_ROLL: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,mailing_address,pa490,pa490_use_value,exemptions
+1-1-1,1 Main St,N1,residential,10000,50000,150000,Ada Byron,\"1 Main St, Hartford, CT 06103\",,,VET:1000
+1-1-2,3 Main St,N1,residential,12000,80000,243456,Bo Chen,\"3 Main St, Hartford, CT 06103\",,,
+1-1-3,Rear Main St,N2,vacant,871200,120000,0,Hartford Land Trust,\"PO Box 9, Hartford, CT 06101\",forest,2400,
+1-1-4,100 Main St,C1,commercial,40000,300000,900000,Main Street LLC,\"100 Main St, Hartford, CT 06103\",,,
+";
+
+fn pdf_text(bytes: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!(
+        "munishare-bill-{}-{}",
+        std::process::id(),
+        bytes.len()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bill.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout", file.to_str().unwrap(), "-"])
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/test.sh");
+    std::fs::remove_dir_all(&dir).ok();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn the_grand_list_sets_the_mill_rate_prints_bills_and_posts_the_levy(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    let base = "/api/v1/towns/hartford/assessment";
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("{base}/parcel-imports?file_name=roll.csv"),
+            &assessor,
+            Some("text/csv"),
+            SMALL_ROLL.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+
+    // A grand list that has not come yet is refused; 2025 is taken.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists"),
+            &assessor,
+            Some(serde_json::json!({"list_year": 2027})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(r.text().contains("list_year"), "{}", r.text());
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists"),
+            &assessor,
+            Some(serde_json::json!({"list_year": 2025})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let d = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025"),
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    let a = &d["abstract"];
+    assert_eq!(a["total"]["accounts"], 4);
+    assert_eq!(a["total"]["gross_cents"], 120_810_000);
+    assert_eq!(a["total"]["exemptions_cents"], 100_000);
+    assert_eq!(a["total"]["net_cents"], 120_710_000);
+    let line = |class: &str| {
+        a["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["class"] == class)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(
+        (
+            line("residential")["accounts"].as_i64(),
+            line("residential")["net_cents"].as_i64()
+        ),
+        (Some(2), Some(36_542_000))
+    );
+    assert_eq!(line("commercial")["net_cents"], 84_000_000);
+    assert_eq!(line("use:forest")["net_cents"], 168_000);
+    assert_eq!(a["exemptions"][0]["program"], "VET");
+    assert_eq!(a["exemptions"][0]["statute"], "CGS 12-81(19)");
+
+    // No mill rate before the list is signed; once signed it is not taken again.
+    let rate = serde_json::json!({
+        "levy": "42,000.00", "collector_name": "Tax Collector, City of Hartford",
+        "collector_address": "550 Main Street\nHartford, CT 06103", "collector_phone": "860-757-9630"
+    });
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{base}/grand-lists/2025/mill-rate"),
+            &assessor,
+            Some(rate.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/sign"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists"),
+            &assessor,
+            Some(serde_json::json!({"list_year": 2025})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+
+    // $42,000 on a net list of $1,207,100: 34.794134… mills → 34.79 (computed with Python's decimal).
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{base}/grand-lists/2025/mill-rate"),
+            &assessor,
+            Some(rate),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["mill_rate"], "34.79");
+    let bad = serde_json::json!({"levy": "42,000.00", "mill_rate": "35.1234567", "collector_name": "X", "collector_address": "Y", "collector_phone": ""});
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{base}/grand-lists/2025/mill-rate"),
+            &assessor,
+            Some(bad),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().contains("mill_rate"), "{}", r.text());
+    // Each tax is net × 34.79 ÷ 1,000, half up to the cent; over $100, two installments, the first taking the odd cent.
+    let bills = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025/bills"),
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    let expected = [
+        ("RE-1-1-1", 483_581, vec![241_791, 241_790]),
+        ("RE-1-1-2", 787_715, vec![393_858, 393_857]),
+        ("RE-1-1-3", 5_845, vec![5_845]),
+        ("RE-1-1-4", 2_922_360, vec![1_461_180, 1_461_180]),
+    ];
+    for (b, (account, tax, parts)) in bills.as_array().unwrap().iter().zip(expected) {
+        assert_eq!(b["account"], account);
+        assert_eq!(b["tax_cents"], tax, "{b}");
+        let got: Vec<i64> = b["installments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["cents"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, parts, "{b}");
+    }
+    assert_eq!(bills[0]["installments"][0]["due"], "2026-07-01");
+    assert_eq!(bills[0]["installments"][0]["last_day"], "2026-08-03");
+    assert_eq!(bills[0]["installments"][1]["due"], "2027-01-01");
+    let d = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025"),
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            d["levy"]["billed_cents"].as_i64(),
+            d["levy"]["difference_cents"].as_i64()
+        ),
+        (Some(4_199_501), Some(-499))
+    );
+
+    // One bill as a PDF, read back with pdftotext.
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025/bills/RE-1-1-1"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.headers["content-type"], "application/pdf");
+    let text = pdf_text(&r.body);
+    for needle in [
+        "Ada Byron",
+        "1 Main St",
+        "Veteran exemption (CGS 12-81(19))",
+        "139,000",
+        "34.79",
+        "$4,835.81",
+        "$2,417.91",
+        "$2,417.90",
+    ] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025/bills/RE-9-9-9"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // The bulk run goes through the job queue: one PDF with a page per bill.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/bill-run"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert_eq!(r.json()["bills_status"], "queued");
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025/bill-run"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let gl = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025"),
+            &assessor,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            gl["grand_list"]["bills_status"].as_str(),
+            gl["grand_list"]["bills_count"].as_i64()
+        ),
+        (Some("done"), Some(4))
+    );
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025/bill-run"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let all = pdf_text(&r.body);
+    assert_eq!(all.matches("Property Tax Bill").count(), 4, "{all}");
+    assert!(
+        all.contains("$29,223.60") && all.contains("Hartford Land Trust"),
+        "{all}"
+    );
+
+    // The levy posts to the town's books: not by the assessor alone (no finance rights) …
+    let levy = serde_json::json!({"receivable_account": "1005-00-0000-00000-11100-000", "revenue_account": "1005-00-0000-00000-41000-000"});
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/levy"),
+            &assessor,
+            Some(levy.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    assert!(r.text().contains("finance"), "{}", r.text());
+    // … by the town administrator, once the books have the accounts and the year.
+    let admin = app.demo_session("townadmin.hartford").await;
+    for (path, body) in [
+        (
+            "funds",
+            serde_json::json!({"code": "1005", "name": "General Fund", "fund_type": "general"}),
+        ),
+        (
+            "accounts",
+            serde_json::json!({"account": "1005-00-0000-00000-11100-000", "name": "Property taxes receivable"}),
+        ),
+        (
+            "accounts",
+            serde_json::json!({"account": "1005-00-0000-00000-41000-000", "name": "Property taxes, current levy"}),
+        ),
+        ("periods", serde_json::json!({"fiscal_year": 2027})),
+    ] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/towns/hartford/finance/{path}"),
+                &admin,
+                Some(body),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/levy"),
+            &admin,
+            Some(levy.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let entry = r.json()["levy_entry_id"].as_str().unwrap().to_owned();
+    let e = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/towns/hartford/finance/entries/{entry}"),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            e["status"].as_str(),
+            e["date"].as_str(),
+            e["fiscal_year"].as_i64()
+        ),
+        (Some("posted"), Some("2026-07-01"), Some(2027)),
+        "{e}"
+    );
+    let lines: Vec<(&str, &str, &str)> = e["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["account"].as_str().unwrap(),
+                l["debit"].as_str().unwrap(),
+                l["credit"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("1005-00-0000-00000-11100-000", "41995.01", "0.00"),
+            ("1005-00-0000-00000-41000-000", "0.00", "41995.01")
+        ]
+    );
+    // Posted once.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/levy"),
+            &admin,
+            Some(levy),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+}

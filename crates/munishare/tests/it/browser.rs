@@ -208,7 +208,7 @@ async fn assessment_flow_on_postgres() {
 }
 
 async fn upload(wd: &WebDriver, kind: &str, path: &std::path::Path) {
-    wd.find(By::Css(&format!("#imp-kind option[value='{kind}']")))
+    wd.find(By::Css(format!("#imp-kind option[value='{kind}']")))
         .await
         .unwrap()
         .click()

@@ -52,6 +52,8 @@ impl TownB {
             "vendor" => self.vendor_id.clone(),
             "parcel" => self.parcel_id.clone(),
             "sale" => self.sale_id.clone(),
+            "list_year" => "2025".to_owned(),
+            "account" => "RE-B-1-1".to_owned(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -246,6 +248,34 @@ async fn fixtures(app: &TestApp) -> TownB {
         .await
         .json();
     let sale_id = b_sales[0]["id"].as_str().unwrap().to_owned();
+    // … and its grand list of 2025, signed, with a mill rate and a bill run.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "grand-lists",
+            Some(json!({"list_year": 2025})),
+        ),
+        (Method::POST, "grand-lists/2025/sign", None),
+        (
+            Method::PUT,
+            "grand-lists/2025/mill-rate",
+            Some(
+                json!({"levy": "1000.00", "collector_name": "B Collector", "collector_address": "1 B St", "collector_phone": ""}),
+            ),
+        ),
+        (Method::POST, "grand-lists/2025/bill-run", None),
+    ] {
+        let r = app
+            .api(
+                method,
+                &format!("/api/v1/towns/west-hartford/assessment/{path}"),
+                &b_user,
+                body,
+            )
+            .await;
+        assert!(r.status.is_success(), "{path}: {}", r.text());
+    }
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
     let parcel_id = app
         .api(
             Method::GET,

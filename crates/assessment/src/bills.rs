@@ -1,0 +1,220 @@
+//! Tax bills: one account's bill as a PDF on request, and the bulk run for a
+//! whole grand list through the job queue (one PDF, a page per bill, kept in
+//! the town's part of the blob store, with progress shown while it runs).
+
+use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::blob::{BlobKey, BlobStore};
+use munishare_platform::db::{Db, Executor, Tx};
+use munishare_platform::jobs::{self, JobContext, Registry};
+use munishare_platform::types::{Permission, Service, Timestamp, UserId};
+use munishare_platform::{Error, Result, audit, execute, identity};
+use serde::{Deserialize, Serialize};
+
+use crate::grand_list::{self, GrandList};
+use crate::parcels::{change, require};
+
+/// The job kind of a bulk bill run.
+pub const BILLS_JOB: &str = "assessment.bills";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BillsJob {
+    town: String,
+    list_year: i64,
+    user: String,
+}
+
+/// The progress key of a town's bill run.
+pub fn progress_key(scope: &ServiceScope, list_year: i64) -> String {
+    format!("bills:{}:{list_year}", scope.municipality_id())
+}
+
+/// One account's bill as a PDF.
+pub async fn one(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+    account: &str,
+) -> Result<Vec<u8>> {
+    let gl = grand_list::get(scope, ex, list_year).await?;
+    let item = grand_list::items(scope, ex, list_year, Some(account))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound { what: "account" })?;
+    let bill = grand_list::bill(&scope.town().name, &gl, &item)?;
+    munishare_taxbill::render(&bill)
+        .map_err(|e| Error::invalid(format!("bill {account}: {}", e.field()), e.to_string()))
+}
+
+async fn set_status(
+    db: &Db,
+    scope: &ServiceScope,
+    list_year: i64,
+    status: &str,
+    error: &str,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET bills_status = $1, bills_error = $2 WHERE municipality_id = $3 AND list_year = $4")
+        .bind(status).bind(error).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    tx.commit().await
+}
+
+/// Queues a bulk bill run (Edit permission; the mill rate must be set).
+pub async fn enqueue(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+) -> Result<GrandList> {
+    require(scope, Permission::Edit)?;
+    let gl = grand_list::get(scope, tx, list_year).await?;
+    grand_list::mills(&gl)?;
+    if matches!(gl.bills_status.as_str(), "queued" | "running") {
+        return Err(Error::conflict(
+            "list_year",
+            format!("a bill run for {list_year} is already {}", gl.bills_status),
+        ));
+    }
+    let job = BillsJob {
+        town: scope.town().slug.to_string(),
+        list_year,
+        user: scope.user_id().as_str().to_owned(),
+    };
+    jobs::enqueue(
+        tx,
+        now,
+        BILLS_JOB,
+        Some(scope.municipality_id()),
+        &serde_json::to_value(&job).map_err(|e| Error::Internal(e.to_string()))?,
+        1,
+    )
+    .await?;
+    execute!(tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET bills_status = 'queued', bills_error = '' WHERE municipality_id = $1 AND list_year = $2")
+        .bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    grand_list::get(scope, tx, list_year).await
+}
+
+/// Renders every bill of the list with a tax into one PDF and keeps it.
+async fn run(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Result<i64> {
+    let now = Timestamp::new(ctx.clock.now());
+    let (gl, items) = {
+        let mut c = ctx.db.read().await?;
+        let gl = grand_list::get(scope, &mut c, list_year).await?;
+        (
+            gl.clone(),
+            grand_list::items(scope, &mut c, list_year, None).await?,
+        )
+    };
+    let rate = grand_list::mills(&gl)?;
+    let progress = ctx.progress.track(&progress_key(scope, list_year));
+    let total = items.len() as u64;
+    let mut bills = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if grand_list::tax_cents(item.net_cents, rate) > 0 {
+            bills.push(grand_list::bill(&scope.town().name, &gl, item)?);
+        }
+        if i % 500 == 0 {
+            // Building the bills is the first half of the work, drawing them the second.
+            progress.set(i as u64, i as u64, total * 2);
+        }
+    }
+    if bills.is_empty() {
+        return Err(Error::invalid(
+            "list_year",
+            "no account on this list owes any tax",
+        ));
+    }
+    let pdf = munishare_taxbill::render_many(&bills).map_err(|e| {
+        let which = e
+            .bill_index()
+            .and_then(|i| bills.get(i))
+            .map_or(String::new(), |b| format!("bill {}: ", b.account_id));
+        Error::invalid(format!("{which}{}", e.field()), e.to_string())
+    })?;
+    progress.set(total, total * 2, total * 2);
+    let key = BlobKey::in_scope(
+        scope,
+        &format!("bills/{list_year}-{}.pdf", now.to_db().replace(':', "")),
+    )?;
+    ctx.blobs.put(&key, bytes::Bytes::from(pdf)).await?;
+    let count = bills.len() as i64;
+    let mut tx = ctx.db.begin().await?;
+    execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET bills_status = 'done', bills_error = '', bills_blob_key = $1, bills_count = $2, \
+         bills_made_at = $3 WHERE municipality_id = $4 AND list_year = $5")
+        .bind(key.as_str()).bind(count).bind(now.to_db()).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    audit::record(
+        &mut tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "grand_list.bills",
+            "grand_list",
+            &list_year.to_string(),
+            None,
+            Some(serde_json::json!({"bills": count, "mill_rate": gl.mill_rate, "file": key.as_str()})),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    progress.finish();
+    ctx.progress.forget(&progress_key(scope, list_year));
+    Ok(count)
+}
+
+/// The last bulk run's PDF.
+pub async fn stored(
+    scope: &ServiceScope,
+    blobs: &BlobStore,
+    gl: &GrandList,
+) -> Result<bytes::Bytes> {
+    require(scope, Permission::View)?;
+    if gl.bills_blob_key.is_empty() {
+        return Err(Error::NotFound { what: "bill run" });
+    }
+    let prefix = BlobKey::prefix(scope);
+    let name = gl
+        .bills_blob_key
+        .strip_prefix(&format!("{prefix}/"))
+        .ok_or(Error::NotFound { what: "bill run" })?;
+    blobs.get(&BlobKey::in_scope(scope, name)?).await
+}
+
+/// Registers the bulk bill run with the job queue.
+pub fn register_jobs(registry: &mut Registry) {
+    registry.register(
+        BILLS_JOB,
+        |ctx: JobContext, payload: serde_json::Value| async move {
+            let job: BillsJob = serde_json::from_value(payload)
+                .map_err(|e| Error::Internal(format!("bad bill job: {e}")))?;
+            let now = Timestamp::new(ctx.clock.now());
+            let mut c = ctx.db.read().await?;
+            let user = identity::user_by_id(&mut c, &job.user.parse::<UserId>()?)
+                .await?
+                .ok_or(Error::NotFound { what: "user" })?;
+            drop(c);
+            // The job acts with the rights its user has now, not when it was queued.
+            let scope = access::authorize_service(
+                &ctx.db,
+                &identity::principal_for_user(&user),
+                now.datetime().date(),
+                &job.town,
+                Service::Assessment,
+                Permission::Edit,
+            )
+            .await?;
+            set_status(&ctx.db, &scope, job.list_year, "running", "").await?;
+            match run(&ctx, &scope, job.list_year).await {
+                Ok(count) => Ok(serde_json::json!({"bills": count})),
+                Err(e) => {
+                    ctx.progress.forget(&progress_key(&scope, job.list_year));
+                    set_status(&ctx.db, &scope, job.list_year, "failed", &e.to_string()).await?;
+                    Err(e)
+                }
+            }
+        },
+    );
+}
