@@ -99,6 +99,8 @@ pub struct Item {
     pub exemptions_cents: i64,
     /// Net assessment, cents.
     pub net_cents: i64,
+    /// The latest certificate of correction applied to this account (empty: as signed).
+    pub certificate: String,
 }
 
 const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, \
@@ -240,6 +242,7 @@ pub async fn take(
                     .join(";"),
                 exemptions_cents: ex_total.min(gross),
                 net_cents: (gross - ex_total).max(0),
+                certificate: String::new(),
             }
         })
         .collect();
@@ -442,17 +445,26 @@ pub async fn items(
     account: Option<&str>,
 ) -> Result<Vec<Item>> {
     require(scope, Permission::View)?;
-    let base = "SELECT account, parcel_id, parcel_key, location, owner, mailing_address, property_class, pa490, land_cents, \
-                building_cents, gross_cents, exemptions, exemptions_cents, net_cents FROM assessment_grand_list_items \
-                WHERE municipality_id = $1 AND list_year = $2";
+    // Each account with its latest certificate of correction applied (the
+    // certificate numbers are zero-padded, so the greatest is the latest).
+    let base = "SELECT i.account, i.parcel_id, i.parcel_key, i.location, i.owner, i.mailing_address, i.property_class, i.pa490, \
+                COALESCE(c.land_cents, i.land_cents) AS land_cents, COALESCE(c.building_cents, i.building_cents) AS building_cents, \
+                COALESCE(c.land_cents + c.building_cents, i.gross_cents) AS gross_cents, i.exemptions, \
+                COALESCE(c.exemptions_cents, i.exemptions_cents) AS exemptions_cents, COALESCE(c.net_cents, i.net_cents) AS net_cents, \
+                COALESCE(c.number, '') AS certificate \
+                FROM assessment_grand_list_items i LEFT JOIN assessment_corrections c \
+                ON c.municipality_id = i.municipality_id AND c.list_year = i.list_year AND c.account = i.account \
+                AND c.number = (SELECT MAX(c2.number) FROM assessment_corrections c2 \
+                    WHERE c2.municipality_id = i.municipality_id AND c2.list_year = i.list_year AND c2.account = i.account) \
+                WHERE i.municipality_id = $1 AND i.list_year = $2";
     let m = scope.municipality_id();
     Ok(match account {
         Some(a) => {
-            let sql = format!("{base} AND account = $3");
+            let sql = format!("{base} AND i.account = $3");
             dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(list_year).bind(a).fetch_all(c).await)?
         }
         None => {
-            let sql = format!("{base} ORDER BY account");
+            let sql = format!("{base} ORDER BY i.account");
             dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(list_year).fetch_all(c).await)?
         }
     })
@@ -899,7 +911,14 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
         gross_tax_cents: tax,
         installments,
         interest_note: tb::CT_INTEREST_NOTE.to_owned(),
-        notes: Vec::new(),
+        notes: if item.certificate.is_empty() {
+            Vec::new()
+        } else {
+            vec![format!(
+                "Adjusted bill: the assessment was changed by certificate of correction {}.",
+                item.certificate
+            )]
+        },
     })
 }
 

@@ -7,6 +7,7 @@
 //! sales validation, valuation models, the grand list, bills and appeals
 //! build on them.
 
+pub mod appeals;
 pub mod bills;
 pub mod demo;
 pub mod grand_list;

@@ -13,7 +13,7 @@ use munishare_platform::types::{Permission, Service};
 use munishare_platform::{Error, Result};
 use munishare_web::AppState;
 use munishare_web::api::ApiJson;
-use munishare_web::auth::{ApiCaller, ServiceCaller, ServicePage};
+use munishare_web::auth::{ApiCaller, PageUser, ServiceCaller, ServicePage};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, dollars, enc, render, table_response,
@@ -74,7 +74,7 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
         )
 }
 
-fn year(s: &str) -> Result<i64> {
+pub(super) fn year(s: &str) -> Result<i64> {
     s.parse::<i64>()
         .ok()
         .filter(|y| (1900..=2200).contains(y))
@@ -82,7 +82,7 @@ fn year(s: &str) -> Result<i64> {
 }
 
 /// The finance scope of the same person in the same town (the levy posts to its books).
-async fn finance_scope(
+pub(super) async fn finance_scope(
     st: &AppState,
     principal: &Principal,
     scope: &ServiceScope,
@@ -242,6 +242,8 @@ pub struct BillOut {
     pub tax_cents: i64,
     /// Installments.
     pub installments: Vec<Due>,
+    /// The certificate of correction the bill is adjusted by (empty: as signed).
+    pub certificate: String,
 }
 
 async fn bill_list(
@@ -268,6 +270,7 @@ async fn bill_list(
                 exemptions_cents: i.exemptions_cents,
                 net_cents: i.net_cents,
                 tax_cents: tax,
+                certificate: i.certificate,
             }
         })
         .collect();
@@ -352,7 +355,7 @@ async fn api_bill_run(
 
 // ---------------------------------------------------------------- pages
 
-fn base(scope: &ServiceScope) -> String {
+pub(super) fn base(scope: &ServiceScope) -> String {
     format!("/t/{}/assessment", scope.town().slug)
 }
 
@@ -437,6 +440,7 @@ struct ListPage {
     bars: Vec<(String, i64, i64)>,
     receivable_guess: String,
     revenue_guess: String,
+    corrections: Vec<crate::appeals::Correction>,
 }
 
 impl ListPage {
@@ -611,10 +615,48 @@ async fn page_list(
             )
         })
         .collect();
-    // A first guess at the levy's accounts from the town's chart: the first
-    // asset account named for taxes receivable, the first revenue account
-    // named for the current levy. The assessor can change them.
-    let (receivable_guess, revenue_guess) = {
+    let (receivable_guess, revenue_guess) = levy_accounts_guess(&st, &user, &scope).await?;
+    let corrections = {
+        let mut c = st.db.read().await?;
+        crate::appeals::corrections(&scope, &mut c, list_year).await?
+    };
+    let shown = bills.len();
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Grand list {list_year} — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &ListPage {
+            chrome,
+            base: base(&scope),
+            can_edit: scope.can(Permission::Edit),
+            can_approve: scope.can(Permission::Approve),
+            status: BillStatus::new(&st, &scope, &d.grand_list),
+            d,
+            bills: bills.into_iter().take(200).collect(),
+            shown,
+            q: q.q.unwrap_or_default(),
+            bars,
+            receivable_guess,
+            revenue_guess,
+            corrections,
+        },
+        &user,
+    )
+}
+
+/// A first guess at the levy's accounts from the town's chart: the first
+/// asset account named for taxes receivable, the first revenue account named
+/// for the current levy (empty without finance access). The user can change them.
+pub(super) async fn levy_accounts_guess(
+    st: &AppState,
+    user: &PageUser,
+    scope: &ServiceScope,
+) -> Result<(String, String)> {
+    Ok({
         let mut c = st.db.read().await?;
         match access::authorize_service(
             &st.db,
@@ -651,35 +693,10 @@ async fn page_list(
             }
             Err(_) => (String::new(), String::new()),
         }
-    };
-    let shown = bills.len();
-    let chrome = Chrome::new(
-        &st,
-        &user,
-        format!("Grand list {list_year} — {}", scope.town().name),
-        scope.town().slug.as_str(),
-    )
-    .await?;
-    render(
-        &ListPage {
-            chrome,
-            base: base(&scope),
-            can_edit: scope.can(Permission::Edit),
-            can_approve: scope.can(Permission::Approve),
-            status: BillStatus::new(&st, &scope, &d.grand_list),
-            d,
-            bills: bills.into_iter().take(200).collect(),
-            shown,
-            q: q.q.unwrap_or_default(),
-            bars,
-            receivable_guess,
-            revenue_guess,
-        },
-        &user,
-    )
+    })
 }
 
-fn list_back(scope: &ServiceScope, list_year: &str) -> String {
+pub(super) fn list_back(scope: &ServiceScope, list_year: &str) -> String {
     format!("{}/grand-list/{}", base(scope), enc(list_year))
 }
 

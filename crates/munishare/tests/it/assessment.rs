@@ -727,14 +727,14 @@ both_dbs!(the_grand_list_sets_the_mill_rate_prints_bills_and_posts_the_levy);
 /// - 1-1-2: $323,456 → $226,419.20 → $226,420 (land $56,000);
 /// - 1-1-3: forest land under PA 490, use value $2,400 → $1,680;
 /// - 1-1-4: commercial, $1,200,000 → $840,000.
-const SMALL_ROLL: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,mailing_address,pa490,pa490_use_value,exemptions
+pub(crate) const SMALL_ROLL: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,mailing_address,pa490,pa490_use_value,exemptions
 1-1-1,1 Main St,N1,residential,10000,50000,150000,Ada Byron,\"1 Main St, Hartford, CT 06103\",,,VET:1000
 1-1-2,3 Main St,N1,residential,12000,80000,243456,Bo Chen,\"3 Main St, Hartford, CT 06103\",,,
 1-1-3,Rear Main St,N2,vacant,871200,120000,0,Hartford Land Trust,\"PO Box 9, Hartford, CT 06101\",forest,2400,
 1-1-4,100 Main St,C1,commercial,40000,300000,900000,Main Street LLC,\"100 Main St, Hartford, CT 06103\",,,
 ";
 
-fn pdf_text(bytes: &[u8]) -> String {
+pub(crate) fn pdf_text(bytes: &[u8]) -> String {
     let dir = std::env::temp_dir().join(format!(
         "munishare-bill-{}-{}",
         std::process::id(),

@@ -32,6 +32,7 @@ struct TownB {
     vendor_id: String,
     parcel_id: String,
     sale_id: String,
+    appeal_id: String,
 }
 
 impl TownB {
@@ -54,6 +55,8 @@ impl TownB {
             "sale" => self.sale_id.clone(),
             "list_year" => "2025".to_owned(),
             "account" => "RE-B-1-1".to_owned(),
+            "appeal" => self.appeal_id.clone(),
+            "certificate" => "CC-2025-0001".to_owned(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -264,6 +267,20 @@ async fn fixtures(app: &TestApp) -> TownB {
             ),
         ),
         (Method::POST, "grand-lists/2025/bill-run", None),
+        (
+            Method::POST,
+            "grand-lists/2025/corrections",
+            Some(
+                json!({"account": "RE-B-1-1", "land": "35,000", "building": "100,000", "reason": "Building area keyed twice"}),
+            ),
+        ),
+        // The 2026 list, signed today, is still open to petitions.
+        (
+            Method::POST,
+            "grand-lists",
+            Some(json!({"list_year": 2026})),
+        ),
+        (Method::POST, "grand-lists/2026/sign", None),
     ] {
         let r = app
             .api(
@@ -276,6 +293,17 @@ async fn fixtures(app: &TestApp) -> TownB {
         assert!(r.status.is_success(), "{path}: {}", r.text());
     }
     assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let appeal = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/appeals",
+            &b_user,
+            Some(
+                json!({"list_year": 2026, "account": "RE-B-1-1", "appellant": "B Owner", "filed_on": "2026-11-26", "grounds": "Assessed above market value"}),
+            ),
+        )
+        .await;
+    assert_eq!(appeal.status, StatusCode::CREATED, "{}", appeal.text());
     let parcel_id = app
         .api(
             Method::GET,
@@ -323,6 +351,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         vendor_id: vendor["id"].as_str().unwrap().to_owned(),
         parcel_id,
         sale_id,
+        appeal_id: appeal.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -12,6 +12,7 @@
 mod harness;
 
 mod access;
+mod appeals;
 mod assessment;
 mod audit;
 mod auth;
