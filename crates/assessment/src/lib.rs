@@ -10,6 +10,7 @@
 pub mod appeals;
 pub mod bills;
 pub mod demo;
+pub mod field;
 pub mod grand_list;
 pub mod http;
 pub mod imports;

@@ -477,6 +477,69 @@ pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec
     Ok(out)
 }
 
+/// The scopes the caller holds `permission` in for `service`: one per
+/// reachable town that subscribes to it today, built by the same rule as
+/// [`authorize_service`] (a token narrows it to its one town). Regional views
+/// over several towns — the field assessors' queue — start here, so a town
+/// that did not grant the caller never appears.
+pub async fn service_scopes(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+    service: Service,
+    permission: Permission,
+) -> Result<Vec<ServiceScope>> {
+    Ok(my_towns(db, principal, today)
+        .await?
+        .into_iter()
+        .filter_map(|t| {
+            let access = t
+                .services
+                .iter()
+                .find(|s| s.service == service && s.permissions.contains(&permission))?
+                .clone();
+            Some(ServiceScope {
+                access,
+                town: t.town,
+                user_id: principal.user_id.clone(),
+                actor: principal.actor(),
+            })
+        })
+        .collect())
+}
+
+/// A user who holds a permission in a town's service.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct PermissionHolder {
+    /// The user.
+    pub user_id: UserId,
+    /// Sign-in name.
+    pub username: String,
+    /// Name shown.
+    pub display_name: String,
+}
+
+/// The active users whose active grants give `permission` on the scope's
+/// service in the scope's town (town grants and region-wide grants, within
+/// any service limit), by name. Modules ask this instead of reading the
+/// grant tables — e.g. who may be assigned an inspection.
+pub async fn users_with_permission(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    permission: Permission,
+) -> Result<Vec<PermissionHolder>> {
+    let service = scope.service().as_str();
+    Ok(dispatch!(ex, c => sqlx::query_as(
+        "SELECT DISTINCT u.id AS user_id, u.username, u.display_name \
+         FROM grants g JOIN role_permissions rp ON rp.role_id = g.role_id JOIN users u ON u.id = g.user_id \
+         WHERE g.revoked_at IS NULL AND u.active = $1 \
+         AND (g.municipality_id = $2 OR g.municipality_id IS NULL) \
+         AND (g.service IS NULL OR g.service = $3) AND rp.service = $3 AND rp.permission = $4 \
+         ORDER BY u.display_name, u.username")
+        .bind(true).bind(scope.municipality_id()).bind(service).bind(permission.as_str())
+        .fetch_all(c).await)?)
+}
+
 /// What of the audit log the caller may read: region events if they are a
 /// council administrator; per reachable town, events of the services they can view.
 pub async fn audit_visibility(
