@@ -14,7 +14,7 @@ use time::{Date, Month};
 
 use crate::opm::{self, ImportSummary};
 use crate::stats::Rng;
-use crate::{imports, parcels, sales};
+use crate::{field, imports, parcels, sales};
 
 const SALES: &str = include_str!("../seed/opm_sales_crcog.csv");
 
@@ -451,9 +451,102 @@ pub async fn seed_rolls(
             }
             tx.commit().await?;
         }
+        seed_field(db, blobs, now, &scope).await?;
         out.push((facts.slug, roll.parcels, roll.sales));
     }
     Ok(out)
+}
+
+/// A town's field work for the demo: six building permits (each with its
+/// pick-up inspection), cyclical inspections for neighbourhood N01 (never
+/// inspected: every parcel there is due under CGS 12-62), and the first
+/// three permit inspections assigned to the council's field assessor (or the
+/// first inspector the town has), one of them done.
+async fn seed_field(
+    db: &Db,
+    blobs: &BlobStore,
+    now: Timestamp,
+    scope: &munishare_platform::access::ServiceScope,
+) -> Result<()> {
+    let today = now.datetime().date();
+    let mut c = db.read().await?;
+    let (roll, _) = parcels::search(scope, &mut c, &parcels::Filter::default(), 60, 0).await?;
+    let inspectors = field::inspectors(scope, &mut c).await?;
+    drop(c);
+    if roll.is_empty() {
+        return Ok(());
+    }
+    let works = [
+        ("addition", "Two-storey rear addition", 85_000),
+        ("deck", "Rear deck, pressure-treated", 12_000),
+        ("roof", "Strip and re-roof", 14_500),
+        ("garage", "Detached two-car garage", 48_000),
+        ("kitchen", "Kitchen remodel", 35_000),
+        ("solar", "Roof-mounted solar array", 26_000),
+    ];
+    let mut csv = String::from("permit_number,parcel_id,issued_on,work_type,description,value\n");
+    for (k, (work, what, dollars)) in works.iter().enumerate() {
+        let p = &roll[(k * 7) % roll.len()];
+        let issued = today - time::Duration::days(k as i64 * 23 + 5);
+        csv.push_str(&format!(
+            "B-{}-{:04},{},{},{work},{what},{dollars}\n",
+            issued.year(),
+            101 + k,
+            p.parcel_key,
+            munishare_platform::types::format_date(issued)
+        ));
+    }
+    let file = imports::store(scope, blobs, "demo-permits.csv", bytes::Bytes::from(csv)).await?;
+    let mut tx = db.begin().await?;
+    field::import_permits(scope, &mut tx, now, &file).await?;
+    let next_october = Date::from_calendar_date(valuation_date(today).year() + 1, Month::October, 1)
+        .unwrap_or(today);
+    field::schedule_cyclical(
+        scope,
+        &mut tx,
+        now,
+        today,
+        &field::CyclicalIn {
+            method: "inspection".into(),
+            date: munishare_platform::types::format_date(next_october),
+            neighbourhood: Some("N01".into()),
+        },
+    )
+    .await?;
+    let who = inspectors
+        .iter()
+        .find(|u| u.username == "field.assessor")
+        .or(inspectors.first());
+    if let Some(who) = who {
+        let open = field::list(
+            scope,
+            &mut tx,
+            &field::InspectionFilter {
+                reason: Some("permit".into()),
+                ..Default::default()
+            },
+        )
+        .await?;
+        for (k, i) in open.iter().take(3).enumerate() {
+            let a = field::assign(scope, &mut tx, now, &i.id, i.version, who.user_id.as_str()).await?;
+            if k == 0 {
+                field::record_result(
+                    scope,
+                    &mut tx,
+                    now,
+                    &a.id,
+                    &field::ResultIn {
+                        version: a.version,
+                        inspected_on: munishare_platform::types::format_date(today),
+                        interior: true,
+                        changes: "Addition measured: 420 sq ft of living area added".into(),
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    tx.commit().await
 }
 
 #[cfg(test)]

@@ -610,6 +610,7 @@ struct ParcelPage {
     can_edit: bool,
     d: ParcelDetail,
     sales: Vec<Sale>,
+    inspections: Vec<crate::field::Inspection>,
     classes: &'static [&'static str],
     grades: &'static [&'static str],
     pa490: &'static [&'static str],
@@ -629,6 +630,7 @@ async fn page_parcel(
     let mut c = st.db.read().await?;
     let d = parcels::detail(&scope, &mut c, &parcel).await?;
     let sales = sales::of_parcel(&scope, &mut c, &d.parcel.id).await?;
+    let inspections = crate::field::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
     let chrome = Chrome::new(
         &st,
@@ -644,6 +646,7 @@ async fn page_parcel(
             can_edit: scope.can(Permission::Edit),
             d,
             sales,
+            inspections,
             classes: &parcels::CLASSES,
             grades: &parcels::GRADES,
             pa490: &parcels::PA490,
