@@ -207,6 +207,117 @@ async fn assessment_flow_on_postgres() {
     crate::harness::run(Backend::Postgres, an_assessor_imports_validates_and_studies).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_flow_on_sqlite() {
+    crate::harness::run(
+        Backend::Sqlite,
+        a_field_assessor_imports_permits_and_works_the_queue,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn field_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        a_field_assessor_imports_permits_and_works_the_queue,
+    )
+    .await;
+}
+
+/// The council's field assessor in a browser: imports a town's building
+/// permits, creates the CGS 12-62 cyclical inspections, then takes the first
+/// inspection of the regional queue and records an interior inspection.
+async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // Hartford's four-parcel roll, as its assessor imported it.
+    let assessor = app.demo_session("assessor.hartford").await;
+    let r = app
+        .raw(
+            axum::http::Method::POST,
+            "/api/v1/towns/hartford/assessment/parcel-imports?file_name=roll.csv",
+            &assessor,
+            Some("text/csv"),
+            crate::assessment::SMALL_ROLL.as_bytes().to_vec(),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text());
+    let dir = std::env::temp_dir().join(format!("munishare-permits-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let permits = dir.join("permits.csv");
+    std::fs::write(
+        &permits,
+        "permit_number,parcel_id,issued_on,description,work_type,value\n\
+         B-2026-0101,1-1-1,2026-11-02,Rear deck,deck,12500\n\
+         B-2026-0102,1-1-4,2026-09-15,Storefront renovation,alteration,250000\n",
+    )
+    .unwrap();
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "field.assessor", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment")).await.unwrap();
+    click_and_wait(&wd, By::LinkText("Field inspections")).await;
+    assert_eq!(
+        wd.current_url().await.unwrap().path(),
+        "/t/hartford/assessment/field"
+    );
+    click_and_wait(&wd, By::LinkText("Building permits")).await;
+    wd.find(By::Id("pi-file"))
+        .await
+        .unwrap()
+        .send_keys(permits.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#permit-import button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "permits.csv: 2 permits read, 2 added with their inspections."
+    );
+    let table = wd.find(By::Id("permits")).await.unwrap().text().await.unwrap();
+    assert!(table.contains("B-2026-0102") && table.contains("$250,000.00"), "{table}");
+
+    // No parcel has a full inspection on record: all four are due under CGS 12-62.
+    click_and_wait(&wd, By::LinkText("Field inspections")).await;
+    let compliance = wd.find(By::Id("compliance")).await.unwrap().text().await.unwrap();
+    assert!(compliance.contains("All 4 4 4 0"), "{compliance}");
+    click_and_wait(&wd, By::Css("#cyclical-form button[type=submit]")).await;
+    assert_eq!(flash_text(&wd).await, "4 cyclical inspections created.");
+    shot(&wd, "assessment-field").await;
+
+    // The regional queue, by due date: the storefront permit (due 2026-10-01) first.
+    click_and_wait(&wd, By::LinkText("Regional queue")).await;
+    let first = "#queue tbody tr:first-child";
+    let row = wd.find(By::Css(first)).await.unwrap().text().await.unwrap();
+    assert!(row.contains("2026-10-01") && row.contains("1-1-4") && row.contains("Hartford"), "{row}");
+    click_and_wait(&wd, By::Css(format!("{first} form.assign-me button"))).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Inspection of 1-1-4 assigned to Regional Field Assessor."
+    );
+    wd.find(By::Css(format!("{first} form.record-result input[name=interior]")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wd.find(By::Css(format!("{first} form.record-result input[name=changes]")))
+        .await
+        .unwrap()
+        .send_keys("Storefront glazing replaced")
+        .await
+        .unwrap();
+    shot(&wd, "assessment-field-queue").await;
+    click_and_wait(&wd, By::Css(format!("{first} form.record-result button"))).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Inspection of 1-1-4 done on 2026-11-26 (interior and exterior)."
+    );
+    wd.quit().await.unwrap();
+}
+
 async fn upload(wd: &WebDriver, kind: &str, path: &std::path::Path) {
     wd.find(By::Css(format!("#imp-kind option[value='{kind}']")))
         .await

@@ -33,6 +33,8 @@ struct TownB {
     parcel_id: String,
     sale_id: String,
     appeal_id: String,
+    inspection_id: String,
+    mailer_id: String,
 }
 
 impl TownB {
@@ -56,6 +58,8 @@ impl TownB {
             "list_year" => "2025".to_owned(),
             "account" => "RE-B-1-1".to_owned(),
             "appeal" => self.appeal_id.clone(),
+            "inspection" => self.inspection_id.clone(),
+            "mailer" => self.mailer_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
@@ -316,6 +320,50 @@ async fn fixtures(app: &TestApp) -> TownB {
         .as_str()
         .unwrap()
         .to_owned();
+    // West Hartford's field work: a permit (with its inspection) and an owner data mailer.
+    let permits = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/permit-imports?file_name=permits.csv",
+            &b_user,
+            Some("text/csv"),
+            b"permit_number,parcel_id,issued_on,description\nWH-1,B-1-1,2026-11-02,Rear deck\n".to_vec(),
+        )
+        .await;
+    assert_eq!(permits.status, StatusCode::CREATED, "{}", permits.text());
+    let inspection_id = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/west-hartford/assessment/inspections",
+            &b_user,
+            None,
+        )
+        .await
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mailer = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/compliance/cyclical",
+            &b_user,
+            Some(json!({"method": "mailer", "date": "2026-11-20"})),
+        )
+        .await;
+    assert_eq!(mailer.status, StatusCode::CREATED, "{}", mailer.text());
+    let mailer_id = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/west-hartford/assessment/mailers",
+            &b_user,
+            None,
+        )
+        .await
+        .json()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -352,6 +400,8 @@ async fn fixtures(app: &TestApp) -> TownB {
         parcel_id,
         sale_id,
         appeal_id: appeal.json()["id"].as_str().unwrap().to_owned(),
+        inspection_id,
+        mailer_id,
     }
 }
 

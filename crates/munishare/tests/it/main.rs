@@ -19,6 +19,7 @@ mod auth;
 mod binary;
 mod blob;
 mod browser;
+mod field;
 mod finance;
 mod garbage;
 mod imports;
