@@ -499,8 +499,9 @@ async fn seed_field(
     let file = imports::store(scope, blobs, "demo-permits.csv", bytes::Bytes::from(csv)).await?;
     let mut tx = db.begin().await?;
     field::import_permits(scope, &mut tx, now, &file).await?;
-    let next_october = Date::from_calendar_date(valuation_date(today).year() + 1, Month::October, 1)
-        .unwrap_or(today);
+    let next_october =
+        Date::from_calendar_date(valuation_date(today).year() + 1, Month::October, 1)
+            .unwrap_or(today);
     field::schedule_cyclical(
         scope,
         &mut tx,
@@ -528,7 +529,8 @@ async fn seed_field(
         )
         .await?;
         for (k, i) in open.iter().take(3).enumerate() {
-            let a = field::assign(scope, &mut tx, now, &i.id, i.version, who.user_id.as_str()).await?;
+            let a =
+                field::assign(scope, &mut tx, now, &i.id, i.version, who.user_id.as_str()).await?;
             if k == 0 {
                 field::record_result(
                     scope,

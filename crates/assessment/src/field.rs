@@ -554,7 +554,9 @@ pub async fn list(
         s => {
             return Err(Error::invalid(
                 "status",
-                format!("'{s}' is not a status: use open, assigned, done, cancelled, active or all"),
+                format!(
+                    "'{s}' is not a status: use open, assigned, done, cancelled, active or all"
+                ),
             ));
         }
     }
@@ -562,7 +564,12 @@ pub async fn list(
         check_reason(r)?;
         q.push(" AND i.reason = ").bind(r);
     }
-    if let Some(u) = f.inspector.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    if let Some(u) = f
+        .inspector
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
         q.push(" AND i.inspector_id = ").bind(u);
     }
     if let Some(p) = f.parcel_id.as_deref() {
@@ -837,7 +844,9 @@ pub async fn mailers(
             ""
         }
     );
-    Ok(dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.municipality_id()).fetch_all(c).await)?)
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(scope.municipality_id()).fetch_all(c).await)?,
+    )
 }
 
 /// Records that the owner returned a mailer: a full inspection under CGS 12-62 as of that date.
@@ -972,8 +981,8 @@ pub async fn compliance(
     require(scope, Permission::View)?;
     let m = scope.municipality_id();
     let oct1 = valuation_date(today);
-    let cutoff = Date::from_calendar_date(oct1.year() - CYCLE_YEARS, Month::October, 1)
-        .unwrap_or(oct1);
+    let cutoff =
+        Date::from_calendar_date(oct1.year() - CYCLE_YEARS, Month::October, 1).unwrap_or(oct1);
     let cutoff_s = format_date(cutoff);
     let roll: Vec<(String, String, String, String)> = dispatch!(ex, c => sqlx::query_as(
         "SELECT id, parcel_key, location, neighbourhood FROM assessment_parcels WHERE municipality_id = $1 ORDER BY parcel_key")
@@ -1082,7 +1091,10 @@ pub async fn schedule_cyclical(
     }
     let date = parse_date("date", req.date.trim())?;
     if method == "mailer" && date > today {
-        return Err(Error::invalid("date", "a mailer's sent date is not in the future"));
+        return Err(Error::invalid(
+            "date",
+            "a mailer's sent date is not in the future",
+        ));
     }
     let nb = req
         .neighbourhood
@@ -1224,10 +1236,18 @@ mod tests {
             err("B-1,1-2-3,2026-13-01,Deck,,\n")
                 .starts_with("permits.csv, row 2, column issued_on: '2026-13-01'")
         );
-        assert!(err("B-1,123,2026-11-01,Deck,,\n").starts_with("permits.csv, row 2, column parcel_id"));
-        assert!(err("B-1,1-2-3,2026-11-01,,,\n").starts_with("permits.csv, row 2, column description"));
-        assert!(err("B-1,1-2-3,2026-11-01,Deck,,-5\n").starts_with("permits.csv, row 2, column value"));
-        assert!(err("B-1,1-2-3,2026-11-01,Deck,,abc\n").starts_with("permits.csv, row 2, column value"));
+        assert!(
+            err("B-1,123,2026-11-01,Deck,,\n").starts_with("permits.csv, row 2, column parcel_id")
+        );
+        assert!(
+            err("B-1,1-2-3,2026-11-01,,,\n").starts_with("permits.csv, row 2, column description")
+        );
+        assert!(
+            err("B-1,1-2-3,2026-11-01,Deck,,-5\n").starts_with("permits.csv, row 2, column value")
+        );
+        assert!(
+            err("B-1,1-2-3,2026-11-01,Deck,,abc\n").starts_with("permits.csv, row 2, column value")
+        );
         assert_eq!(
             err("B-1,1-2-3,2026-11-01,Deck,,\nB-1,1-2-4,2026-11-01,Deck,,\n"),
             "permits.csv, row 3, column permit_number: permit B-1 is also row 2"

@@ -29,8 +29,8 @@ use utoipa_axum::routes;
 
 use super::roll::Assessment;
 use crate::field::{
-    self, Compliance, CyclicalIn, CyclicalOut, Inspection, InspectionFilter, InspectionIn,
-    Mailer, Permit, PermitFilter, REASONS, ResultIn,
+    self, Compliance, CyclicalIn, CyclicalOut, Inspection, InspectionFilter, InspectionIn, Mailer,
+    Permit, PermitFilter, REASONS, ResultIn,
 };
 use crate::imports::{self, ImportRecord};
 
@@ -351,8 +351,15 @@ async fn api_return_mailer(
     ApiJson(req): ApiJson<ReturnIn>,
 ) -> ApiResult<axum::Json<Mailer>> {
     let mut tx = st.db.begin().await?;
-    let m = field::return_mailer(&scope, &mut tx, st.now(), &id, req.version, &req.returned_on)
-        .await?;
+    let m = field::return_mailer(
+        &scope,
+        &mut tx,
+        st.now(),
+        &id,
+        req.version,
+        &req.returned_on,
+    )
+    .await?;
     tx.commit().await?;
     Ok(axum::Json(m))
 }
@@ -460,10 +467,7 @@ fn base(scope: &ServiceScope) -> String {
 }
 
 fn reason_label(r: &str) -> &'static str {
-    REASONS
-        .iter()
-        .find(|x| x.0 == r)
-        .map_or("Other", |x| x.1)
+    REASONS.iter().find(|x| x.0 == r).map_or("Other", |x| x.1)
 }
 
 fn inspection_row(town: &str, i: &Inspection) -> Vec<String> {
@@ -589,6 +593,7 @@ struct FieldQuery {
 #[template(path = "assessment_field.html")]
 struct FieldPage {
     chrome: Chrome,
+    town: String,
     base: String,
     can_edit: bool,
     inspections: Vec<Inspection>,
@@ -669,6 +674,7 @@ async fn page_field(
     render(
         &FieldPage {
             chrome,
+            town: scope.town().name.clone(),
             base: base(&scope),
             can_edit: scope.can(Permission::Edit),
             inspections: list.into_iter().take(300).collect(),

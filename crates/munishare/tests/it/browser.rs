@@ -245,7 +245,10 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
         )
         .await;
     assert!(r.status.is_success(), "{}", r.text());
-    let dir = std::env::temp_dir().join(format!("munishare-permits-{}", uuid::Uuid::now_v7().simple()));
+    let dir = std::env::temp_dir().join(format!(
+        "munishare-permits-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let permits = dir.join("permits.csv");
     std::fs::write(
@@ -258,7 +261,9 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
 
     let (_driver, wd) = browser().await;
     sign_in(&wd, &base, "field.assessor", PASSWORD).await;
-    wd.goto(format!("{base}/t/hartford/assessment")).await.unwrap();
+    wd.goto(format!("{base}/t/hartford/assessment"))
+        .await
+        .unwrap();
     click_and_wait(&wd, By::LinkText("Field inspections")).await;
     assert_eq!(
         wd.current_url().await.unwrap().path(),
@@ -276,12 +281,27 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
         flash_text(&wd).await,
         "permits.csv: 2 permits read, 2 added with their inspections."
     );
-    let table = wd.find(By::Id("permits")).await.unwrap().text().await.unwrap();
-    assert!(table.contains("B-2026-0102") && table.contains("$250,000.00"), "{table}");
+    let table = wd
+        .find(By::Id("permits"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("B-2026-0102") && table.contains("$250,000.00"),
+        "{table}"
+    );
 
     // No parcel has a full inspection on record: all four are due under CGS 12-62.
     click_and_wait(&wd, By::LinkText("Field inspections")).await;
-    let compliance = wd.find(By::Id("compliance")).await.unwrap().text().await.unwrap();
+    let compliance = wd
+        .find(By::Id("compliance"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(compliance.contains("All 4 4 4 0"), "{compliance}");
     click_and_wait(&wd, By::Css("#cyclical-form button[type=submit]")).await;
     assert_eq!(flash_text(&wd).await, "4 cyclical inspections created.");
@@ -291,24 +311,31 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
     click_and_wait(&wd, By::LinkText("Regional queue")).await;
     let first = "#queue tbody tr:first-child";
     let row = wd.find(By::Css(first)).await.unwrap().text().await.unwrap();
-    assert!(row.contains("2026-10-01") && row.contains("1-1-4") && row.contains("Hartford"), "{row}");
+    assert!(
+        row.contains("2026-10-01") && row.contains("1-1-4") && row.contains("Hartford"),
+        "{row}"
+    );
     click_and_wait(&wd, By::Css(format!("{first} form.assign-me button"))).await;
     assert_eq!(
         flash_text(&wd).await,
         "Inspection of 1-1-4 assigned to Regional Field Assessor."
     );
-    wd.find(By::Css(format!("{first} form.record-result input[name=interior]")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wd.find(By::Css(format!("{first} form.record-result input[name=changes]")))
-        .await
-        .unwrap()
-        .send_keys("Storefront glazing replaced")
-        .await
-        .unwrap();
+    wd.find(By::Css(format!(
+        "{first} form.record-result input[name=interior]"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wd.find(By::Css(format!(
+        "{first} form.record-result input[name=changes]"
+    )))
+    .await
+    .unwrap()
+    .send_keys("Storefront glazing replaced")
+    .await
+    .unwrap();
     shot(&wd, "assessment-field-queue").await;
     click_and_wait(&wd, By::Css(format!("{first} form.record-result button"))).await;
     assert_eq!(

@@ -69,11 +69,26 @@ async fn permits_import_atomically_and_create_their_inspections(app: TestApp) {
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let rec = r.json();
-    assert_eq!((rec["kind"].as_str(), rec["rows"].as_i64(), rec["added"].as_i64()), (Some("permits"), Some(2), Some(2)));
+    assert_eq!(
+        (
+            rec["kind"].as_str(),
+            rec["rows"].as_i64(),
+            rec["added"].as_i64()
+        ),
+        (Some("permits"), Some(2), Some(2))
+    );
 
     // Each permit made its pick-up inspection, due the first October 1 after
     // issue: 2026-09-15 → 2026-10-01; 2026-11-02 → 2027-10-01.
-    let list = call(&app, Method::GET, &format!("{}/inspections", base("hartford")), &assessor, None).await.json();
+    let list = call(
+        &app,
+        Method::GET,
+        &format!("{}/inspections", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
     let got: Vec<(String, String, String, String)> = list
         .as_array()
         .unwrap()
@@ -90,13 +105,30 @@ async fn permits_import_atomically_and_create_their_inspections(app: TestApp) {
     assert_eq!(
         got,
         vec![
-            ("1-1-4".into(), "permit".into(), "2026-10-01".into(), "permit B-2026-0102".into()),
-            ("1-1-1".into(), "permit".into(), "2027-10-01".into(), "permit B-2026-0101".into()),
+            (
+                "1-1-4".into(),
+                "permit".into(),
+                "2026-10-01".into(),
+                "permit B-2026-0102".into()
+            ),
+            (
+                "1-1-1".into(),
+                "permit".into(),
+                "2027-10-01".into(),
+                "permit B-2026-0101".into()
+            ),
         ]
     );
 
     // The same file again: refused, nothing changes.
-    let r = csv(&app, &assessor, "hartford", "permit-imports?file_name=permits.csv", PERMITS).await;
+    let r = csv(
+        &app,
+        &assessor,
+        "hartford",
+        "permit-imports?file_name=permits.csv",
+        PERMITS,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
     assert!(r.text().contains("imported already"), "{}", r.text());
 
@@ -123,12 +155,31 @@ async fn permits_import_atomically_and_create_their_inspections(app: TestApp) {
             "bad.csv, row 1, column issued_on",
         ),
     ] {
-        let r = csv(&app, &assessor, "hartford", "permit-imports?file_name=bad.csv", body).await;
+        let r = csv(
+            &app,
+            &assessor,
+            "hartford",
+            "permit-imports?file_name=bad.csv",
+            body,
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         assert_eq!(field_of(&r), field, "{}", r.text());
     }
-    let permits = call(&app, Method::GET, &format!("{}/permits", base("hartford")), &assessor, None).await.json();
-    assert_eq!(permits.as_array().unwrap().len(), 2, "nothing of the bad files was kept");
+    let permits = call(
+        &app,
+        Method::GET,
+        &format!("{}/permits", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        permits.as_array().unwrap().len(),
+        2,
+        "nothing of the bad files was kept"
+    );
 
     // An overlapping export: the permit already held is skipped, the new one added.
     let r = csv(
@@ -140,27 +191,76 @@ async fn permits_import_atomically_and_create_their_inspections(app: TestApp) {
     )
     .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
-    assert_eq!((r.json()["rows"].as_i64(), r.json()["added"].as_i64()), (Some(2), Some(1)));
+    assert_eq!(
+        (r.json()["rows"].as_i64(), r.json()["added"].as_i64()),
+        (Some(2), Some(1))
+    );
 
     // The list, newest first, filtered; values in cents ("12,500" → 1,250,000).
-    let permits = call(&app, Method::GET, &format!("{}/permits", base("hartford")), &assessor, None).await.json();
-    let numbers: Vec<&str> = permits.as_array().unwrap().iter().map(|p| p["permit_number"].as_str().unwrap()).collect();
+    let permits = call(
+        &app,
+        Method::GET,
+        &format!("{}/permits", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let numbers: Vec<&str> = permits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["permit_number"].as_str().unwrap())
+        .collect();
     assert_eq!(numbers, ["B-2026-0103", "B-2026-0101", "B-2026-0102"]);
     assert_eq!(permits[1]["value_cents"], 1_250_000);
     assert_eq!(permits[2]["value_cents"], 25_000_000);
-    let deck = call(&app, Method::GET, &format!("{}/permits?q=DECK", base("hartford")), &assessor, None).await.json();
+    let deck = call(
+        &app,
+        Method::GET,
+        &format!("{}/permits?q=DECK", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(deck.as_array().unwrap().len(), 1);
-    let since = call(&app, Method::GET, &format!("{}/permits?from=2026-10-01", base("hartford")), &assessor, None).await.json();
+    let since = call(
+        &app,
+        Method::GET,
+        &format!("{}/permits?from=2026-10-01", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(since.as_array().unwrap().len(), 2);
-    let r = call(&app, Method::GET, &format!("{}/permits?from=soon", base("hartford")), &assessor, None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        &format!("{}/permits?from=soon", base("hartford")),
+        &assessor,
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(field_of(&r), "from");
 
     // The page exports the same list.
-    let r = app.api(Method::GET, "/t/hartford/assessment/field/permits?format=csv", &assessor, None).await;
+    let r = app
+        .api(
+            Method::GET,
+            "/t/hartford/assessment/field/permits?format=csv",
+            &assessor,
+            None,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK);
     let text = r.text();
-    assert!(text.starts_with("permit_number,parcel_id,location,issued_on"), "{text}");
+    assert!(
+        text.starts_with("permit_number,parcel_id,location,issued_on"),
+        "{text}"
+    );
     assert!(text.contains("B-2026-0102,1-1-4,100 Main St,2026-09-15,alteration,Storefront renovation,\"$250,000.00\",open"), "{text}");
 }
 
@@ -177,7 +277,8 @@ async fn permits_import_atomically_and_create_their_inspections(app: TestApp) {
 ///
 /// So N1: 3 parcels, 2 due, 1 never, 0 scheduled; N2: 2, 1, 1, 1; C1: 1, 0,
 /// 0, 0; the town: 6, 3, 2, 1.
-const ROLL6: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner
+const ROLL6: &str =
+    "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner
 1-1-1,1 Elm St,N1,residential,10000,50000,150000,A One
 1-1-2,2 Elm St,N1,residential,10000,50000,150000,B Two
 1-1-3,3 Elm St,N1,residential,10000,50000,150000,C Three
@@ -188,14 +289,33 @@ const ROLL6: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,l
 
 async fn inspect(app: &TestApp, who: &Auth, parcel: &str, on: &str, interior: bool) {
     let b = base("hartford");
-    let r = call(app, Method::POST, &format!("{b}/inspections"), who,
-        Some(json!({"parcel": parcel, "reason": "other", "due_on": on, "notes": "history"}))).await;
+    let r = call(
+        app,
+        Method::POST,
+        &format!("{b}/inspections"),
+        who,
+        Some(json!({"parcel": parcel, "reason": "other", "due_on": on, "notes": "history"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let id = r.json()["id"].as_str().unwrap().to_owned();
-    let r = call(app, Method::POST, &format!("{b}/inspections/{id}/assignment"), who, Some(json!({"version": 1}))).await;
+    let r = call(
+        app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        who,
+        Some(json!({"version": 1})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = call(app, Method::POST, &format!("{b}/inspections/{id}/result"), who,
-        Some(json!({"version": 2, "inspected_on": on, "interior": interior}))).await;
+    let r = call(
+        app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/result"),
+        who,
+        Some(json!({"version": 2, "inspected_on": on, "interior": interior})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
@@ -220,12 +340,30 @@ fn counts(c: &Value) -> Vec<(String, i64, i64, i64, i64)> {
 async fn compliance_counts_parcels_due_under_cgs_12_62(app: TestApp) {
     let assessor = app.demo_session("assessor.hartford").await;
     let b = base("hartford");
-    let r = csv(&app, &assessor, "hartford", "parcel-imports?file_name=roll6.csv", ROLL6).await;
+    let r = csv(
+        &app,
+        &assessor,
+        "hartford",
+        "parcel-imports?file_name=roll6.csv",
+        ROLL6,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
 
     // Before any history: every parcel is due and never inspected.
-    let c = call(&app, Method::GET, &format!("{b}/compliance"), &assessor, None).await.json();
-    assert_eq!((c["october_1"].as_str(), c["cutoff"].as_str()), (Some("2026-10-01"), Some("2016-10-01")));
+    let c = call(
+        &app,
+        Method::GET,
+        &format!("{b}/compliance"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (c["october_1"].as_str(), c["cutoff"].as_str()),
+        (Some("2026-10-01"), Some("2016-10-01"))
+    );
     assert_eq!(counts(&c).last().unwrap(), &("All".to_owned(), 6, 6, 6, 0));
 
     inspect(&app, &assessor, "1-1-1", "2016-10-01", true).await;
@@ -234,25 +372,65 @@ async fn compliance_counts_parcels_due_under_cgs_12_62(app: TestApp) {
     inspect(&app, &assessor, "3-1-1", "2010-06-01", true).await;
     inspect(&app, &assessor, "3-1-1", "2025-06-01", true).await;
     // Mailers to N2 (both parcels there are due), one returned.
-    let r = call(&app, Method::POST, &format!("{b}/compliance/cyclical"), &assessor,
-        Some(json!({"method": "mailer", "date": "2019-03-01", "neighbourhood": "N2"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/compliance/cyclical"),
+        &assessor,
+        Some(json!({"method": "mailer", "date": "2019-03-01", "neighbourhood": "N2"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["created"], 2);
-    let mailers = call(&app, Method::GET, &format!("{b}/mailers"), &assessor, None).await.json();
-    let m = mailers.as_array().unwrap().iter().find(|m| m["parcel_key"] == "2-1-1").unwrap().clone();
+    let mailers = call(&app, Method::GET, &format!("{b}/mailers"), &assessor, None)
+        .await
+        .json();
+    let m = mailers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["parcel_key"] == "2-1-1")
+        .unwrap()
+        .clone();
     let id = m["id"].as_str().unwrap();
-    let r = call(&app, Method::POST, &format!("{b}/mailers/{id}/return"), &assessor,
-        Some(json!({"version": 1, "returned_on": "2019-02-28"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/mailers/{id}/return"),
+        &assessor,
+        Some(json!({"version": 1, "returned_on": "2019-02-28"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert_eq!(field_of(&r), "returned_on");
-    let r = call(&app, Method::POST, &format!("{b}/mailers/{id}/return"), &assessor,
-        Some(json!({"version": 1, "returned_on": "2019-04-15"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/mailers/{id}/return"),
+        &assessor,
+        Some(json!({"version": 1, "returned_on": "2019-04-15"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = call(&app, Method::POST, &format!("{b}/mailers/{id}/return"), &assessor,
-        Some(json!({"version": 2, "returned_on": "2019-04-16"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/mailers/{id}/return"),
+        &assessor,
+        Some(json!({"version": 2, "returned_on": "2019-04-16"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
 
-    let c = call(&app, Method::GET, &format!("{b}/compliance"), &assessor, None).await.json();
+    let c = call(
+        &app,
+        Method::GET,
+        &format!("{b}/compliance"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(
         counts(&c),
         vec![
@@ -266,51 +444,118 @@ async fn compliance_counts_parcels_due_under_cgs_12_62(app: TestApp) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|d| (d["parcel_key"].as_str().unwrap(), d["last_full"].as_str().unwrap(), d["scheduled"].as_bool().unwrap()))
+        .map(|d| {
+            (
+                d["parcel_key"].as_str().unwrap(),
+                d["last_full"].as_str().unwrap(),
+                d["scheduled"].as_bool().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(due, [("1-1-2", "2016-09-30", false), ("1-1-3", "", false), ("2-1-2", "", true)]);
+    assert_eq!(
+        due,
+        [
+            ("1-1-2", "2016-09-30", false),
+            ("1-1-3", "", false),
+            ("2-1-2", "", true)
+        ]
+    );
 
     // Bad bulk requests name the field.
     for (body, field) in [
         (json!({"method": "visit", "date": "2027-06-30"}), "method"),
         (json!({"method": "inspection", "date": "June"}), "date"),
         (json!({"method": "mailer", "date": "2027-01-01"}), "date"),
-        (json!({"method": "inspection", "date": "2027-06-30", "neighbourhood": "ZZ"}), "neighbourhood"),
+        (
+            json!({"method": "inspection", "date": "2027-06-30", "neighbourhood": "ZZ"}),
+            "neighbourhood",
+        ),
     ] {
-        let r = call(&app, Method::POST, &format!("{b}/compliance/cyclical"), &assessor, Some(body)).await;
+        let r = call(
+            &app,
+            Method::POST,
+            &format!("{b}/compliance/cyclical"),
+            &assessor,
+            Some(body),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         assert_eq!(field_of(&r), field, "{}", r.text());
     }
     // Cyclical inspections for the two due and unscheduled (1-1-2, 1-1-3); then nothing is left to schedule.
-    let r = call(&app, Method::POST, &format!("{b}/compliance/cyclical"), &assessor,
-        Some(json!({"method": "inspection", "date": "2027-06-30"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/compliance/cyclical"),
+        &assessor,
+        Some(json!({"method": "inspection", "date": "2027-06-30"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["created"], 2);
-    let r = call(&app, Method::POST, &format!("{b}/compliance/cyclical"), &assessor,
-        Some(json!({"method": "inspection", "date": "2027-06-30"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/compliance/cyclical"),
+        &assessor,
+        Some(json!({"method": "inspection", "date": "2027-06-30"})),
+    )
+    .await;
     assert_eq!(r.json()["created"], 0);
-    let cyc = call(&app, Method::GET, &format!("{b}/inspections?reason=cyclical"), &assessor, None).await.json();
-    let keys: Vec<&str> = cyc.as_array().unwrap().iter().map(|i| i["parcel_key"].as_str().unwrap()).collect();
+    let cyc = call(
+        &app,
+        Method::GET,
+        &format!("{b}/inspections?reason=cyclical"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let keys: Vec<&str> = cyc
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["parcel_key"].as_str().unwrap())
+        .collect();
     assert_eq!(keys, ["1-1-2", "1-1-3"]);
-    let c = call(&app, Method::GET, &format!("{b}/compliance"), &assessor, None).await.json();
+    let c = call(
+        &app,
+        Method::GET,
+        &format!("{b}/compliance"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(counts(&c).last().unwrap(), &("All".to_owned(), 6, 3, 2, 3));
 
     // The page shows the same counts.
-    let page = app.api(Method::GET, "/t/hartford/assessment/field", &assessor, None).await;
+    let page = app
+        .api(Method::GET, "/t/hartford/assessment/field", &assessor, None)
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text());
     assert!(page.text().contains("<th scope=\"row\">All</th><td class=\"num\">6</td><td class=\"num\">3</td><td class=\"num\">2</td><td class=\"num\">3</td>"), "{}", page.text());
 }
 
 async fn user_id(app: &TestApp, username: &str) -> String {
     let admin = app.demo_session("admin").await;
-    let users = app.api(Method::GET, "/api/v1/admin/users", &admin, None).await.json();
-    users.as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"]
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap()["id"]
         .as_str()
         .unwrap()
         .to_owned()
 }
 
-const SMALL: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner
+const SMALL: &str =
+    "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner
 7-1-1,1 Town Way,T1,residential,10000,50000,150000,Town Owner
 ";
 
@@ -320,24 +565,53 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     let west = app.demo_session("townadmin.west-hartford").await;
     let auditor = app.demo_session("auditor").await;
     let b = base("hartford");
-    let r = csv(&app, &assessor, "hartford", "parcel-imports?file_name=roll.csv", SMALL_ROLL).await;
+    let r = csv(
+        &app,
+        &assessor,
+        "hartford",
+        "parcel-imports?file_name=roll.csv",
+        SMALL_ROLL,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     // East Hartford (granted to the field assessor) and West Hartford (not) each have one inspection.
     for (who, town) in [(&field, "east-hartford"), (&west, "west-hartford")] {
         let r = csv(&app, who, town, "parcel-imports?file_name=small.csv", SMALL).await;
         assert_eq!(r.status, StatusCode::CREATED, "{town}: {}", r.text());
-        let r = call(&app, Method::POST, &format!("{}/inspections", base(town)), who,
-            Some(json!({"parcel": "7-1-1", "reason": "sale", "due_on": "2026-12-15"}))).await;
+        let r = call(
+            &app,
+            Method::POST,
+            &format!("{}/inspections", base(town)),
+            who,
+            Some(json!({"parcel": "7-1-1", "reason": "sale", "due_on": "2026-12-15"})),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::CREATED, "{town}: {}", r.text());
     }
 
     // Bad inspections name the field.
     for (body, field) in [
-        (json!({"parcel": "1-1-1", "reason": "curiosity", "due_on": "2026-12-01"}), "reason"),
-        (json!({"parcel": "1-1-1", "reason": "sale", "due_on": "12/01/2026"}), "due_on"),
-        (json!({"parcel": "9-9-9", "reason": "sale", "due_on": "2026-12-01"}), "parcel"),
+        (
+            json!({"parcel": "1-1-1", "reason": "curiosity", "due_on": "2026-12-01"}),
+            "reason",
+        ),
+        (
+            json!({"parcel": "1-1-1", "reason": "sale", "due_on": "12/01/2026"}),
+            "due_on",
+        ),
+        (
+            json!({"parcel": "9-9-9", "reason": "sale", "due_on": "2026-12-01"}),
+            "parcel",
+        ),
     ] {
-        let r = call(&app, Method::POST, &format!("{b}/inspections"), &assessor, Some(body)).await;
+        let r = call(
+            &app,
+            Method::POST,
+            &format!("{b}/inspections"),
+            &assessor,
+            Some(body),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
         assert_eq!(field_of(&r), field, "{}", r.text());
     }
@@ -346,49 +620,156 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     let first = r.json();
     let id = first["id"].as_str().unwrap().to_owned();
-    let r = call(&app, Method::POST, &format!("{b}/inspections"), &assessor,
-        Some(json!({"parcel": "1-1-3", "reason": "appeal", "due_on": "2027-01-15"}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections"),
+        &assessor,
+        Some(json!({"parcel": "1-1-3", "reason": "appeal", "due_on": "2027-01-15"})),
+    )
+    .await;
     let second = r.json()["id"].as_str().unwrap().to_owned();
 
     // Who may be assigned in Hartford: those with edit in assessment there — not the auditor (view only), not West Hartford's administrator.
-    let who = call(&app, Method::GET, &format!("{b}/inspectors"), &assessor, None).await.json();
-    let names: Vec<&str> = who.as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
-    assert!(names.contains(&"assessor.hartford") && names.contains(&"field.assessor"), "{names:?}");
-    assert!(!names.contains(&"auditor") && !names.contains(&"townadmin.west-hartford"), "{names:?}");
+    let who = call(
+        &app,
+        Method::GET,
+        &format!("{b}/inspectors"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let names: Vec<&str> = who
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"assessor.hartford") && names.contains(&"field.assessor"),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"auditor") && !names.contains(&"townadmin.west-hartford"),
+        "{names:?}"
+    );
 
     // Assigning: not to someone outside the town, not by a viewer, not on a stale version.
     let outsider = user_id(&app, "townadmin.west-hartford").await;
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/assignment"), &assessor,
-        Some(json!({"version": 1, "inspector": outsider}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &assessor,
+        Some(json!({"version": 1, "inspector": outsider})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert_eq!(field_of(&r), "inspector");
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/assignment"), &auditor, Some(json!({"version": 1}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &auditor,
+        Some(json!({"version": 1})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/result"), &field,
-        Some(json!({"version": 1, "inspected_on": "2026-11-25", "interior": true}))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "an open inspection is assigned first: {}", r.text());
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/result"),
+        &field,
+        Some(json!({"version": 1, "inspected_on": "2026-11-25", "interior": true})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "an open inspection is assigned first: {}",
+        r.text()
+    );
     // The field assessor takes it.
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/assignment"), &field, Some(json!({"version": 1}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &field,
+        Some(json!({"version": 1})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let i = r.json();
-    assert_eq!((i["status"].as_str(), i["inspector_name"].as_str(), i["version"].as_i64()), (Some("assigned"), Some("Regional Field Assessor"), Some(2)));
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/assignment"), &assessor, Some(json!({"version": 1}))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "stale version: {}", r.text());
+    assert_eq!(
+        (
+            i["status"].as_str(),
+            i["inspector_name"].as_str(),
+            i["version"].as_i64()
+        ),
+        (Some("assigned"), Some("Regional Field Assessor"), Some(2))
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &assessor,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "stale version: {}",
+        r.text()
+    );
     assert_eq!(field_of(&r), "version");
 
     // The result: not in the future, then done.
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/result"), &field,
-        Some(json!({"version": 2, "inspected_on": "2026-11-27", "interior": true}))).await;
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/result"),
+        &field,
+        Some(json!({"version": 2, "inspected_on": "2026-11-27", "interior": true})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert_eq!(field_of(&r), "inspected_on");
     let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/result"), &field,
         Some(json!({"version": 2, "inspected_on": "2026-11-25", "interior": true, "changes": "Finished basement, 600 sq ft"}))).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let done = r.json();
-    assert_eq!((done["status"].as_str(), done["interior"].as_bool(), done["inspected_on"].as_str()), (Some("done"), Some(true), Some("2026-11-25")));
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{id}/cancellation"), &assessor, Some(json!({"version": 3, "reason": "Duplicate visit"}))).await;
-    assert_eq!(r.status, StatusCode::CONFLICT, "a done inspection stays done: {}", r.text());
-    let r = call(&app, Method::POST, &format!("{b}/inspections/{second}/cancellation"), &assessor, Some(json!({"version": 1, "reason": "no"}))).await;
+    assert_eq!(
+        (
+            done["status"].as_str(),
+            done["interior"].as_bool(),
+            done["inspected_on"].as_str()
+        ),
+        (Some("done"), Some(true), Some("2026-11-25"))
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/cancellation"),
+        &assessor,
+        Some(json!({"version": 3, "reason": "Duplicate visit"})),
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a done inspection stays done: {}",
+        r.text()
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{second}/cancellation"),
+        &assessor,
+        Some(json!({"version": 1, "reason": "no"})),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert_eq!(field_of(&r), "reason");
 
@@ -397,17 +778,37 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     let actions: Vec<String> = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
         "SELECT action FROM audit_events WHERE entity_id = $1 ORDER BY seq").bind(&id).fetch_all(c).await).unwrap();
     drop(c);
-    assert_eq!(actions, ["inspection.create", "inspection.assign", "inspection.result"]);
+    assert_eq!(
+        actions,
+        [
+            "inspection.create",
+            "inspection.assign",
+            "inspection.result"
+        ]
+    );
 
     // The regional queue: Hartford's and East Hartford's inspections, never West Hartford's.
-    let q = call(&app, Method::GET, "/api/v1/assessment/field/inspections?status=all", &field, None).await;
+    let q = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?status=all",
+        &field,
+        None,
+    )
+    .await;
     assert_eq!(q.status, StatusCode::OK, "{}", q.text());
     let rows: Vec<(String, String, String)> = q
         .json()
         .as_array()
         .unwrap()
         .iter()
-        .map(|i| (i["town"].as_str().unwrap().to_owned(), i["parcel_key"].as_str().unwrap().to_owned(), i["status"].as_str().unwrap().to_owned()))
+        .map(|i| {
+            (
+                i["town"].as_str().unwrap().to_owned(),
+                i["parcel_key"].as_str().unwrap().to_owned(),
+                i["status"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(
         rows,
@@ -419,32 +820,107 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     );
     assert!(!q.text().contains("West Hartford") && !q.text().contains("west-hartford"));
     // Filtered: mine; one town; a town not granted is refused without a word about it.
-    let mine = call(&app, Method::GET, "/api/v1/assessment/field/inspections?status=all&inspector=me", &field, None).await.json();
+    let mine = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?status=all&inspector=me",
+        &field,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(mine.as_array().unwrap().len(), 1);
-    let east = call(&app, Method::GET, "/api/v1/assessment/field/inspections?town=east-hartford", &field, None).await.json();
+    let east = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?town=east-hartford",
+        &field,
+        None,
+    )
+    .await
+    .json();
     assert_eq!(east.as_array().unwrap().len(), 1);
-    let r = call(&app, Method::GET, "/api/v1/assessment/field/inspections?town=west-hartford", &field, None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?town=west-hartford",
+        &field,
+        None,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!r.text().contains("West Hartford"));
-    let r = call(&app, Method::GET, "/api/v1/assessment/field/inspections?reason=whim", &field, None).await;
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?reason=whim",
+        &field,
+        None,
+    )
+    .await;
     assert_eq!(field_of(&r), "reason");
     // West Hartford's administrator sees only West Hartford's.
-    let w = call(&app, Method::GET, "/api/v1/assessment/field/inspections", &west, None).await.json();
-    let towns: Vec<&str> = w.as_array().unwrap().iter().map(|i| i["town"].as_str().unwrap()).collect();
+    let w = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections",
+        &west,
+        None,
+    )
+    .await
+    .json();
+    let towns: Vec<&str> = w
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["town"].as_str().unwrap())
+        .collect();
     assert_eq!(towns, ["west-hartford"]);
 
     // The queue page: assign to me from it, and come back to it.
-    let page = app.api(Method::GET, "/assessment/field", &field, None).await;
+    let page = app
+        .api(Method::GET, "/assessment/field", &field, None)
+        .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("East Hartford") && !page.text().contains("West Hartford"));
     let east_id = east[0]["id"].as_str().unwrap();
-    let r = app.form(&format!("/t/east-hartford/assessment/field/inspections/{east_id}/assignment"), &field,
-        &[("version", "1"), ("inspector", "me"), ("back", "/assessment/field?status=active")]).await;
+    let r = app
+        .form(
+            &format!("/t/east-hartford/assessment/field/inspections/{east_id}/assignment"),
+            &field,
+            &[
+                ("version", "1"),
+                ("inspector", "me"),
+                ("back", "/assessment/field?status=active"),
+            ],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
     assert_eq!(r.location(), "/assessment/field?status=active");
-    let i = call(&app, Method::GET, &format!("{}/inspections/{east_id}", base("east-hartford")), &field, None).await.json();
-    assert_eq!((i["status"].as_str(), i["inspector_name"].as_str()), (Some("assigned"), Some("Regional Field Assessor")));
+    let i = call(
+        &app,
+        Method::GET,
+        &format!("{}/inspections/{east_id}", base("east-hartford")),
+        &field,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (i["status"].as_str(), i["inspector_name"].as_str()),
+        (Some("assigned"), Some("Regional Field Assessor"))
+    );
     // The parcel page lists its inspections.
-    let p = app.api(Method::GET, "/t/hartford/assessment/parcels/1-1-2", &assessor, None).await;
-    assert!(p.text().contains("parcel-inspections") && p.text().contains("Finished basement, 600 sq ft"));
+    let p = app
+        .api(
+            Method::GET,
+            "/t/hartford/assessment/parcels/1-1-2",
+            &assessor,
+            None,
+        )
+        .await;
+    assert!(
+        p.text().contains("parcel-inspections")
+            && p.text().contains("Finished basement, 600 sq ft")
+    );
 }

@@ -327,7 +327,8 @@ async fn fixtures(app: &TestApp) -> TownB {
             "/api/v1/towns/west-hartford/assessment/permit-imports?file_name=permits.csv",
             &b_user,
             Some("text/csv"),
-            b"permit_number,parcel_id,issued_on,description\nWH-1,B-1-1,2026-11-02,Rear deck\n".to_vec(),
+            b"permit_number,parcel_id,issued_on,description\nWH-1,B-1-1,2026-11-02,Rear deck\n"
+                .to_vec(),
         )
         .await;
     assert_eq!(permits.status, StatusCode::CREATED, "{}", permits.text());
