@@ -478,7 +478,7 @@ async fn seed_field(
     }
     let works = [
         ("addition", "Two-storey rear addition", 85_000),
-        ("deck", "Rear deck, pressure-treated", 12_000),
+        ("deck", "Rear deck (pressure-treated)", 12_000),
         ("roof", "Strip and re-roof", 14_500),
         ("garage", "Detached two-car garage", 48_000),
         ("kitchen", "Kitchen remodel", 35_000),

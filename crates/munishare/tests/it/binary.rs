@@ -132,6 +132,34 @@ fn serves_over_tls_and_the_operator_commands_work() {
         studies.contains("\"list_year\":2022") && studies.contains("\"town\":\"Hartford\""),
         "{studies}"
     );
+    // … and each assessment town's field work: the field assessor's queue
+    // (through a Hartford token) holds Hartford's demo permits, one assigned to them.
+    let field_token = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        r#"{"username":"field.assessor","password":"binary-test-password","town":"hartford","service":"assessment","label":"cli test"}"#,
+        &format!("{base}/api/v1/auth/token"),
+    ]);
+    let field_bearer = field_token
+        .split("\"token\":\"")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
+    let queue = curl(&[
+        "-H",
+        &format!("authorization: Bearer {field_bearer}"),
+        &format!("{base}/api/v1/assessment/field/inspections?reason=permit"),
+    ]);
+    assert!(
+        queue.contains("\"source\":\"permit B-")
+            && queue.contains("\"inspector_name\":\"Regional Field Assessor\"")
+            && !queue.contains("east-hartford"),
+        "{queue}"
+    );
     drop(server);
     // The server made its secret key on first start, readable by its owner only.
     #[cfg(unix)]
