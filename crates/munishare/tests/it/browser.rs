@@ -371,6 +371,16 @@ async fn the_board_reduces_an_assessment(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(change, "-$571.25");
+    // The grand list keeps its signed abstract and lists the certificate.
+    wd.goto(format!("{base}/t/hartford/assessment/grand-list/2026"))
+        .await
+        .unwrap();
+    let page = text(&wd).await;
+    assert!(
+        page.contains("$1,207,100.00") && page.contains("CC-2026-0001"),
+        "{page}"
+    );
+    shot(&wd, "assessment-grand-list").await;
 }
 
 async fn upload(wd: &WebDriver, kind: &str, path: &std::path::Path) {
