@@ -217,6 +217,91 @@ async fn appeal_flow_on_postgres() {
     crate::harness::run(Backend::Postgres, the_board_reduces_an_assessment).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_parts_flow_on_sqlite() {
+    crate::harness::run(
+        Backend::Sqlite,
+        an_assessor_enters_declarations_and_vehicles,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_parts_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        an_assessor_enters_declarations_and_vehicles,
+    )
+    .await;
+}
+
+/// The grand list's other parts in a browser: a late personal property
+/// declaration ($50,000 of machinery → $35,000 assessed + $8,750 penalty)
+/// and the DMV's file of three vehicles ($51,414 assessed in all).
+async fn an_assessor_enters_declarations_and_vehicles(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = std::env::temp_dir().join(format!("munishare-dmv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dmv = dir.join("dmv-2026.csv");
+    std::fs::write(&dmv, crate::other_property::DMV).unwrap();
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment/grand-list"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("personal property declarations")).await;
+    fill(&wd, "pp-business", "Main Street Hardware").await;
+    fill(&wd, "pp-owner", "Main Street LLC").await;
+    fill(&wd, "pp-location", "100 Main St").await;
+    set_value(&wd, "pp-filed", "2026-11-10").await;
+    fill(&wd, "pp-v-machinery", "50,000").await;
+    click_and_wait(&wd, By::Css("#declaration-form button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "PP-00001 (Main Street Hardware): assessed $35,000.00 plus a 25% penalty of $8,750.00."
+    );
+    let totals = wd
+        .find(By::Id("pp-totals"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(totals.contains("$43,750.00"), "{totals}");
+    shot(&wd, "assessment-personal-property").await;
+
+    wd.goto(format!(
+        "{base}/t/hartford/assessment/grand-list/2026/motor-vehicles"
+    ))
+    .await
+    .unwrap();
+    wd.find(By::Id("mv-file"))
+        .await
+        .unwrap()
+        .send_keys(dmv.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#mv-import button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "dmv-2026.csv: 3 vehicles imported (replacing 0)."
+    );
+    let total = wd
+        .find(By::Id("mv-total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, "$51,414.00");
+    shot(&wd, "assessment-motor-vehicles").await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Sets an input's value by script (date and time inputs take no keystrokes portably).
 async fn set_value(wd: &WebDriver, id: &str, value: &str) {
     wd.execute(
@@ -261,7 +346,7 @@ async fn the_board_reduces_an_assessment(app: TestApp) {
             "grand-lists/2026/mill-rate",
             Some(
                 serde_json::json!({"levy": "42,000.00", "collector_name": "Tax Collector",
-                "collector_address": "550 Main Street\nHartford, CT 06103", "collector_phone": ""}),
+                "collector_address": "550 Main Street\nHartford, CT 06103", "collector_phone": "860-555-0100"}),
             ),
         ),
     ] {
