@@ -25,6 +25,8 @@ pub enum ImportKind {
     SalesCsv,
     /// Building permits (`field`).
     Permits,
+    /// The DMV's motor vehicles of a grand list.
+    MotorVehicles,
 }
 
 impl ImportKind {
@@ -35,6 +37,7 @@ impl ImportKind {
             ImportKind::SalesOpm => "sales-opm",
             ImportKind::SalesCsv => "sales-csv",
             ImportKind::Permits => "permits",
+            ImportKind::MotorVehicles => "motor-vehicles",
         }
     }
 }
@@ -88,7 +91,7 @@ pub async fn store(
 pub struct ImportRecord {
     /// Id.
     pub id: String,
-    /// `parcels`, `sales-opm`, `sales-csv` or `permits`.
+    /// `parcels`, `sales-opm`, `sales-csv`, `motor-vehicles` or `permits`.
     pub kind: String,
     /// File name.
     pub file_name: String,

@@ -35,6 +35,7 @@ struct TownB {
     appeal_id: String,
     inspection_id: String,
     mailer_id: String,
+    declaration_id: String,
 }
 
 impl TownB {
@@ -60,6 +61,7 @@ impl TownB {
             "appeal" => self.appeal_id.clone(),
             "inspection" => self.inspection_id.clone(),
             "mailer" => self.mailer_id.clone(),
+            "declaration" => self.declaration_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
@@ -267,7 +269,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             Method::PUT,
             "grand-lists/2025/mill-rate",
             Some(
-                json!({"levy": "1000.00", "collector_name": "B Collector", "collector_address": "1 B St", "collector_phone": ""}),
+                json!({"levy": "1000.00", "collector_name": "B Collector", "collector_address": "1 B St", "collector_phone": "860-555-0100"}),
             ),
         ),
         (Method::POST, "grand-lists/2025/bill-run", None),
@@ -278,7 +280,14 @@ async fn fixtures(app: &TestApp) -> TownB {
                 json!({"account": "RE-B-1-1", "land": "35,000", "building": "100,000", "reason": "Building area keyed twice"}),
             ),
         ),
-        // The 2026 list, signed today, is still open to petitions.
+        // The 2026 list, with a personal property declaration, signed today: still open to petitions.
+        (
+            Method::POST,
+            "grand-lists/2026/personal-property",
+            Some(
+                json!({"business": "B Bakery", "owner": "B Owner", "location": "1 Isolation Way", "source": "filed", "filed_on": "2026-10-30", "values": {"furniture": "1000"}}),
+            ),
+        ),
         (
             Method::POST,
             "grand-lists",
@@ -403,6 +412,18 @@ async fn fixtures(app: &TestApp) -> TownB {
         appeal_id: appeal.json()["id"].as_str().unwrap().to_owned(),
         inspection_id,
         mailer_id,
+        declaration_id: app
+            .api(
+                Method::GET,
+                "/api/v1/towns/west-hartford/assessment/grand-lists/2026/personal-property",
+                &b_user,
+                None,
+            )
+            .await
+            .json()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
 }
 

@@ -26,4 +26,5 @@ mod imports;
 mod isolation;
 mod jobs;
 mod ops;
+mod other_property;
 mod ucoa;
