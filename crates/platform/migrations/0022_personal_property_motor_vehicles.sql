@@ -60,3 +60,8 @@ ALTER TABLE assessment_grand_list_items ADD COLUMN vin TEXT NOT NULL DEFAULT '';
 ALTER TABLE assessment_grand_list_items ADD COLUMN plate TEXT NOT NULL DEFAULT '';
 -- The motor-vehicle mill rate (empty: the list's rate, capped by CGS 12-71e).
 ALTER TABLE assessment_grand_lists ADD COLUMN mv_mill_rate TEXT NOT NULL DEFAULT '';
+
+-- The abstract (accounts, gross, exemptions and net by class) reads only this
+-- index, in group order, instead of sorting the list's rows.
+CREATE INDEX assessment_grand_list_items_by_class ON assessment_grand_list_items
+    (municipality_id, list_year, property_class, pa490, gross_cents, exemptions_cents, net_cents);
