@@ -13,6 +13,7 @@ pub mod demo;
 pub mod grand_list;
 pub mod http;
 pub mod imports;
+pub mod model_runs;
 pub mod opm;
 pub mod parcels;
 pub mod ratio;
