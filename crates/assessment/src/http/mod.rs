@@ -25,27 +25,28 @@ use crate::opm::{self, ImportSummary, TownDetail, TownStudy};
 mod appeals;
 mod grand_list;
 mod roll;
+mod valuation;
 
 pub use roll::Assessment;
 
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: appeals::api(grand_list::api(roll::api(
+        api: valuation::api(appeals::api(grand_list::api(roll::api(
             OpenApiRouter::new()
                 .routes(routes!(api_dashboard))
                 .routes(routes!(api_town))
                 .routes(routes!(api_import)),
-        ))),
+        )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    appeals::pages(grand_list::pages(roll::pages(
+    valuation::pages(appeals::pages(grand_list::pages(roll::pages(
         r.get("/assessment/ratio-studies", page_dashboard)
             .upload("/assessment/ratio-studies", page_import),
-    )))
+    ))))
 }
 
 /// Which studies to show.

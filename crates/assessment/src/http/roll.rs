@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::imports::{self, ImportRecord};
+use crate::model_runs::{Explanation, ParcelExplanation};
 use crate::opm::Stratum;
 use crate::parcels::{self, Filter, Parcel, ParcelData, ParcelDetail};
 use crate::sales::{self, Decision, Layout, Sale, StratumBy, TownRatioStudy};
@@ -602,6 +603,23 @@ async fn page_parcels(
     )
 }
 
+/// A number as the templates pass it: by value or through references.
+trait Real {
+    fn real(&self) -> f64;
+}
+
+impl Real for f64 {
+    fn real(&self) -> f64 {
+        *self
+    }
+}
+
+impl<T: Real> Real for &T {
+    fn real(&self) -> f64 {
+        (**self).real()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "assessment_parcel.html")]
 struct ParcelPage {
@@ -613,11 +631,36 @@ struct ParcelPage {
     classes: &'static [&'static str],
     grades: &'static [&'static str],
     pa490: &'static [&'static str],
+    /// How the latest adopted model run reached this parcel's value.
+    explanation: Option<ParcelExplanation>,
 }
 
 impl ParcelPage {
     fn grade(&self, g: &i64) -> &'static str {
         parcels::grade_name(*g)
+    }
+    /// A number with `places` decimals and thousands separators in the whole part.
+    fn fixed(&self, x: impl Real, places: usize) -> String {
+        let x = &x.real();
+        let s = format!("{:.places$}", x.abs());
+        let (whole, frac) = s.split_once('.').map_or((s.as_str(), ""), |(w, f)| (w, f));
+        let mut out = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        let sign = if *x < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            "−"
+        } else {
+            ""
+        };
+        if frac.is_empty() {
+            format!("{sign}{out}")
+        } else {
+            format!("{sign}{out}.{frac}")
+        }
     }
 }
 
@@ -630,6 +673,7 @@ async fn page_parcel(
     let d = parcels::detail(&scope, &mut c, &parcel).await?;
     let sales = sales::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
+    let explanation = super::valuation::parcel_explanation(&st, &scope, &d.parcel.id).await?;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -647,6 +691,7 @@ async fn page_parcel(
             classes: &parcels::CLASSES,
             grades: &parcels::GRADES,
             pa490: &parcels::PA490,
+            explanation,
         },
         &user,
     )
