@@ -911,7 +911,10 @@ fn study(
         .filter_map(|s| {
             let r = inp.roll_index[s.parcel];
             let value = *by_roll.get(&r)? as f64 / 100.0;
-            let price = model.map_or(s.price, |m| m.time_adjust(s.price, s.date));
+            // Brought to the valuation date by the model's trend, to the cent (money).
+            let price = model.map_or(s.price, |m| {
+                (m.time_adjust(s.price, s.date) * 100.0).round() / 100.0
+            });
             Some(Pair {
                 value,
                 price,

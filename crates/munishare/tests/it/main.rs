@@ -26,3 +26,4 @@ mod isolation;
 mod jobs;
 mod ops;
 mod ucoa;
+mod valuation;
