@@ -330,6 +330,67 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
         (Some(18_650_000), Some(5_000_000), Some(13_650_000))
     );
 
+    // The comparables run: three sales per parcel, adjusted with the market model. The model
+    // is exactly 150 × sqft with no trend, so each comparable of s sq ft, sold for 150 s,
+    // adjusts by the factor 1,800 / s to $270,000.00 for 1-1-9, whatever its weight; and each
+    // sold house, valued from the others' sales (never its own), gets 150 × its area again.
+    let (s, comps) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(json!({
+            "name": "Comparables 2025", "valuation_date": "2025-10-01", "approach": "comparables",
+            "terms": ["ln_living_sqft"], "comparables": 3
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{comps}");
+    let comps_id = comps["id"].as_str().unwrap().to_owned();
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, comps) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{comps_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(comps["status"], "done", "{comps}");
+    assert_eq!(comps["total_cents"], 231_000_000);
+    close(&comps["results"]["ratio"]["median_ratio"], 1.0, 1e-9);
+    let (s, x) = call(
+        &app,
+        Method::GET,
+        &format!("/parcels/1-1-9/explanation?run={comps_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    let list = x["explanation"]["comps"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{x}");
+    let mut weights = 0.0;
+    for c in list {
+        close(&c["adjusted_price"], 270_000.0, 0.005);
+        // Price + the lines = the adjusted price, to the cent.
+        let lines: f64 = c["adjustments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["amount"].as_f64().unwrap())
+            .sum();
+        close(
+            &(c["price"].as_f64().unwrap() + lines).into(),
+            270_000.0,
+            0.005,
+        );
+        weights += c["weight"].as_f64().unwrap();
+    }
+    close(&weights.into(), 1.0, 1e-9);
+    close(&x["explanation"]["value"], 270_000.0, 1e-9);
+    assert_eq!(x["value_cents"], 27_000_000);
+
     // Compared side by side, N1 a row with each run's study.
     let (s, cmp) = call(
         &app,
