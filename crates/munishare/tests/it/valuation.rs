@@ -579,6 +579,47 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
         "{v}"
     );
 
+    // A run whose sales change between creation and valuation fails, and says why: six of the
+    // eight sales ruled out by the analyst leave two sales for three terms.
+    let (s, doomed) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(run(json!(["ln_living_sqft"]), "2025-10-01")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{doomed}");
+    let (_, sales) = call(&app, Method::GET, "/sales", &assessor, None).await;
+    for sale in sales.as_array().unwrap().iter().take(6) {
+        let (s, v) = call(
+            &app,
+            Method::POST,
+            &format!("/sales/{}/decision", sale["id"].as_str().unwrap()),
+            &assessor,
+            Some(json!({"decision": "unqualified", "note": "Not arm's length after review"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, doomed) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{}", doomed["id"].as_str().unwrap()),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(doomed["status"], "failed", "{doomed}");
+    assert!(
+        doomed["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 sales for 3 terms"),
+        "{doomed}"
+    );
+
     // The pages: the runs, one run, the comparison.
     for path in [
         "/t/hartford/assessment/valuation".to_owned(),
