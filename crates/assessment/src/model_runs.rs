@@ -1229,8 +1229,7 @@ pub async fn values(
          p.land_cents + p.building_cents AS record_cents \
          FROM assessment_model_run_values v JOIN assessment_parcels p ON p.municipality_id = v.municipality_id AND p.id = v.parcel_id \
          WHERE v.municipality_id = $1 AND v.run_id = $2 ORDER BY p.parcel_key LIMIT {} OFFSET {}",
-        limit.min(10_000),
-        offset
+        limit, offset
     );
     let rows: Vec<RunValue> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(m).bind(&run.id).fetch_all(c).await)?;
     Ok((rows, total))

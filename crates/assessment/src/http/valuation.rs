@@ -13,7 +13,9 @@ use munishare_web::AppState;
 use munishare_web::api::{ApiJson, ApiQuery};
 use munishare_web::auth::{ServiceCaller, ServicePage};
 use munishare_web::error::ApiResult;
-use munishare_web::pages::{Chrome, PageResult, PageRoutes, after_form, dollars, enc, render};
+use munishare_web::pages::{
+    Chrome, PageResult, PageRoutes, after_form, dollars, enc, render, table_response,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -352,13 +354,49 @@ impl RunPage {
     }
 }
 
+/// `?format=csv|xlsx` exports every value of the run.
+#[derive(Debug, Default, Deserialize)]
+struct RunQuery {
+    format: Option<String>,
+}
+
 async fn page_run(
     State(st): State<AppState>,
     ServicePage { user, scope, .. }: ServicePage<Assessment>,
     Path((_town, run)): Path<(String, String)>,
+    Query(q): Query<RunQuery>,
 ) -> PageResult {
     let mut c = st.db.read().await?;
     let run = model_runs::get(&scope, &mut c, &run).await?;
+    if q.format.is_some() {
+        let (all, _) = model_runs::values(&scope, &mut c, &run.id, u32::MAX, 0).await?;
+        let mut rows = vec![
+            [
+                "parcel_id",
+                "location",
+                "neighbourhood",
+                "value_of_record",
+                "run_value",
+                "land",
+                "building",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        rows.extend(all.iter().map(|v| {
+            vec![
+                v.parcel_key.clone(),
+                v.location.clone(),
+                v.neighbourhood.clone(),
+                dollars(&v.record_cents),
+                dollars(&v.value_cents),
+                dollars(&v.land_cents),
+                dollars(&v.building_cents),
+            ]
+        }));
+        let stem = format!("model-run-{}-{}", scope.town().slug, run.valuation_date);
+        return table_response(q.format.as_deref(), &stem, rows);
+    }
     let (values, valued) = model_runs::values(&scope, &mut c, &run.id, 50, 0).await?;
     drop(c);
     let chrome = Chrome::new(

@@ -367,6 +367,13 @@ async fn an_assessor_runs_compares_and_adopts_models(app: TestApp) {
         x.contains("Regression 2025") && x.contains("ln(value)"),
         "{x}"
     );
+    wd.execute(
+        "document.getElementById('parcel-explanation').scrollIntoView()",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    shot(&wd, "assessment-parcel-explanation").await;
 }
 
 async fn upload(wd: &WebDriver, kind: &str, path: &std::path::Path) {

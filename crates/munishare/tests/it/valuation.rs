@@ -630,4 +630,21 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
         assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
         assert!(r.text().contains("Regression 2025"), "{path}");
     }
+    // The run's values as CSV: a header and the nine parcels (the roll now holds the adopted values).
+    let csv = app
+        .api(
+            Method::GET,
+            &format!("/t/hartford/assessment/valuation/{reg_id}?format=csv"),
+            &assessor,
+            None,
+        )
+        .await
+        .text();
+    assert_eq!(csv.lines().count(), 10, "{csv}");
+    assert!(
+        csv.contains(
+            "1-1-9,9 Oak St,N1,\"$270,000.00\",\"$270,000.00\",\"$50,000.00\",\"$220,000.00\""
+        ),
+        "{csv}"
+    );
 }
