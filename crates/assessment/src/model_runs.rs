@@ -1024,19 +1024,43 @@ struct RunJob {
     user: String,
 }
 
-async fn set_status(
+/// Marks a run running (its job has started; not audited: the run's end is).
+async fn mark_running(db: &Db, scope: &ServiceScope, run: &str) -> Result<()> {
+    let mut tx = db.begin().await?;
+    execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_model_runs SET status = 'running', error = '', version = version + 1 \
+         WHERE municipality_id = $1 AND id = $2")
+        .bind(scope.municipality_id()).bind(run).execute(c).await)?;
+    tx.commit().await
+}
+
+/// Marks a run failed with the reason, audited.
+async fn fail_run(
     db: &Db,
     scope: &ServiceScope,
     run: &str,
-    status: &str,
     error: &str,
-    now: &str,
+    now: Timestamp,
 ) -> Result<()> {
     let mut tx = db.begin().await?;
     execute!(&mut tx, c => sqlx::query(
-        "UPDATE assessment_model_runs SET status = $1, error = $2, finished_at = $3, version = version + 1 \
-         WHERE municipality_id = $4 AND id = $5")
-        .bind(status).bind(error).bind(now).bind(scope.municipality_id()).bind(run).execute(c).await)?;
+        "UPDATE assessment_model_runs SET status = 'failed', error = $1, finished_at = $2, version = version + 1 \
+         WHERE municipality_id = $3 AND id = $4")
+        .bind(error).bind(now.to_db()).bind(scope.municipality_id()).bind(run).execute(c).await)?;
+    audit::record(
+        &mut tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "model_run.failed",
+            "model_run",
+            run,
+            None,
+            Some(serde_json::json!({"status": "failed", "error": error})),
+        ),
+    )
+    .await?;
     tx.commit().await
 }
 
@@ -1051,7 +1075,7 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, id: &str) -> Result<i64> {
     if !matches!(run.status.as_str(), "queued" | "running") {
         return Ok(run.parcels_valued);
     }
-    set_status(&ctx.db, scope, id, "running", "", "").await?;
+    mark_running(&ctx.db, scope, id).await?;
     let (roll, sold) = {
         let mut c = ctx.db.read().await?;
         (
@@ -1179,8 +1203,8 @@ pub fn register_jobs(registry: &mut Registry) {
                 Ok(count) => Ok(serde_json::json!({"parcels_valued": count})),
                 Err(e) => {
                     ctx.progress.forget(&progress_key(&scope, &job.run));
-                    let at = Timestamp::new(ctx.clock.now()).to_db();
-                    set_status(&ctx.db, &scope, &job.run, "failed", &e.to_string(), &at).await?;
+                    let now = Timestamp::new(ctx.clock.now());
+                    fail_run(&ctx.db, &scope, &job.run, &e.to_string(), now).await?;
                     Err(e)
                 }
             }

@@ -619,6 +619,10 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
             .contains("2 sales for 3 terms"),
         "{doomed}"
     );
+    let mut c = app.db.read().await.unwrap();
+    let failed: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'model_run.failed'").fetch_one(c).await).unwrap();
+    drop(c);
+    assert_eq!(failed, 1);
 
     // The pages: the runs, one run, the comparison.
     for path in [
