@@ -722,6 +722,14 @@ async fn issue(
         ));
     }
     let before = effective_item(scope, tx, list_year, account).await?;
+    if before.parcel_id.is_empty() {
+        return Err(Error::invalid(
+            "account",
+            format!(
+                "{account} is not real estate: a certificate here sets land and buildings; personal property and motor vehicle accounts are not corrected by certificate yet"
+            ),
+        ));
+    }
     let gross = land + building;
     let exemptions = programs_cents(&before).min(gross);
     let net = gross - exemptions;

@@ -107,12 +107,12 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Result<i
             grand_list::items(scope, &mut c, list_year, None).await?,
         )
     };
-    let rate = grand_list::mills(&gl)?;
+    let rates = grand_list::rates(&gl)?;
     let progress = ctx.progress.track(&progress_key(scope, list_year));
     let total = items.len() as u64;
     let mut bills = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        if grand_list::tax_cents(item.net_cents, rate) > 0 {
+        if rates.tax(item) > 0 {
             bills.push(grand_list::bill(&scope.town().name, &gl, item)?);
         }
         if i % 500 == 0 {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month, Weekday};
 
 use crate::parcels::{self, EXEMPTIONS, change, require};
+use crate::{motor_vehicles, personal_property};
 
 /// A grand list.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -46,6 +47,8 @@ pub struct GrandList {
     pub levy_cents: i64,
     /// The mill rate, exact decimal text (empty until set).
     pub mill_rate: String,
+    /// The motor-vehicle mill rate (empty until set; never above the cap of CGS 12-71e).
+    pub mv_mill_rate: String,
     /// Taxes above this are payable in two installments, cents.
     pub installment_threshold_cents: i64,
     /// The tax collector as printed on bills.
@@ -99,11 +102,17 @@ pub struct Item {
     pub exemptions_cents: i64,
     /// Net assessment, cents.
     pub net_cents: i64,
+    /// A vehicle's year, make and model, or a business's name (empty for real estate).
+    pub description: String,
+    /// A vehicle's VIN.
+    pub vin: String,
+    /// A vehicle's plate.
+    pub plate: String,
     /// The latest certificate of correction applied to this account (empty: as signed).
     pub certificate: String,
 }
 
-const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, \
+const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, mv_mill_rate, \
     installment_threshold_cents, collector_name, collector_address, collector_phone, levy_entry_id, bills_status, \
     bills_error, bills_blob_key, bills_count, bills_made_at";
 
@@ -242,15 +251,21 @@ pub async fn take(
                     .join(";"),
                 exemptions_cents: ex_total.min(gross),
                 net_cents: (gross - ex_total).max(0),
+                description: String::new(),
+                vin: String::new(),
+                plate: String::new(),
                 certificate: String::new(),
             }
         })
         .collect();
-    const COLS: usize = 14;
+    let mut items = items;
+    items.extend(other_items(scope, tx, list_year).await?);
+    const COLS: usize = 17;
     for chunk in items.chunks(400) {
         let mut sql = String::from(
             "INSERT INTO assessment_grand_list_items (municipality_id, list_year, account, parcel_id, parcel_key, location, owner, \
-             mailing_address, property_class, pa490, land_cents, building_cents, gross_cents, exemptions, exemptions_cents, net_cents) VALUES ",
+             mailing_address, property_class, pa490, land_cents, building_cents, gross_cents, exemptions, exemptions_cents, net_cents, \
+             description, vin, plate) VALUES ",
         );
         let n = chunk.len() * COLS;
         for i in 0..chunk.len() {
@@ -268,7 +283,8 @@ pub async fn take(
             for it in chunk {
                 q = q.bind(&it.account).bind(&it.parcel_id).bind(&it.parcel_key).bind(&it.location).bind(&it.owner)
                     .bind(&it.mailing_address).bind(&it.property_class).bind(&it.pa490).bind(it.land_cents)
-                    .bind(it.building_cents).bind(it.gross_cents).bind(&it.exemptions).bind(it.exemptions_cents).bind(it.net_cents);
+                    .bind(it.building_cents).bind(it.gross_cents).bind(&it.exemptions).bind(it.exemptions_cents).bind(it.net_cents)
+                    .bind(&it.description).bind(&it.vin).bind(&it.plate);
             }
             q.bind(m).bind(list_year).execute(c).await
         })?;
@@ -289,6 +305,64 @@ pub async fn take(
     )
     .await?;
     get(scope, tx, list_year).await
+}
+
+/// The personal property and motor vehicles of a list year as grand-list
+/// items: a declaration's assessment plus its penalty; a vehicle's 70 %.
+async fn other_items(scope: &ServiceScope, tx: &mut Tx, list_year: i64) -> Result<Vec<Item>> {
+    let item = |account: String,
+                class: &str,
+                owner: String,
+                mailing: String,
+                location: String,
+                gross: i64| Item {
+        account,
+        parcel_id: String::new(),
+        parcel_key: String::new(),
+        location,
+        owner,
+        mailing_address: mailing,
+        property_class: class.to_owned(),
+        pa490: String::new(),
+        land_cents: 0,
+        building_cents: 0,
+        gross_cents: gross,
+        exemptions: String::new(),
+        exemptions_cents: 0,
+        net_cents: gross,
+        description: String::new(),
+        vin: String::new(),
+        plate: String::new(),
+        certificate: String::new(),
+    };
+    let mut out = Vec::new();
+    for d in personal_property::list(scope, tx, list_year).await? {
+        let mut i = item(
+            d.account.clone(),
+            "personal",
+            d.owner.clone(),
+            d.mailing_address.clone(),
+            d.location.clone(),
+            d.total_cents(),
+        );
+        i.description = d.business;
+        out.push(i);
+    }
+    for v in motor_vehicles::list(scope, tx, list_year).await? {
+        let mut i = item(
+            v.account(),
+            "motor_vehicle",
+            v.owner.clone(),
+            v.mailing_address.clone(),
+            String::new(),
+            v.assessed_cents,
+        );
+        i.description = format!("{} {} {}", v.model_year, v.make, v.model);
+        i.vin = v.vin;
+        i.plate = v.plate;
+        out.push(i);
+    }
+    Ok(out)
 }
 
 /// The assessor signs the grand list; it no longer changes.
@@ -451,7 +525,7 @@ pub async fn items(
                 COALESCE(c.land_cents, i.land_cents) AS land_cents, COALESCE(c.building_cents, i.building_cents) AS building_cents, \
                 COALESCE(c.land_cents + c.building_cents, i.gross_cents) AS gross_cents, i.exemptions, \
                 COALESCE(c.exemptions_cents, i.exemptions_cents) AS exemptions_cents, COALESCE(c.net_cents, i.net_cents) AS net_cents, \
-                COALESCE(c.number, '') AS certificate \
+                i.description, i.vin, i.plate, COALESCE(c.number, '') AS certificate \
                 FROM assessment_grand_list_items i LEFT JOIN assessment_corrections c \
                 ON c.municipality_id = i.municipality_id AND c.list_year = i.list_year AND c.account = i.account \
                 AND c.number = (SELECT MAX(c2.number) FROM assessment_corrections c2 \
@@ -553,6 +627,18 @@ pub fn installments(tax_cents: i64, list_year: i32, threshold_cents: i64) -> Vec
     ]
 }
 
+/// The installments of an account's tax: a motor vehicle's in one, others
+/// by the list's threshold.
+pub fn dues(gl: &GrandList, class: &str, tax_cents: i64) -> Vec<Due> {
+    let year = i32::try_from(gl.list_year).unwrap_or(i32::MAX);
+    let threshold = if class == "motor_vehicle" {
+        i64::MAX
+    } else {
+        gl.installment_threshold_cents
+    };
+    installments(tax_cents, year, threshold)
+}
+
 /// What the town adopted for the year's bills.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct RateIn {
@@ -563,6 +649,11 @@ pub struct RateIn {
     /// The mill rate as adopted, when the board of finance adopted one
     /// outright (e.g. "35.37"); otherwise it is computed from the levy.
     pub mill_rate: Option<String>,
+    /// The motor-vehicle mill rate, when the town adopts its own (at most
+    /// the cap of CGS 12-71e, 32.46 mills, and not above the list's rate);
+    /// otherwise the list's rate, capped.
+    #[serde(default)]
+    pub mv_mill_rate: Option<String>,
     /// Taxes above this are payable in two installments (default "100.00").
     pub installment_threshold: Option<String>,
     /// The tax collector as printed on bills.
@@ -624,6 +715,7 @@ pub async fn set_rate(
         }
         None => mill_rate(levy, net, input.places.unwrap_or(2))?,
     };
+    let mv = mv_rate(rate, input.mv_mill_rate.as_deref())?;
     let threshold = match input
         .installment_threshold
         .as_deref()
@@ -656,14 +748,17 @@ pub async fn set_rate(
         ));
     }
     let phone = input.collector_phone.trim();
-    if phone.chars().count() > 30 {
-        return Err(Error::invalid("collector_phone", "at most 30 characters"));
+    if phone.is_empty() || phone.chars().count() > 30 {
+        return Err(Error::invalid(
+            "collector_phone",
+            "the bills print the collector's telephone (at most 30 characters)",
+        ));
     }
     execute!(tx, c => sqlx::query(
         "UPDATE assessment_grand_lists SET levy_cents = $1, mill_rate = $2, installment_threshold_cents = $3, collector_name = $4, \
-         collector_address = $5, collector_phone = $6 WHERE municipality_id = $7 AND list_year = $8")
+         collector_address = $5, collector_phone = $6, mv_mill_rate = $7 WHERE municipality_id = $8 AND list_year = $9")
         .bind(levy.cents()).bind(rate.to_string()).bind(threshold).bind(name).bind(address.join("\n")).bind(phone)
-        .bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+        .bind(mv.to_string()).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
     let after = get(scope, tx, list_year).await?;
     audit::record(
         tx,
@@ -674,8 +769,8 @@ pub async fn set_rate(
             "grand_list.mill_rate",
             "grand_list",
             &list_year.to_string(),
-            Some(serde_json::json!({"levy_cents": gl.levy_cents, "mill_rate": gl.mill_rate})),
-            Some(serde_json::json!({"levy_cents": after.levy_cents, "mill_rate": after.mill_rate, "net_cents": net})),
+            Some(serde_json::json!({"levy_cents": gl.levy_cents, "mill_rate": gl.mill_rate, "mv_mill_rate": gl.mv_mill_rate})),
+            Some(serde_json::json!({"levy_cents": after.levy_cents, "mill_rate": after.mill_rate, "mv_mill_rate": after.mv_mill_rate, "net_cents": net})),
         ),
     )
     .await?;
@@ -692,6 +787,73 @@ pub fn mills(gl: &GrandList) -> Result<Decimal> {
     })
 }
 
+/// The rates a list's accounts are taxed at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rates {
+    /// Real estate and personal property.
+    pub real: Decimal,
+    /// Motor vehicles.
+    pub mv: Decimal,
+}
+
+impl Rates {
+    /// The rate of a property class.
+    pub fn of(&self, class: &str) -> Decimal {
+        if class == "motor_vehicle" {
+            self.mv
+        } else {
+            self.real
+        }
+    }
+
+    /// An account's tax, half up to the cent.
+    pub fn tax(&self, item: &Item) -> i64 {
+        tax_cents(item.net_cents, self.of(&item.property_class))
+    }
+}
+
+/// The rates of a list, once set (the motor-vehicle rate defaults to the list's).
+pub fn rates(gl: &GrandList) -> Result<Rates> {
+    let real = mills(gl)?;
+    let mv = Decimal::from_str_exact(&gl.mv_mill_rate).unwrap_or(real);
+    Ok(Rates { real, mv })
+}
+
+/// The motor-vehicle rate: as adopted, or the list's rate; never above the
+/// cap (CGS 12-71e) nor above the list's rate.
+pub fn mv_rate(rate: Decimal, adopted: Option<&str>) -> Result<Decimal> {
+    let cap = Decimal::from_str_exact(motor_vehicles::MV_MILL_RATE_CAP).unwrap_or(rate);
+    match adopted.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(rate.min(cap)),
+        Some(text) => {
+            let d = Decimal::from_str_exact(text)
+                .ok()
+                .filter(|d| *d > Decimal::ZERO && d.scale() <= 4)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "mv_mill_rate",
+                        format!("'{text}' is not a mill rate (at most 4 decimals)"),
+                    )
+                })?;
+            if d > cap {
+                return Err(Error::invalid(
+                    "mv_mill_rate",
+                    format!("the motor-vehicle mill rate may not exceed {cap} mills (CGS 12-71e)"),
+                ));
+            }
+            if d > rate {
+                return Err(Error::invalid(
+                    "mv_mill_rate",
+                    format!(
+                        "the motor-vehicle mill rate is not above the list's rate of {rate} mills"
+                    ),
+                ));
+            }
+            Ok(d)
+        }
+    }
+}
+
 /// The levy the bills add up to: Σ each account's rounded tax.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LevySummary {
@@ -703,6 +865,10 @@ pub struct LevySummary {
     pub difference_cents: i64,
     /// Bills with a tax.
     pub bills: i64,
+    /// The motor-vehicle tax given up by taxing vehicles below the list's
+    /// rate (the cap of CGS 12-71e; the state's motor-vehicle grant under
+    /// CGS 4-66l reimburses it), cents.
+    pub mv_forgone_cents: i64,
 }
 
 /// Sums the bills of a list.
@@ -712,21 +878,27 @@ pub async fn levy(
     list_year: i64,
 ) -> Result<LevySummary> {
     let gl = get(scope, ex, list_year).await?;
-    let rate = mills(&gl)?;
-    let nets: Vec<i64> = dispatch!(ex, c => sqlx::query_scalar(
-        "SELECT net_cents FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2")
+    let rates = rates(&gl)?;
+    let nets: Vec<(String, i64)> = dispatch!(ex, c => sqlx::query_as(
+        "SELECT property_class, net_cents FROM assessment_grand_list_items WHERE municipality_id = $1 AND list_year = $2")
         .bind(scope.municipality_id()).bind(list_year).fetch_all(c).await)?;
-    let taxes: Vec<i64> = nets
-        .iter()
-        .map(|n| tax_cents(*n, rate))
-        .filter(|t| *t > 0)
-        .collect();
-    let billed: i64 = taxes.iter().sum();
+    let (mut billed, mut bills, mut forgone) = (0i64, 0i64, 0i64);
+    for (class, net) in &nets {
+        let tax = tax_cents(*net, rates.of(class));
+        if tax > 0 {
+            billed += tax;
+            bills += 1;
+        }
+        if class == "motor_vehicle" {
+            forgone += tax_cents(*net, rates.real) - tax;
+        }
+    }
     Ok(LevySummary {
         adopted_cents: gl.levy_cents,
         billed_cents: billed,
         difference_cents: billed - gl.levy_cents,
-        bills: taxes.len() as i64,
+        bills,
+        mv_forgone_cents: forgone,
     })
 }
 
@@ -829,34 +1001,66 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
             e.to_string(),
         )
     };
-    let rate = mills(gl)?;
+    let rates = rates(gl)?;
+    let rate = rates.of(&item.property_class);
     let year =
         i32::try_from(gl.list_year).map_err(|_| Error::invalid("list_year", "out of range"))?;
     let tax = tax_cents(item.net_cents, rate);
-    let parts: Vec<&str> = item.parcel_key.split(['-', '/']).collect();
-    let parcel = match parts.as_slice() {
-        [map, block, lot] => tb::ParcelId::new(map, block, lot).map_err(bad)?,
+    let (property, mut lines) = match item.property_class.as_str() {
+        "motor_vehicle" => (
+            tb::Property::MotorVehicle {
+                description: item.description.clone(),
+                vin: item.vin.clone(),
+                plate: Some(item.plate.clone()).filter(|p| !p.is_empty()),
+            },
+            vec![tb::AssessmentLine {
+                label: "Motor vehicle (70% of average retail value)".into(),
+                assessed_dollars: item.gross_cents / 100,
+            }],
+        ),
+        "personal" => (
+            tb::Property::PersonalProperty {
+                business_name: item.description.clone(),
+                location: item.location.clone(),
+            },
+            vec![tb::AssessmentLine {
+                label: "Personal property".into(),
+                assessed_dollars: item.gross_cents / 100,
+            }],
+        ),
         _ => {
-            return Err(Error::invalid(
-                format!("bill {}", item.account),
-                format!("parcel id {} is not map-block-lot", item.parcel_key),
-            ));
+            let parts: Vec<&str> = item.parcel_key.split(['-', '/']).collect();
+            let parcel = match parts.as_slice() {
+                [map, block, lot] => tb::ParcelId::new(map, block, lot).map_err(bad)?,
+                _ => {
+                    return Err(Error::invalid(
+                        format!("bill {}", item.account),
+                        format!("parcel id {} is not map-block-lot", item.parcel_key),
+                    ));
+                }
+            };
+            (
+                tb::Property::RealEstate {
+                    location: item.location.clone(),
+                    parcel,
+                },
+                vec![
+                    tb::AssessmentLine {
+                        label: if item.pa490.is_empty() {
+                            "Land".into()
+                        } else {
+                            format!("Land (PA 490 {}, use value)", item.pa490.replace('_', " "))
+                        },
+                        assessed_dollars: item.land_cents / 100,
+                    },
+                    tb::AssessmentLine {
+                        label: "Buildings".into(),
+                        assessed_dollars: item.building_cents / 100,
+                    },
+                ],
+            )
         }
     };
-    let mut lines = vec![
-        tb::AssessmentLine {
-            label: if item.pa490.is_empty() {
-                "Land".into()
-            } else {
-                format!("Land (PA 490 {}, use value)", item.pa490.replace('_', " "))
-            },
-            assessed_dollars: item.land_cents / 100,
-        },
-        tb::AssessmentLine {
-            label: "Buildings".into(),
-            assessed_dollars: item.building_cents / 100,
-        },
-    ];
     let mut exempt_left = item.exemptions_cents;
     for part in item.exemptions.split(';').filter(|p| !p.is_empty()) {
         if let Some((program, cents)) = part.split_once(':') {
@@ -874,7 +1078,7 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
         .map(|s| s.trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect();
-    let installments = installments(tax, year, gl.installment_threshold_cents)
+    let installments = dues(gl, &item.property_class, tax)
         .into_iter()
         .map(|d| tb::Installment {
             due: d.due,
@@ -890,10 +1094,17 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
             phone: gl.collector_phone.clone(),
         },
         list_year: year,
-        bill_number: format!("{year}-{}", item.parcel_key.replace('/', "-"))
-            .chars()
-            .take(14)
-            .collect(),
+        bill_number: format!(
+            "{year}-{}",
+            if item.parcel_key.is_empty() {
+                item.account.replace('/', "-")
+            } else {
+                item.parcel_key.replace('/', "-")
+            }
+        )
+        .chars()
+        .take(14)
+        .collect(),
         account_id: item.account.chars().take(12).collect(),
         owners: vec![item.owner.clone()],
         mailing_address: if address.is_empty() {
@@ -901,13 +1112,10 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
         } else {
             address
         },
-        property: tb::Property::RealEstate {
-            location: item.location.clone(),
-            parcel,
-        },
+        property,
         assessment_lines: lines,
         net_assessment_dollars: item.net_cents / 100,
-        mill_rate: tb::MillRate::parse(&gl.mill_rate).map_err(bad)?,
+        mill_rate: tb::MillRate::parse(&rate.to_string()).map_err(bad)?,
         gross_tax_cents: tax,
         installments,
         interest_note: tb::CT_INTEREST_NOTE.to_owned(),

@@ -23,6 +23,8 @@ pub enum ImportKind {
     SalesOpm,
     /// Sales in the generic layout.
     SalesCsv,
+    /// The DMV's motor vehicles of a grand list.
+    MotorVehicles,
 }
 
 impl ImportKind {
@@ -32,6 +34,7 @@ impl ImportKind {
             ImportKind::Parcels => "parcels",
             ImportKind::SalesOpm => "sales-opm",
             ImportKind::SalesCsv => "sales-csv",
+            ImportKind::MotorVehicles => "motor-vehicles",
         }
     }
 }
@@ -85,7 +88,7 @@ pub async fn store(
 pub struct ImportRecord {
     /// Id.
     pub id: String,
-    /// `parcels`, `sales-opm` or `sales-csv`.
+    /// `parcels`, `sales-opm`, `sales-csv` or `motor-vehicles`.
     pub kind: String,
     /// File name.
     pub file_name: String,

@@ -253,15 +253,14 @@ async fn bill_list(
 ) -> Result<(GrandList, Vec<BillOut>)> {
     let mut c = st.db.read().await?;
     let gl = grand_list::get(scope, &mut c, list_year).await?;
-    let rate = grand_list::mills(&gl)?;
-    let y = i32::try_from(list_year).map_err(|_| Error::invalid("list_year", "out of range"))?;
+    let rates = grand_list::rates(&gl)?;
     let items = grand_list::items(scope, &mut c, list_year, None).await?;
     let bills = items
         .into_iter()
         .map(|i| {
-            let tax = grand_list::tax_cents(i.net_cents, rate);
+            let tax = rates.tax(&i);
             BillOut {
-                installments: grand_list::installments(tax, y, gl.installment_threshold_cents),
+                installments: grand_list::dues(&gl, &i.property_class, tax),
                 account: i.account,
                 parcel_key: i.parcel_key,
                 location: i.location,
@@ -461,6 +460,8 @@ fn class_label(class: &str) -> String {
         "use:farm" => "Use assessment — farm (PA 490)".into(),
         "use:forest" => "Use assessment — forest (PA 490)".into(),
         "use:open_space" => "Use assessment — open space (PA 490)".into(),
+        "personal" => "Personal property".into(),
+        "motor_vehicle" => "Motor vehicles".into(),
         "total" => "Total".into(),
         other => other.to_owned(),
     }
@@ -734,6 +735,7 @@ async fn page_rate(
             levy: get("levy"),
             places,
             mill_rate: Some(get("mill_rate")),
+            mv_mill_rate: Some(get("mv_mill_rate")),
             installment_threshold: Some(get("installment_threshold")),
             collector_name: get("collector_name"),
             collector_address: f.get("collector_address").cloned().unwrap_or_default(),

@@ -23,6 +23,7 @@ use utoipa_axum::routes;
 use crate::opm::{self, ImportSummary, TownDetail, TownStudy};
 
 mod appeals;
+mod declarations;
 mod grand_list;
 mod roll;
 mod valuation;
@@ -32,20 +33,22 @@ pub use roll::Assessment;
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: valuation::api(appeals::api(grand_list::api(roll::api(
+        api: valuation::api(declarations::api(appeals::api(grand_list::api(roll::api(
             OpenApiRouter::new()
                 .routes(routes!(api_dashboard))
                 .routes(routes!(api_town))
                 .routes(routes!(api_import)),
-        )))),
+        ))))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    valuation::pages(appeals::pages(grand_list::pages(roll::pages(
-        r.get("/assessment/ratio-studies", page_dashboard)
-            .upload("/assessment/ratio-studies", page_import),
+    valuation::pages(declarations::pages(appeals::pages(grand_list::pages(
+        roll::pages(
+            r.get("/assessment/ratio-studies", page_dashboard)
+                .upload("/assessment/ratio-studies", page_import),
+        ),
     ))))
 }
 

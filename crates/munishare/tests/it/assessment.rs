@@ -864,7 +864,7 @@ async fn the_grand_list_sets_the_mill_rate_prints_bills_and_posts_the_levy(app: 
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["mill_rate"], "34.79");
-    let bad = serde_json::json!({"levy": "42,000.00", "mill_rate": "35.1234567", "collector_name": "X", "collector_address": "Y", "collector_phone": ""});
+    let bad = serde_json::json!({"levy": "42,000.00", "mill_rate": "35.1234567", "collector_name": "X", "collector_address": "Y", "collector_phone": "860-555-0100"});
     let r = app
         .api(
             Method::PUT,

@@ -208,6 +208,267 @@ async fn assessment_flow_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appeal_flow_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, the_board_reduces_an_assessment).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appeal_flow_on_postgres() {
+    crate::harness::run(Backend::Postgres, the_board_reduces_an_assessment).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_parts_flow_on_sqlite() {
+    crate::harness::run(
+        Backend::Sqlite,
+        an_assessor_enters_declarations_and_vehicles,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_parts_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        an_assessor_enters_declarations_and_vehicles,
+    )
+    .await;
+}
+
+/// The grand list's other parts in a browser: a late personal property
+/// declaration ($50,000 of machinery → $35,000 assessed + $8,750 penalty)
+/// and the DMV's file of three vehicles ($51,414 assessed in all).
+async fn an_assessor_enters_declarations_and_vehicles(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = std::env::temp_dir().join(format!("munishare-dmv-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dmv = dir.join("dmv-2026.csv");
+    std::fs::write(&dmv, crate::other_property::DMV).unwrap();
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment/grand-list"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("personal property declarations")).await;
+    fill(&wd, "pp-business", "Main Street Hardware").await;
+    fill(&wd, "pp-owner", "Main Street LLC").await;
+    fill(&wd, "pp-location", "100 Main St").await;
+    set_value(&wd, "pp-filed", "2026-11-10").await;
+    fill(&wd, "pp-v-machinery", "50,000").await;
+    click_and_wait(&wd, By::Css("#declaration-form button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "PP-00001 (Main Street Hardware): assessed $35,000.00 plus a 25% penalty of $8,750.00."
+    );
+    let totals = wd
+        .find(By::Id("pp-totals"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(totals.contains("$43,750.00"), "{totals}");
+    shot(&wd, "assessment-personal-property").await;
+
+    wd.goto(format!(
+        "{base}/t/hartford/assessment/grand-list/2026/motor-vehicles"
+    ))
+    .await
+    .unwrap();
+    wd.find(By::Id("mv-file"))
+        .await
+        .unwrap()
+        .send_keys(dmv.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#mv-import button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "dmv-2026.csv: 3 vehicles imported (replacing 0)."
+    );
+    let total = wd
+        .find(By::Id("mv-total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(total, "$51,414.00");
+    shot(&wd, "assessment-motor-vehicles").await;
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Sets an input's value by script (date and time inputs take no keystrokes portably).
+async fn set_value(wd: &WebDriver, id: &str, value: &str) {
+    wd.execute(
+        "document.getElementById(arguments[0]).value = arguments[1];",
+        vec![serde_json::json!(id), serde_json::json!(value)],
+    )
+    .await
+    .unwrap();
+}
+
+/// An appeal in a browser: a signed 2026 list (set up through the API), a
+/// petition filed from the form, its hearing scheduled, and in March the
+/// board's reduction, which issues a certificate of correction: $226,420 net
+/// becomes $210,000 and the tax at 34.79 mills $7,877.15 → $7,305.90.
+async fn the_board_reduces_an_assessment(app: TestApp) {
+    use axum::http::{Method, StatusCode};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let api = app.demo_session("assessor.hartford").await;
+    let a = "/api/v1/towns/hartford/assessment";
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("{a}/parcel-imports?file_name=roll.csv"),
+            &api,
+            Some("text/csv"),
+            crate::assessment::SMALL_ROLL.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    for (m, path, body) in [
+        (
+            Method::POST,
+            "grand-lists",
+            Some(serde_json::json!({"list_year": 2026})),
+        ),
+        (Method::POST, "grand-lists/2026/sign", None),
+        (
+            Method::PUT,
+            "grand-lists/2026/mill-rate",
+            Some(
+                serde_json::json!({"levy": "42,000.00", "collector_name": "Tax Collector",
+                "collector_address": "550 Main Street\nHartford, CT 06103", "collector_phone": "860-555-0100"}),
+            ),
+        ),
+    ] {
+        let r = app.api(m, &format!("{a}/{path}"), &api, body).await;
+        assert!(r.status.is_success(), "{path}: {}", r.text());
+    }
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("Appeals")).await;
+    fill(&wd, "pf-account", "RE-1-1-2").await;
+    fill(&wd, "pf-appellant", "Bo Chen").await;
+    fill(
+        &wd,
+        "pf-grounds",
+        "Assessed above what comparable houses sold for",
+    )
+    .await;
+    fill(&wd, "pf-opinion", "300,000").await;
+    click_and_wait(&wd, By::Css("#petition-form button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Petition 2026-001 on RE-1-1-2 is filed."
+    );
+    set_value(&wd, "hf-at", "2027-03-10T18:00").await;
+    click_and_wait(&wd, By::Css("#hearing-form button[type=submit]")).await;
+    let status = wd
+        .find(By::Id("appeal-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(status, "Hearing scheduled");
+    wd.goto(format!("{base}/t/hartford/assessment/appeals"))
+        .await
+        .unwrap();
+    let hearings = wd
+        .find(By::Css("table.hearings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        hearings.contains("18:00") && hearings.contains("2026-001"),
+        "{hearings}"
+    );
+    shot(&wd, "assessment-appeals").await;
+
+    // March 12, 2027: the board has heard it and reduces the buildings to $154,000.
+    app.advance(time::Duration::days(106));
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment/appeals"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("2026-001")).await;
+    wd.find(By::Css("#df-decision option[value=reduced]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    set_value(&wd, "df-on", "2027-03-11").await;
+    fill(&wd, "df-building", "154,000").await;
+    fill(
+        &wd,
+        "df-note",
+        "Comparable sales on Main St support $300,000",
+    )
+    .await;
+    click_and_wait(&wd, By::Css("#decision-form button[type=submit]")).await;
+    let decision = wd
+        .find(By::Id("appeal-decision"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        decision.starts_with("Assessment reduced on 2027-03-11"),
+        "{decision}"
+    );
+    let cert = wd
+        .find(By::Id("appeal-certificate"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        cert.contains("CC-2026-0001")
+            && cert.contains("226,420.00 → $210,000.00")
+            && cert.contains("7,877.15 → $7,305.90"),
+        "{cert}"
+    );
+    shot(&wd, "assessment-appeal").await;
+    click_and_wait(&wd, By::LinkText("CC-2026-0001")).await;
+    let change = wd
+        .find(By::Id("correction-change"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(change, "-$571.25");
+    // The grand list keeps its signed abstract and lists the certificate.
+    wd.goto(format!("{base}/t/hartford/assessment/grand-list/2026"))
+        .await
+        .unwrap();
+    let page = text(&wd).await;
+    assert!(
+        page.contains("$1,207,100.00") && page.contains("CC-2026-0001"),
+        "{page}"
+    );
+    shot(&wd, "assessment-grand-list").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn valuation_flow_on_sqlite() {
     crate::harness::run(Backend::Sqlite, an_assessor_runs_compares_and_adopts_models).await;
 }

@@ -34,6 +34,7 @@ struct TownB {
     sale_id: String,
     appeal_id: String,
     model_run_id: String,
+    declaration_id: String,
 }
 
 impl TownB {
@@ -57,6 +58,7 @@ impl TownB {
             "list_year" => "2025".to_owned(),
             "account" => "RE-B-1-1".to_owned(),
             "appeal" => self.appeal_id.clone(),
+            "declaration" => self.declaration_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
             "run" if path.contains("/model-runs/") || path.contains("/valuation/") => {
                 self.model_run_id.clone()
@@ -267,7 +269,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             Method::PUT,
             "grand-lists/2025/mill-rate",
             Some(
-                json!({"levy": "1000.00", "collector_name": "B Collector", "collector_address": "1 B St", "collector_phone": ""}),
+                json!({"levy": "1000.00", "collector_name": "B Collector", "collector_address": "1 B St", "collector_phone": "860-555-0100"}),
             ),
         ),
         (Method::POST, "grand-lists/2025/bill-run", None),
@@ -278,7 +280,14 @@ async fn fixtures(app: &TestApp) -> TownB {
                 json!({"account": "RE-B-1-1", "land": "35,000", "building": "100,000", "reason": "Building area keyed twice"}),
             ),
         ),
-        // The 2026 list, signed today, is still open to petitions.
+        // The 2026 list, with a personal property declaration, signed today: still open to petitions.
+        (
+            Method::POST,
+            "grand-lists/2026/personal-property",
+            Some(
+                json!({"business": "B Bakery", "owner": "B Owner", "location": "1 Isolation Way", "source": "filed", "filed_on": "2026-10-30", "values": {"furniture": "1000"}}),
+            ),
+        ),
         (
             Method::POST,
             "grand-lists",
@@ -373,6 +382,18 @@ async fn fixtures(app: &TestApp) -> TownB {
         sale_id,
         appeal_id: appeal.json()["id"].as_str().unwrap().to_owned(),
         model_run_id: model_run.json()["id"].as_str().unwrap().to_owned(),
+        declaration_id: app
+            .api(
+                Method::GET,
+                "/api/v1/towns/west-hartford/assessment/grand-lists/2026/personal-property",
+                &b_user,
+                None,
+            )
+            .await
+            .json()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
 }
 

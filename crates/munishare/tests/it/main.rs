@@ -25,5 +25,6 @@ mod imports;
 mod isolation;
 mod jobs;
 mod ops;
+mod other_property;
 mod ucoa;
 mod valuation;
