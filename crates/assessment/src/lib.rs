@@ -14,6 +14,7 @@ pub mod field;
 pub mod grand_list;
 pub mod http;
 pub mod imports;
+pub mod model_runs;
 pub mod motor_vehicles;
 pub mod opm;
 pub mod parcels;

@@ -39,7 +39,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(api_appeals, api_file))
         .routes(routes!(api_appeal))
         .routes(routes!(api_schedule))
-        .routes(routes!(api_decide))
+        .routes(routes!(api_decide_appeal))
         .routes(routes!(api_withdraw))
         .routes(routes!(api_corrections, api_correct))
         .routes(routes!(api_correction))
@@ -192,7 +192,7 @@ async fn api_schedule(
 #[utoipa::path(post, path = "/api/v1/towns/{town}/assessment/appeals/{appeal}/decision", tag = "assessment",
     params(("town" = String, Path, description = TOWN), ("appeal" = String, Path, description = "The petition's id")), request_body = DecisionIn,
     responses((status = 200, body = AppealOut), (status = 403, body = munishare_web::error::Problem), (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
-async fn api_decide(
+async fn api_decide_appeal(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Assessment>,
     Path((_town, id)): Path<(String, String)>,

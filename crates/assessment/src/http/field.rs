@@ -40,7 +40,7 @@ const INSPECTION: &str = "Inspection id";
 pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(api_permits))
         .routes(routes!(api_import_permits))
-        .routes(routes!(api_inspections, api_create))
+        .routes(routes!(api_inspections, api_create_inspection))
         .routes(routes!(api_inspection))
         .routes(routes!(api_assign))
         .routes(routes!(api_result))
@@ -148,7 +148,7 @@ async fn api_inspections(
 #[utoipa::path(post, path = "/api/v1/towns/{town}/assessment/inspections", tag = "assessment",
     params(("town" = String, Path, description = TOWN)), request_body = InspectionIn,
     responses((status = 201, body = Inspection), (status = 403, body = munishare_web::error::Problem), (status = 404, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
-async fn api_create(
+async fn api_create_inspection(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Assessment>,
     ApiJson(req): ApiJson<InspectionIn>,

@@ -31,7 +31,7 @@ const TOWN: &str = "The town's slug, e.g. `hartford`.";
 
 pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(api_lists, api_take))
-        .routes(routes!(api_list))
+        .routes(routes!(api_grand_list))
         .routes(routes!(api_sign))
         .routes(routes!(api_rate))
         .routes(routes!(api_levy))
@@ -163,7 +163,7 @@ async fn list_out(st: &AppState, scope: &ServiceScope, list_year: i64) -> Result
 #[utoipa::path(get, path = "/api/v1/towns/{town}/assessment/grand-lists/{list_year}", tag = "assessment",
     params(("town" = String, Path, description = TOWN), ("list_year" = i64, Path, description = "The list year")),
     responses((status = 200, body = ListOut), (status = 404, body = munishare_web::error::Problem)))]
-async fn api_list(
+async fn api_grand_list(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Assessment>,
     Path((_town, list_year)): Path<(String, String)>,

@@ -27,28 +27,31 @@ mod declarations;
 mod field;
 mod grand_list;
 mod roll;
+mod valuation;
 
 pub use roll::Assessment;
 
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: field::api(declarations::api(appeals::api(grand_list::api(roll::api(
-            OpenApiRouter::new()
-                .routes(routes!(api_dashboard))
-                .routes(routes!(api_town))
-                .routes(routes!(api_import)),
-        ))))),
+        api: valuation::api(field::api(declarations::api(appeals::api(
+            grand_list::api(roll::api(
+                OpenApiRouter::new()
+                    .routes(routes!(api_dashboard))
+                    .routes(routes!(api_town))
+                    .routes(routes!(api_import_opm_sales)),
+            )),
+        )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    field::pages(declarations::pages(appeals::pages(grand_list::pages(
-        roll::pages(
+    valuation::pages(field::pages(declarations::pages(appeals::pages(
+        grand_list::pages(roll::pages(
             r.get("/assessment/ratio-studies", page_dashboard)
                 .upload("/assessment/ratio-studies", page_import),
-        ),
+        )),
     ))))
 }
 
@@ -273,7 +276,7 @@ pub struct FileQuery {
 #[utoipa::path(post, path = "/api/v1/assessment/opm-sales", tag = "assessment", params(FileQuery),
     request_body(content = String, content_type = "text/csv"),
     responses((status = 201, body = ImportSummary), (status = 403, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
-async fn api_import(
+async fn api_import_opm_sales(
     State(st): State<AppState>,
     AdminCaller(admin): AdminCaller,
     ApiQuery(q): ApiQuery<FileQuery>,

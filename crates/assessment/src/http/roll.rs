@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::imports::{self, ImportRecord};
+use crate::model_runs::{Explanation, ParcelExplanation};
 use crate::opm::Stratum;
 use crate::parcels::{self, Filter, Parcel, ParcelData, ParcelDetail};
 use crate::sales::{self, Decision, Layout, Sale, StratumBy, TownRatioStudy};
@@ -46,7 +47,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_parcel, api_update_parcel))
         .routes(routes!(api_import_parcels))
         .routes(routes!(api_import_sales))
-        .routes(routes!(api_imports))
+        .routes(routes!(api_assessment_imports))
         .routes(routes!(api_sales))
         .routes(routes!(api_decide))
         .routes(routes!(api_ratio_study))
@@ -241,7 +242,7 @@ async fn import(
 /// The town's imports, newest first.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/assessment/imports", tag = "assessment", params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = Vec<ImportRecord>), (status = 404, body = munishare_web::error::Problem)))]
-async fn api_imports(
+async fn api_assessment_imports(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Assessment>,
 ) -> ApiResult<axum::Json<Vec<ImportRecord>>> {
@@ -602,6 +603,23 @@ async fn page_parcels(
     )
 }
 
+/// A number as the templates pass it: by value or through references.
+trait Real {
+    fn real(&self) -> f64;
+}
+
+impl Real for f64 {
+    fn real(&self) -> f64 {
+        *self
+    }
+}
+
+impl<T: Real> Real for &T {
+    fn real(&self) -> f64 {
+        (**self).real()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "assessment_parcel.html")]
 struct ParcelPage {
@@ -614,11 +632,36 @@ struct ParcelPage {
     classes: &'static [&'static str],
     grades: &'static [&'static str],
     pa490: &'static [&'static str],
+    /// How the latest adopted model run reached this parcel's value.
+    explanation: Option<ParcelExplanation>,
 }
 
 impl ParcelPage {
     fn grade(&self, g: &i64) -> &'static str {
         parcels::grade_name(*g)
+    }
+    /// A number with `places` decimals and thousands separators in the whole part.
+    fn fixed(&self, x: impl Real, places: usize) -> String {
+        let x = &x.real();
+        let s = format!("{:.places$}", x.abs());
+        let (whole, frac) = s.split_once('.').map_or((s.as_str(), ""), |(w, f)| (w, f));
+        let mut out = String::new();
+        for (i, ch) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(ch);
+        }
+        let sign = if *x < 0.0 && s.chars().any(|c| c.is_ascii_digit() && c != '0') {
+            "−"
+        } else {
+            ""
+        };
+        if frac.is_empty() {
+            format!("{sign}{out}")
+        } else {
+            format!("{sign}{out}.{frac}")
+        }
     }
 }
 
@@ -632,6 +675,7 @@ async fn page_parcel(
     let sales = sales::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     let inspections = crate::field::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
+    let explanation = super::valuation::parcel_explanation(&st, &scope, &d.parcel.id).await?;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -650,6 +694,7 @@ async fn page_parcel(
             classes: &parcels::CLASSES,
             grades: &parcels::GRADES,
             pa490: &parcels::PA490,
+            explanation,
         },
         &user,
     )

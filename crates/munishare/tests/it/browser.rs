@@ -1292,3 +1292,172 @@ async fn sign_in_create_a_user_and_grant_see_the_audit_entry_and_switch_town(app
         wd.quit().await.unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valuation_flow_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, an_assessor_runs_compares_and_adopts_models).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn valuation_flow_on_postgres() {
+    crate::harness::run(
+        Backend::Postgres,
+        an_assessor_runs_compares_and_adopts_models,
+    )
+    .await;
+}
+
+/// The valuation flow in a browser: a regression run and a cost run created
+/// from the form, valued by the job worker, compared, and one adopted.
+async fn an_assessor_runs_compares_and_adopts_models(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    // The demo's generated roll and sales, imported through the API.
+    let today = time::macros::date!(2026 - 11 - 26);
+    let roll = munishare_assessment::demo::generate(
+        "Hartford",
+        160_000.0,
+        600,
+        munishare_assessment::demo::valuation_date(today),
+        today,
+        11,
+    );
+    let assessor = app.demo_session("assessor.hartford").await;
+    for (path, body) in [
+        ("parcel-imports?file_name=roll.csv", &roll.parcels_csv),
+        (
+            "sale-imports?file_name=sales.csv&layout=csv",
+            &roll.sales_csv,
+        ),
+    ] {
+        let r = app
+            .raw(
+                axum::http::Method::POST,
+                &format!("/api/v1/towns/hartford/assessment/{path}"),
+                &assessor,
+                Some("text/csv"),
+                body.clone().into_bytes(),
+            )
+            .await;
+        assert!(r.status.is_success(), "{path}: {}", r.text());
+    }
+
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("Valuation")).await;
+    assert_eq!(
+        wd.current_url().await.unwrap().path(),
+        "/t/hartford/assessment/valuation"
+    );
+    // A run that cannot work is refused with the field named, and nothing is queued.
+    fill(&wd, "run-name", "Regression 2025").await;
+    fill(&wd, "run-date", "12/01/2027").await;
+    click_and_wait(&wd, By::Css("#new-run button[type=submit]")).await;
+    let refused = flash_text(&wd).await;
+    assert!(refused.contains("valuation_date"), "{refused}");
+    // The regression, then the cost approach.
+    for (name, approach) in [("Regression 2025", "regression"), ("Cost 2025", "cost")] {
+        fill(&wd, "run-name", name).await;
+        wd.find(By::Css(format!("#run-approach option[value='{approach}']")))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        click_and_wait(&wd, By::Css("#new-run button[type=submit]")).await;
+        assert_eq!(flash_text(&wd).await, format!("The run {name} is queued."));
+        let state = wd
+            .find(By::Id("run-state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(state, "queued");
+        // The job worker values the parcels; the page then shows the run done.
+        assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+        wd.refresh().await.unwrap();
+        let state = wd
+            .find(By::Id("run-state"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(state, "done", "{}", text(&wd).await);
+        wd.find(By::Css("#run-ratio")).await.unwrap();
+        if approach == "regression" {
+            wd.find(By::Css("#run-terms")).await.unwrap();
+            shot(&wd, "assessment-model-run").await;
+        }
+        wd.goto(format!("{base}/t/hartford/assessment/valuation"))
+            .await
+            .unwrap();
+    }
+    let runs = wd.find(By::Id("runs")).await.unwrap().text().await.unwrap();
+    assert!(
+        runs.contains("Regression 2025") && runs.contains("Cost 2025"),
+        "{runs}"
+    );
+    shot(&wd, "assessment-valuation").await;
+
+    // Both compared: the table and the chart.
+    for cb in wd
+        .find_all(By::Css("#runs input[type=checkbox]"))
+        .await
+        .unwrap()
+    {
+        cb.click().await.unwrap();
+    }
+    click_and_wait(&wd, By::Css("#compare-runs button[type=submit]")).await;
+    let fit = wd
+        .find(By::Id("compare-fit"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        fit.contains("Regression 2025") && fit.contains("Cost 2025"),
+        "{fit}"
+    );
+    wd.find(By::Css("figure.bars svg rect")).await.unwrap();
+    shot(&wd, "assessment-valuation-compare").await;
+
+    // The regression adopted into the roll.
+    wd.goto(format!("{base}/t/hartford/assessment/valuation"))
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::LinkText("Regression 2025")).await;
+    click_confirm_and_wait(&wd, By::Css("#adopt-run button[type=submit]")).await;
+    let adopted = flash_text(&wd).await;
+    assert!(
+        adopted.starts_with("Regression 2025 adopted:") && adopted.contains("parcels revalued"),
+        "{adopted}"
+    );
+    // A parcel it valued explains its value.
+    click_and_wait(&wd, By::Css("#run-values tbody tr:first-child a")).await;
+    let x = wd
+        .find(By::Id("parcel-explanation"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        x.contains("Regression 2025") && x.contains("ln(value)"),
+        "{x}"
+    );
+    wd.execute(
+        "document.getElementById('parcel-explanation').scrollIntoView()",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    shot(&wd, "assessment-parcel-explanation").await;
+}

@@ -35,6 +35,7 @@ struct TownB {
     appeal_id: String,
     inspection_id: String,
     mailer_id: String,
+    model_run_id: String,
     declaration_id: String,
 }
 
@@ -63,6 +64,9 @@ impl TownB {
             "mailer" => self.mailer_id.clone(),
             "declaration" => self.declaration_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
+            "run" if path.contains("/model-runs/") || path.contains("/valuation/") => {
+                self.model_run_id.clone()
+            }
             // Any West Hartford id will do: the town check comes before the run is looked up.
             "run" => self.po_id.clone(),
             "action" => "approve".to_owned(),
@@ -317,6 +321,22 @@ async fn fixtures(app: &TestApp) -> TownB {
         )
         .await;
     assert_eq!(appeal.status, StatusCode::CREATED, "{}", appeal.text());
+    // … and a valuation model run (cost approach: it needs no sales), valued by the job worker.
+    let model_run = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/model-runs",
+            &b_user,
+            Some(json!({"name": "B cost run", "valuation_date": "2025-10-01", "approach": "cost"})),
+        )
+        .await;
+    assert_eq!(
+        model_run.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        model_run.text()
+    );
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
     let parcel_id = app
         .api(
             Method::GET,
@@ -412,6 +432,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         appeal_id: appeal.json()["id"].as_str().unwrap().to_owned(),
         inspection_id,
         mailer_id,
+        model_run_id: model_run.json()["id"].as_str().unwrap().to_owned(),
         declaration_id: app
             .api(
                 Method::GET,

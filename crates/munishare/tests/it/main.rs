@@ -28,3 +28,4 @@ mod jobs;
 mod ops;
 mod other_property;
 mod ucoa;
+mod valuation;

@@ -18,6 +18,18 @@ async fn the_openapi_document_is_stable() {
         munishare_platform::db::testing::Backend::Sqlite,
         |app: TestApp| async move {
             insta::assert_json_snapshot!("openapi", app.openapi);
+            // OpenAPI requires every operation's id to be unique (client generators name methods by it).
+            let mut ids: Vec<&str> = app.openapi["paths"]
+                .as_object()
+                .unwrap()
+                .values()
+                .flat_map(|ops| ops.as_object().unwrap().values())
+                .filter_map(|op| op["operationId"].as_str())
+                .collect();
+            let n = ids.len();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(ids.len(), n, "operation ids repeat");
         },
     )
     .await;

@@ -1,0 +1,654 @@
+//! Valuation model runs end to end on both databases: a regression with an
+//! exactly known answer, a cost run checked against a hand-computed
+//! breakdown, the comparison, the adoption into the roll (one audit record,
+//! versions bumped), the explanation, and the inputs that are refused.
+
+use axum::http::{Method, StatusCode};
+use munishare_platform::dispatch;
+use serde_json::{Value, json};
+
+use crate::both_dbs;
+use crate::harness::{Auth, TestApp};
+
+both_dbs!(model_runs_value_compare_adopt_and_explain);
+
+const BASE: &str = "/api/v1/towns/hartford/assessment";
+
+/// Parcels 1-1-1 … 1-1-8: the same Colonial (N1, 10,000 sq ft lot, built
+/// 1990, Average, 2 full baths, 3 bedrooms, a garage space), living areas
+/// 1,000, 1,200, … 2,400 sq ft, each on the roll at $50,000 land + $100,000
+/// building. 1-1-9 is the same house at 1,800 sq ft with no sale; 1-1-10 is
+/// commercial (not in a residential run) and 1-1-11 a house lot without a
+/// building.
+fn roll() -> String {
+    let mut s = String::from(
+        "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,style,year_built,living_sqft,quality,condition,full_baths,half_baths,bedrooms,garage_spaces\n",
+    );
+    for i in 1..=9u32 {
+        let sqft = if i == 9 { 1800 } else { 800 + 200 * i };
+        s.push_str(&format!(
+            "1-1-{i},{i} Oak St,N1,residential,10000,50000,100000,Owner {i},Colonial,1990,{sqft},Average,Average,2,0,3,1\n"
+        ));
+    }
+    s.push_str("1-1-10,10 Oak St,C1,commercial,40000,300000,900000,Oak LLC,,,,,,,,,\n");
+    s.push_str("1-1-11,11 Oak St,N1,residential,10000,50000,0,Owner 11,,,,,,,,,\n");
+    s
+}
+
+/// Each sale at exactly $150 a square foot of living area, dates in no
+/// order of size, all before the valuation date of October 1, 2025.
+const SALES: &str = "parcel_id,sale_date,price,grantor,grantee,deed_type
+1-1-1,2025-03-20,150000,A Seller,B Buyer,Warranty
+1-1-2,2024-11-15,180000,C Seller,D Buyer,Warranty
+1-1-3,2025-06-30,210000,E Seller,F Buyer,Warranty
+1-1-4,2025-01-10,240000,G Seller,H Buyer,Warranty
+1-1-5,2025-05-30,270000,I Seller,J Buyer,Warranty
+1-1-6,2024-12-20,300000,K Seller,L Buyer,Warranty
+1-1-7,2025-04-25,330000,M Seller,N Buyer,Warranty
+1-1-8,2025-02-14,360000,O Seller,P Buyer,Warranty
+";
+
+/// $100 a square foot for a Colonial, Average quality ×1.00, $10,000 a full
+/// bath beyond the first, $20,000 a garage space, depreciation 0 % new to
+/// 50 % at 50 years (linear), none for Average condition; a 10,000 sq ft
+/// site at $50,000 and $40,000 an acre beyond it.
+fn schedule() -> Value {
+    json!({
+        "base_rates": {"Colonial": 100.0}, "default_rate": 90.0,
+        "quality_multipliers": [0.7, 0.85, 1.0, 1.2, 1.4, 1.7],
+        "extra_full_bath": 10000.0, "half_bath": 5000.0, "garage_space": 20000.0,
+        "depreciation_by_age": [[0.0, 0.0], [50.0, 0.5]],
+        "condition_adjustment": [0.25, 0.1, 0.0, -0.05, -0.1, -0.15],
+        "max_depreciation": 0.8, "land": {},
+        "default_land": {"base_lot_sqft": 10000.0, "site_value": 50000.0, "tiers": [{"from_acres": 0.0, "rate_per_acre": 40000.0}]}
+    })
+}
+
+async fn call(
+    app: &TestApp,
+    m: Method,
+    path: &str,
+    who: &Auth,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let r = app.api(m, &format!("{BASE}{path}"), who, body).await;
+    let v = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    (r.status, v)
+}
+
+/// A refused run: 422 naming `field`.
+async fn refused(app: &TestApp, who: &Auth, body: Value, field: &str) {
+    let (s, v) = call(app, Method::POST, "/model-runs", who, Some(body.clone())).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {v}");
+    assert_eq!(v["field"], field, "{body} → {v}");
+}
+
+fn close(got: &Value, want: f64, tol: f64) {
+    let g = got.as_f64().unwrap_or(f64::NAN);
+    assert!((g - want).abs() <= tol, "{g} is not {want} ± {tol}");
+}
+
+async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    for (path, body) in [
+        ("/parcel-imports?file_name=roll.csv", roll()),
+        (
+            "/sale-imports?file_name=sales.csv&layout=csv",
+            SALES.to_owned(),
+        ),
+    ] {
+        let r = app
+            .raw(
+                Method::POST,
+                &format!("{BASE}{path}"),
+                &assessor,
+                Some("text/csv"),
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+
+    // Refused at once, each naming its field.
+    let run = |terms: Value, date: &str| json!({"name": "Regression 2025", "valuation_date": date, "approach": "regression", "terms": terms});
+    // All ten terms, the intercept and the trend are 12 terms for 8 sales.
+    refused(
+        &app,
+        &assessor,
+        json!({"name": "All terms", "valuation_date": "2025-10-01", "approach": "regression"}),
+        "sales",
+    )
+    .await;
+    // Every sale has the same 10,000 sq ft lot: ln_land_sqft cannot be estimated.
+    refused(
+        &app,
+        &assessor,
+        run(json!(["ln_living_sqft", "ln_land_sqft"]), "2025-10-01"),
+        "terms",
+    )
+    .await;
+    refused(
+        &app,
+        &assessor,
+        run(json!(["ln_living_sqft", "pool"]), "2025-10-01"),
+        "terms",
+    )
+    .await;
+    // The test clock says November 26, 2026.
+    refused(
+        &app,
+        &assessor,
+        run(json!(["ln_living_sqft"]), "2026-12-01"),
+        "valuation_date",
+    )
+    .await;
+    // Valued as of December 1, 2024, one sale (November 15, 2024) is before it: too few for 3 terms.
+    refused(
+        &app,
+        &assessor,
+        run(json!(["ln_living_sqft"]), "2024-12-01"),
+        "sales",
+    )
+    .await;
+    refused(
+        &app,
+        &assessor,
+        json!({"name": "X", "valuation_date": "2025-10-01", "approach": "hedonic"}),
+        "approach",
+    )
+    .await;
+    refused(&app, &assessor, json!({"name": "X", "valuation_date": "2025-10-01", "approach": "comparables", "comparables": 11, "terms": ["ln_living_sqft"]}), "comparables").await;
+    let mut bad = schedule();
+    bad["depreciation_by_age"] = json!([[10.0, 0.1], [5.0, 0.2]]);
+    refused(
+        &app,
+        &assessor,
+        json!({"name": "X", "valuation_date": "2025-10-01", "approach": "cost", "schedule": bad}),
+        "schedule.depreciation_by_age",
+    )
+    .await;
+
+    // The regression run: queued, then valued by the job worker.
+    let (s, reg) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(run(json!(["ln_living_sqft"]), "2025-10-01")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{reg}");
+    assert_eq!(reg["status"], "queued");
+    let reg_id = reg["id"].as_str().unwrap().to_owned();
+    let (_, v) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{reg_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(v["status"], "queued");
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, reg) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{reg_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(reg["status"], "done", "{reg}");
+    // Eight sales at $150/sq ft: ln(price) = ln 150 + 1 × ln(sqft) + 0 × months exactly,
+    // so the intercept is ln 150 = 5.010635294…, the elasticity 1, the trend 0, R² 1.
+    let fit = &reg["results"]["fit"];
+    assert_eq!(
+        (fit["n"].as_i64(), fit["k"].as_i64()),
+        (Some(8), Some(3)),
+        "{fit}"
+    );
+    let term = |name: &str| {
+        fit["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    close(&term("intercept")["coefficient"], 150f64.ln(), 1e-9);
+    close(&term("ln_living_sqft")["coefficient"], 1.0, 1e-9);
+    close(&term("months")["coefficient"], 0.0, 1e-9);
+    close(&fit["r_squared"], 1.0, 1e-9);
+    close(&fit["smearing"], 1.0, 1e-9);
+    // Nine houses valued at $150/sq ft: 150 × (1,000 + 1,200 + … + 2,400 + 1,800) = 150 × 15,400 = $2,310,000;
+    // the commercial parcel and the empty lot are not valued.
+    assert_eq!(reg["parcels_valued"], 9);
+    assert_eq!(reg["parcels_skipped"], 2);
+    assert_eq!(reg["sales_used"], 8);
+    assert_eq!(reg["total_cents"], 231_000_000);
+    assert_eq!(
+        reg["results"]["skipped"]["class commercial not in the run"],
+        1
+    );
+    assert_eq!(reg["results"]["skipped"]["no building (living area 0)"], 1);
+    // Every value equals its (time-adjusted) price: median ratio 1, COD 0, PRD 1.
+    let ratio = &reg["results"]["ratio"];
+    assert_eq!(ratio["n"], 8);
+    close(&ratio["median_ratio"], 1.0, 1e-9);
+    close(&ratio["cod"], 0.0, 1e-9);
+    close(&ratio["prd"], 1.0, 1e-9);
+    let (s, values) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{reg_id}/values?limit=20"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{values}");
+    assert_eq!(values["total"], 9);
+    let nine = values["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["parcel_key"] == "1-1-9")
+        .cloned()
+        .unwrap();
+    // 1,800 × $150 = $270,000: the land of record ($50,000) kept, the building the rest.
+    assert_eq!(
+        (
+            nine["value_cents"].as_i64(),
+            nine["land_cents"].as_i64(),
+            nine["building_cents"].as_i64(),
+            nine["record_cents"].as_i64()
+        ),
+        (
+            Some(27_000_000),
+            Some(5_000_000),
+            Some(22_000_000),
+            Some(15_000_000)
+        )
+    );
+
+    // The cost run with the schedule above. 1-1-9: 1,800 × $100 × 1.00 = $180,000, one extra
+    // bath $10,000, a garage space $20,000: RCN $210,000; 35 years old (2025 − 1990): 35 % →
+    // $73,500 off, building $136,500; a base lot: land $50,000; total $186,500.
+    let (s, cost) = call(&app, Method::POST, "/model-runs", &assessor, Some(json!({
+        "name": "Cost 2025", "valuation_date": "2025-10-01", "approach": "cost", "schedule": schedule()
+    }))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{cost}");
+    let cost_id = cost["id"].as_str().unwrap().to_owned();
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, cost) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{cost_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(cost["status"], "done", "{cost}");
+    assert!(cost["results"]["fit"].is_null());
+    // A house of s sq ft: 0.65 × (100 s + 30,000) + 50,000 = 65 s + 69,500; over the nine:
+    // 65 × 15,400 + 9 × 69,500 = $1,626,500.
+    assert_eq!(cost["total_cents"], 162_650_000);
+    // Value/price (65 s + 69,500)/(150 s) falls with size; the median of the eight is
+    // (186,500/270,000 + 173,500/240,000)/2 = 0.70683.
+    close(&cost["results"]["ratio"]["median_ratio"], 0.7068, 1e-9);
+    let (s, x) = call(
+        &app,
+        Method::GET,
+        &format!("/parcels/1-1-9/explanation?run={cost_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    let b = &x["explanation"]["breakdown"];
+    assert_eq!(x["explanation"]["approach"], "cost");
+    for (k, want) in [
+        ("rcn_main", 180_000.0),
+        ("rcn_baths", 10_000.0),
+        ("rcn_garage", 20_000.0),
+        ("rcn", 210_000.0),
+        ("age", 35.0),
+        ("depreciation", 73_500.0),
+        ("building", 136_500.0),
+        ("land", 50_000.0),
+        ("total", 186_500.0),
+    ] {
+        close(&b[k], want, 1e-9);
+    }
+    close(&b["depreciation_pct"], 0.35, 1e-12);
+    assert_eq!(
+        (
+            x["value_cents"].as_i64(),
+            x["land_cents"].as_i64(),
+            x["building_cents"].as_i64()
+        ),
+        (Some(18_650_000), Some(5_000_000), Some(13_650_000))
+    );
+
+    // The comparables run: three sales per parcel, adjusted with the market model. The model
+    // is exactly 150 × sqft with no trend, so each comparable of s sq ft, sold for 150 s,
+    // adjusts by the factor 1,800 / s to $270,000.00 for 1-1-9, whatever its weight; and each
+    // sold house, valued from the others' sales (never its own), gets 150 × its area again.
+    let (s, comps) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(json!({
+            "name": "Comparables 2025", "valuation_date": "2025-10-01", "approach": "comparables",
+            "terms": ["ln_living_sqft"], "comparables": 3
+        })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{comps}");
+    let comps_id = comps["id"].as_str().unwrap().to_owned();
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, comps) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{comps_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(comps["status"], "done", "{comps}");
+    assert_eq!(comps["total_cents"], 231_000_000);
+    close(&comps["results"]["ratio"]["median_ratio"], 1.0, 1e-9);
+    let (s, x) = call(
+        &app,
+        Method::GET,
+        &format!("/parcels/1-1-9/explanation?run={comps_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    let list = x["explanation"]["comps"].as_array().unwrap();
+    assert_eq!(list.len(), 3, "{x}");
+    let mut weights = 0.0;
+    for c in list {
+        close(&c["adjusted_price"], 270_000.0, 0.005);
+        // Price + the lines = the adjusted price, to the cent.
+        let lines: f64 = c["adjustments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["amount"].as_f64().unwrap())
+            .sum();
+        close(
+            &(c["price"].as_f64().unwrap() + lines).into(),
+            270_000.0,
+            0.005,
+        );
+        weights += c["weight"].as_f64().unwrap();
+    }
+    close(&weights.into(), 1.0, 1e-9);
+    close(&x["explanation"]["value"], 270_000.0, 1e-9);
+    assert_eq!(x["value_cents"], 27_000_000);
+
+    // Compared side by side, N1 a row with each run's study.
+    let (s, cmp) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/compare?runs={reg_id},{cost_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{cmp}");
+    assert_eq!(cmp["runs"][0]["id"], reg_id.as_str());
+    let n1 = &cmp["by_neighbourhood"][0];
+    assert_eq!(n1["label"], "N1");
+    close(&n1["cells"][0]["study"]["median_ratio"], 1.0, 1e-9);
+    close(&n1["cells"][1]["study"]["median_ratio"], 0.7068, 1e-9);
+    assert_eq!(cmp["by_class"][0]["label"], "residential");
+    let (s, v) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/compare?runs={reg_id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("runs")),
+        "{v}"
+    );
+
+    // No explanation before a run is adopted.
+    let (s, _) = call(
+        &app,
+        Method::GET,
+        "/parcels/1-1-9/explanation",
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // Adoption needs approve: the council's field assessor (view, edit) cannot.
+    let field = app.demo_session("field.assessor").await;
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{reg_id}/adopt"),
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    // The assessor adopts the regression. 1-1-1 (1,000 sq ft) is valued at $150,000 = $50,000 +
+    // $100,000, as it stands: unchanged. The other eight go from 8 × $150,000 = $1,200,000
+    // to $2,310,000 − $150,000 = $2,160,000.
+    let (s, a) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{reg_id}/adopt"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(
+        (
+            a["parcels_changed"].as_i64(),
+            a["before_cents"].as_i64(),
+            a["after_cents"].as_i64()
+        ),
+        (Some(8), Some(120_000_000), Some(216_000_000))
+    );
+    assert!(!a["run"]["adopted_at"].as_str().unwrap().is_empty());
+    let (_, p9) = call(&app, Method::GET, "/parcels/1-1-9", &assessor, None).await;
+    assert_eq!(
+        (
+            p9["parcel"]["land_cents"].as_i64(),
+            p9["parcel"]["building_cents"].as_i64(),
+            p9["parcel"]["version"].as_i64()
+        ),
+        (Some(5_000_000), Some(22_000_000), Some(2))
+    );
+    let (_, p10) = call(&app, Method::GET, "/parcels/1-1-10", &assessor, None).await;
+    assert_eq!(
+        (
+            p10["parcel"]["building_cents"].as_i64(),
+            p10["parcel"]["version"].as_i64()
+        ),
+        (Some(90_000_000), Some(1))
+    );
+    // One audit record for the adoption, not one per parcel.
+    let mut c = app.db.read().await.unwrap();
+    let events: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'parcel.revalue'").fetch_one(c).await).unwrap();
+    drop(c);
+    assert_eq!(events, 1);
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{reg_id}/adopt"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // The explanation now comes from the adopted run: ln 150 + 1 × ln 1,800, times the smearing.
+    let (s, x) = call(
+        &app,
+        Method::GET,
+        "/parcels/1-1-9/explanation",
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{x}");
+    assert_eq!(
+        (x["run_id"].as_str(), x["approach"].as_str()),
+        (Some(reg_id.as_str()), Some("regression"))
+    );
+    let lines = x["explanation"]["terms"].as_array().unwrap();
+    let line = |n: &str| lines.iter().find(|l| l["name"] == n).cloned().unwrap();
+    close(&line("ln_living_sqft")["x"], 1800f64.ln(), 1e-12);
+    close(&line("intercept")["contribution"], 150f64.ln(), 1e-9);
+    close(&x["explanation"]["log_value"], 270_000f64.ln(), 1e-9);
+    close(&x["explanation"]["value"], 270_000.0, 1e-6);
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/assessment/parcels/1-1-9",
+            &assessor,
+            None,
+        )
+        .await;
+    assert!(
+        page.text().contains("id=\"parcel-explanation\"")
+            && page.text().contains("Regression 2025"),
+        "{}",
+        page.text()
+    );
+
+    // The cost run saw the parcels before the adoption changed them: refused, naming the
+    // first changed one (1-1-1 kept its value and version).
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{cost_id}/adopt"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v.to_string()
+            .contains("parcel 1-1-2 was changed after it was valued"),
+        "{v}"
+    );
+
+    // Once the 2025 grand list is signed, no run valued as of 2025 is adopted.
+    let (s, fresh) = call(&app, Method::POST, "/model-runs", &assessor, Some(json!({
+        "name": "Cost again", "valuation_date": "2025-10-01", "approach": "cost", "schedule": schedule()
+    }))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{fresh}");
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    for (m, path, body) in [
+        (
+            Method::POST,
+            "/grand-lists",
+            Some(json!({"list_year": 2025})),
+        ),
+        (Method::POST, "/grand-lists/2025/sign", None),
+    ] {
+        let (s, v) = call(&app, m, path, &assessor, body).await;
+        assert!(s.is_success(), "{path}: {v}");
+    }
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{}/adopt", fresh["id"].as_str().unwrap()),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (s, v["field"].as_str()),
+        (StatusCode::CONFLICT, Some("valuation_date")),
+        "{v}"
+    );
+
+    // A run whose sales change between creation and valuation fails, and says why: six of the
+    // eight sales ruled out by the analyst leave two sales for three terms.
+    let (s, doomed) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(run(json!(["ln_living_sqft"]), "2025-10-01")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{doomed}");
+    let (_, sales) = call(&app, Method::GET, "/sales", &assessor, None).await;
+    for sale in sales.as_array().unwrap().iter().take(6) {
+        let (s, v) = call(
+            &app,
+            Method::POST,
+            &format!("/sales/{}/decision", sale["id"].as_str().unwrap()),
+            &assessor,
+            Some(json!({"decision": "unqualified", "note": "Not arm's length after review"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{v}");
+    }
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, doomed) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{}", doomed["id"].as_str().unwrap()),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(doomed["status"], "failed", "{doomed}");
+    assert!(
+        doomed["error"]
+            .as_str()
+            .unwrap()
+            .contains("2 sales for 3 terms"),
+        "{doomed}"
+    );
+    let mut c = app.db.read().await.unwrap();
+    let failed: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'model_run.failed'").fetch_one(c).await).unwrap();
+    drop(c);
+    assert_eq!(failed, 1);
+
+    // The pages: the runs, one run, the comparison.
+    for path in [
+        "/t/hartford/assessment/valuation".to_owned(),
+        format!("/t/hartford/assessment/valuation/{reg_id}"),
+        format!("/t/hartford/assessment/valuation/compare?runs={reg_id}&runs={cost_id}"),
+    ] {
+        let r = app.api(Method::GET, &path, &assessor, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+        assert!(r.text().contains("Regression 2025"), "{path}");
+    }
+    // The run's values as CSV: a header and the nine parcels (the roll now holds the adopted values).
+    let csv = app
+        .api(
+            Method::GET,
+            &format!("/t/hartford/assessment/valuation/{reg_id}?format=csv"),
+            &assessor,
+            None,
+        )
+        .await
+        .text();
+    assert_eq!(csv.lines().count(), 10, "{csv}");
+    assert!(
+        csv.contains(
+            "1-1-9,9 Oak St,N1,\"$270,000.00\",\"$270,000.00\",\"$50,000.00\",\"$220,000.00\""
+        ),
+        "{csv}"
+    );
+}
