@@ -584,6 +584,25 @@ pub async fn list(
     })?)
 }
 
+/// Where a location falls on an inspector's drive: the street, then the
+/// house number (`12B Elm St` → `("ELM ST", 12, "12B ELM ST")`), so a route
+/// takes one street at a time, in house-number order. A location without a
+/// leading number sorts at the street's start.
+pub fn route_key(location: &str) -> (String, u64, String) {
+    let upper = location.trim().to_uppercase();
+    let digits: String = upper.chars().take_while(char::is_ascii_digit).collect();
+    let number = digits.parse::<u64>().unwrap_or(0);
+    let rest = &upper[digits.len()..];
+    // A unit letter right after the number ("12B Elm St").
+    let unit_letter = !digits.is_empty()
+        && rest.starts_with(|c: char| c.is_ascii_alphabetic())
+        && rest[1..].starts_with(' ');
+    let street = if unit_letter { &rest[1..] } else { rest }
+        .trim()
+        .to_owned();
+    (street, number, upper)
+}
+
 /// Every inspection of one parcel, by due date.
 pub async fn of_parcel(
     scope: &ServiceScope,
@@ -1198,6 +1217,34 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn a_route_takes_one_street_at_a_time_in_house_number_order() {
+        let mut stops = [
+            "100 Main St",
+            "12B Elm St",
+            "9 Main St",
+            "Main St",
+            "2 elm st",
+            "10 Main St",
+        ];
+        stops.sort_by_key(|l| route_key(l));
+        assert_eq!(
+            stops,
+            [
+                "2 elm st",
+                "12B Elm St",
+                "Main St",
+                "9 Main St",
+                "10 Main St",
+                "100 Main St"
+            ]
+        );
+        assert_eq!(
+            route_key("12B Elm St"),
+            ("ELM ST".into(), 12, "12B ELM ST".into())
+        );
+    }
 
     #[test]
     fn a_permit_is_picked_up_by_the_next_october_first() {

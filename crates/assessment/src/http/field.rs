@@ -375,6 +375,8 @@ pub struct QueueQuery {
     pub status: Option<String>,
     /// `me`, or an inspector's user id.
     pub inspector: Option<String>,
+    /// `due` (by due date, default) or `route` (town by town, then by neighbourhood, street and house number: the order to drive them in).
+    pub order: Option<String>,
     /// `csv` or `xlsx` (pages).
     #[param(ignore)]
     pub format: Option<String>,
@@ -439,17 +441,33 @@ async fn queue(st: &AppState, principal: &Principal, q: &QueueQuery) -> Result<V
             });
         }
     }
-    out.sort_by(|a, b| {
-        (&a.inspection.due_on, &a.town, &a.inspection.parcel_key).cmp(&(
-            &b.inspection.due_on,
-            &b.town,
-            &b.inspection.parcel_key,
-        ))
-    });
+    match q.order.as_deref().map(str::trim).unwrap_or("") {
+        "" | "due" => out.sort_by(|a, b| {
+            (&a.inspection.due_on, &a.town, &a.inspection.parcel_key).cmp(&(
+                &b.inspection.due_on,
+                &b.town,
+                &b.inspection.parcel_key,
+            ))
+        }),
+        "route" => out.sort_by_cached_key(|i| {
+            (
+                i.town.clone(),
+                i.inspection.neighbourhood.clone(),
+                field::route_key(&i.inspection.location),
+                i.inspection.parcel_key.clone(),
+            )
+        }),
+        other => {
+            return Err(Error::invalid(
+                "order",
+                format!("'{other}' is not an order: use due or route"),
+            ));
+        }
+    }
     Ok(out)
 }
 
-/// The field assessors' regional queue: inspections across every town where the caller has assessment access (and no other), by due date.
+/// The field assessors' regional queue: inspections across every town where the caller has assessment access (and no other), by due date or in route order.
 #[utoipa::path(get, path = "/api/v1/assessment/field/inspections", tag = "assessment", params(QueueQuery),
     responses((status = 200, body = Vec<QueueItem>), (status = 401, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
 async fn api_queue(
@@ -555,11 +573,12 @@ async fn page_queue(
     .map(|s| (s.town().slug.as_str().to_owned(), s.town().name.clone()))
     .collect();
     let query = format!(
-        "town={}&reason={}&status={}&inspector={}",
+        "town={}&reason={}&status={}&inspector={}&order={}",
         enc(q.town.as_deref().unwrap_or("")),
         enc(q.reason.as_deref().unwrap_or("")),
         enc(q.status.as_deref().unwrap_or("")),
-        enc(q.inspector.as_deref().unwrap_or(""))
+        enc(q.inspector.as_deref().unwrap_or("")),
+        enc(q.order.as_deref().unwrap_or(""))
     );
     let chrome = Chrome::new(&st, &user, "Field inspections — regional queue", "").await?;
     let shown = items.len();

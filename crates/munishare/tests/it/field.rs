@@ -819,6 +819,32 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
         ]
     );
     assert!(!q.text().contains("West Hartford") && !q.text().contains("west-hartford"));
+    // In route order: town by town, then neighbourhood (1-1-2 is in N1, 1-1-3 in N2), street and number.
+    let route = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?status=all&order=route",
+        &field,
+        None,
+    )
+    .await
+    .json();
+    let keys: Vec<&str> = route
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["parcel_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["7-1-1", "1-1-2", "1-1-3"]);
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/field/inspections?order=zigzag",
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(field_of(&r), "order");
     // Filtered: mine; one town; a town not granted is refused without a word about it.
     let mine = call(
         &app,
