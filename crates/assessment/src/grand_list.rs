@@ -992,6 +992,40 @@ fn label(program: &str) -> String {
     }
 }
 
+/// The account id and bill number printed on a bill and in its stubs' scan
+/// lines, where a payment processor reads them: at most 12 and 14
+/// characters, and unique within the list, so they are never cut short. The
+/// account id is the account when it fits, else (a long map-block-lot) the
+/// parcel id alone; the bill number is the list year and the account id in
+/// the longest form that fits. An account that fits none is refused by name.
+pub fn bill_ids(account: &str, parcel_key: &str, list_year: i32) -> Result<(String, String)> {
+    let id = if account.chars().count() <= 12 {
+        account.to_owned()
+    } else if !parcel_key.is_empty() && parcel_key.chars().count() <= 12 {
+        parcel_key.to_owned()
+    } else {
+        return Err(Error::invalid(
+            format!("bill {account}"),
+            "the account is too long for a bill's 12-character account box",
+        ));
+    };
+    let yy = list_year.rem_euclid(100);
+    let number = [
+        format!("{list_year}-{id}"),
+        format!("{yy:02}-{id}"),
+        format!("{yy:02}{id}"),
+    ]
+    .into_iter()
+    .find(|n| n.chars().count() <= 14)
+    .ok_or_else(|| {
+        Error::invalid(
+            format!("bill {account}"),
+            "the account is too long for a bill's 14-character bill number",
+        )
+    })?;
+    Ok((id, number.replace('/', "-")))
+}
+
 /// The bill of one account, ready to render.
 pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_taxbill::Bill> {
     use munishare_taxbill as tb;
@@ -1086,6 +1120,7 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
             last_day_without_interest: d.last_day,
         })
         .collect();
+    let (account_id, bill_number) = bill_ids(&item.account, &item.parcel_key, year)?;
     Ok(tb::Bill {
         town: town_name.to_owned(),
         collector: tb::TaxCollector {
@@ -1094,18 +1129,8 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
             phone: gl.collector_phone.clone(),
         },
         list_year: year,
-        bill_number: format!(
-            "{year}-{}",
-            if item.parcel_key.is_empty() {
-                item.account.replace('/', "-")
-            } else {
-                item.parcel_key.replace('/', "-")
-            }
-        )
-        .chars()
-        .take(14)
-        .collect(),
-        account_id: item.account.chars().take(12).collect(),
+        bill_number,
+        account_id,
         owners: vec![item.owner.clone()],
         mailing_address: if address.is_empty() {
             vec![item.location.clone()]
@@ -1135,6 +1160,29 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
     use time::macros::date;
+
+    #[test]
+    fn bill_ids_fit_their_boxes_without_being_cut() {
+        // The demo's map-block-lot: RE-001-01-001 is 13 characters, so the parcel id stands alone.
+        assert_eq!(
+            bill_ids("RE-001-01-001", "001-01-001", 2026).unwrap(),
+            ("001-01-001".into(), "26-001-01-001".into())
+        );
+        // Lots 001 and 002 stay apart (cut to 12 and 14 they would not).
+        assert_ne!(
+            bill_ids("RE-001-01-002", "001-01-002", 2026).unwrap(),
+            bill_ids("RE-001-01-001", "001-01-001", 2026).unwrap()
+        );
+        assert_eq!(
+            bill_ids("RE-1-1-1", "1-1-1", 2025).unwrap(),
+            ("RE-1-1-1".into(), "2025-RE-1-1-1".into())
+        );
+        assert_eq!(
+            bill_ids("MV-4LA012345", "", 2026).unwrap(),
+            ("MV-4LA012345".into(), "26MV-4LA012345".into())
+        );
+        assert!(bill_ids("RE-1234-5678-9012", "1234-5678-9012", 2026).is_err());
+    }
 
     #[test]
     fn the_mill_rate_rounds_half_up_to_the_places_asked() {
