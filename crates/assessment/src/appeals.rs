@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use time::{Date, Month, PrimitiveDateTime};
 
 use crate::grand_list::{self, GrandList, Item, LevyIn};
-use crate::parcels::{change, new_id, require};
+use crate::parcels::{change, json, new_id, require};
 
 /// What the board may decide.
 pub const DECISIONS: [(&str, &str); 3] = [
@@ -295,7 +295,7 @@ pub async fn file(
             "appeal",
             &id,
             None,
-            Some(serde_json::to_value(&appeal).map_err(|e| Error::Internal(e.to_string()))?),
+            Some(json(&appeal)?),
         ),
     )
     .await?;
@@ -421,7 +421,6 @@ async fn save(
         ));
     }
     let saved = get(scope, tx, &before.id).await?;
-    let json = |a: &Appeal| serde_json::to_value(a).map_err(|e| Error::Internal(e.to_string()));
     audit::record(
         tx,
         now,
@@ -784,7 +783,7 @@ async fn issue(
             "correction",
             &format!("{list_year}/{number}"),
             Some(serde_json::json!({"account": account, "land_cents": before.land_cents, "building_cents": before.building_cents, "net_cents": before.net_cents})),
-            Some(serde_json::to_value(&cert).map_err(|e| Error::Internal(e.to_string()))?),
+            Some(json(&cert)?),
         ),
     )
     .await?;

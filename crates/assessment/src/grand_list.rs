@@ -170,6 +170,20 @@ fn check_year(list_year: i64, today: Date) -> Result<()> {
     Ok(())
 }
 
+/// Whether the list of a year is signed (no list yet: not signed). What
+/// feeds a list — declarations, the DMV's vehicles — changes only before.
+pub async fn is_signed(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    list_year: i64,
+) -> Result<bool> {
+    match get(scope, ex, list_year).await {
+        Ok(gl) => Ok(gl.status == "signed"),
+        Err(Error::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Takes (or takes again, while a draft) the grand list of October 1 of
 /// `list_year` from the roll as it stands.
 pub async fn take(
@@ -1032,7 +1046,7 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
     let bad = |e: tb::BillError| {
         Error::invalid(
             format!("bill {}: {}", item.account, e.field()),
-            e.to_string(),
+            e.problem().to_string(),
         )
     };
     let rates = rates(gl)?;

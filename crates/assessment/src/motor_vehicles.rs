@@ -226,9 +226,7 @@ pub async fn import(
     file: &Stored,
 ) -> Result<ImportRecord> {
     require(scope, Permission::Edit)?;
-    if let Ok(gl) = grand_list::get(scope, tx, list_year).await
-        && gl.status == "signed"
-    {
+    if grand_list::is_signed(scope, tx, list_year).await? {
         return Err(Error::conflict(
             "list_year",
             format!(

@@ -175,9 +175,7 @@ pub async fn save(
             format!("the grand list of October 1, {list_year} has not come yet"),
         ));
     }
-    if let Ok(gl) = grand_list::get(scope, tx, list_year).await
-        && gl.status == "signed"
-    {
+    if grand_list::is_signed(scope, tx, list_year).await? {
         return Err(Error::conflict(
             "list_year",
             format!(

@@ -243,17 +243,6 @@ fn source_label(d: &Declaration) -> String {
     }
 }
 
-/// Whether the list of a year is still open (not signed).
-async fn list_open(
-    scope: &ServiceScope,
-    c: &mut munishare_platform::db::Conn,
-    list_year: i64,
-) -> Result<bool> {
-    Ok(crate::grand_list::get(scope, c, list_year)
-        .await
-        .map_or(true, |gl| gl.status != "signed"))
-}
-
 /// The query of the declarations page.
 #[derive(Debug, Deserialize)]
 struct ListQuery {
@@ -313,7 +302,7 @@ async fn page_declarations(
     let page = DeclarationsPage {
         base: base(&scope),
         list_year,
-        open: list_open(&scope, &mut c, list_year).await?,
+        open: !crate::grand_list::is_signed(&scope, &mut c, list_year).await?,
         can_edit: scope.can(Permission::Edit),
         due: format_date(due),
         last_extension: format_date(due + time::Duration::days(45)),
@@ -432,7 +421,7 @@ async fn page_declaration(
     .await?;
     let page = DeclarationPage {
         base: base(&scope),
-        open: list_open(&scope, &mut c, d.list_year).await?,
+        open: !crate::grand_list::is_signed(&scope, &mut c, d.list_year).await?,
         can_edit: scope.can(Permission::Edit),
         source: source_label(&d),
         values,
@@ -544,7 +533,7 @@ async fn page_vehicles(
     let page = VehiclesPage {
         base: base(&scope),
         list_year,
-        open: list_open(&scope, &mut c, list_year).await?,
+        open: !crate::grand_list::is_signed(&scope, &mut c, list_year).await?,
         can_edit: scope.can(Permission::Edit),
         assessed_cents: vehicles.iter().map(|v| v.assessed_cents).sum(),
         shown: vehicles.len().min(500),
