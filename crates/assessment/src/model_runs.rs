@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::access::{self, Principal, ServiceScope};
 use munishare_platform::db::{Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Progress, Registry};
 use munishare_platform::types::{Permission, Service, Timestamp, UserId, format_date, parse_date};
@@ -61,6 +61,11 @@ pub struct RunIn {
     /// The property classes valued (default `residential`).
     #[serde(default)]
     pub classes: Option<Vec<String>>,
+    /// Regression: `town` (the default) fits on this town's sales; `region`
+    /// pools the qualified sales of every town whose assessment data the
+    /// caller may view, with an effect per town, and values this town's parcels.
+    #[serde(default)]
+    pub sales_from: Option<String>,
 }
 
 /// A run's settings as stored (defaults filled in).
@@ -77,6 +82,10 @@ pub struct Settings {
     pub schedule: Option<CostSchedule>,
     /// The property classes valued.
     pub classes: Vec<String>,
+    /// A pooled regional model: the other towns (slugs) whose qualified sales
+    /// it is fitted on with this town's; empty for a model of this town alone.
+    #[serde(default)]
+    pub pooled_towns: Vec<String>,
 }
 
 /// A number that JSON can hold: None for NaN and infinities.
@@ -222,6 +231,9 @@ pub struct Results {
     pub by_class: Vec<StratumOut>,
     /// Parcels not valued, by reason.
     pub skipped: BTreeMap<String, i64>,
+    /// The qualified sales the model was fitted on, by town (slug).
+    #[serde(default)]
+    pub sales_by_town: BTreeMap<String, usize>,
 }
 
 /// A model run.
@@ -426,8 +438,18 @@ fn check_schedule(s: &CostSchedule) -> Result<()> {
     Ok(())
 }
 
+/// A checked request.
+struct Request {
+    name: String,
+    valuation_date: Date,
+    approach: String,
+    settings: Settings,
+    /// Pool the sales of the other towns the caller may view.
+    pooled: bool,
+}
+
 /// Parses and checks a request; the error names the field.
-fn settings_of(input: &RunIn, today: Date) -> Result<(String, Date, String, Settings)> {
+fn settings_of(input: &RunIn, today: Date) -> Result<Request> {
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid(
@@ -511,18 +533,38 @@ fn settings_of(input: &RunIn, today: Date) -> Result<(String, Date, String, Sett
     } else {
         None
     };
-    Ok((
+    let pooled = match input.sales_from.as_deref().map(str::trim) {
+        None | Some("" | "town") => false,
+        Some("region") if approach == "regression" => true,
+        Some("region") => {
+            return Err(Error::invalid(
+                "sales_from",
+                format!(
+                    "a {approach} run uses this town's sales; only a regression pools the region's"
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(Error::invalid(
+                "sales_from",
+                format!("'{other}' is not a choice: use town or region"),
+            ));
+        }
+    };
+    Ok(Request {
         name,
-        vd,
+        valuation_date: vd,
         approach,
-        Settings {
+        settings: Settings {
             terms,
             min_sales_per_level: if market { min_sales_per_level } else { 0 },
             comparables,
             schedule,
             classes,
+            pooled_towns: Vec::new(),
         },
-    ))
+        pooled,
+    })
 }
 
 // ---------------------------------------------------------------- the computation
@@ -659,17 +701,91 @@ struct Computed {
     results: Results,
 }
 
+/// Another town's roll and sales, read through its own scope, for a pooled
+/// regional model.
+struct PoolTown {
+    town: String,
+    roll: Vec<Parcel>,
+    sold: Vec<Sale>,
+}
+
+/// What a run reads: the town's roll and sales, and the other towns' when pooled.
+struct RunData {
+    town: String,
+    roll: Vec<Parcel>,
+    sold: Vec<Sale>,
+    pool: Vec<PoolTown>,
+}
+
+impl RunData {
+    /// Reads the town's roll and sales, and those of each town pooled with it
+    /// (each through its own scope).
+    async fn read(
+        scope: &ServiceScope,
+        pooled: &[ServiceScope],
+        ex: &mut impl Executor,
+    ) -> Result<Self> {
+        let mut pool = Vec::with_capacity(pooled.len());
+        for s in pooled {
+            pool.push(PoolTown {
+                town: s.town().slug.to_string(),
+                roll: parcels::all(s, ex).await?,
+                sold: sales::all(s, ex).await?,
+            });
+        }
+        Ok(Self {
+            town: scope.town().slug.to_string(),
+            roll: parcels::all(scope, ex).await?,
+            sold: sales::all(scope, ex).await?,
+            pool,
+        })
+    }
+}
+
 /// The inputs: the roll's eligible parcels as the models see them and the
-/// qualified sales (in those classes, on or before the valuation date).
+/// qualified sales (in those classes, on or before the valuation date); for
+/// a pooled model, also the other towns' qualified sales and the parcels sold.
 struct Inputs {
-    /// Index into the roll of each eligible parcel.
+    /// Index into the roll of each eligible parcel of the run's town: the
+    /// first `roll_index.len()` entries of `chars`.
     roll_index: Vec<usize>,
+    /// The run's town's eligible parcels, then the other towns' sold parcels.
     chars: Vec<Chars>,
     sales: Vec<SaleObs>,
     skipped: BTreeMap<String, i64>,
+    sales_by_town: BTreeMap<String, usize>,
 }
 
-fn inputs(town: &str, vd: Date, settings: &Settings, roll: &[Parcel], sold: &[Sale]) -> Inputs {
+/// The qualified sales of parcels in `at` (parcel id → index into chars),
+/// on or before the valuation date.
+fn qualified_sales(
+    sold: &[Sale],
+    vd: Date,
+    mut at: impl FnMut(&str) -> Option<usize>,
+) -> Vec<SaleObs> {
+    sold.iter()
+        .filter(|s| s.qualified && s.price_cents > 0)
+        .filter_map(|s| {
+            let date = parse_date("sale_date", &s.sale_date).ok()?;
+            if date > vd {
+                return None;
+            }
+            Some(SaleObs {
+                parcel: at(s.parcel_id.as_str())?,
+                price: s.price_cents as f64 / 100.0,
+                date,
+            })
+        })
+        .collect()
+}
+
+fn inputs(vd: Date, settings: &Settings, data: &RunData) -> Inputs {
+    let RunData {
+        town,
+        roll,
+        sold,
+        pool,
+    } = data;
     let mut roll_index = Vec::new();
     let mut chars = Vec::new();
     let mut skipped: BTreeMap<String, i64> = BTreeMap::new();
@@ -690,24 +806,34 @@ fn inputs(town: &str, vd: Date, settings: &Settings, roll: &[Parcel], sold: &[Sa
             Err(why) => *skipped.entry(why.to_owned()).or_default() += 1,
         }
     }
-    let sales = sold
-        .iter()
-        .filter(|s| s.qualified && s.price_cents > 0)
-        .filter_map(|s| {
-            let date = parse_date("sale_date", &s.sale_date).ok()?;
-            let parcel = *at.get(s.parcel_id.as_str())?;
-            (date <= vd).then_some(SaleObs {
-                parcel,
-                price: s.price_cents as f64 / 100.0,
-                date,
-            })
-        })
-        .collect();
+    let mut sales = qualified_sales(sold, vd, |id| at.get(id).copied());
+    let mut sales_by_town = BTreeMap::from([(town.to_owned(), sales.len())]);
+    for other in pool {
+        let eligible: HashMap<&str, Chars> = other
+            .roll
+            .iter()
+            .filter(|p| settings.classes.contains(&p.property_class))
+            .filter_map(|p| Some((p.id.as_str(), chars_of(&other.town, p).ok()?)))
+            .collect();
+        let mut placed: HashMap<String, usize> = HashMap::new();
+        let theirs = qualified_sales(&other.sold, vd, |id| {
+            if let Some(&i) = placed.get(id) {
+                return Some(i);
+            }
+            let c = eligible.get(id)?;
+            chars.push(c.clone());
+            placed.insert(id.to_owned(), chars.len() - 1);
+            Some(chars.len() - 1)
+        });
+        sales_by_town.insert(other.town.clone(), theirs.len());
+        sales.extend(theirs);
+    }
     Inputs {
         roll_index,
         chars,
         sales,
         skipped,
+        sales_by_town,
     }
 }
 
@@ -726,7 +852,12 @@ fn model_error(e: ModelError) -> Error {
 }
 
 fn fit_model(town: &str, vd: Date, settings: &Settings, inp: &Inputs) -> Result<Model> {
-    let mut spec = Spec::new(vd, Scope::Town(town.to_owned()));
+    let scope = if settings.pooled_towns.is_empty() {
+        Scope::Town(town.to_owned())
+    } else {
+        Scope::Region
+    };
+    let mut spec = Spec::new(vd, scope);
     spec.predictors = settings.terms.iter().filter_map(|t| predictor(t)).collect();
     spec.min_sales_per_level = usize::try_from(settings.min_sales_per_level).unwrap_or(10);
     valuation::fit(&inp.chars, &inp.sales, &spec).map_err(model_error)
@@ -739,25 +870,26 @@ fn whole_dollars_cents(value: f64) -> Option<i64> {
 /// Fits the run (when its approach has a model) and values every eligible
 /// parcel, reporting progress; then studies the values against the sales.
 fn compute(
-    town: &str,
     approach: &str,
     vd: Date,
     settings: &Settings,
-    roll: &[Parcel],
-    sold: &[Sale],
+    data: &RunData,
     progress: &Progress,
 ) -> Result<Computed> {
-    let inp = inputs(town, vd, settings, roll, sold);
+    let (town, roll) = (data.town.as_str(), data.roll.as_slice());
+    let inp = inputs(vd, settings, data);
     let model = if approach == "cost" {
         None
     } else {
         Some(fit_model(town, vd, settings, &inp)?)
     };
     let mut skipped = inp.skipped.clone();
-    let mut values = Vec::with_capacity(inp.chars.len());
-    let total = inp.chars.len() as u64;
+    let own = inp.roll_index.len();
+    let mut values = Vec::with_capacity(own);
+    let total = own as u64;
     let k = usize::try_from(settings.comparables).unwrap_or(5);
-    for (j, c) in inp.chars.iter().enumerate() {
+    // Only the run's own town is valued; a pooled model's other parcels are sales.
+    for (j, c) in inp.chars.iter().enumerate().take(own) {
         let p = &roll[inp.roll_index[j]];
         let valued = match (approach, &model, &settings.schedule) {
             ("cost", _, Some(schedule)) => {
@@ -909,7 +1041,7 @@ fn study(
         .sales
         .iter()
         .filter_map(|s| {
-            let r = inp.roll_index[s.parcel];
+            let r = *inp.roll_index.get(s.parcel)?;
             let value = *by_roll.get(&r)? as f64 / 100.0;
             // Brought to the valuation date by the model's trend, to the cent (money).
             let price = model.map_or(s.price, |m| {
@@ -952,6 +1084,7 @@ fn study(
         by_neighbourhood: group(|p| p.neighbourhood.as_str()),
         by_class: group(|p| p.class.as_str()),
         skipped: skipped.clone(),
+        sales_by_town: model.map(|_| inp.sales_by_town.clone()).unwrap_or_default(),
     }
 }
 
@@ -960,21 +1093,50 @@ fn study(
 /// Creates a run and queues its valuation (edit permission). The settings
 /// are checked first, and a market model is fitted once, so that a run that
 /// cannot work is refused now with the field named, not failed later.
+///
+/// `viewable` are the caller's scopes in the assessment service of every town
+/// they may view (`access::service_scopes`): a pooled regional regression
+/// takes the other towns' sales from them, and only from them.
 pub async fn create(
     scope: &ServiceScope,
     tx: &mut Tx,
     now: Timestamp,
     input: &RunIn,
+    viewable: &[ServiceScope],
 ) -> Result<ModelRun> {
     require(scope, Permission::Edit)?;
     let today = now.datetime().date();
-    let (name, vd, approach, settings) = settings_of(input, today)?;
+    let Request {
+        name,
+        valuation_date: vd,
+        approach,
+        mut settings,
+        pooled,
+    } = settings_of(input, today)?;
+    let others: Vec<ServiceScope> = if pooled {
+        viewable
+            .iter()
+            .filter(|s| {
+                s.service() == Service::Assessment
+                    && s.municipality_id() != scope.municipality_id()
+                    && s.can(Permission::View)
+            })
+            .cloned()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if pooled && others.is_empty() {
+        return Err(Error::invalid(
+            "sales_from",
+            "no other town has granted you its assessment data; a regional model needs at least one",
+        ));
+    }
+    settings.pooled_towns = others.iter().map(|s| s.town().slug.to_string()).collect();
     if approach != "cost" {
-        let roll = parcels::all(scope, tx).await?;
-        let sold = sales::all(scope, tx).await?;
-        let town = scope.town().slug.to_string();
-        let inp = inputs(&town, vd, &settings, &roll, &sold);
-        fit_model(&town, vd, &settings, &inp)?;
+        let data = RunData::read(scope, &others, tx).await?;
+        let inp = inputs(vd, &settings, &data);
+        fit_model(&data.town, vd, &settings, &inp)?;
     }
     let id = new_id();
     let settings_json =
@@ -1066,8 +1228,46 @@ async fn fail_run(
 
 const VALUE_COLS: usize = 8;
 
+/// The scopes of the towns a pooled run takes sales from, authorized for the
+/// run's user now: a town that has withdrawn its grant since the run was
+/// asked for fails the run, naming the town.
+async fn pooled_scopes(
+    ctx: &JobContext,
+    principal: &Principal,
+    today: Date,
+    towns: &[String],
+) -> Result<Vec<ServiceScope>> {
+    let mut out = Vec::with_capacity(towns.len());
+    for town in towns {
+        let s = access::authorize_service(
+            &ctx.db,
+            principal,
+            today,
+            town,
+            Service::Assessment,
+            Permission::View,
+        )
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                "sales_from",
+                format!(
+                    "the run's user may no longer view the assessment data of {town}, whose sales the regional model pools"
+                ),
+            )
+        })?;
+        out.push(s);
+    }
+    Ok(out)
+}
+
 /// Values the run's parcels (the job's work) and stores the values and results.
-async fn run(ctx: &JobContext, scope: &ServiceScope, id: &str) -> Result<i64> {
+async fn run(
+    ctx: &JobContext,
+    scope: &ServiceScope,
+    principal: &Principal,
+    id: &str,
+) -> Result<i64> {
     let run = {
         let mut c = ctx.db.read().await?;
         get(scope, &mut c, id).await?
@@ -1076,22 +1276,25 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, id: &str) -> Result<i64> {
         return Ok(run.parcels_valued);
     }
     mark_running(&ctx.db, scope, id).await?;
-    let (roll, sold) = {
+    let others = pooled_scopes(
+        ctx,
+        principal,
+        Timestamp::new(ctx.clock.now()).datetime().date(),
+        &run.settings.pooled_towns,
+    )
+    .await?;
+    let data = {
         let mut c = ctx.db.read().await?;
-        (
-            parcels::all(scope, &mut c).await?,
-            sales::all(scope, &mut c).await?,
-        )
+        RunData::read(scope, &others, &mut c).await?
     };
     let vd = parse_date("valuation_date", &run.valuation_date)?;
     let progress = ctx.progress.track(&progress_key(scope, id));
-    let town = scope.town().slug.to_string();
     let approach = run.approach.clone();
     let settings = run.settings.clone();
     let p = progress.clone();
-    let (computed, roll) = tokio::task::spawn_blocking(move || {
-        let c = compute(&town, &approach, vd, &settings, &roll, &sold, &p);
-        (c, roll)
+    let (computed, data) = tokio::task::spawn_blocking(move || {
+        let c = compute(&approach, vd, &settings, &data, &p);
+        (c, data)
     })
     .await
     .map_err(|e| Error::Internal(format!("model run: {e}")))?;
@@ -1105,7 +1308,7 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, id: &str) -> Result<i64> {
         .iter()
         .map(|v| {
             serde_json::to_string(&v.explanation)
-                .map(|e| (&roll[v.parcel], v, e))
+                .map(|e| (&data.roll[v.parcel], v, e))
                 .map_err(|e| Error::Internal(format!("explanation: {e}")))
         })
         .collect::<Result<_>>()?;
@@ -1190,16 +1393,17 @@ pub fn register_jobs(registry: &mut Registry) {
                 .ok_or(Error::NotFound { what: "user" })?;
             drop(c);
             // The job acts with the rights its user has now, not when it was queued.
+            let principal = identity::principal_for_user(&user);
             let scope = access::authorize_service(
                 &ctx.db,
-                &identity::principal_for_user(&user),
+                &principal,
                 now.datetime().date(),
                 &job.town,
                 Service::Assessment,
                 Permission::Edit,
             )
             .await?;
-            match run(&ctx, &scope, &job.run).await {
+            match run(&ctx, &scope, &principal, &job.run).await {
                 Ok(count) => Ok(serde_json::json!({"parcels_valued": count})),
                 Err(e) => {
                     ctx.progress.forget(&progress_key(&scope, &job.run));
@@ -1517,25 +1721,36 @@ mod tests {
         }
     }
 
-    fn field(r: Result<(String, Date, String, Settings)>) -> String {
+    fn field(r: Result<Request>) -> String {
         match r {
             Err(Error::Invalid { field, .. }) => field,
-            other => format!("unexpected {:?}", other.map(|o| o.0)),
+            other => format!("unexpected {:?}", other.map(|o| o.name)),
         }
     }
 
     #[test]
     fn settings_are_filled_in_and_bad_ones_name_the_field() {
         let today = date!(2026 - 11 - 26);
-        let (_, vd, _, s) = settings_of(&input("regression"), today).unwrap();
+        let r = settings_of(&input("regression"), today).unwrap();
+        let (vd, s) = (r.valuation_date, r.settings);
         assert_eq!(vd, date!(2025 - 10 - 01));
+        assert!(!r.pooled && s.pooled_towns.is_empty());
         assert_eq!(s.terms.len(), 10);
         assert_eq!((s.min_sales_per_level, s.comparables), (10, 0));
         assert_eq!(s.classes, vec!["residential"]);
-        let (_, _, _, s) = settings_of(&input("comparables"), today).unwrap();
+        let s = settings_of(&input("comparables"), today).unwrap().settings;
         assert_eq!(s.comparables, 5);
-        let (_, _, _, s) = settings_of(&input("cost"), today).unwrap();
+        let s = settings_of(&input("cost"), today).unwrap().settings;
         assert!(s.terms.is_empty() && s.schedule.is_some());
+        let mut pooled = input("regression");
+        pooled.sales_from = Some("region".into());
+        assert!(settings_of(&pooled, today).unwrap().pooled);
+        let mut bad = input("cost");
+        bad.sales_from = Some("region".into());
+        assert_eq!(field(settings_of(&bad, today)), "sales_from");
+        let mut bad = input("regression");
+        bad.sales_from = Some("state".into());
+        assert_eq!(field(settings_of(&bad, today)), "sales_from");
 
         let mut bad = input("regression");
         bad.terms = Some(vec!["ln_living_sqft".into(), "pool".into()]);

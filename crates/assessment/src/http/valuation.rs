@@ -7,11 +7,11 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use munishare_platform::Error;
-use munishare_platform::access::ServiceScope;
+use munishare_platform::access::{self, Principal, ServiceScope};
 use munishare_platform::types::{Permission, format_date};
 use munishare_web::AppState;
 use munishare_web::api::{ApiJson, ApiQuery};
-use munishare_web::auth::{ServiceCaller, ServicePage};
+use munishare_web::auth::{ApiCaller, ServiceCaller, ServicePage};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, dollars, enc, render, table_response,
@@ -67,10 +67,12 @@ async fn api_runs(
 async fn api_create_run(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Assessment>,
+    ApiCaller(principal): ApiCaller,
     ApiJson(req): ApiJson<RunIn>,
 ) -> ApiResult<Response> {
+    let viewable = viewable(&st, &principal).await?;
     let mut tx = st.db.begin().await?;
-    let run = model_runs::create(&scope, &mut tx, st.now(), &req).await?;
+    let run = model_runs::create(&scope, &mut tx, st.now(), &req, &viewable).await?;
     tx.commit().await?;
     st.jobs.wake();
     Ok((StatusCode::ACCEPTED, axum::Json(run)).into_response())
@@ -197,6 +199,19 @@ pub(super) fn num(x: &Option<f64>, places: usize) -> String {
     x.map_or_else(|| "—".to_owned(), |v| format!("{v:.places$}"))
 }
 
+/// The caller's assessment scopes in every town they may view (the towns a
+/// pooled regional model may take sales from).
+async fn viewable(st: &AppState, principal: &Principal) -> Result<Vec<ServiceScope>, Error> {
+    access::service_scopes(
+        &st.db,
+        principal,
+        st.today(),
+        munishare_platform::types::Service::Assessment,
+        Permission::View,
+    )
+    .await
+}
+
 #[derive(Template)]
 #[template(path = "assessment_valuation.html")]
 struct RunsPage {
@@ -207,6 +222,8 @@ struct RunsPage {
     terms: Vec<&'static str>,
     valuation_date: String,
     schedule: String,
+    /// The other towns whose sales a pooled regression would take.
+    pool_towns: Vec<String>,
 }
 
 impl RunsPage {
@@ -222,6 +239,12 @@ async fn page_runs(
     let mut c = st.db.read().await?;
     let runs = model_runs::list(&scope, &mut c).await?;
     drop(c);
+    let pool_towns = viewable(&st, &user.principal)
+        .await?
+        .iter()
+        .filter(|s| s.municipality_id() != scope.municipality_id())
+        .map(|s| s.town().name.clone())
+        .collect();
     let chrome = Chrome::new(
         &st,
         &user,
@@ -239,6 +262,7 @@ async fn page_runs(
             valuation_date: format_date(crate::demo::valuation_date(st.today())),
             schedule: serde_json::to_string_pretty(&CostSchedule::illustrative())
                 .map_err(|e| Error::Internal(e.to_string()))?,
+            pool_towns,
         },
         &user,
     )
@@ -246,7 +270,7 @@ async fn page_runs(
 
 async fn page_create(
     State(st): State<AppState>,
-    ServicePage { scope, .. }: ServicePage<Assessment>,
+    ServicePage { user, scope, .. }: ServicePage<Assessment>,
     Form(f): Form<Vec<(String, String)>>,
 ) -> PageResult {
     let get = |k: &str| {
@@ -287,9 +311,11 @@ async fn page_create(
             comparables: number("comparables")?,
             schedule,
             classes: None,
+            sales_from: Some(get("sales_from")),
         };
+        let viewable = viewable(&st, &user.principal).await?;
         let mut tx = st.db.begin().await?;
-        let run = model_runs::create(&scope, &mut tx, st.now(), &input).await?;
+        let run = model_runs::create(&scope, &mut tx, st.now(), &input, &viewable).await?;
         tx.commit().await?;
         st.jobs.wake();
         Ok(run)

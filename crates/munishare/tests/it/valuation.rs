@@ -11,6 +11,7 @@ use crate::both_dbs;
 use crate::harness::{Auth, TestApp};
 
 both_dbs!(model_runs_value_compare_adopt_and_explain);
+both_dbs!(pooled_regional_model_run);
 
 const BASE: &str = "/api/v1/towns/hartford/assessment";
 
@@ -650,5 +651,214 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
             "1-1-9,9 Oak St,N1,\"$270,000.00\",\"$270,000.00\",\"$50,000.00\",\"$220,000.00\""
         ),
         "{csv}"
+    );
+}
+
+/// Imports the roll and the first `n` sales of [`SALES`], each price × `factor`.
+async fn load_town(app: &TestApp, who: &Auth, town: &str, n: usize, factor: i64) {
+    let mut sales = String::from("parcel_id,sale_date,price,grantor,grantee,deed_type\n");
+    for line in SALES.lines().skip(1).take(n) {
+        let f: Vec<&str> = line.split(',').collect();
+        let price = f[2].parse::<i64>().unwrap() * factor / 10;
+        sales.push_str(&format!(
+            "{},{},{price},{},{},{}\n",
+            f[0], f[1], f[3], f[4], f[5]
+        ));
+    }
+    for (path, body) in [
+        ("parcel-imports?file_name=roll.csv", roll()),
+        ("sale-imports?file_name=sales.csv&layout=csv", sales),
+    ] {
+        let r = app
+            .raw(
+                Method::POST,
+                &format!("/api/v1/towns/{town}/assessment/{path}"),
+                who,
+                Some("text/csv"),
+                body.into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{town} {path}: {}", r.text());
+    }
+}
+
+/// A pooled regional regression: Hartford has five sales at $150 a square
+/// foot, East Hartford eight at $180. Pooled with an effect per town, the
+/// model is exact: ln(price) = ln 180 + ln(sqft) + ln(150/180)·[Hartford]
+/// (East Hartford, with more sales, is the reference level), so Hartford's
+/// houses are valued at $150/sq ft and East Hartford's are not valued at all.
+async fn pooled_regional_model_run(app: TestApp) {
+    let field = app.demo_session("field.assessor").await;
+    load_town(&app, &field, "hartford", 5, 10).await;
+    load_town(&app, &field, "east-hartford", 8, 12).await;
+    let pooled = |approach: &str| {
+        json!({"name": "Pooled 2025", "valuation_date": "2025-10-01", "approach": approach,
+        "terms": ["ln_living_sqft"], "min_sales_per_level": 4, "sales_from": "region"})
+    };
+
+    // Hartford's own assessor has no other town's grant: nothing to pool.
+    let assessor = app.demo_session("assessor.hartford").await;
+    refused(&app, &assessor, pooled("regression"), "sales_from").await;
+    refused(&app, &field, pooled("cost"), "sales_from").await;
+    let mut bad = pooled("regression");
+    bad["sales_from"] = json!("state");
+    refused(&app, &field, bad, "sales_from").await;
+
+    let (s, run) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &field,
+        Some(pooled("regression")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    let mut towns: Vec<&str> = run["settings"]["pooled_towns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    towns.sort_unstable();
+    // The field assessor's grants: East Hartford, Manchester, Wethersfield (never West Hartford).
+    assert_eq!(towns, ["east-hartford", "manchester", "wethersfield"]);
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let id = run["id"].as_str().unwrap().to_owned();
+    let (_, run) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{id}"),
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(run["status"], "done", "{run}");
+    let res = &run["results"];
+    assert_eq!(
+        res["sales_by_town"],
+        json!({"east-hartford": 8, "hartford": 5, "manchester": 0, "wethersfield": 0})
+    );
+    let fit = &res["fit"];
+    assert_eq!(
+        (fit["n"].as_i64(), fit["k"].as_i64()),
+        (Some(13), Some(4)),
+        "{fit}"
+    );
+    let term = |name: &str| {
+        fit["terms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no term {name} in {fit}"))
+    };
+    close(&term("intercept")["coefficient"], 180f64.ln(), 1e-9);
+    close(&term("ln_living_sqft")["coefficient"], 1.0, 1e-9);
+    close(
+        &term("town[hartford]")["coefficient"],
+        (150f64 / 180.0).ln(),
+        1e-9,
+    );
+    close(&term("months")["coefficient"], 0.0, 1e-9);
+    // Only Hartford's nine houses are valued, at $150/sq ft: $2,310,000 as in the town's own run;
+    // its ratio study is of its own five sales.
+    assert_eq!(run["parcels_valued"], 9);
+    assert_eq!(run["sales_used"], 13);
+    assert_eq!(run["total_cents"], 231_000_000);
+    assert_eq!(res["ratio"]["n"], 5);
+    close(&res["ratio"]["cod"], 0.0, 1e-9);
+    let (_, values) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{id}/values?limit=20"),
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(values["total"], 9);
+    let nine = values["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["parcel_key"] == "1-1-9")
+        .cloned()
+        .unwrap();
+    assert_eq!(nine["value_cents"], 27_000_000);
+    // The explanation names the town effect it applied.
+    let parcel = nine["parcel_id"].as_str().unwrap();
+    let (s, ex) = call(
+        &app,
+        Method::GET,
+        &format!("/parcels/{parcel}/explanation?run={id}"),
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{ex}");
+    assert!(ex.to_string().contains("town[hartford]"), "{ex}");
+
+    // A run asked for while East Hartford granted access fails, naming it, once the grant is gone.
+    let (s, second) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &field,
+        Some(pooled("regression")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{second}");
+    let admin = app.demo_session("admin").await;
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let user = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "field.assessor")
+        .unwrap();
+    let detail = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/admin/users/{}", user["id"].as_str().unwrap()),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    let grant = detail["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["town"] == "east-hartford" && g["revoked_at"].is_null())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/admin/grants/{grant}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let _ = munishare::jobs().run_one(&app.jobs).await;
+    let sid = second["id"].as_str().unwrap();
+    let (_, second) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{sid}"),
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(second["status"], "failed", "{second}");
+    assert!(
+        second["error"].as_str().unwrap().contains("east-hartford"),
+        "{second}"
     );
 }
