@@ -16,6 +16,7 @@ pub mod http;
 pub mod imports;
 pub mod model_runs;
 pub mod motor_vehicles;
+pub mod notices;
 pub mod opm;
 pub mod parcels;
 pub mod personal_property;

@@ -937,34 +937,7 @@ fn compute(
                 valuation::indicated_value(&comps).and_then(|v| {
                     let cents = whole_dollars_cents(v)?;
                     let (land, building) = split(p.land_cents, cents);
-                    let lines = comps
-                        .iter()
-                        .map(|cp| {
-                            let sp = &roll[inp.roll_index[cp.parcel]];
-                            CompLine {
-                                parcel_key: sp.parcel_key.clone(),
-                                location: sp.location.clone(),
-                                sale_date: format_date(cp.date),
-                                price: cp.price,
-                                same_neighbourhood: cp.same_neighbourhood,
-                                distance: cp.distance,
-                                adjustments: cp
-                                    .adjustments
-                                    .iter()
-                                    .map(|a| AdjustmentLine {
-                                        feature: a.feature.label().to_owned(),
-                                        subject: a.subject.clone(),
-                                        comparable: a.comparable.clone(),
-                                        amount: a.amount,
-                                    })
-                                    .collect(),
-                                net_adjustment: cp.net_adjustment,
-                                gross_adjustment: cp.gross_adjustment,
-                                adjusted_price: cp.adjusted_price,
-                                weight: cp.weight,
-                            }
-                        })
-                        .collect();
+                    let lines = comp_lines(&comps, roll, &inp);
                     Some(Valued {
                         parcel: inp.roll_index[j],
                         value_cents: cents,
@@ -999,6 +972,102 @@ fn compute(
         model,
         results,
     })
+}
+
+/// The comparables as an explanation shows them (their parcels are the town's own).
+fn comp_lines(comps: &[valuation::Comp], roll: &[Parcel], inp: &Inputs) -> Vec<CompLine> {
+    comps
+        .iter()
+        .filter_map(|cp| {
+            let sp = &roll[*inp.roll_index.get(cp.parcel)?];
+            Some(CompLine {
+                parcel_key: sp.parcel_key.clone(),
+                location: sp.location.clone(),
+                sale_date: format_date(cp.date),
+                price: cp.price,
+                same_neighbourhood: cp.same_neighbourhood,
+                distance: cp.distance,
+                adjustments: cp
+                    .adjustments
+                    .iter()
+                    .map(|a| AdjustmentLine {
+                        feature: a.feature.label().to_owned(),
+                        subject: a.subject.clone(),
+                        comparable: a.comparable.clone(),
+                        amount: a.amount,
+                    })
+                    .collect(),
+                net_adjustment: cp.net_adjustment,
+                gross_adjustment: cp.gross_adjustment,
+                adjusted_price: cp.adjusted_price,
+                weight: cp.weight,
+            })
+        })
+        .collect()
+}
+
+impl std::fmt::Debug for Comparables {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Comparables")
+            .field("sales", &self.inp.sales.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A done run's market model with the town's sales, to find any parcel's
+/// comparable sales adjusted by that model: for a regression, the town's most
+/// similar qualified sales (before the run's valuation date, as the sales
+/// stand now) adjusted with the coefficients the run stored. A notice of
+/// assessment shows them beside a model value. Read once, asked per parcel.
+pub struct Comparables {
+    model: Model,
+    data: RunData,
+    inp: Inputs,
+}
+
+impl Comparables {
+    /// The run's model and the town's data; None for a cost run or a run not done.
+    pub async fn read(
+        scope: &ServiceScope,
+        ex: &mut impl Executor,
+        run: &ModelRun,
+    ) -> Result<Option<Self>> {
+        require(scope, Permission::View)?;
+        if run.approach == "cost" || run.status != "done" {
+            return Ok(None);
+        }
+        let text: Option<String> = dispatch!(ex, c => sqlx::query_scalar(
+            "SELECT model FROM assessment_model_runs WHERE municipality_id = $1 AND id = $2")
+            .bind(scope.municipality_id()).bind(&run.id).fetch_optional(c).await)?;
+        let model: Model =
+            serde_json::from_str(&text.ok_or(Error::NotFound { what: "model run" })?)
+                .map_err(|e| Error::Internal(format!("stored model of run {}: {e}", run.id)))?;
+        let data = RunData::read(scope, &[], ex).await?;
+        let settings = Settings {
+            pooled_towns: Vec::new(),
+            ..run.settings.clone()
+        };
+        let vd = parse_date("valuation_date", &run.valuation_date)?;
+        let inp = inputs(vd, &settings, &data);
+        Ok(Some(Self { model, data, inp }))
+    }
+
+    /// The `k` comparable sales of a parcel (by id); empty when the run does
+    /// not cover it.
+    pub fn of(&self, parcel_id: &str, k: usize) -> Vec<CompLine> {
+        let Some(j) = self
+            .inp
+            .roll_index
+            .iter()
+            .position(|&i| self.data.roll[i].id == parcel_id)
+        else {
+            return Vec::new();
+        };
+        let i = &self.inp;
+        let comps =
+            valuation::comparables(&i.chars[j], Some(j), &i.chars, &i.sales, &self.model, k);
+        comp_lines(&comps, &self.data.roll, i)
+    }
 }
 
 /// The land and building of a market value: the land of record kept, the

@@ -267,7 +267,11 @@ pub(crate) const MAX_INTEREST_NOTE_LINES: usize = 3;
 pub(crate) const MAX_NOTE_LINES: usize = 6;
 
 /// Checks one line of text against the slot it prints in.
-fn check_line(field: impl Fn() -> String, value: &str, slot: Slot) -> Result<(), BillError> {
+pub(crate) fn check_line(
+    field: impl Fn() -> String,
+    value: &str,
+    slot: Slot,
+) -> Result<(), BillError> {
     if value.trim().is_empty() {
         return Err(BillError::new(field(), Problem::Empty));
     }
@@ -288,7 +292,7 @@ fn check_line(field: impl Fn() -> String, value: &str, slot: Slot) -> Result<(),
 }
 
 /// Checks a paragraph that wraps within `slot`, returning its printed lines.
-fn check_paragraph(
+pub(crate) fn check_paragraph(
     field: impl Fn() -> String,
     value: &str,
     slot: Slot,
@@ -306,7 +310,7 @@ fn check_paragraph(
     Ok(lines)
 }
 
-fn check_count(field: &str, count: usize, max: usize) -> Result<(), BillError> {
+pub(crate) fn check_count(field: &str, count: usize, max: usize) -> Result<(), BillError> {
     if count == 0 {
         return Err(BillError::new(field, Problem::Empty));
     }

@@ -17,8 +17,8 @@ use crate::text::{self, Font};
 pub(crate) const PAGE_WIDTH: f32 = 612.0;
 /// US Letter, 8½" × 11".
 pub(crate) const PAGE_HEIGHT: f32 = 792.0;
-const MARGIN: f32 = 36.0;
-const RIGHT: f32 = PAGE_WIDTH - MARGIN;
+pub(crate) const MARGIN: f32 = 36.0;
+pub(crate) const RIGHT: f32 = PAGE_WIDTH - MARGIN;
 
 /// Resource names of the three fonts, shared by every page.
 pub(crate) const FONT_REGULAR: Name<'static> = Name(b"F1");
@@ -41,7 +41,7 @@ pub(crate) const TOWN: Slot = Slot {
     size: 16.0,
     room: 330.0,
 };
-const COLLECTOR_LEFT: f32 = 376.0;
+pub(crate) const COLLECTOR_LEFT: f32 = 376.0;
 /// Each line of the tax collector's block.
 pub(crate) const COLLECTOR_LINE: Slot = Slot {
     font: Font::Regular,
@@ -65,8 +65,8 @@ pub(crate) const WINDOW_LINE: Slot = Slot {
     size: 9.0,
     room: 237.0,
 };
-const INFO_LABEL_LEFT: f32 = 340.0;
-const INFO_VALUE_LEFT: f32 = 406.0;
+pub(crate) const INFO_LABEL_LEFT: f32 = 340.0;
+pub(crate) const INFO_VALUE_LEFT: f32 = 406.0;
 /// Each value of the account and property block.
 pub(crate) const INFO_VALUE: Slot = Slot {
     font: Font::Regular,
@@ -88,7 +88,7 @@ pub(crate) const NOTE: Slot = Slot {
 };
 
 /// The rule under the address and property blocks, and the tables below it.
-const DIVIDER_TOP: f32 = 240.0;
+pub(crate) const DIVIDER_TOP: f32 = 240.0;
 const TABLE_TOP: f32 = 258.0;
 const ROW: f32 = 11.5;
 const INSTALLMENTS_LEFT: f32 = 320.0;
@@ -150,7 +150,7 @@ impl Painter {
         self.content.finish().into_vec()
     }
 
-    fn text(&mut self, font: Font, size: f32, left: f32, top: f32, value: &str) {
+    pub(crate) fn text(&mut self, font: Font, size: f32, left: f32, top: f32, value: &str) {
         self.encoded.clear();
         text::encode_into(value, &mut self.encoded);
         let name = match font {
@@ -166,16 +166,16 @@ impl Painter {
             .end_text();
     }
 
-    fn text_right(&mut self, font: Font, size: f32, right: f32, top: f32, value: &str) {
+    pub(crate) fn text_right(&mut self, font: Font, size: f32, right: f32, top: f32, value: &str) {
         let width = text::width(value, font, size);
         self.text(font, size, right - width, top, value);
     }
 
-    fn slot_text(&mut self, slot: Slot, left: f32, top: f32, value: &str) {
+    pub(crate) fn slot_text(&mut self, slot: Slot, left: f32, top: f32, value: &str) {
         self.text(slot.font, slot.size, left, top, value);
     }
 
-    fn rule(&mut self, left: f32, right: f32, top: f32, width: f32) {
+    pub(crate) fn rule(&mut self, left: f32, right: f32, top: f32, width: f32) {
         self.content
             .set_line_width(width)
             .move_to(left, PAGE_HEIGHT - top)

@@ -1,4 +1,4 @@
-//! Connecticut property tax bills as PDF.
+//! Connecticut property tax bills, and notices of assessment, as PDF.
 //!
 //! A pure renderer: a [`Bill`] holds everything printed on it (the caller computes the amounts),
 //! [`render`] turns one into a one-page US Letter PDF and [`render_many`] turns a batch into one
@@ -18,6 +18,7 @@ mod amounts;
 mod bill;
 mod error;
 mod layout;
+mod notice;
 mod scan_line;
 mod text;
 mod winansi_tables;
@@ -30,6 +31,7 @@ pub use bill::{
     ReplacedCharacter, TaxCollector,
 };
 pub use error::{BillError, Problem};
+pub use notice::{ComparableSale, MAX_COMPARABLES, Notice, Office, ValueLine};
 pub use text::REPLACEMENT;
 
 /// Renders one bill as a one-page US Letter PDF, after [`Bill::validate`].
@@ -61,6 +63,37 @@ pub fn render_many(bills: &[Bill]) -> Result<Vec<u8>, BillError> {
     Ok(write_document(bills))
 }
 
+/// Renders notices of assessment as one PDF, a page per notice, after [`Notice::validate`]; the
+/// error names the first bad notice by its index. An empty batch and one of more than
+/// [`MAX_BATCH`] notices are refused.
+pub fn render_notices(notices: &[Notice]) -> Result<Vec<u8>, BillError> {
+    if notices.is_empty() {
+        return Err(BillError::new("notices", Problem::Empty));
+    }
+    if notices.len() > MAX_BATCH {
+        return Err(BillError::new(
+            "notices",
+            Problem::TooMany {
+                count: notices.len(),
+                max: MAX_BATCH,
+            },
+        ));
+    }
+    for (index, n) in notices.iter().enumerate() {
+        n.validate().map_err(|e| e.in_batch(index))?;
+    }
+    let title = match notices {
+        [n] => format!(
+            "{} notice of assessment {}, grand list {}",
+            n.town, n.account_id, n.list_year
+        ),
+        _ => format!("Notices of assessment ({} notices)", notices.len()),
+    };
+    Ok(write_pdf(&title, notices.len(), |i, p| {
+        notice::draw_notice(&notices[i], p);
+    }))
+}
+
 /// The most bills [`render_many`] puts in one PDF: about 1.4 GB of PDF held in memory. A larger
 /// run is split by the caller (per class, per page range).
 pub const MAX_BATCH: usize = 200_000;
@@ -86,11 +119,23 @@ fn page_refs(index: usize) -> (Ref, Ref) {
 
 /// Writes the PDF of validated bills.
 fn write_document(bills: &[Bill]) -> Vec<u8> {
+    let title = match bills {
+        [bill] => format!(
+            "{} property tax bill {}, grand list {}",
+            bill.town, bill.bill_number, bill.list_year
+        ),
+        _ => format!("Property tax bills ({} bills)", bills.len()),
+    };
+    write_pdf(&title, bills.len(), |i, p| layout::draw_bill(&bills[i], p))
+}
+
+/// Writes a PDF of `pages` US Letter pages (at most [`MAX_BATCH`]), each drawn by `draw`.
+fn write_pdf(title: &str, pages: usize, draw: impl Fn(usize, &mut layout::Painter)) -> Vec<u8> {
     // About 7 KB per page: content streams are left uncompressed (no deflate dependency).
-    let mut pdf = Pdf::with_capacity(1024 + bills.len() * 8 * 1024);
+    let mut pdf = Pdf::with_capacity(1024 + pages * 8 * 1024);
     pdf.catalog(CATALOG).pages(PAGE_TREE);
-    let page_ids: Vec<Ref> = (0..bills.len()).map(|i| page_refs(i).0).collect();
-    let count = i32::try_from(bills.len().min(MAX_BATCH)).unwrap_or(0);
+    let page_ids: Vec<Ref> = (0..pages).map(|i| page_refs(i).0).collect();
+    let count = i32::try_from(pages.min(MAX_BATCH)).unwrap_or(0);
     pdf.pages(PAGE_TREE).kids(page_ids).count(count);
 
     let mut resources = pdf.indirect(RESOURCES).dict();
@@ -110,18 +155,11 @@ fn write_document(bills: &[Bill]) -> Vec<u8> {
             .encoding_predefined(Name(b"WinAnsiEncoding"));
     }
 
-    let title = match bills {
-        [bill] => format!(
-            "{} property tax bill {}, grand list {}",
-            bill.town, bill.bill_number, bill.list_year
-        ),
-        _ => format!("Property tax bills ({} bills)", bills.len()),
-    };
     pdf.document_info(INFO)
-        .title(TextStr(&title))
+        .title(TextStr(title))
         .producer(TextStr("MuniShare"));
 
-    for (index, bill) in bills.iter().enumerate() {
+    for index in 0..pages {
         let (page_id, content_id) = page_refs(index);
         let mut page = pdf.page(page_id);
         page.parent(PAGE_TREE)
@@ -130,7 +168,7 @@ fn write_document(bills: &[Bill]) -> Vec<u8> {
         page.pair(Name(b"Resources"), RESOURCES);
         page.finish();
         let mut painter = layout::Painter::new();
-        layout::draw_bill(bill, &mut painter);
+        draw(index, &mut painter);
         pdf.stream(content_id, &painter.finish());
     }
     pdf.finish()

@@ -26,6 +26,7 @@ use utoipa_axum::routes;
 use super::roll::Assessment;
 use crate::bills;
 use crate::grand_list::{self, Abstract, Due, GrandList, LevyIn, LevySummary, RateIn};
+use crate::notices::{self, NoticesIn};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 
@@ -38,6 +39,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_bills))
         .routes(routes!(api_bill))
         .routes(routes!(api_run_bills, api_bill_run))
+        .routes(routes!(api_notices))
 }
 
 pub(super) fn pages(r: PageRoutes) -> PageRoutes {
@@ -71,6 +73,10 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
         .get(
             "/t/{town}/assessment/grand-list/{list_year}/bills/{account}",
             page_bill,
+        )
+        .post(
+            "/t/{town}/assessment/grand-list/{list_year}/notices",
+            page_notices,
         )
 }
 
@@ -316,6 +322,28 @@ async fn api_bill(
     Ok(pdf(&format!("bill-{account}.pdf"), bytes))
 }
 
+/// Notices of assessment of a signed list (CGS 12-55) as one PDF, a page per real-estate account:
+/// the assessment on this list and the previous one, how the value was reached with the five most
+/// similar sales, and the appeal deadline. At most 500 at a time.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/assessment/grand-lists/{list_year}/notices", tag = "assessment",
+    params(("town" = String, Path, description = TOWN), ("list_year" = i64, Path, description = "The list year")), request_body = NoticesIn,
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = munishare_web::error::Problem),
+        (status = 409, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_notices(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+    ApiJson(req): ApiJson<NoticesIn>,
+) -> ApiResult<Response> {
+    let list_year = year(&list_year)?;
+    let mut c = st.db.read().await?;
+    let bytes = notices::pdf(&scope, &mut c, list_year, &req).await?;
+    Ok(pdf(
+        &format!("notices-{}-{list_year}.pdf", scope.town().slug),
+        bytes,
+    ))
+}
+
 /// Queues the bulk bill run: every account's bill in one PDF (through the job queue).
 #[utoipa::path(post, path = "/api/v1/towns/{town}/assessment/grand-lists/{list_year}/bill-run", tag = "assessment",
     params(("town" = String, Path, description = TOWN), ("list_year" = i64, Path, description = "The list year")),
@@ -440,6 +468,9 @@ struct ListPage {
     receivable_guess: String,
     revenue_guess: String,
     corrections: Vec<crate::appeals::Correction>,
+    /// The petition deadline of a signed list, for the notices section.
+    appeal_deadline: String,
+    today: String,
 }
 
 impl ListPage {
@@ -636,6 +667,10 @@ async fn page_list(
             can_edit: scope.can(Permission::Edit),
             can_approve: scope.can(Permission::Approve),
             status: BillStatus::new(&st, &scope, &d.grand_list),
+            appeal_deadline: crate::appeals::petition_deadline(&d.grand_list)
+                .map(munishare_platform::types::format_date)
+                .unwrap_or_default(),
+            today: munishare_platform::types::format_date(st.today()),
             d,
             bills: bills.into_iter().take(200).collect(),
             shown,
@@ -825,6 +860,46 @@ async fn page_bill_status(
         .render()
         .map_err(|e| Error::Internal(format!("template: {e}")))?;
     Ok(axum::response::Html(html).into_response())
+}
+
+async fn page_notices(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map_or(String::new(), |(_, v)| v.clone())
+    };
+    let accounts: Vec<String> = get("accounts")
+        .split([',', ' ', '\n'])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let input = NoticesIn {
+        notice_date: get("notice_date"),
+        office_name: get("office_name"),
+        office_address: get("office_address"),
+        office_phone: get("office_phone"),
+        accounts: Some(accounts),
+        changed_only: get("changed_only") == "on",
+    };
+    let r = async {
+        let list_year = year(&list_year)?;
+        let mut c = st.db.read().await?;
+        notices::pdf(&scope, &mut c, list_year, &input).await
+    }
+    .await;
+    match r {
+        Ok(bytes) => Ok(pdf(
+            &format!("notices-{}-{list_year}.pdf", scope.town().slug),
+            bytes,
+        )),
+        Err(e) => after_form(&st, &list_back(&scope, &list_year), Err(e)),
+    }
 }
 
 async fn page_bill(

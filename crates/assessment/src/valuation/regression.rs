@@ -246,10 +246,13 @@ pub struct Term {
     /// The coefficient (log scale).
     pub coefficient: f64,
     /// Its standard error.
+    #[serde(deserialize_with = "null_as_nan")]
     pub std_error: f64,
     /// coefficient / standard error.
+    #[serde(deserialize_with = "null_as_nan")]
     pub t_value: f64,
     /// Two-sided p-value of t with n − k degrees of freedom.
+    #[serde(deserialize_with = "null_as_nan")]
     pub p_value: f64,
     /// Variance inflation factor, for the numeric predictors and the linear
     /// trend (not the intercept or dummies): 1 / (1 − R²) of the term
@@ -412,6 +415,12 @@ impl Coding {
     }
 }
 
+/// serde_json writes NaN and infinite statistics (a t value of an exact fit)
+/// as null; a stored model reads them back as NaN.
+fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// A fitted market model: coefficients with inference, fit statistics, and
 /// the coding that turns a parcel into a row. Serializable, so a model run
 /// can be stored and used later without refitting.
@@ -426,13 +435,17 @@ pub struct Model {
     /// Terms fitted, the intercept included.
     pub k: usize,
     /// R² of ln(price).
+    #[serde(deserialize_with = "null_as_nan")]
     pub r_squared: f64,
     /// R² adjusted for the number of terms: 1 − (1 − R²)(n − 1)/(n − k).
+    #[serde(deserialize_with = "null_as_nan")]
     pub adj_r_squared: f64,
     /// Root mean squared error on the log scale, with n − k degrees of
     /// freedom (the residual standard error; statsmodels' √mse_resid).
+    #[serde(deserialize_with = "null_as_nan")]
     pub rmse: f64,
     /// Duan's smearing factor: the mean of exp(residual).
+    #[serde(deserialize_with = "null_as_nan")]
     pub smearing: f64,
     /// How characteristics map to the terms.
     pub coding: Coding,

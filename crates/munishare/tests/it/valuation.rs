@@ -652,6 +652,7 @@ async fn model_runs_value_compare_adopt_and_explain(app: TestApp) {
         ),
         "{csv}"
     );
+    notices_of_assessment(&app, &assessor).await;
 }
 
 /// Imports the roll and the first `n` sales of [`SALES`], each price × `factor`.
@@ -861,4 +862,161 @@ async fn pooled_regional_model_run(app: TestApp) {
         second["error"].as_str().unwrap().contains("east-hartford"),
         "{second}"
     );
+}
+
+/// The 2026 revaluation by the cost approach, adopted, listed and signed; the notices of the
+/// accounts whose assessment changed from the 2025 list. 1-1-9 (1,800 sq ft Colonial, built
+/// 1990, a 10,000 sq ft lot): land $50,000; replacement cost new 1,800 × $100 + one extra full
+/// bath $10,000 + a garage space $20,000 = $210,000, depreciated 36 % at 36 years = $75,600,
+/// so buildings $134,400 and $184,400 in all; assessed at 70 %: $35,000 + $94,080 = $129,080,
+/// down $59,920 from the 2025 list's $189,000 ($270,000 × 70 %).
+async fn notices_of_assessment(app: &TestApp, assessor: &Auth) {
+    let (s, run) = call(app, Method::POST, "/model-runs", assessor, Some(json!({
+        "name": "Revaluation 2026", "valuation_date": "2026-10-01", "approach": "cost", "schedule": schedule()
+    }))).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let id = run["id"].as_str().unwrap();
+    let (s, v) = call(
+        app,
+        Method::POST,
+        &format!("/model-runs/{id}/adopt"),
+        assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let office = |accounts: Value, changed_only: bool| {
+        json!({"notice_date": "2026-11-26", "office_name": "Assessor's Office",
+        "office_address": "550 Main Street\nHartford, CT 06103", "office_phone": "(860) 757-9630",
+        "accounts": accounts, "changed_only": changed_only})
+    };
+    // Not before the list is signed.
+    let (s, _) = call(
+        app,
+        Method::POST,
+        "/grand-lists",
+        assessor,
+        Some(json!({"list_year": 2026})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/grand-lists/2026/notices"),
+            assessor,
+            Some(office(json!([]), true)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let (s, _) = call(app, Method::POST, "/grand-lists/2026/sign", assessor, None).await;
+    assert!(s.is_success());
+    // Bad inputs name their field.
+    for (body, field) in [
+        (
+            {
+                let mut b = office(json!([]), true);
+                b["office_phone"] = json!(" ");
+                b
+            },
+            "office_phone",
+        ),
+        (
+            {
+                let mut b = office(json!([]), true);
+                b["notice_date"] = json!("2027-03-01");
+                b
+            },
+            "notice_date",
+        ),
+        (
+            {
+                let mut b = office(json!([]), true);
+                b["notice_date"] = json!("26/11/2026");
+                b
+            },
+            "notice_date",
+        ),
+        (office(json!(["RE-9-9-9"]), false), "accounts"),
+        // The empty lot and the commercial parcel kept their values: nothing changed.
+        (office(json!(["RE-1-1-10", "RE-1-1-11"]), true), "accounts"),
+    ] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("{BASE}/grand-lists/2026/notices"),
+                assessor,
+                Some(body),
+            )
+            .await;
+        let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+        assert_eq!(
+            (r.status, v["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{v}"
+        );
+    }
+    // Every house changed; the lot and the commercial parcel did not: nine notices.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/grand-lists/2026/notices"),
+            assessor,
+            Some(office(json!([]), true)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let all = crate::assessment::pdf_text(&r.body);
+    assert_eq!(all.matches("Notice of Assessment").count(), 9, "{all}");
+    assert!(
+        !all.contains("RE-1-1-10") && !all.contains("RE-1-1-11"),
+        "{all}"
+    );
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{BASE}/grand-lists/2026/notices"),
+            assessor,
+            Some(office(json!(["RE-1-1-9"]), false)),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.headers["content-type"], "application/pdf");
+    let text = crate::assessment::pdf_text(&r.body);
+    for want in [
+        "Notice of Assessment",
+        "Grand List of October 1, 2026",
+        "RE-1-1-9",
+        "9 Oak St",
+        "Owner 9",
+        "Grand list 2025",
+        "189,000",
+        "129,080",
+        "-59,920",
+        "94,080",
+        "Market value (100 %): 184,400",
+        "Revaluation 2026",
+        "Land: the site",
+        "50,000",
+        "Buildings: replacement cost new",
+        "210,000",
+        "Depreciation (36 %, age 36 years and condition)",
+        "-75,600",
+        "cost approach",
+        "February 20, 2027",
+        "(860) 757-9630",
+    ] {
+        assert!(text.contains(want), "{want} not in\n{text}");
+    }
+    // The page's form prints the same.
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/assessment/grand-list/2026",
+            assessor,
+            None,
+        )
+        .await;
+    assert!(page.text().contains("id=\"notices\""), "{}", page.text());
 }
