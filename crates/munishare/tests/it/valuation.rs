@@ -799,6 +799,60 @@ async fn pooled_regional_model_run(app: TestApp) {
     assert_eq!(s, StatusCode::OK, "{ex}");
     assert!(ex.to_string().contains("town[hartford]"), "{ex}");
 
+    // Adopted and listed, the model's notice shows Hartford's five sales adjusted to 1-1-9 with
+    // the pooled coefficients: the model is exact, so each adjusted price is 1,800 × $150 =
+    // $270,000 (1-1-1, 1,000 sq ft at $150,000: +$120,000; 1-1-5, the same 1,800 sq ft: none).
+    let (s, v) = call(
+        &app,
+        Method::POST,
+        &format!("/model-runs/{id}/adopt"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    for (path, body) in [
+        ("/grand-lists", Some(json!({"list_year": 2026}))),
+        ("/grand-lists/2026/sign", None),
+    ] {
+        let (s, v) = call(&app, Method::POST, path, &assessor, body).await;
+        assert!(s.is_success(), "{path}: {v}");
+    }
+    let r = app
+        .api(Method::POST, &format!("{BASE}/grand-lists/2026/notices"), &assessor, Some(json!({
+            "notice_date": "2026-11-27", "office_name": "Assessor's Office", "office_address": "550 Main Street",
+            "office_phone": "(860) 757-9630", "accounts": ["RE-1-1-9"]})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let text = crate::assessment::pdf_text(&r.body);
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("Oak St") && l.contains(", 202"))
+        .collect();
+    assert_eq!(rows.len(), 5, "{text}");
+    for (house, price, adjustment) in [
+        ("1 Oak St", "150,000", "+120,000"),
+        ("2 Oak St", "180,000", "+90,000"),
+        ("3 Oak St", "210,000", "+60,000"),
+        ("4 Oak St", "240,000", "+30,000"),
+        ("5 Oak St", "270,000", "none"),
+    ] {
+        let row = rows
+            .iter()
+            .find(|r| r.contains(house))
+            .unwrap_or_else(|| panic!("{house} not in {text}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            &cells[cells.len() - 3..],
+            [price, adjustment, "270,000"],
+            "{row}"
+        );
+    }
+    assert!(
+        text.contains("Market value by the model") && text.contains("Pooled 2025"),
+        "{text}"
+    );
+
     // A run asked for while East Hartford granted access fails, naming it, once the grant is gone.
     let (s, second) = call(
         &app,
