@@ -9,6 +9,7 @@
 
 pub mod appeals;
 pub mod bills;
+pub mod cost_schedule;
 pub mod demo;
 pub mod field;
 pub mod grand_list;

@@ -54,7 +54,8 @@ pub struct RunIn {
     /// Comparables: how many sales per parcel (1 to 10; default 5).
     #[serde(default)]
     pub comparables: Option<i64>,
-    /// Cost: the cost schedule (default: the illustrative schedule).
+    /// Cost: the cost schedule (default: the town's stored schedule, or the
+    /// illustrative one while it has none).
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub schedule: Option<CostSchedule>,
@@ -370,7 +371,7 @@ fn term_names() -> String {
 }
 
 /// Checks a cost schedule; the error names the field.
-fn check_schedule(s: &CostSchedule) -> Result<()> {
+pub fn check_schedule(s: &CostSchedule) -> Result<()> {
     let bad = |field: &str, msg: &str| Err(Error::invalid(format!("schedule.{field}"), msg));
     let positive = |x: f64| x.is_finite() && x > 0.0;
     let non_negative = |x: f64| x.is_finite() && x >= 0.0;
@@ -413,7 +414,12 @@ fn check_schedule(s: &CostSchedule) -> Result<()> {
     if !(0.0..=1.0).contains(&s.max_depreciation) {
         return bad("max_depreciation", "a fraction from 0 to 1");
     }
-    for land in s.land.values().chain(std::iter::once(&s.default_land)) {
+    for land in s
+        .land
+        .values()
+        .chain(s.land_by_zone.values())
+        .chain(std::iter::once(&s.default_land))
+    {
         if !positive(land.base_lot_sqft) || !non_negative(land.site_value) {
             return bad(
                 "land",
@@ -581,6 +587,7 @@ fn chars_of(town: &str, p: &Parcel) -> std::result::Result<Chars, &'static str> 
     let c = Chars {
         town: town.to_owned(),
         neighbourhood: p.neighbourhood.clone(),
+        zoning: p.zoning.clone(),
         style: p.style.clone(),
         land_sqft: p.land_sqft as f64,
         living_sqft: p.living_sqft as f64,
@@ -1175,6 +1182,11 @@ pub async fn create(
 ) -> Result<ModelRun> {
     require(scope, Permission::Edit)?;
     let today = now.datetime().date();
+    let mut input = input.clone();
+    if input.schedule.is_none() && input.approach.trim() == "cost" {
+        input.schedule = Some(crate::cost_schedule::get(scope, tx).await?.schedule);
+    }
+    let input = &input;
     let Request {
         name,
         valuation_date: vd,

@@ -22,10 +22,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::roll::Assessment;
+use crate::cost_schedule::{self, LandRow, ScheduleIn, Stored};
 use crate::model_runs::{
     self, Adoption, Comparison, ModelRun, ParcelExplanation, RunIn, RunValue, StratumOut,
 };
-use crate::valuation::{CostSchedule, Predictor};
+use crate::valuation::Predictor;
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 const RUN: &str = "The model run's id";
@@ -37,6 +38,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_values))
         .routes(routes!(api_adopt))
         .routes(routes!(api_explanation))
+        .routes(routes!(api_cost_schedule, api_save_cost_schedule))
 }
 
 pub(super) fn pages(r: PageRoutes) -> PageRoutes {
@@ -46,6 +48,9 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
         .get("/t/{town}/assessment/valuation/{run}", page_run)
         .get("/t/{town}/assessment/valuation/{run}/status", page_status)
         .post("/t/{town}/assessment/valuation/{run}/adopt", page_adopt)
+        .get("/t/{town}/assessment/cost-schedule", page_schedule)
+        .post("/t/{town}/assessment/cost-schedule/land", page_save_land)
+        .post("/t/{town}/assessment/cost-schedule", page_save_schedule)
 }
 
 // ---------------------------------------------------------------- API
@@ -238,6 +243,7 @@ async fn page_runs(
 ) -> PageResult {
     let mut c = st.db.read().await?;
     let runs = model_runs::list(&scope, &mut c).await?;
+    let schedule = cost_schedule::get(&scope, &mut c).await?;
     drop(c);
     let pool_towns = viewable(&st, &user.principal)
         .await?
@@ -260,7 +266,7 @@ async fn page_runs(
             runs,
             terms: Predictor::ALL.map(Predictor::name).to_vec(),
             valuation_date: format_date(crate::demo::valuation_date(st.today())),
-            schedule: serde_json::to_string_pretty(&CostSchedule::illustrative())
+            schedule: serde_json::to_string_pretty(&schedule.schedule)
                 .map_err(|e| Error::Internal(e.to_string()))?,
             pool_towns,
         },
@@ -292,7 +298,7 @@ async fn page_create(
         let schedule = match get("schedule").as_str() {
             "" => None,
             text if approach == "cost" => Some(
-                serde_json::from_str::<CostSchedule>(text)
+                serde_json::from_str::<crate::valuation::CostSchedule>(text)
                     .map_err(|e| Error::invalid("schedule", format!("not a cost schedule: {e}")))?,
             ),
             _ => None,
@@ -636,4 +642,168 @@ pub(super) async fn parcel_explanation(
         Err(Error::NotFound { .. }) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+// ---------------------------------------------------------------- cost schedule
+
+/// The town's cost schedule: base rates, depreciation and land schedules by neighbourhood and zone
+/// (the illustrative schedule, `stored` false, until the town saves its own).
+#[utoipa::path(get, path = "/api/v1/towns/{town}/assessment/cost-schedule", tag = "assessment", params(("town" = String, Path, description = TOWN)),
+    responses((status = 200, body = Stored), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_cost_schedule(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Assessment>,
+) -> ApiResult<axum::Json<Stored>> {
+    let mut c = st.db.read().await?;
+    Ok(axum::Json(cost_schedule::get(&scope, &mut c).await?))
+}
+
+/// Replaces the town's cost schedule (approve permission), checked; the version read must match.
+#[utoipa::path(put, path = "/api/v1/towns/{town}/assessment/cost-schedule", tag = "assessment", params(("town" = String, Path, description = TOWN)),
+    request_body = ScheduleIn,
+    responses((status = 200, body = Stored), (status = 403, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem),
+        (status = 422, body = munishare_web::error::Problem)))]
+async fn api_save_cost_schedule(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Assessment>,
+    ApiJson(req): ApiJson<ScheduleIn>,
+) -> ApiResult<axum::Json<Stored>> {
+    let mut tx = st.db.begin().await?;
+    let saved = cost_schedule::save(&scope, &mut tx, st.now(), &req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(saved))
+}
+
+#[derive(Template)]
+#[template(path = "assessment_cost_schedule.html")]
+struct SchedulePage {
+    chrome: Chrome,
+    base: String,
+    can_approve: bool,
+    stored: Stored,
+    /// The table's rows, and blank ones to add.
+    rows: Vec<LandRow>,
+    /// The roll's neighbourhoods without a schedule of their own.
+    unscheduled: Vec<String>,
+    json: String,
+}
+
+async fn page_schedule(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Assessment>,
+) -> PageResult {
+    let mut c = st.db.read().await?;
+    let stored = cost_schedule::get(&scope, &mut c).await?;
+    let neighbourhoods = crate::parcels::neighbourhoods(&scope, &mut c).await?;
+    drop(c);
+    let mut rows = cost_schedule::land_rows(&stored.schedule);
+    rows.extend((0..3).map(|_| LandRow {
+        kind: "neighbourhood".into(),
+        ..LandRow::default()
+    }));
+    let unscheduled = neighbourhoods
+        .into_iter()
+        .filter(|n| !stored.schedule.land.contains_key(n))
+        .collect();
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Cost and land schedule — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &SchedulePage {
+            chrome,
+            base: base(&scope),
+            can_approve: scope.can(Permission::Approve),
+            json: serde_json::to_string_pretty(&stored.schedule)
+                .map_err(|e| Error::Internal(e.to_string()))?,
+            rows,
+            unscheduled,
+            stored,
+        },
+        &user,
+    )
+}
+
+/// The form's value of `key` at each row, in order.
+fn column<'a>(f: &'a [(String, String)], key: &str) -> Vec<&'a str> {
+    f.iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+fn version_of(f: &[(String, String)]) -> Result<i64, Error> {
+    let v = column(f, "version");
+    v.first()
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .ok_or_else(|| Error::invalid("version", "missing; reload the page"))
+}
+
+async fn save_schedule(
+    st: &AppState,
+    scope: &ServiceScope,
+    input: ScheduleIn,
+) -> Result<String, Error> {
+    let mut tx = st.db.begin().await?;
+    let saved = cost_schedule::save(scope, &mut tx, st.now(), &input).await?;
+    tx.commit().await?;
+    Ok(format!(
+        "The cost schedule is saved (version {}): {} neighbourhood and {} zone land schedules.",
+        saved.version,
+        saved.schedule.land.len(),
+        saved.schedule.land_by_zone.len()
+    ))
+}
+
+async fn page_save_land(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Assessment>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let r = async {
+        let version = version_of(&f)?;
+        let cols = ["kind", "code", "base_lot_sqft", "site_value", "tiers"].map(|k| column(&f, k));
+        let n = cols[0].len();
+        if cols.iter().any(|c| c.len() != n) {
+            return Err(Error::invalid(
+                "land",
+                "the table came incomplete; reload the page",
+            ));
+        }
+        let rows: Vec<LandRow> = (0..n)
+            .map(|i| LandRow {
+                kind: cols[0][i].to_owned(),
+                code: cols[1][i].to_owned(),
+                base_lot_sqft: cols[2][i].to_owned(),
+                site_value: cols[3][i].to_owned(),
+                tiers: cols[4][i].to_owned(),
+            })
+            .collect();
+        let mut c = st.db.read().await?;
+        let current = cost_schedule::get(&scope, &mut c).await?;
+        drop(c);
+        let schedule = cost_schedule::with_land_rows(&current.schedule, &rows)?;
+        save_schedule(&st, &scope, ScheduleIn { version, schedule }).await
+    }
+    .await;
+    after_form(&st, &format!("{}/cost-schedule", base(&scope)), r)
+}
+
+async fn page_save_schedule(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Assessment>,
+    Form(f): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let r = async {
+        let version = version_of(&f)?;
+        let text = column(&f, "schedule").first().copied().unwrap_or("");
+        let schedule = serde_json::from_str(text)
+            .map_err(|e| Error::invalid("schedule", format!("not a cost schedule: {e}")))?;
+        save_schedule(&st, &scope, ScheduleIn { version, schedule }).await
+    }
+    .await;
+    after_form(&st, &format!("{}/cost-schedule", base(&scope)), r)
 }

@@ -10,7 +10,8 @@
 //!   (percentage points; negative for better than average), held between 0
 //!   and `max_depreciation`: the floor on what a standing, used building keeps
 //!   (its "percent good" never falls below 1 − `max_depreciation`).
-//! - **Land** by neighbourhood: the site value for the base lot; each acre
+//! - **Land** by the neighbourhood's schedule, else the zoning district's,
+//!   else the town's default: the site value for the base lot; each acre
 //!   beyond it at the rate of its tier, rates falling as acreage grows; a lot
 //!   smaller than the base lot at site value × √(lot / base lot) (a half-size
 //!   lot keeps about 71 % of the site value: the house still needs its site).
@@ -102,8 +103,11 @@ pub struct CostSchedule {
     pub condition_adjustment: [f64; 6],
     /// The most a building can be depreciated (the floor on percent good is 1 − this).
     pub max_depreciation: f64,
-    /// Land schedules by neighbourhood code.
+    /// Land schedules by neighbourhood code (they come first).
     pub land: BTreeMap<String, LandRate>,
+    /// Land schedules by zoning district, for parcels whose neighbourhood has none.
+    #[serde(default)]
+    pub land_by_zone: BTreeMap<String, LandRate>,
     /// The land schedule for neighbourhoods not listed.
     pub default_land: LandRate,
 }
@@ -150,6 +154,7 @@ impl CostSchedule {
             condition_adjustment: [0.25, 0.10, 0.0, -0.05, -0.10, -0.15],
             max_depreciation: 0.80,
             land: BTreeMap::new(),
+            land_by_zone: BTreeMap::new(),
             default_land: LandRate {
                 base_lot_sqft: SQFT_PER_ACRE,
                 site_value: 120_000.0,
@@ -213,6 +218,9 @@ pub struct CostBreakdown {
     pub land_extra: f64,
     /// Site + extra acreage.
     pub land: f64,
+    /// The land schedule applied: `neighbourhood N1`, `zone R-1` or `default`.
+    #[serde(default)]
+    pub land_schedule: String,
     /// Land + building: the cost-approach market value.
     pub total: f64,
 }
@@ -238,7 +246,12 @@ pub fn cost_value(c: &Chars, s: &CostSchedule, valuation_date: Date) -> CostBrea
         .clamp(0.0, s.max_depreciation);
     let depreciation = (rcn * depreciation_pct).round();
     let building = rcn - depreciation;
-    let land_rate = s.land.get(&c.neighbourhood).unwrap_or(&s.default_land);
+    let (land_schedule, land_rate) =
+        match (s.land.get(&c.neighbourhood), s.land_by_zone.get(&c.zoning)) {
+            (Some(r), _) => (format!("neighbourhood {}", c.neighbourhood), r),
+            (None, Some(r)) => (format!("zone {}", c.zoning), r),
+            (None, None) => ("default".to_owned(), &s.default_land),
+        };
     let (site, extra) = land_rate.value(c.land_sqft);
     let (land_site, land_extra) = (site.round(), extra.round());
     let land = land_site + land_extra;
@@ -256,6 +269,7 @@ pub fn cost_value(c: &Chars, s: &CostSchedule, valuation_date: Date) -> CostBrea
         land_site,
         land_extra,
         land,
+        land_schedule,
         total: land + building,
     }
 }

@@ -45,6 +45,10 @@ pub struct Chars {
     pub town: String,
     /// Neighbourhood code within the town.
     pub neighbourhood: String,
+    /// Zoning district (the cost approach's land schedule when the
+    /// neighbourhood has none; the market model does not use it).
+    #[serde(default)]
+    pub zoning: String,
     /// Building style ("Colonial", "Cape Cod", "Ranch", …), free text; the
     /// model gives styles with enough sales their own effect and pools the rest.
     pub style: String,

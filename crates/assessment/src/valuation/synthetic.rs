@@ -143,6 +143,7 @@ pub fn region(
             Chars {
                 town: format!("town{:02}", i % towns.max(1)),
                 neighbourhood: format!("N{:02}", rng.below(neighbourhoods.max(1))),
+                zoning: String::new(),
                 style: STYLES[pick(&mut rng, &style_probs)].0.to_string(),
                 land_sqft: rng
                     .normal(30_000f64.ln(), 0.7)

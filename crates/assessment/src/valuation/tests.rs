@@ -37,6 +37,7 @@ fn small_data() -> (Vec<Chars>, Vec<SaleObs>) {
         parcels.push(Chars {
             town: f[0].into(),
             neighbourhood: f[1].into(),
+            zoning: String::new(),
             style: f[2].into(),
             land_sqft: n(3),
             living_sqft: n(4),
@@ -809,6 +810,7 @@ fn house(style: &str, living: f64, land: f64, year: i32, q: u8, c: u8) -> Chars 
     Chars {
         town: "avon".into(),
         neighbourhood: "N1".into(),
+        zoning: "R-40".into(),
         style: style.into(),
         land_sqft: land,
         living_sqft: living,
@@ -915,7 +917,41 @@ fn the_cost_approach_matches_hand_computation() {
         &local,
         VALUATION,
     );
-    assert_eq!(b.land, 220_000.0);
+    assert_eq!(
+        (b.land, b.land_schedule.as_str()),
+        (220_000.0, "neighbourhood N1")
+    );
+    // A zone's schedule serves a neighbourhood without one; the neighbourhood's comes first.
+    let zone = LandRate {
+        base_lot_sqft: 43_560.0,
+        site_value: 90_000.0,
+        tiers: Vec::new(),
+    };
+    let mut zoned = s.clone();
+    zoned.land_by_zone.insert("R-40".into(), zone.clone());
+    // Two acres on a one-acre base lot with no acreage tiers: the site value alone.
+    let b = cost_value(
+        &house("Ranch", 1_500.0, 87_120.0, 2025, 3, 3),
+        &zoned,
+        VALUATION,
+    );
+    assert_eq!((b.land, b.land_schedule.as_str()), (90_000.0, "zone R-40"));
+    local.land_by_zone.insert("R-40".into(), zone);
+    let b = cost_value(
+        &house("Ranch", 1_500.0, 43_560.0, 2025, 3, 3),
+        &local,
+        VALUATION,
+    );
+    assert_eq!(
+        (b.land, b.land_schedule.as_str()),
+        (220_000.0, "neighbourhood N1")
+    );
+    let b = cost_value(
+        &house("Ranch", 1_500.0, 43_560.0, 2025, 3, 3),
+        &s,
+        VALUATION,
+    );
+    assert_eq!(b.land_schedule, "default");
 }
 
 /// The design row of the reference script (testdata/reference.py) for the

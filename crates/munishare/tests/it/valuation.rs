@@ -3,7 +3,7 @@
 //! breakdown, the comparison, the adoption into the roll (one audit record,
 //! versions bumped), the explanation, and the inputs that are refused.
 
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, header};
 use munishare_platform::dispatch;
 use serde_json::{Value, json};
 
@@ -12,6 +12,7 @@ use crate::harness::{Auth, TestApp};
 
 both_dbs!(model_runs_value_compare_adopt_and_explain);
 both_dbs!(pooled_regional_model_run);
+both_dbs!(stored_cost_schedule);
 
 const BASE: &str = "/api/v1/towns/hartford/assessment";
 
@@ -1073,4 +1074,200 @@ async fn notices_of_assessment(app: &TestApp, assessor: &Auth) {
         )
         .await;
     assert!(page.text().contains("id=\"notices\""), "{}", page.text());
+}
+
+/// The town's stored schedule: saved by approve permission only, version-checked, checked field by
+/// field, audited, and used by a cost run that brings none. With [`schedule`] and neighbourhood
+/// N1's land at $60,000 for a 5,000 sq ft site plus $87,120 an acre ($2 a square foot), 1-1-9
+/// (10,000 sq ft lot, 1,800 sq ft built 1990) valued October 1, 2025: land 60,000 + 5,000 × 2 =
+/// $70,000; replacement cost new $210,000 less 35 % = $136,500; $206,500 in all.
+async fn stored_cost_schedule(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    load_town(&app, &assessor, "hartford", 8, 10).await;
+    let (s, v) = call(&app, Method::GET, "/cost-schedule", &assessor, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["stored"].as_bool(), v["version"].as_i64()),
+        (Some(false), Some(0))
+    );
+    assert_eq!(v["schedule"]["default_land"]["site_value"], 120_000.0);
+    let mut ours = schedule();
+    ours["land"] = json!({"N1": {"base_lot_sqft": 5000.0, "site_value": 60000.0, "tiers": [{"from_acres": 0.0, "rate_per_acre": 87120.0}]}});
+    let field = app.demo_session("field.assessor").await;
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        "/cost-schedule",
+        &field,
+        Some(json!({"version": 0, "schedule": ours})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    for (bad, name) in [
+        (
+            json!({"land": {" N1": ours["land"]["N1"]}}),
+            "schedule.land",
+        ),
+        (
+            json!({"max_depreciation": 1.5}),
+            "schedule.max_depreciation",
+        ),
+        (
+            json!({"land_by_zone": {"R-1": {"base_lot_sqft": 0.0, "site_value": 1.0, "tiers": []}}}),
+            "schedule.land",
+        ),
+    ] {
+        let mut b = ours.clone();
+        for (k, v) in bad.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        let (s, v) = call(
+            &app,
+            Method::PUT,
+            "/cost-schedule",
+            &assessor,
+            Some(json!({"version": 0, "schedule": b})),
+        )
+        .await;
+        assert_eq!(
+            (s, v["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(name)),
+            "{v}"
+        );
+    }
+    let (s, v) = call(
+        &app,
+        Method::PUT,
+        "/cost-schedule",
+        &assessor,
+        Some(json!({"version": 0, "schedule": ours})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["stored"].as_bool(), v["version"].as_i64()),
+        (Some(true), Some(1))
+    );
+    let (s, _) = call(
+        &app,
+        Method::PUT,
+        "/cost-schedule",
+        &assessor,
+        Some(json!({"version": 0, "schedule": ours})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    // A cost run without a schedule takes the town's.
+    let (s, run) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(json!({
+        "name": "Stored schedule", "valuation_date": "2025-10-01", "approach": "cost"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{run}");
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let id = run["id"].as_str().unwrap();
+    let (_, x) = call(
+        &app,
+        Method::GET,
+        &format!("/parcels/1-1-9/explanation?run={id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    let b = &x["explanation"]["breakdown"];
+    assert_eq!(
+        (
+            b["land"].as_f64(),
+            b["building"].as_f64(),
+            b["total"].as_f64(),
+            b["land_schedule"].as_str()
+        ),
+        (
+            Some(70_000.0),
+            Some(136_500.0),
+            Some(206_500.0),
+            Some("neighbourhood N1")
+        ),
+        "{x}"
+    );
+
+    // The page's land table: a bad row is refused naming its row and column, nothing saved;
+    // a good one replaces the land schedules and keeps the rest.
+    let row = |kind: &'static str,
+               code: &'static str,
+               base: &'static str,
+               site: &'static str,
+               tiers: &'static str| {
+        [
+            ("kind", kind),
+            ("code", code),
+            ("base_lot_sqft", base),
+            ("site_value", site),
+            ("tiers", tiers),
+        ]
+    };
+    let mut fields = vec![("version", "1")];
+    fields.extend(row("default", "", "43560", "100,000", "0:20000"));
+    fields.extend(row("zone", "R-1", "20000", "80000", "0:30000, 2:10000"));
+    fields.extend(row("neighbourhood", "N1", "5000", "lots", ""));
+    let r = app
+        .form(
+            "/t/hartford/assessment/cost-schedule/land",
+            &assessor,
+            &fields,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let flash = r
+        .headers
+        .get(header::SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        flash.contains("error") && flash.contains("site_value"),
+        "{flash}"
+    );
+    let (_, v) = call(&app, Method::GET, "/cost-schedule", &assessor, None).await;
+    assert_eq!(v["version"], 1, "nothing saved: {v}");
+    let page = app
+        .api(
+            Method::GET,
+            "/t/hartford/assessment/cost-schedule",
+            &assessor,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("id=\"land-rows\"") && page.contains("87120"),
+        "{page}"
+    );
+    fields.truncate(11);
+    let r = app
+        .form(
+            "/t/hartford/assessment/cost-schedule/land",
+            &assessor,
+            &fields,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let (_, v) = call(&app, Method::GET, "/cost-schedule", &assessor, None).await;
+    assert_eq!(v["version"], 2, "{v}");
+    assert_eq!(v["schedule"]["land"], json!({}));
+    assert_eq!(
+        v["schedule"]["land_by_zone"]["R-1"]["tiers"][1]["rate_per_acre"],
+        10_000.0
+    );
+    assert_eq!(v["schedule"]["default_land"]["site_value"], 100_000.0);
+    assert_eq!(v["schedule"]["base_rates"]["Colonial"], 100.0);
+    let mut c = app.db.read().await.unwrap();
+    let events: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM audit_events WHERE action = 'cost_schedule.update'").fetch_one(c).await).unwrap();
+    assert_eq!(events, 2);
 }
