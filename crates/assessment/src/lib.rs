@@ -8,6 +8,7 @@
 //! build on them.
 
 pub mod appeals;
+pub mod attachments;
 pub mod bills;
 pub mod demo;
 pub mod field;
@@ -17,6 +18,7 @@ pub mod imports;
 pub mod model_runs;
 pub mod motor_vehicles;
 pub mod opm;
+pub mod outbuildings;
 pub mod parcels;
 pub mod personal_property;
 pub mod ratio;
