@@ -38,7 +38,7 @@ const PNG_SHA256: &str = "ebf4f635a17d10d6eb46ba680b70142419aa3220f228001a036d31
 
 /// An 8×8 mid-grey baseline JPEG: JFIF header, a quantization table of ones,
 /// one-code Huffman tables, and one block whose DC and AC are both zero.
-fn jpeg() -> Vec<u8> {
+pub(crate) fn jpeg() -> Vec<u8> {
     let mut j = vec![0xFF, 0xD8];
     j.extend_from_slice(b"\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00");
     j.extend_from_slice(b"\xFF\xDB\x00\x43\x00");
