@@ -170,8 +170,8 @@ fn check(kind: &str, files: Vec<Upload>) -> Result<Vec<Checked>> {
             return Err(Error::invalid(
                 file_name,
                 format!(
-                    "the file is {:.1} MB; an attachment is at most 10 MB",
-                    f.bytes.len() as f64 / 1_048_576.0
+                    "the file is {} bytes; an attachment is at most 10 MB ({MAX_BYTES} bytes)",
+                    f.bytes.len()
                 ),
             ));
         }
@@ -287,7 +287,7 @@ pub async fn attach(
     let p = parcels::get(scope, &mut tx, parcel).await?;
     let m = scope.municipality_id();
     let stamp = now.to_db();
-    let mut out = Vec::new();
+    // Every file is checked against what the parcel holds before anything is written.
     for f in &files {
         let held: Option<(String, String)> = dispatch!(&mut tx, c => sqlx::query_as(
             "SELECT file_name, uploaded_at FROM assessment_attachments WHERE municipality_id = $1 AND parcel_id = $2 AND sha256 = $3")
@@ -302,6 +302,9 @@ pub async fn attach(
                 ),
             ));
         }
+    }
+    let mut out = Vec::new();
+    for f in &files {
         let a = Attachment {
             id: new_id(),
             parcel_id: p.id.clone(),
@@ -341,8 +344,10 @@ pub async fn attach(
             ),
         )
         .await?;
-        blobs.put(&key(scope, &a)?, f.bytes.clone()).await?;
         out.push(a);
+    }
+    for (a, f) in out.iter().zip(&files) {
+        blobs.put(&key(scope, a)?, f.bytes.clone()).await?;
     }
     tx.commit().await?;
     Ok(out)

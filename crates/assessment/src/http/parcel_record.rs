@@ -187,10 +187,16 @@ async fn api_attach(
     ApiQuery(q): ApiQuery<AttachQuery>,
     body: Body,
 ) -> ApiResult<Response> {
-    let bytes = match munishare_web::upload::read_body(body).await {
-        Ok(b) => b,
-        Err(r) => return Ok(r),
-    };
+    // Read at most one byte over the limit: enough for the service to refuse
+    // the file by name, without holding a much larger body in memory.
+    let bytes = axum::body::to_bytes(body, attachments::MAX_BYTES + 1)
+        .await
+        .map_err(|_| {
+            Error::invalid(
+                q.file_name.trim().to_owned(),
+                "the file is larger than 10 MB (or did not arrive whole); an attachment is at most 10 MB",
+            )
+        })?;
     let describe = Describe {
         kind: q.kind,
         caption: q.caption.unwrap_or_default(),

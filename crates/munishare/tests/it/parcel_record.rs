@@ -449,21 +449,24 @@ async fn photos_and_sketches_attach_download_and_delete(app: TestApp) {
         "notes.png",
         "notes.png: is not a JPEG, PNG or PDF file",
     );
-    let mut big = PNG.to_vec();
-    big.resize(10 * 1024 * 1024 + 1, 0);
-    refused(
-        attach(
-            &assessor,
-            "1-1-1",
-            "file_name=big.png&kind=photo".into(),
-            octet,
-            big,
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "big.png",
-        "an attachment is at most 10 MB",
-    );
+    // One byte over 10 MiB, and far over it (refused before the body is read whole).
+    for size in [10 * 1024 * 1024 + 1, 40 * 1024 * 1024] {
+        let mut big = PNG.to_vec();
+        big.resize(size, 0);
+        refused(
+            attach(
+                &assessor,
+                "1-1-1",
+                "file_name=big.png&kind=photo".into(),
+                octet,
+                big,
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "big.png",
+            "an attachment is at most 10 MB",
+        );
+    }
     refused(
         attach(
             &assessor,
@@ -477,6 +480,31 @@ async fn photos_and_sketches_attach_download_and_delete(app: TestApp) {
         "plan.pdf",
         "attach a PDF as a sketch",
     );
+    // Exactly 10 MiB is accepted (on another parcel, deleted again at once).
+    let mut limit = jpeg();
+    limit.resize(10 * 1024 * 1024, 0);
+    let r = attach(
+        &assessor,
+        "1-1-4",
+        "file_name=limit.jpg&kind=photo".into(),
+        octet,
+        limit,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["byte_size"], 10 * 1024 * 1024);
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!(
+                "{API}/parcels/1-1-4/attachments/{}",
+                r.json()["id"].as_str().unwrap()
+            ),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     refused(
         attach(
             &assessor,
@@ -648,6 +676,14 @@ async fn photos_and_sketches_attach_download_and_delete(app: TestApp) {
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let flash = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flash.contains("setup.exe"), "{flash}");
     let count = |parcel: &'static str| {
         let app = &app;
         let who = &auditor;
