@@ -198,6 +198,17 @@ async fn outbuildings_stay_within_the_building_value(app: TestApp) {
     assert_eq!(list[0]["kind"], "garage");
     assert_eq!(list[0]["description"], "2-car frame garage, fair roof");
 
+    // An outbuilding is reached only through its own parcel.
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{API}/parcels/1-1-2/outbuildings/{garage_id}"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
     // Bad input names the field; the auditor only reads; unknown parcels are 404.
     for (body, field) in [
         (outbuilding("castle", "x", 1), "kind"),
@@ -703,6 +714,17 @@ async fn photos_and_sketches_attach_download_and_delete(app: TestApp) {
     };
     assert_eq!(count("1-1-3").await, 2);
     assert_eq!(count("1-1-4").await, 0);
+
+    // An attachment is reached only through its own parcel.
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{API}/parcels/1-1-2/attachments/{sketch_id}"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // Deleting removes the row and then the object; the other parcel's copy stays.
     let r = app
