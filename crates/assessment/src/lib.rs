@@ -8,6 +8,7 @@
 //! build on them.
 
 pub mod appeals;
+pub mod attachments;
 pub mod bills;
 pub mod cost_schedule;
 pub mod demo;
@@ -19,6 +20,7 @@ pub mod model_runs;
 pub mod motor_vehicles;
 pub mod notices;
 pub mod opm;
+pub mod outbuildings;
 pub mod parcels;
 pub mod personal_property;
 pub mod ratio;

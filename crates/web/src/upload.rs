@@ -20,6 +20,9 @@ pub struct UploadForm {
     /// The file of the field `file`: its name (`upload` when the browser gave
     /// none) and bytes; None when no file, or an empty one, was chosen.
     pub file: Option<(String, Bytes)>,
+    /// Every non-empty file of the field `file`, in order (a `multiple` input
+    /// sends several); the first is also `file`.
+    pub files: Vec<(String, Bytes)>,
 }
 
 /// Reads a multipart form; an upload cut short is an error on the field `file`.
@@ -34,7 +37,10 @@ pub async fn read_form(mut form: Multipart) -> Result<UploadForm, Error> {
             let file_name = field.file_name().unwrap_or("upload").to_owned();
             let bytes = field.bytes().await.map_err(broken)?;
             if !bytes.is_empty() {
-                out.file = Some((file_name, bytes));
+                if out.file.is_none() {
+                    out.file = Some((file_name.clone(), bytes.clone()));
+                }
+                out.files.push((file_name, bytes));
             }
         } else {
             out.fields.insert(name, field.text().await.map_err(broken)?);

@@ -26,6 +26,7 @@ mod appeals;
 mod declarations;
 mod field;
 mod grand_list;
+mod parcel_record;
 mod roll;
 mod valuation;
 
@@ -35,12 +36,12 @@ pub use roll::Assessment;
 pub fn module() -> Module {
     Module {
         api: valuation::api(field::api(declarations::api(appeals::api(
-            grand_list::api(roll::api(
+            grand_list::api(parcel_record::api(roll::api(
                 OpenApiRouter::new()
                     .routes(routes!(api_dashboard))
                     .routes(routes!(api_town))
                     .routes(routes!(api_import_opm_sales)),
-            )),
+            ))),
         )))),
         pages,
     }
@@ -48,10 +49,10 @@ pub fn module() -> Module {
 
 fn pages(r: PageRoutes) -> PageRoutes {
     valuation::pages(field::pages(declarations::pages(appeals::pages(
-        grand_list::pages(roll::pages(
+        grand_list::pages(parcel_record::pages(roll::pages(
             r.get("/assessment/ratio-studies", page_dashboard)
                 .upload("/assessment/ratio-studies", page_import),
-        )),
+        ))),
     ))))
 }
 

@@ -26,9 +26,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::attachments::{self, Attachment};
 use crate::imports::{self, ImportRecord};
 use crate::model_runs::{Explanation, ParcelExplanation};
 use crate::opm::Stratum;
+use crate::outbuildings::{self, Outbuilding};
 use crate::parcels::{self, Filter, Parcel, ParcelData, ParcelDetail};
 use crate::sales::{self, Decision, Layout, Sale, StratumBy, TownRatioStudy};
 
@@ -121,9 +123,13 @@ pub struct ParcelOut {
     pub detail: ParcelDetail,
     /// Its recorded sales, newest first.
     pub sales: Vec<Sale>,
+    /// Its outbuildings and extra features, in the order they were added.
+    pub outbuildings: Vec<Outbuilding>,
+    /// Its photos and sketches, newest first.
+    pub attachments: Vec<Attachment>,
 }
 
-/// One parcel (by id or map-block-lot) with owner history, exemptions and sales.
+/// One parcel (by id or map-block-lot) with owner history, exemptions, sales, outbuildings and attachments.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/assessment/parcels/{parcel}", tag = "assessment",
     params(("town" = String, Path, description = TOWN), ("parcel" = String, Path, description = "Parcel id or map-block-lot")),
     responses((status = 200, body = ParcelOut), (status = 404, body = munishare_web::error::Problem)))]
@@ -135,7 +141,14 @@ async fn api_parcel(
     let mut c = st.db.read().await?;
     let detail = parcels::detail(&scope, &mut c, &parcel).await?;
     let sales = sales::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
-    Ok(axum::Json(ParcelOut { detail, sales }))
+    let outbuildings = outbuildings::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
+    let attachments = attachments::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
+    Ok(axum::Json(ParcelOut {
+        detail,
+        sales,
+        outbuildings,
+        attachments,
+    }))
 }
 
 /// A correction to a parcel.
@@ -634,11 +647,35 @@ struct ParcelPage {
     pa490: &'static [&'static str],
     /// How the latest adopted model run reached this parcel's value.
     explanation: Option<ParcelExplanation>,
+    outbuildings: Vec<Outbuilding>,
+    /// The outbuildings' values in all, cents.
+    outbuildings_cents: i64,
+    attachments: Vec<Attachment>,
+    outbuilding_kinds: &'static [(&'static str, &'static str)],
+    units: &'static [(&'static str, &'static str)],
 }
 
 impl ParcelPage {
     fn grade(&self, g: &i64) -> &'static str {
         parcels::grade_name(*g)
+    }
+    fn kind_name<'a>(&self, code: &'a str) -> &'a str {
+        outbuildings::kind_name(code)
+    }
+    fn unit_name<'a>(&self, code: &'a str) -> &'a str {
+        outbuildings::unit_name(code)
+    }
+    fn photos(&self) -> Vec<&Attachment> {
+        self.attachments
+            .iter()
+            .filter(|a| a.is_image() && a.kind == "photo")
+            .collect()
+    }
+    fn documents(&self) -> Vec<&Attachment> {
+        self.attachments
+            .iter()
+            .filter(|a| !(a.is_image() && a.kind == "photo"))
+            .collect()
     }
     /// A number with `places` decimals and thousands separators in the whole part.
     fn fixed(&self, x: impl Real, places: usize) -> String {
@@ -674,6 +711,8 @@ async fn page_parcel(
     let d = parcels::detail(&scope, &mut c, &parcel).await?;
     let sales = sales::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     let inspections = crate::field::of_parcel(&scope, &mut c, &d.parcel.id).await?;
+    let outbuildings = outbuildings::of_parcel(&scope, &mut c, &d.parcel.id).await?;
+    let attachments = attachments::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
     let explanation = super::valuation::parcel_explanation(&st, &scope, &d.parcel.id).await?;
     let chrome = Chrome::new(
@@ -695,6 +734,11 @@ async fn page_parcel(
             grades: &parcels::GRADES,
             pa490: &parcels::PA490,
             explanation,
+            outbuildings_cents: outbuildings.iter().map(|o| o.value_cents).sum(),
+            outbuildings,
+            attachments,
+            outbuilding_kinds: &outbuildings::KINDS,
+            units: &outbuildings::UNITS,
         },
         &user,
     )

@@ -725,6 +725,80 @@ async fn an_assessor_imports_validates_and_studies(app: TestApp) {
     assert!(facts.contains("1,777 sq ft"), "{facts}");
     shot(&wd, "assessment-parcel").await;
 
+    // The parcel record: a shed among its outbuildings, and two photos uploaded at once.
+    wd.find(By::Css("#ob-kind option[value='shed']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&wd, "ob-desc", "8x10 frame shed").await;
+    fill(&wd, "ob-size", "80").await;
+    fill(&wd, "ob-year", "1998").await;
+    fill(&wd, "ob-value", "2,500").await;
+    click_and_wait(&wd, By::Css("#outbuilding-add button[type=submit]")).await;
+    assert_eq!(flash_text(&wd).await, "Shed added ($2,500.00).");
+    let outbuildings = wd
+        .find(By::Id("outbuildings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for cell in [
+        "Shed",
+        "8x10 frame shed",
+        "80 sq ft",
+        "1998",
+        "Average",
+        "$2,500.00",
+    ] {
+        assert!(outbuildings.contains(cell), "{outbuildings}");
+    }
+    let (front, rear) = (dir.join("front.png"), dir.join("rear.jpg"));
+    std::fs::write(&front, crate::parcel_record::PNG).unwrap();
+    std::fs::write(&rear, crate::parcel_record::jpeg()).unwrap();
+    wd.find(By::Id("at-file"))
+        .await
+        .unwrap()
+        .send_keys(format!("{}\n{}", front.display(), rear.display()))
+        .await
+        .unwrap();
+    fill(&wd, "at-caption", "Street view").await;
+    click_and_wait(&wd, By::Css("#attachment-upload button[type=submit]")).await;
+    assert_eq!(flash_text(&wd).await, "Attached front.png, rear.jpg.");
+    // Both thumbnails load as images: the 1×1 PNG and the 8×8 JPEG.
+    wd.execute(
+        "document.getElementById('parcel-photos').scrollIntoView()",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    let mut widths = serde_json::Value::Null;
+    for _ in 0..100 {
+        widths = wd
+            .execute(
+                "return Array.from(document.querySelectorAll('#parcel-photos img')).map(i => i.complete ? i.naturalWidth : -1).sort();",
+                Vec::new(),
+            )
+            .await
+            .unwrap()
+            .json()
+            .clone();
+        if widths == serde_json::json!([1, 8]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(widths, serde_json::json!([1, 8]));
+    wd.execute(
+        "document.getElementById('outbuildings-h').scrollIntoView()",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    shot(&wd, "assessment-parcel-record").await;
+
     // A flagged sale: the analyst disqualifies or qualifies it with a note.
     wd.goto(format!("{base}/t/hartford/assessment/sales?status=flagged"))
         .await

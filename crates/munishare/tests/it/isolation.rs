@@ -37,6 +37,8 @@ struct TownB {
     mailer_id: String,
     model_run_id: String,
     declaration_id: String,
+    outbuilding_id: String,
+    attachment_id: String,
 }
 
 impl TownB {
@@ -63,6 +65,8 @@ impl TownB {
             "inspection" => self.inspection_id.clone(),
             "mailer" => self.mailer_id.clone(),
             "declaration" => self.declaration_id.clone(),
+            "outbuilding" => self.outbuilding_id.clone(),
+            "attachment" => self.attachment_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
             "run" if path.contains("/model-runs/") || path.contains("/valuation/") => {
                 self.model_run_id.clone()
@@ -394,6 +398,39 @@ async fn fixtures(app: &TestApp) -> TownB {
         .as_str()
         .unwrap()
         .to_owned();
+    // West Hartford's parcel record: an outbuilding and a photo on B-1-1.
+    let outbuilding = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/parcels/B-1-1/outbuildings",
+            &b_user,
+            Some(
+                json!({"kind": "shed", "description": "B shed", "size": 80, "size_unit": "sqft",
+                "year_built": 1990, "condition": 3, "value_cents": 100_000}),
+            ),
+        )
+        .await;
+    assert_eq!(
+        outbuilding.status,
+        StatusCode::CREATED,
+        "{}",
+        outbuilding.text()
+    );
+    let attachment = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/parcels/B-1-1/attachments?file_name=b.png&kind=photo",
+            &b_user,
+            Some("application/octet-stream"),
+            crate::parcel_record::PNG.to_vec(),
+        )
+        .await;
+    assert_eq!(
+        attachment.status,
+        StatusCode::CREATED,
+        "{}",
+        attachment.text()
+    );
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -445,6 +482,8 @@ async fn fixtures(app: &TestApp) -> TownB {
             .as_str()
             .unwrap()
             .to_owned(),
+        outbuilding_id: outbuilding.json()["id"].as_str().unwrap().to_owned(),
+        attachment_id: attachment.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

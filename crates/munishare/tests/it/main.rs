@@ -27,5 +27,6 @@ mod isolation;
 mod jobs;
 mod ops;
 mod other_property;
+mod parcel_record;
 mod ucoa;
 mod valuation;
