@@ -1428,6 +1428,59 @@ async fn an_assessor_runs_compares_and_adopts_models(app: TestApp) {
         wd.current_url().await.unwrap().path(),
         "/t/hartford/assessment/valuation"
     );
+    // The town's land schedule: one neighbourhood of the roll gets its own, from the table.
+    click_and_wait(&wd, By::LinkText("Cost & land schedule")).await;
+    let unscheduled = wd
+        .find(By::Id("unscheduled"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let first = unscheduled
+        .split_once(": ")
+        .and_then(|(_, list)| list.trim_end_matches('.').split(", ").next())
+        .unwrap()
+        .to_owned();
+    // The illustrative schedule has only the default row; the next row is a blank neighbourhood.
+    for (name, value) in [
+        ("code", first.as_str()),
+        ("base_lot_sqft", "20000"),
+        ("site_value", "95000"),
+        ("tiers", "0:30000, 3:9000"),
+    ] {
+        let e = wd
+            .find(By::Css(format!(
+                "#land-rows tbody tr:nth-child(2) input[name={name}]"
+            )))
+            .await
+            .unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(value).await.unwrap();
+    }
+    click_and_wait(&wd, By::Css("#land-schedule button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "The cost schedule is saved (version 1): 1 neighbourhood and 0 zone land schedules."
+    );
+    let unscheduled = wd
+        .find(By::Id("unscheduled"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let left: Vec<&str> = unscheduled
+        .split_once(": ")
+        .map(|(_, l)| l.trim_end_matches('.').split(", ").collect())
+        .unwrap_or_default();
+    assert!(
+        !left.is_empty() && !left.contains(&first.as_str()),
+        "{unscheduled}"
+    );
+    shot(&wd, "assessment-cost-schedule").await;
+    click_and_wait(&wd, By::LinkText("Valuation")).await;
+
     // A run that cannot work is refused with the field named, and nothing is queued.
     fill(&wd, "run-name", "Regression 2025").await;
     fill(&wd, "run-date", "12/01/2027").await;
