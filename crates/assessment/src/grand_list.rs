@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use munishare_platform::access::ServiceScope;
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::db::{self, Executor, Tx};
 use munishare_platform::tenancy::EntityKind;
 use munishare_platform::types::{Money, Permission, Timestamp, format_date};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
@@ -275,23 +275,13 @@ pub async fn take(
     let mut items = items;
     items.extend(other_items(scope, tx, list_year).await?);
     const COLS: usize = 17;
-    for chunk in items.chunks(400) {
-        let mut sql = String::from(
-            "INSERT INTO assessment_grand_list_items (municipality_id, list_year, account, parcel_id, parcel_key, location, owner, \
+    for chunk in items.chunks(db::rows_per_statement(COLS)) {
+        let sql = format!(
+            "INSERT INTO assessment_grand_list_items (account, parcel_id, parcel_key, location, owner, \
              mailing_address, property_class, pa490, land_cents, building_cents, gross_cents, exemptions, exemptions_cents, net_cents, \
-             description, vin, plate) VALUES ",
+             description, vin, plate, municipality_id, list_year) VALUES {}",
+            db::value_rows(chunk.len(), COLS, 2)
         );
-        let n = chunk.len() * COLS;
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${}", n + 1, n + 2));
-            for k in 1..=COLS {
-                sql.push_str(&format!(",${}", i * COLS + k));
-            }
-            sql.push(')');
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for it in chunk {

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use munishare_platform::access::{self, Principal, ServiceScope};
-use munishare_platform::db::{Db, Executor, Tx};
+use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Progress, Registry};
 use munishare_platform::types::{Permission, Service, Timestamp, UserId, format_date, parse_date};
 use munishare_platform::{Error, Result, audit, dispatch, execute, identity};
@@ -1307,7 +1307,7 @@ async fn fail_run(
     tx.commit().await
 }
 
-const VALUE_COLS: usize = 8;
+const VALUE_COLS: usize = 6;
 
 /// The scopes of the towns a pooled run takes sales from, authorized for the
 /// run's user now: a town that has withdrawn its grant since the run was
@@ -1393,35 +1393,18 @@ async fn run(
                 .map_err(|e| Error::Internal(format!("explanation: {e}")))
         })
         .collect::<Result<_>>()?;
-    for chunk in rows.chunks(500) {
-        let mut sql = String::from(
-            "INSERT INTO assessment_model_run_values (municipality_id, run_id, parcel_id, parcel_version, value_cents, \
-             land_cents, building_cents, explanation) VALUES ",
+    for chunk in rows.chunks(db::rows_per_statement(VALUE_COLS)) {
+        let sql = format!(
+            "INSERT INTO assessment_model_run_values (parcel_id, parcel_version, value_cents, land_cents, building_cents, \
+             explanation, municipality_id, run_id) VALUES {}",
+            db::value_rows(chunk.len(), VALUE_COLS, 2)
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            let b = i * VALUE_COLS;
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6,
-                b + 7,
-                b + 8
-            ));
-        }
         execute!(&mut tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for (p, v, e) in chunk {
-                q = q.bind(scope.municipality_id()).bind(id).bind(&p.id).bind(p.version).bind(v.value_cents)
-                    .bind(v.land_cents).bind(v.building_cents).bind(e);
+                q = q.bind(&p.id).bind(p.version).bind(v.value_cents).bind(v.land_cents).bind(v.building_cents).bind(e);
             }
-            q.execute(c).await
+            q.bind(scope.municipality_id()).bind(id).execute(c).await
         })?;
     }
     let valued = computed.values.len() as i64;

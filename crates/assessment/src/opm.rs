@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use munishare_platform::access::CouncilAdmin;
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::db::{self, Executor, Tx};
 use munishare_platform::types::{Money, Timestamp};
 use munishare_platform::{Error, Result, audit, dispatch, execute, tenancy};
 use serde::Serialize;
@@ -210,36 +210,15 @@ pub struct ImportSummary {
     pub created_at: String,
 }
 
-const BATCH: usize = 100;
-
 async fn write(tx: &mut Tx, import_id: &str, batch: &[OpmSale]) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
+    let mut sql = format!(
         "INSERT INTO assessment_opm_sales (town, list_year, serial_number, recorded_on, address, assessed_cents, \
-         price_cents, property_type, residential_type, non_use_code, import_id) VALUES ",
+         price_cents, property_type, residential_type, non_use_code, import_id) VALUES {}",
+        db::value_rows(batch.len(), 10, 1)
     );
-    for i in 0..batch.len() {
-        let b = i * 11;
-        if i > 0 {
-            sql.push(',');
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10,
-            b + 11
-        ));
-    }
     sql.push_str(
         " ON CONFLICT (town, list_year, serial_number) DO UPDATE SET recorded_on = excluded.recorded_on, \
          address = excluded.address, assessed_cents = excluded.assessed_cents, price_cents = excluded.price_cents, \
@@ -259,10 +238,9 @@ async fn write(tx: &mut Tx, import_id: &str, batch: &[OpmSale]) -> Result<()> {
                 .bind(s.price_cents)
                 .bind(&s.property_type)
                 .bind(&s.residential_type)
-                .bind(&s.non_use_code)
-                .bind(import_id);
+                .bind(&s.non_use_code);
         }
-        q.execute(c).await
+        q.bind(import_id).execute(c).await
     })?;
     Ok(())
 }
@@ -307,7 +285,7 @@ pub async fn import(
         sales.push(s);
         Ok(())
     })?;
-    for chunk in sales.chunks(BATCH) {
+    for chunk in sales.chunks(db::rows_per_statement(10)) {
         write(tx, &id, chunk).await?;
     }
     let added = count(tx).await? - before;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use munishare_platform::access::ServiceScope;
 use munishare_platform::audit::{self, Change};
-use munishare_platform::db::{Executor, SqlBuilder, Tx};
+use munishare_platform::db::{self, Executor, SqlBuilder, Tx};
 use munishare_platform::types::{Money, Permission, Service, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
 use serde::{Deserialize, Serialize};
@@ -734,27 +734,14 @@ async fn insert_parcels(
     now: &str,
     rows: &[(String, &ParcelData)],
 ) -> Result<()> {
-    for chunk in rows.chunks(400) {
-        let mut sql = String::from(
+    for chunk in rows.chunks(db::rows_per_statement(COLS)) {
+        let sql = format!(
             "INSERT INTO assessment_parcels (municipality_id, id, parcel_key, location, location_key, neighbourhood, \
              zoning, property_class, land_use, land_sqft, pa490, pa490_use_cents, style, year_built, living_sqft, rooms, \
              bedrooms, full_baths, half_baths, quality, condition, garage_spaces, land_cents, building_cents, owner, \
-             mailing_address, version, created_at, updated_at) VALUES ",
+             mailing_address, version, created_at, updated_at) VALUES {}",
+            db::value_rows(chunk.len(), COLS, 3)
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for k in 0..COLS {
-                if k > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("${}", i * COLS + k + 1));
-            }
-            sql.push_str(",1,");
-            sql.push_str(&format!("${0},${0})", chunk.len() * COLS + 1));
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for (id, d) in chunk {
@@ -765,7 +752,7 @@ async fn insert_parcels(
                     .bind(d.half_baths).bind(d.quality).bind(d.condition).bind(d.garage_spaces).bind(d.land_cents)
                     .bind(d.building_cents).bind(&d.owner).bind(&d.mailing_address);
             }
-            q.bind(now).execute(c).await
+            q.bind(1_i64).bind(now).bind(now).execute(c).await
         })?;
     }
     Ok(())
@@ -778,27 +765,11 @@ async fn insert_owners(
     rows: &[(String, i64, &ParcelData)],
     source: &str,
 ) -> Result<()> {
-    for chunk in rows.chunks(1000) {
-        let mut sql = String::from(
-            "INSERT INTO assessment_owners (municipality_id, parcel_id, seq, owner, mailing_address, recorded_at, source) VALUES ",
+    for chunk in rows.chunks(db::rows_per_statement(5)) {
+        let sql = format!(
+            "INSERT INTO assessment_owners (municipality_id, parcel_id, seq, owner, mailing_address, recorded_at, source) VALUES {}",
+            db::value_rows(chunk.len(), 5, 2)
         );
-        let n = chunk.len() * 5;
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            let b = i * 5;
-            sql.push_str(&format!(
-                "(${},${},${},${},${},${},${})",
-                b + 1,
-                b + 2,
-                b + 3,
-                b + 4,
-                b + 5,
-                n + 1,
-                n + 2
-            ));
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for (id, seq, d) in chunk {

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use munishare_platform::access::ServiceScope;
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::db::{self, Executor, Tx};
 use munishare_platform::types::{Money, Permission, Timestamp, format_date, parse_date};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
@@ -693,23 +693,13 @@ pub async fn import(
         .filter(|s| !held.contains(&(s.parcel_id.clone(), format_date(s.date), s.price_cents)))
         .collect();
     let stamp = now.to_db();
-    for chunk in fresh.chunks(500) {
-        let mut sql = String::from(
+    for chunk in fresh.chunks(db::rows_per_statement(10)) {
+        // flags, decision, decision_note, decided_by and decided_at start empty (revalidate sets them).
+        let sql = format!(
             "INSERT INTO assessment_sales (municipality_id, id, parcel_id, sale_date, price_cents, grantor, grantee, deed_type, \
-             reference, non_use_code, flags, decision, decision_note, decided_by, decided_at, import_id, created_at) VALUES ",
+             reference, non_use_code, import_id, created_at, flags, decision, decision_note, decided_by, decided_at) VALUES {}",
+            db::value_rows(chunk.len(), 10, 7)
         );
-        let n = chunk.len() * 10;
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            let b = i * 10;
-            sql.push('(');
-            for k in 1..=10 {
-                sql.push_str(&format!("${},", b + k));
-            }
-            sql.push_str(&format!("'','','','','',${},${})", n + 1, n + 2));
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for s in chunk {
@@ -717,7 +707,7 @@ pub async fn import(
                     .bind(s.price_cents).bind(&s.grantor).bind(&s.grantee).bind(&s.deed_type).bind(&s.reference)
                     .bind(&s.non_use_code);
             }
-            q.bind(&import_id_placeholder).bind(&stamp).execute(c).await
+            q.bind(&import_id_placeholder).bind(&stamp).bind("").bind("").bind("").bind("").bind("").execute(c).await
         })?;
     }
     revalidate(scope, tx).await?;

@@ -1,7 +1,7 @@
 //! The ledger's SQL. Every function takes the municipality from the caller's
 //! scope (passed down by `service`) and binds it in every statement.
 
-use munishare_platform::db::Executor;
+use munishare_platform::db::{self, Executor};
 use munishare_platform::types::MunicipalityId;
 use munishare_platform::{Result, dispatch, execute};
 
@@ -170,20 +170,6 @@ pub(crate) async fn insert_entry(
         .execute(c).await)?)
 }
 
-/// Rows per multi-row statement when writing an entry's lines or balances.
-const ROWS_PER_STATEMENT: usize = 100;
-
-/// "($1, …, $width), ($width+1, …), …" for `rows` rows.
-fn value_rows(rows: usize, width: usize) -> String {
-    (0..rows)
-        .map(|r| {
-            let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", marks.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Writes an entry's lines, many to a statement.
 pub(crate) async fn insert_lines(
     ex: &mut impl Executor,
@@ -191,19 +177,18 @@ pub(crate) async fn insert_lines(
     entry_id: &str,
     lines: &[Line],
 ) -> Result<()> {
-    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+    for chunk in lines.chunks(db::rows_per_statement(5)) {
         let sql = format!(
-            "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+            "INSERT INTO ledger_lines (line_no, account_id, debit_cents, credit_cents, memo, municipality_id, entry_id) \
              VALUES {}",
-            value_rows(chunk.len(), 7)
+            db::value_rows(chunk.len(), 5, 2)
         );
         execute!(ex, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for l in chunk {
-                q = q.bind(m).bind(entry_id).bind(l.line_no).bind(&l.account_id).bind(l.debit_cents)
-                    .bind(l.credit_cents).bind(&l.memo);
+                q = q.bind(l.line_no).bind(&l.account_id).bind(l.debit_cents).bind(l.credit_cents).bind(&l.memo);
             }
-            q.execute(c).await
+            q.bind(m).bind(entry_id).execute(c).await
         })?;
     }
     Ok(())
@@ -280,21 +265,21 @@ pub(crate) async fn add_to_balances(
         *t = (t.0 + debit, t.1 + credit);
     }
     let rows: Vec<(String, (i64, i64))> = by_account.into_iter().collect();
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+    for chunk in rows.chunks(db::rows_per_statement(3)) {
         let sql = format!(
-            "INSERT INTO ledger_balances (municipality_id, fiscal_year, period, account_id, debit_cents, credit_cents) \
+            "INSERT INTO ledger_balances (account_id, debit_cents, credit_cents, municipality_id, fiscal_year, period) \
              VALUES {} \
              ON CONFLICT (municipality_id, account_id, fiscal_year, period) DO UPDATE SET \
              debit_cents = ledger_balances.debit_cents + excluded.debit_cents, \
              credit_cents = ledger_balances.credit_cents + excluded.credit_cents",
-            value_rows(chunk.len(), 6)
+            db::value_rows(chunk.len(), 3, 3)
         );
         execute!(ex, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for (account, (debit, credit)) in chunk {
-                q = q.bind(m).bind(fy).bind(period).bind(account).bind(debit).bind(credit);
+                q = q.bind(account).bind(debit).bind(credit);
             }
-            q.execute(c).await
+            q.bind(m).bind(fy).bind(period).execute(c).await
         })?;
     }
     Ok(())
