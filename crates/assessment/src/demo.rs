@@ -542,6 +542,7 @@ async fn seed_field(
                         inspected_on: munishare_platform::types::format_date(today),
                         interior: true,
                         changes: "Addition measured: 420 sq ft of living area added".into(),
+                        ..field::ResultIn::default()
                     },
                 )
                 .await?;

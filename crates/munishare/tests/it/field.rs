@@ -16,7 +16,8 @@ use crate::harness::{Auth, Resp, TestApp};
 both_dbs!(
     permits_import_atomically_and_create_their_inspections,
     compliance_counts_parcels_due_under_cgs_12_62,
-    inspections_are_assigned_done_and_queued_across_granted_towns_only
+    inspections_are_assigned_done_and_queued_across_granted_towns_only,
+    field_results_correct_the_parcel_with_audit
 );
 
 fn base(town: &str) -> String {
@@ -948,5 +949,202 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     assert!(
         p.text().contains("parcel-inspections")
             && p.text().contains("Finished basement, 600 sq ft")
+    );
+}
+
+const OAK: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,style,year_built,living_sqft,quality,condition
+5-1-1,5 Oak St,N1,residential,10000,60000,190000,Cy Dee,Colonial,1985,1850,3,3
+";
+
+fn flash_of(r: &Resp) -> String {
+    r.headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A field result corrects the parcel's characteristics through the same
+/// checks as a hand edit, never its values of record, and the inspection
+/// keeps what changed. Expected values worked out by hand from `OAK`.
+async fn field_results_correct_the_parcel_with_audit(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    let field = app.demo_session("field.assessor").await;
+    let b = base("hartford");
+    let r = csv(
+        &app,
+        &assessor,
+        "hartford",
+        "parcel-imports?file_name=oak.csv",
+        OAK,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let parcel = call(
+        &app,
+        Method::GET,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let p = &parcel["parcel"];
+    let (pid, v0) = (
+        p["id"].as_str().unwrap().to_owned(),
+        p["version"].as_i64().unwrap(),
+    );
+    assert_eq!(
+        (p["living_sqft"].as_i64(), p["condition"].as_i64()),
+        (Some(1_850), Some(3))
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections"),
+        &assessor,
+        Some(json!({"parcel": "5-1-1", "reason": "permit", "due_on": "2026-12-01"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &field,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let result = format!("{b}/inspections/{id}/result");
+
+    // Bad corrections name the field and change nothing.
+    for (extra, status, name) in [
+        (
+            json!({"quality": 9, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quality",
+        ),
+        (
+            json!({"living_sqft": -5, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "living_sqft",
+        ),
+        (
+            json!({"year_built": 1200, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "year_built",
+        ),
+        (
+            json!({"living_sqft": 2100}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "parcel_version",
+        ),
+    ] {
+        let mut body = json!({"version": 2, "inspected_on": "2026-11-25", "interior": true});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = call(&app, Method::POST, &result, &field, Some(body)).await;
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        assert_eq!(field_of(&r), name, "{}", r.text());
+    }
+    // A number that does not read, from the page form, names its field.
+    let r = app
+        .form(
+            &format!("/t/hartford/assessment/field/inspections/{id}/result"),
+            &field,
+            &[
+                ("version", "2"),
+                ("inspected_on", "2026-11-25"),
+                ("parcel_version", &v0.to_string()),
+                ("living_sqft", "about 2000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(flash_of(&r).contains("living_sqft"), "{}", flash_of(&r));
+
+    // The assessor corrects the rooms by hand meanwhile: the inspector's read is stale.
+    let mut data = p.clone();
+    data["rooms"] = 7.into();
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        Some(json!({"version": v0, "parcel": data})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v1 = r.json()["version"].as_i64().unwrap();
+    assert_eq!(v1, v0 + 1);
+    let r = call(&app, Method::POST, &result, &field, Some(json!({
+        "version": 2, "inspected_on": "2026-11-25", "interior": true, "parcel_version": v0, "living_sqft": 2100,
+    }))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(field_of(&r), "parcel_version", "{}", r.text());
+
+    // The result as read now: living area and condition differ, the rooms and style are as recorded.
+    let r = call(&app, Method::POST, &result, &field, Some(json!({
+        "version": 2, "inspected_on": "2026-11-25", "interior": true, "parcel_version": v1,
+        "living_sqft": 2100, "condition": 4, "rooms": 7, "style": "Colonial", "changes": "Rear addition measured",
+    }))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let done = r.json();
+    assert_eq!(done["status"], "done");
+    assert_eq!(
+        done["changes"],
+        "living_sqft 1,850 → 2,100; condition Average → Good — Rear addition measured"
+    );
+    let after = call(
+        &app,
+        Method::GET,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let q = &after["parcel"];
+    assert_eq!(
+        (
+            q["living_sqft"].as_i64(),
+            q["condition"].as_i64(),
+            q["rooms"].as_i64(),
+            q["version"].as_i64()
+        ),
+        (Some(2_100), Some(4), Some(7), Some(v1 + 1))
+    );
+    // Values of record untouched: $60,000 land, $190,000 building.
+    assert_eq!(
+        (q["land_cents"].as_i64(), q["building_cents"].as_i64()),
+        (Some(6_000_000), Some(19_000_000))
+    );
+
+    // The audit: the parcel's update with the fields, and the result naming it.
+    let mut c = app.db.read().await.unwrap();
+    let parcel_events: Vec<(String, Option<String>)> = munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT action, after_json FROM audit_events WHERE entity_id = $1 ORDER BY seq").bind(&pid).fetch_all(c).await).unwrap();
+    let result_after: Option<String> = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT after_json FROM audit_events WHERE entity_id = $1 AND action = 'inspection.result'").bind(&id).fetch_one(c).await).unwrap();
+    drop(c);
+    let (last, changed) = parcel_events.last().unwrap();
+    assert_eq!(last, "parcel.update");
+    let changed: Value = serde_json::from_str(changed.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        changed["changed"],
+        json!({"living_sqft": [1850, 2100], "condition": [3, 4]})
+    );
+    let link: Value = serde_json::from_str(result_after.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (
+            link["parcel_change"]["action"].as_str(),
+            link["parcel_change"]["parcel_id"].as_str(),
+            link["parcel_change"]["version_after"].as_i64()
+        ),
+        (Some("parcel.update"), Some(pid.as_str()), Some(v1 + 1))
     );
 }
