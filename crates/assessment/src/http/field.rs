@@ -956,13 +956,18 @@ async fn page_result(
         let i = field::record_result(&scope, &mut tx, st.now(), &id, &req).await?;
         tx.commit().await?;
         Ok(format!(
-            "Inspection of {} done on {} ({}).",
+            "Inspection of {} done on {} ({}){}",
             i.parcel_key,
             i.inspected_on,
             if i.interior {
                 "interior and exterior"
             } else {
                 "exterior only"
+            },
+            if i.changes.is_empty() {
+                ".".to_owned()
+            } else {
+                format!(": {}", i.changes)
             }
         ))
     }

@@ -601,8 +601,78 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
     click_and_wait(&wd, By::Css(format!("{first} form.record-result button"))).await;
     assert_eq!(
         flash_text(&wd).await,
-        "Inspection of 1-1-4 done on 2026-11-26 (interior and exterior)."
+        "Inspection of 1-1-4 done on 2026-11-26 (interior and exterior): Storefront glazing replaced"
     );
+
+    // On the town's page the result form shows the parcel as recorded; the
+    // inspector changes what differs and the parcel takes it.
+    wd.goto(format!("{base}/t/hartford/assessment/field"))
+        .await
+        .unwrap();
+    let row = "#inspections tbody tr:first-child";
+    let key = wd
+        .find(By::Css(format!("{row} td:nth-child(2)")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css(format!("{row} form.assign button"))).await;
+    assert!(flash_text(&wd).await.contains("assigned to"));
+    wd.find(By::Css(format!(
+        "{row} form.record-result details.found summary"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let living = wd
+        .find(By::Css(format!(
+            "{row} form.record-result input[name=living_sqft]"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(living.value().await.unwrap().as_deref(), Some("0"));
+    living.clear().await.unwrap();
+    living.send_keys("1500").await.unwrap();
+    let condition = wd
+        .find(By::Css(format!(
+            "{row} form.record-result input[name=condition]"
+        )))
+        .await
+        .unwrap();
+    condition.clear().await.unwrap();
+    condition.send_keys("4").await.unwrap();
+    click_and_wait(&wd, By::Css(format!("{row} form.record-result button"))).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        format!(
+            "Inspection of {key} done on 2026-11-26 (exterior only): living_sqft 0 → 1,500; condition — → Good"
+        )
+    );
+    wd.goto(format!("{base}/t/hartford/assessment/parcels/{key}"))
+        .await
+        .unwrap();
+    let facts = wd
+        .find(By::Id("parcel-facts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        facts.contains("1,500 sq ft") && facts.contains("/ Good"),
+        "{facts}"
+    );
+    let history = wd
+        .find(By::Id("parcel-inspections"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("living_sqft 0 → 1,500"), "{history}");
     wd.quit().await.unwrap();
 }
 
