@@ -20,6 +20,7 @@ pub mod opm;
 pub mod parcels;
 pub mod personal_property;
 pub mod ratio;
+pub mod revaluation;
 pub mod sales;
 pub mod stats;
 pub mod valuation;

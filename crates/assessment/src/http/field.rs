@@ -34,6 +34,7 @@ use crate::field::{
 };
 use crate::imports::{self, ImportRecord};
 use crate::parcels;
+use crate::revaluation::{self, CycleStatus};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 const INSPECTION: &str = "Inspection id";
@@ -624,6 +625,8 @@ struct FieldPage {
     outstanding: usize,
     /// The parcels of the assigned inspections listed, for the result form.
     found: HashMap<String, FoundForm>,
+    reval: CycleStatus,
+    can_approve: bool,
     q: FieldQuery,
     query: String,
     back: String,
@@ -692,6 +695,7 @@ async fn page_field(
         .collect();
     let compliance = field::compliance(&scope, &mut c, st.today()).await?;
     let mailers = field::mailers(&scope, &mut c, true).await?;
+    let reval = revaluation::status(&scope, &mut c, st.today()).await?;
     let mut found = HashMap::new();
     for i in list.iter().take(300).filter(|i| i.status == "assigned") {
         if !found.contains_key(&i.parcel_id) {
@@ -732,6 +736,8 @@ async fn page_field(
             mailers: mailers.into_iter().take(100).collect(),
             outstanding,
             found,
+            reval,
+            can_approve: scope.can(Permission::Approve),
             back: format!("{}/field?{query}", base(&scope)),
             query,
             q,
