@@ -17,7 +17,8 @@ both_dbs!(
     permits_import_atomically_and_create_their_inspections,
     compliance_counts_parcels_due_under_cgs_12_62,
     inspections_are_assigned_done_and_queued_across_granted_towns_only,
-    field_results_correct_the_parcel_with_audit
+    field_results_correct_the_parcel_with_audit,
+    revaluation_cycles_by_town_and_across_granted_towns_only
 );
 
 fn base(town: &str) -> String {
@@ -1146,5 +1147,249 @@ async fn field_results_correct_the_parcel_with_audit(app: TestApp) {
             link["parcel_change"]["version_after"].as_i64()
         ),
         (Some("parcel.update"), Some(pid.as_str()), Some(v1 + 1))
+    );
+}
+
+async fn municipality(app: &TestApp, slug: &str) -> String {
+    let mut c = app.db.read().await.unwrap();
+    munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT id FROM municipalities WHERE slug = $1").bind(slug).fetch_one(c).await)
+    .unwrap()
+}
+
+/// CGS 12-62(b) revaluation cycles, on the test clock's 2026-11-26 (the
+/// 2026 grand list in force) and a year later; worked out by hand.
+async fn revaluation_cycles_by_town_and_across_granted_towns_only(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    let field = app.demo_session("field.assessor").await;
+    let east = app.demo_session("townadmin.east-hartford").await;
+    let west = app.demo_session("townadmin.west-hartford").await;
+    let b = base("hartford");
+    let cycle = format!("{b}/revaluation-cycle");
+
+    let r = call(&app, Method::GET, &cycle, &assessor, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let s = r.json();
+    assert_eq!(
+        (
+            s["state"].as_str(),
+            s["grand_list_year"].as_i64(),
+            s["cycle"].is_null()
+        ),
+        (Some("not_recorded"), Some(2026), true)
+    );
+    // The field assessor may view, not set (approve in assessment).
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &field,
+        Some(json!({"last_year": 2021})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    // Bad years name the field; beyond five years names the statute.
+    for (body, name, words) in [
+        (
+            json!({"last_year": 2021, "next_year": 2027}),
+            "next_year",
+            "CGS 12-62(b)",
+        ),
+        (
+            json!({"last_year": 2027}),
+            "last_year",
+            "after the grand list in force",
+        ),
+        (
+            json!({"last_year": 2021, "next_year": 2021}),
+            "next_year",
+            "not after",
+        ),
+        (json!({"last_year": "twenty"}), "last_year", ""),
+    ] {
+        let r = call(&app, Method::PUT, &cycle, &assessor, Some(body)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(field_of(&r), name, "{}", r.text());
+        assert!(r.text().contains(words), "{}", r.text());
+    }
+    let r = app
+        .form(
+            "/t/hartford/assessment/field/revaluation-cycle",
+            &assessor,
+            &[("last_year", "twenty-one"), ("version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(flash_of(&r).contains("last_year"), "{}", flash_of(&r));
+
+    // Last 2021: next 2026 by default; the 2026 list is in force, so due this year.
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &assessor,
+        Some(json!({"last_year": 2021})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let c = r.json();
+    assert_eq!(
+        (
+            c["last_year"].as_i64(),
+            c["next_year"].as_i64(),
+            c["version"].as_i64()
+        ),
+        (Some(2021), Some(2026), Some(1))
+    );
+    let s = call(&app, Method::GET, &cycle, &assessor, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["state"].as_str(),
+            s["years_since"].as_i64(),
+            s["due_list_adopted"].as_bool()
+        ),
+        (Some("due"), Some(5), Some(false))
+    );
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &assessor,
+        Some(json!({"last_year": 2022, "version": 0})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(field_of(&r), "version");
+
+    // East Hartford: last 2020, next 2025, no adopted run for the 2025 list: overdue.
+    let east_cycle = format!("{}/revaluation-cycle", base("east-hartford"));
+    let r = call(
+        &app,
+        Method::PUT,
+        &east_cycle,
+        &east,
+        Some(json!({"last_year": 2020, "next_year": 2025})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let s = call(&app, Method::GET, &east_cycle, &east, None)
+        .await
+        .json();
+    assert_eq!(
+        (s["state"].as_str(), s["years_since"].as_i64()),
+        (Some("overdue"), Some(6))
+    );
+    // West Hartford (not granted to the field assessor): last 2023.
+    let west_cycle = format!("{}/revaluation-cycle", base("west-hartford"));
+    let r = call(
+        &app,
+        Method::PUT,
+        &west_cycle,
+        &west,
+        Some(json!({"last_year": 2023})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // The regional view: the four towns that granted the field assessor, never West Hartford.
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/revaluation-cycles",
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let rows: Vec<(String, String)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["town"].as_str().unwrap().to_owned(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("east-hartford".to_owned(), "overdue".to_owned()),
+            ("hartford".to_owned(), "due".to_owned()),
+            ("manchester".to_owned(), "not_recorded".to_owned()),
+            ("wethersfield".to_owned(), "not_recorded".to_owned()),
+        ]
+    );
+    let page = app
+        .api(Method::GET, "/assessment/revaluation", &field, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains("revaluation-timeline") && html.contains("East Hartford"),
+        "{html}"
+    );
+    assert!(!html.contains("West Hartford"), "{html}");
+    let mine = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/revaluation-cycles",
+        &west,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            mine[0]["town"].as_str(),
+            mine[0]["cycle"]["next_year"].as_i64(),
+            mine[0]["state"].as_str()
+        ),
+        (Some("west-hartford"), Some(2028), Some("current"))
+    );
+
+    // An adopted model run on East Hartford's 2025 list: the revaluation was done.
+    let m = municipality(&app, "east-hartford").await;
+    let mut tx = app.db.begin().await.unwrap();
+    munishare_platform::execute!(&mut tx, c => sqlx::query(
+        "INSERT INTO assessment_model_runs (municipality_id, id, name, valuation_date, approach, settings, status, error, \
+         parcels_valued, parcels_skipped, sales_used, total_cents, results, model, created_at, created_by, finished_at, \
+         adopted_at, adopted_by, version) VALUES ($1, 'run-2025', '2025 revaluation', '2025-10-01', 'cost', '{}', 'done', '', \
+         0, 0, 0, 0, '[]', '{}', '2025-09-01T00:00:00Z', 'test', '2025-09-01T00:00:00Z', '2025-09-02T00:00:00Z', 'test', 1)")
+        .bind(&m).execute(c).await).unwrap();
+    tx.commit().await.unwrap();
+    let s = call(&app, Method::GET, &east_cycle, &east, None)
+        .await
+        .json();
+    assert_eq!(
+        (s["state"].as_str(), s["due_list_adopted"].as_bool()),
+        (Some("current"), Some(true))
+    );
+
+    // Every setting is audited, in the town's chain.
+    let h = municipality(&app, "hartford").await;
+    let mut c = app.db.read().await.unwrap();
+    let n: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE entity_id = $1 AND action = 'revaluation_cycle.set'").bind(&h).fetch_one(c).await).unwrap();
+    drop(c);
+    assert_eq!(n, 1);
+
+    // A year on (2027-10-01, the 2027 list in force) Hartford's 2026 revaluation is overdue.
+    app.advance(time::Duration::days(309));
+    let assessor = app.demo_session("assessor.hartford").await;
+    let s = call(&app, Method::GET, &cycle, &assessor, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["grand_list_year"].as_i64(),
+            s["state"].as_str(),
+            s["years_since"].as_i64()
+        ),
+        (Some(2027), Some("overdue"), Some(6))
     );
 }
