@@ -673,6 +673,73 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
         .await
         .unwrap();
     assert!(history.contains("living_sqft 0 → 1,500"), "{history}");
+
+    // Hartford's assessor (approve in assessment) records the revaluation cycle.
+    click_and_wait(&wd, By::Css("form[action='/signout'] button")).await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment/field"))
+        .await
+        .unwrap();
+    let status = wd
+        .find(By::Id("revaluation-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("No revaluation cycle recorded"), "{status}");
+    for (last, next) in [("2021", "2027"), ("2021", "")] {
+        let l = wd.find(By::Id("rv-last")).await.unwrap();
+        l.clear().await.unwrap();
+        l.send_keys(last).await.unwrap();
+        let n = wd.find(By::Id("rv-next")).await.unwrap();
+        n.clear().await.unwrap();
+        if !next.is_empty() {
+            n.send_keys(next).await.unwrap();
+        }
+        click_and_wait(&wd, By::Css("#revaluation-form button[type=submit]")).await;
+        if next == "2027" {
+            let refused = flash_text(&wd).await;
+            assert!(
+                refused.contains("next_year") && refused.contains("CGS 12-62(b)"),
+                "{refused}"
+            );
+        }
+    }
+    assert_eq!(
+        flash_text(&wd).await,
+        "Revaluation cycle of Hartford: last 2021, next 2026."
+    );
+    let status = wd
+        .find(By::Id("revaluation-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        status.contains("Last revaluation 2021, next 2026 (5 grand lists since)")
+            && status.contains("due this year"),
+        "{status}"
+    );
+    click_and_wait(&wd, By::LinkText("Regional view")).await;
+    let table = wd
+        .find(By::Id("revaluation-cycles"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("Hartford 2021 2026 5 due this year no"),
+        "{table}"
+    );
+    let lanes = wd
+        .find_all(By::Css("#revaluation-timeline g.lane"))
+        .await
+        .unwrap();
+    assert_eq!(lanes.len(), 1);
+    shot(&wd, "assessment-revaluation").await;
     wd.quit().await.unwrap();
 }
 
