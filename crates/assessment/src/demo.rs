@@ -463,7 +463,7 @@ pub async fn seed_rolls(
 /// published phase-in schedule for any real town; they give the regional
 /// view a spread — the first town seeded (in `crcog_towns` order) is due this
 /// year (last revaluation five lists ago), the others current.
-const DEMO_YEARS_SINCE_REVALUATION: [i64; 5] = [5, 2, 4, 1, 3];
+const DEMO_YEARS_SINCE_REVALUATION: [i64; 6] = [5, 2, 4, 1, 3, 0];
 
 /// Records an illustrative revaluation cycle for a demo town (see
 /// [`DEMO_YEARS_SINCE_REVALUATION`]); the next one five years after the last.
