@@ -673,6 +673,16 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
         .await
         .unwrap();
     assert!(history.contains("living_sqft 0 → 1,500"), "{history}");
+    click_and_wait(&wd, By::Id("parcel-history")).await;
+    let audit = wd
+        .find(By::Id("audit-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let newest = audit.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(newest.contains("parcel.update"), "{audit}");
 
     // Hartford's assessor (approve in assessment) records the revaluation cycle.
     click_and_wait(&wd, By::Css("form[action='/signout'] button")).await;
