@@ -1334,6 +1334,29 @@ async fn revaluation_cycles_by_town_and_across_granted_towns_only(app: TestApp) 
         "{html}"
     );
     assert!(!html.contains("West Hartford"), "{html}");
+    let csv_out = app
+        .api(
+            Method::GET,
+            "/assessment/revaluation?format=csv",
+            &field,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        csv_out.contains("Hartford,2021,2026,2026,5,due this year,no")
+            && csv_out.contains("East Hartford,2020,2025,2026,6,overdue,no")
+            && !csv_out.contains("West Hartford"),
+        "{csv_out}"
+    );
+    let overview = app
+        .api(Method::GET, "/t/hartford/assessment", &assessor, None)
+        .await
+        .text();
+    assert!(
+        overview.contains("Last revaluation 2021, next 2026") && overview.contains("due this year"),
+        "{overview}"
+    );
     let mine = call(
         &app,
         Method::GET,
