@@ -452,9 +452,44 @@ pub async fn seed_rolls(
             tx.commit().await?;
         }
         seed_field(db, blobs, now, &scope).await?;
+        seed_revaluation_cycle(db, now, &scope, out.len()).await?;
         out.push((facts.slug, roll.parcels, roll.sales));
     }
     Ok(out)
+}
+
+/// Years before the grand list in force of each demo town's last
+/// revaluation, in seeding order. ILLUSTRATIVE ONLY: these are not OPM's
+/// published phase-in schedule for any real town; they give the regional
+/// view a spread — the first town seeded (in `crcog_towns` order) is due this
+/// year (last revaluation five lists ago), the others current.
+const DEMO_YEARS_SINCE_REVALUATION: [i64; 6] = [5, 2, 4, 1, 3, 0];
+
+/// Records an illustrative revaluation cycle for a demo town (see
+/// [`DEMO_YEARS_SINCE_REVALUATION`]); the next one five years after the last.
+async fn seed_revaluation_cycle(
+    db: &Db,
+    now: Timestamp,
+    scope: &munishare_platform::access::ServiceScope,
+    index: usize,
+) -> Result<()> {
+    let today = now.datetime().date();
+    let since = DEMO_YEARS_SINCE_REVALUATION[index % DEMO_YEARS_SINCE_REVALUATION.len()];
+    let mut tx = db.begin().await?;
+    crate::revaluation::set(
+        scope,
+        &mut tx,
+        now,
+        today,
+        &crate::revaluation::CycleIn {
+            last_year: crate::revaluation::grand_list_year(today) - since,
+            next_year: None,
+            version: 0,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// A town's field work for the demo: six building permits (each with its
@@ -542,6 +577,7 @@ async fn seed_field(
                         inspected_on: munishare_platform::types::format_date(today),
                         interior: true,
                         changes: "Addition measured: 420 sq ft of living area added".into(),
+                        ..field::ResultIn::default()
                     },
                 )
                 .await?;

@@ -651,6 +651,7 @@ async fn save(
     action: &'static str,
     before: &Inspection,
     after: &Inspection,
+    parcel_change: Option<serde_json::Value>,
 ) -> Result<Inspection> {
     let n = execute!(tx, c => sqlx::query(
         "UPDATE assessment_inspections SET status = $1, inspector_id = $2, inspector_name = $3, inspected_on = $4, \
@@ -669,6 +670,10 @@ async fn save(
         ));
     }
     let saved = get(scope, tx, &before.id).await?;
+    let mut after_json = json(&saved)?;
+    if let (Some(link), Some(o)) = (parcel_change, after_json.as_object_mut()) {
+        o.insert("parcel_change".into(), link);
+    }
     audit::record(
         tx,
         now,
@@ -679,7 +684,7 @@ async fn save(
             "inspection",
             &before.id,
             Some(json(before)?),
-            Some(json(&saved)?),
+            Some(after_json),
         ),
     )
     .await?;
@@ -727,11 +732,11 @@ pub async fn assign(
         inspector_name: who.display_name,
         ..before.clone()
     };
-    save(scope, tx, now, "inspection.assign", &before, &after).await
+    save(scope, tx, now, "inspection.assign", &before, &after, None).await
 }
 
 /// What was found.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct ResultIn {
     /// The inspection's version as read.
     pub version: i64,
@@ -739,12 +744,198 @@ pub struct ResultIn {
     pub inspected_on: String,
     /// Whether the interior was inspected too.
     pub interior: bool,
-    /// Data changes noted (at most 2,000 characters; empty when none).
+    /// The inspector's note on what changed (at most 2,000 characters; empty when none).
     #[serde(default)]
     pub changes: String,
+    /// The parcel's version as the inspector read it; needed with any correction.
+    #[serde(default)]
+    pub parcel_version: Option<i64>,
+    /// Characteristics found in the field; an absent one is unchanged.
+    #[serde(default, flatten)]
+    pub found: Found,
 }
 
-/// Records the result of an assigned inspection; it is then done.
+/// A parcel's characteristics as found in the field; `None` is unchanged.
+/// Values of record (land and building cents) are not here: revaluing is
+/// the model runs' job, not the inspector's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+pub struct Found {
+    /// Building style.
+    #[serde(default)]
+    pub style: Option<String>,
+    /// Year built (0 for land only).
+    #[serde(default)]
+    pub year_built: Option<i64>,
+    /// Finished living area, square feet.
+    #[serde(default)]
+    pub living_sqft: Option<i64>,
+    /// Rooms.
+    #[serde(default)]
+    pub rooms: Option<i64>,
+    /// Bedrooms.
+    #[serde(default)]
+    pub bedrooms: Option<i64>,
+    /// Full baths.
+    #[serde(default)]
+    pub full_baths: Option<i64>,
+    /// Half baths.
+    #[serde(default)]
+    pub half_baths: Option<i64>,
+    /// Quality grade 1–6 (0 for land only).
+    #[serde(default)]
+    pub quality: Option<i64>,
+    /// Condition grade 1–6 (0 for land only).
+    #[serde(default)]
+    pub condition: Option<i64>,
+    /// Garage spaces.
+    #[serde(default)]
+    pub garage_spaces: Option<i64>,
+    /// Land-use code.
+    #[serde(default)]
+    pub land_use: Option<String>,
+    /// Zoning district.
+    #[serde(default)]
+    pub zoning: Option<String>,
+}
+
+impl Found {
+    /// Whether any characteristic is given.
+    pub fn any(&self) -> bool {
+        *self != Found::default()
+    }
+}
+
+/// The characteristics a field result may correct, as `(field, current value)`
+/// of a parcel: what the result form shows prefilled.
+pub fn characteristics(p: &parcels::Parcel) -> Vec<(&'static str, String)> {
+    vec![
+        ("style", p.style.clone()),
+        ("year_built", p.year_built.to_string()),
+        ("living_sqft", p.living_sqft.to_string()),
+        ("rooms", p.rooms.to_string()),
+        ("bedrooms", p.bedrooms.to_string()),
+        ("full_baths", p.full_baths.to_string()),
+        ("half_baths", p.half_baths.to_string()),
+        ("quality", p.quality.to_string()),
+        ("condition", p.condition.to_string()),
+        ("garage_spaces", p.garage_spaces.to_string()),
+        ("land_use", p.land_use.clone()),
+        ("zoning", p.zoning.clone()),
+    ]
+}
+
+fn data_of(p: &parcels::Parcel) -> parcels::ParcelData {
+    parcels::ParcelData {
+        parcel_key: p.parcel_key.clone(),
+        location: p.location.clone(),
+        neighbourhood: p.neighbourhood.clone(),
+        zoning: p.zoning.clone(),
+        property_class: p.property_class.clone(),
+        land_use: p.land_use.clone(),
+        land_sqft: p.land_sqft,
+        pa490: p.pa490.clone(),
+        pa490_use_cents: p.pa490_use_cents,
+        style: p.style.clone(),
+        year_built: p.year_built,
+        living_sqft: p.living_sqft,
+        rooms: p.rooms,
+        bedrooms: p.bedrooms,
+        full_baths: p.full_baths,
+        half_baths: p.half_baths,
+        quality: p.quality,
+        condition: p.condition,
+        garage_spaces: p.garage_spaces,
+        land_cents: p.land_cents,
+        building_cents: p.building_cents,
+        owner: p.owner.clone(),
+        mailing_address: p.mailing_address.clone(),
+    }
+}
+
+/// `1850` → `1,850`.
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if n < 0 { format!("-{out}") } else { out }
+}
+
+/// What a field result changes on a parcel: the parcel's data after, and a
+/// summary such as `living_sqft 1,850 → 2,100; condition Average → Good`
+/// (empty when nothing differs).
+pub fn apply_found(before: &parcels::ParcelData, f: &Found) -> (parcels::ParcelData, String) {
+    fn text(parts: &mut Vec<String>, name: &str, slot: &mut String, v: &Option<String>) {
+        if let Some(v) = v.as_deref().map(str::trim)
+            && v != slot.as_str()
+        {
+            let shown = |s: &str| {
+                if s.is_empty() {
+                    "—".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            parts.push(format!("{name} {} → {}", shown(slot), shown(v)));
+            *slot = v.to_owned();
+        }
+    }
+    fn number(
+        parts: &mut Vec<String>,
+        name: &str,
+        slot: &mut i64,
+        v: Option<i64>,
+        show: fn(i64) -> String,
+    ) {
+        if let Some(v) = v
+            && v != *slot
+        {
+            parts.push(format!("{name} {} → {}", show(*slot), show(v)));
+            *slot = v;
+        }
+    }
+    let plain: fn(i64) -> String = |n| n.to_string();
+    let grade: fn(i64) -> String = |g| parcels::grade_name(g).to_owned();
+    let mut after = before.clone();
+    let mut parts = Vec::new();
+    let p = &mut parts;
+    text(p, "style", &mut after.style, &f.style);
+    number(p, "year_built", &mut after.year_built, f.year_built, plain);
+    number(
+        p,
+        "living_sqft",
+        &mut after.living_sqft,
+        f.living_sqft,
+        grouped,
+    );
+    number(p, "rooms", &mut after.rooms, f.rooms, plain);
+    number(p, "bedrooms", &mut after.bedrooms, f.bedrooms, plain);
+    number(p, "full_baths", &mut after.full_baths, f.full_baths, plain);
+    number(p, "half_baths", &mut after.half_baths, f.half_baths, plain);
+    number(p, "quality", &mut after.quality, f.quality, grade);
+    number(p, "condition", &mut after.condition, f.condition, grade);
+    number(
+        p,
+        "garage_spaces",
+        &mut after.garage_spaces,
+        f.garage_spaces,
+        plain,
+    );
+    text(p, "land_use", &mut after.land_use, &f.land_use);
+    text(p, "zoning", &mut after.zoning, &f.zoning);
+    (after, parts.join("; "))
+}
+
+/// Records the result of an assigned inspection; it is then done. The
+/// characteristics found in the field correct the parcel in the same
+/// transaction through [`parcels::update`] (same checks as a hand edit,
+/// audited `parcel.update`); its values of record are not touched. The
+/// inspection keeps a summary of what changed beside the inspector's note,
+/// and its `inspection.result` audit record names the parcel change.
 pub async fn record_result(
     scope: &ServiceScope,
     tx: &mut Tx,
@@ -768,18 +959,53 @@ pub async fn record_result(
     if on > now.datetime().date() {
         return Err(Error::invalid("inspected_on", "is in the future"));
     }
-    let changes = r.changes.trim();
-    if changes.chars().count() > 2000 {
+    let note = r.changes.trim();
+    if note.chars().count() > 2000 {
         return Err(Error::invalid("changes", "longer than 2,000 characters"));
     }
+    let parcel = parcels::get(scope, tx, &before.parcel_id).await?;
+    let mut link = None;
+    let mut summary = String::new();
+    if r.found.any() || r.parcel_version.is_some() {
+        let Some(read) = r.parcel_version else {
+            return Err(Error::invalid(
+                "parcel_version",
+                "give the parcel's version as you read it with the corrections",
+            ));
+        };
+        if read != parcel.version {
+            return Err(Error::conflict(
+                "parcel_version",
+                format!(
+                    "parcel {} changed since you read it (version {} now, you read {read}); reload and try again",
+                    parcel.parcel_key, parcel.version
+                ),
+            ));
+        }
+        let data = data_of(&parcel);
+        let (after, s) = apply_found(&data, &r.found);
+        if !s.is_empty() {
+            let updated = parcels::update(scope, tx, now, &parcel.id, read, &after).await?;
+            link = Some(serde_json::json!({
+                "parcel": parcel.parcel_key, "parcel_id": parcel.id, "action": "parcel.update",
+                "version_before": parcel.version, "version_after": updated.version, "summary": s,
+            }));
+            summary = s;
+        }
+    }
+    let changes = match (summary.is_empty(), note.is_empty()) {
+        (true, _) => note.to_owned(),
+        (false, true) => summary,
+        (false, false) => format!("{summary} — {note}"),
+    };
     let after = Inspection {
         status: "done".into(),
         inspected_on: format_date(on),
         interior: r.interior,
-        changes: changes.to_owned(),
+        changes,
         ..before.clone()
     };
-    save(scope, tx, now, "inspection.result", &before, &after).await
+    save(scope, tx, now, "inspection.result", &before, &after, link).await
 }
 
 /// Cancels an open or assigned inspection; the reason joins its notes.
@@ -820,7 +1046,7 @@ pub async fn cancel(
         notes,
         ..before.clone()
     };
-    save(scope, tx, now, "inspection.cancel", &before, &after).await
+    save(scope, tx, now, "inspection.cancel", &before, &after, None).await
 }
 
 // ---------------------------------------------------------------- CGS 12-62
@@ -1244,6 +1470,67 @@ mod tests {
             route_key("12B Elm St"),
             ("ELM ST".into(), 12, "12B ELM ST".into())
         );
+    }
+
+    #[test]
+    fn a_field_result_changes_only_what_differs_and_says_so() {
+        let before = parcels::ParcelData {
+            parcel_key: "1-2-3".into(),
+            location: "12 Elm St".into(),
+            neighbourhood: "N1".into(),
+            zoning: "R1".into(),
+            property_class: "residential".into(),
+            land_use: "101".into(),
+            land_sqft: 10_000,
+            pa490: String::new(),
+            pa490_use_cents: 0,
+            style: "Colonial".into(),
+            year_built: 1985,
+            living_sqft: 1_850,
+            rooms: 7,
+            bedrooms: 3,
+            full_baths: 2,
+            half_baths: 1,
+            quality: 3,
+            condition: 3,
+            garage_spaces: 2,
+            land_cents: 10_000_000,
+            building_cents: 25_000_000,
+            owner: "A".into(),
+            mailing_address: String::new(),
+        };
+        let found = Found {
+            living_sqft: Some(2_100),
+            condition: Some(4),
+            rooms: Some(7),
+            style: Some(" Colonial ".into()),
+            ..Found::default()
+        };
+        let (after, summary) = apply_found(&before, &found);
+        assert_eq!(
+            summary,
+            "living_sqft 1,850 → 2,100; condition Average → Good"
+        );
+        assert_eq!(
+            (after.living_sqft, after.condition, after.rooms),
+            (2_100, 4, 7)
+        );
+        assert_eq!(
+            (after.land_cents, after.building_cents),
+            (10_000_000, 25_000_000)
+        );
+        let (same, none) = apply_found(&before, &Found::default());
+        assert_eq!((same, none.as_str()), (before.clone(), ""));
+        let (_, z) = apply_found(
+            &before,
+            &Found {
+                zoning: Some(String::new()),
+                ..Found::default()
+            },
+        );
+        assert_eq!(z, "zoning R1 → —");
+        assert_eq!(grouped(1_234_567), "1,234,567");
+        assert_eq!(grouped(999), "999");
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod outbuildings;
 pub mod parcels;
 pub mod personal_property;
 pub mod ratio;
+pub mod revaluation;
 pub mod sales;
 pub mod stats;
 pub mod valuation;

@@ -29,10 +29,12 @@ use utoipa_axum::routes;
 
 use super::roll::Assessment;
 use crate::field::{
-    self, Compliance, CyclicalIn, CyclicalOut, Inspection, InspectionFilter, InspectionIn, Mailer,
-    Permit, PermitFilter, REASONS, ResultIn,
+    self, Compliance, CyclicalIn, CyclicalOut, Found, Inspection, InspectionFilter, InspectionIn,
+    Mailer, Permit, PermitFilter, REASONS, ResultIn,
 };
 use crate::imports::{self, ImportRecord};
+use crate::parcels;
+use crate::revaluation::{self, CycleStatus};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 const INSPECTION: &str = "Inspection id";
@@ -621,6 +623,10 @@ struct FieldPage {
     compliance: Compliance,
     mailers: Vec<Mailer>,
     outstanding: usize,
+    /// The parcels of the assigned inspections listed, for the result form.
+    found: HashMap<String, FoundForm>,
+    reval: CycleStatus,
+    can_approve: bool,
     q: FieldQuery,
     query: String,
     back: String,
@@ -628,9 +634,24 @@ struct FieldPage {
     reasons: &'static [(&'static str, &'static str)],
 }
 
+/// A parcel's characteristics, prefilled in a result form.
+struct FoundForm {
+    version: i64,
+    fields: Vec<(&'static str, String)>,
+}
+
 impl FieldPage {
     fn reason(&self, r: &str) -> &'static str {
         reason_label(r)
+    }
+    fn found(&self, parcel_id: &str) -> Option<&FoundForm> {
+        self.found.get(parcel_id)
+    }
+    fn is_text(&self, k: &str) -> bool {
+        ["style", "land_use", "zoning"].contains(&k)
+    }
+    fn is_grade(&self, k: &str) -> bool {
+        ["quality", "condition"].contains(&k)
     }
     fn sel<'a>(&self, v: &'a Option<String>) -> &'a str {
         v.as_deref().unwrap_or("")
@@ -674,6 +695,18 @@ async fn page_field(
         .collect();
     let compliance = field::compliance(&scope, &mut c, st.today()).await?;
     let mailers = field::mailers(&scope, &mut c, true).await?;
+    let reval = revaluation::status(&scope, &mut c, st.today()).await?;
+    let mut found = HashMap::new();
+    for i in list.iter().take(300).filter(|i| i.status == "assigned") {
+        if !found.contains_key(&i.parcel_id) {
+            let p = parcels::get(&scope, &mut c, &i.parcel_id).await?;
+            let form = FoundForm {
+                version: p.version,
+                fields: field::characteristics(&p),
+            };
+            found.insert(i.parcel_id.clone(), form);
+        }
+    }
     drop(c);
     let chrome = Chrome::new(
         &st,
@@ -702,6 +735,9 @@ async fn page_field(
             compliance,
             mailers: mailers.into_iter().take(100).collect(),
             outstanding,
+            found,
+            reval,
+            can_approve: scope.can(Permission::Approve),
             back: format!("{}/field?{query}", base(&scope)),
             query,
             q,
@@ -921,28 +957,64 @@ async fn page_result(
     Form(f): Form<HashMap<String, String>>,
 ) -> PageResult {
     let r = async {
-        let req = ResultIn {
-            version: version(&f)?,
-            inspected_on: f.get("inspected_on").cloned().unwrap_or_default(),
-            interior: f.get("interior").is_some_and(|v| v == "yes"),
-            changes: f.get("changes").cloned().unwrap_or_default(),
-        };
+        let req = result_in(&f)?;
         let mut tx = st.db.begin().await?;
         let i = field::record_result(&scope, &mut tx, st.now(), &id, &req).await?;
         tx.commit().await?;
         Ok(format!(
-            "Inspection of {} done on {} ({}).",
+            "Inspection of {} done on {} ({}){}",
             i.parcel_key,
             i.inspected_on,
             if i.interior {
                 "interior and exterior"
             } else {
                 "exterior only"
+            },
+            if i.changes.is_empty() {
+                ".".to_owned()
+            } else {
+                format!(": {}", i.changes)
             }
         ))
     }
     .await;
     after_form(&st, &back_to(&scope, &f), r)
+}
+
+/// A result form: the note, and the parcel's characteristics as found (a
+/// number that does not read is refused naming its field).
+fn result_in(f: &HashMap<String, String>) -> Result<ResultIn> {
+    let text = |k: &str| f.get(k).cloned();
+    let number = |k: &str| -> Result<Option<i64>> {
+        match f.get(k).map(|v| v.trim().replace(',', "")) {
+            None => Ok(None),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| Error::invalid(k, format!("'{v}' is not a whole number"))),
+        }
+    };
+    Ok(ResultIn {
+        version: version(f)?,
+        inspected_on: f.get("inspected_on").cloned().unwrap_or_default(),
+        interior: f.get("interior").is_some_and(|v| v == "yes"),
+        changes: f.get("changes").cloned().unwrap_or_default(),
+        parcel_version: number("parcel_version")?,
+        found: Found {
+            style: text("style"),
+            year_built: number("year_built")?,
+            living_sqft: number("living_sqft")?,
+            rooms: number("rooms")?,
+            bedrooms: number("bedrooms")?,
+            full_baths: number("full_baths")?,
+            half_baths: number("half_baths")?,
+            quality: number("quality")?,
+            condition: number("condition")?,
+            garage_spaces: number("garage_spaces")?,
+            land_use: text("land_use"),
+            zoning: text("zoning"),
+        },
+    })
 }
 
 async fn page_cancel(

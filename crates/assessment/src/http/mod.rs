@@ -27,6 +27,7 @@ mod declarations;
 mod field;
 mod grand_list;
 mod parcel_record;
+mod revaluation;
 mod roll;
 mod valuation;
 
@@ -35,24 +36,24 @@ pub use roll::Assessment;
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: valuation::api(field::api(declarations::api(appeals::api(
+        api: revaluation::api(valuation::api(field::api(declarations::api(appeals::api(
             grand_list::api(parcel_record::api(roll::api(
                 OpenApiRouter::new()
                     .routes(routes!(api_dashboard))
                     .routes(routes!(api_town))
                     .routes(routes!(api_import_opm_sales)),
             ))),
-        )))),
+        ))))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    valuation::pages(field::pages(declarations::pages(appeals::pages(
-        grand_list::pages(parcel_record::pages(roll::pages(
+    revaluation::pages(valuation::pages(field::pages(declarations::pages(
+        appeals::pages(grand_list::pages(parcel_record::pages(roll::pages(
             r.get("/assessment/ratio-studies", page_dashboard)
                 .upload("/assessment/ratio-studies", page_import),
-        ))),
+        )))),
     ))))
 }
 

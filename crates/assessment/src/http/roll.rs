@@ -417,6 +417,7 @@ struct OverviewPage {
     qualified: usize,
     flagged: usize,
     imports: Vec<ImportRecord>,
+    reval: crate::revaluation::CycleStatus,
 }
 
 async fn page_overview(
@@ -427,6 +428,7 @@ async fn page_overview(
     let (_, parcels) = parcels::search(&scope, &mut c, &Filter::default(), 1, 0).await?;
     let sales = sales::all(&scope, &mut c).await?;
     let imports = imports::list(&scope, &mut c).await?;
+    let reval = crate::revaluation::status(&scope, &mut c, st.today()).await?;
     drop(c);
     let chrome = Chrome::new(
         &st,
@@ -445,6 +447,7 @@ async fn page_overview(
             flagged: sales.iter().filter(|s| !s.flags.is_empty()).count(),
             sales: sales.len(),
             imports,
+            reval,
         },
         &user,
     )

@@ -601,8 +601,155 @@ async fn a_field_assessor_imports_permits_and_works_the_queue(app: TestApp) {
     click_and_wait(&wd, By::Css(format!("{first} form.record-result button"))).await;
     assert_eq!(
         flash_text(&wd).await,
-        "Inspection of 1-1-4 done on 2026-11-26 (interior and exterior)."
+        "Inspection of 1-1-4 done on 2026-11-26 (interior and exterior): Storefront glazing replaced"
     );
+
+    // On the town's page the result form shows the parcel as recorded; the
+    // inspector changes what differs and the parcel takes it.
+    wd.goto(format!("{base}/t/hartford/assessment/field"))
+        .await
+        .unwrap();
+    let row = "#inspections tbody tr:first-child";
+    let key = wd
+        .find(By::Css(format!("{row} td:nth-child(2)")))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css(format!("{row} form.assign button"))).await;
+    assert!(flash_text(&wd).await.contains("assigned to"));
+    wd.find(By::Css(format!(
+        "{row} form.record-result details.found summary"
+    )))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    let living = wd
+        .find(By::Css(format!(
+            "{row} form.record-result input[name=living_sqft]"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(living.value().await.unwrap().as_deref(), Some("0"));
+    living.clear().await.unwrap();
+    living.send_keys("1500").await.unwrap();
+    let condition = wd
+        .find(By::Css(format!(
+            "{row} form.record-result input[name=condition]"
+        )))
+        .await
+        .unwrap();
+    condition.clear().await.unwrap();
+    condition.send_keys("4").await.unwrap();
+    click_and_wait(&wd, By::Css(format!("{row} form.record-result button"))).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        format!(
+            "Inspection of {key} done on 2026-11-26 (exterior only): living_sqft 0 → 1,500; condition — → Good"
+        )
+    );
+    wd.goto(format!("{base}/t/hartford/assessment/parcels/{key}"))
+        .await
+        .unwrap();
+    let facts = wd
+        .find(By::Id("parcel-facts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        facts.contains("1,500 sq ft") && facts.contains("/ Good"),
+        "{facts}"
+    );
+    let history = wd
+        .find(By::Id("parcel-inspections"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("living_sqft 0 → 1,500"), "{history}");
+    click_and_wait(&wd, By::Id("parcel-history")).await;
+    let audit = wd
+        .find(By::Id("audit-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let newest = audit.lines().nth(1).unwrap_or_default().to_owned();
+    assert!(newest.contains("parcel.update"), "{audit}");
+
+    // Hartford's assessor (approve in assessment) records the revaluation cycle.
+    click_and_wait(&wd, By::Css("form[action='/signout'] button")).await;
+    sign_in(&wd, &base, "assessor.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/assessment/field"))
+        .await
+        .unwrap();
+    let status = wd
+        .find(By::Id("revaluation-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(status.contains("No revaluation cycle recorded"), "{status}");
+    for (last, next) in [("2021", "2027"), ("2021", "")] {
+        let l = wd.find(By::Id("rv-last")).await.unwrap();
+        l.clear().await.unwrap();
+        l.send_keys(last).await.unwrap();
+        let n = wd.find(By::Id("rv-next")).await.unwrap();
+        n.clear().await.unwrap();
+        if !next.is_empty() {
+            n.send_keys(next).await.unwrap();
+        }
+        click_and_wait(&wd, By::Css("#revaluation-form button[type=submit]")).await;
+        if next == "2027" {
+            let refused = flash_text(&wd).await;
+            assert!(
+                refused.contains("next_year") && refused.contains("CGS 12-62(b)"),
+                "{refused}"
+            );
+        }
+    }
+    assert_eq!(
+        flash_text(&wd).await,
+        "Revaluation cycle of Hartford: last 2021, next 2026."
+    );
+    let status = wd
+        .find(By::Id("revaluation-status"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        status.contains("Last revaluation 2021, next 2026 (5 grand lists since)")
+            && status.contains("due this year"),
+        "{status}"
+    );
+    click_and_wait(&wd, By::LinkText("Regional view")).await;
+    let table = wd
+        .find(By::Id("revaluation-cycles"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("Hartford 2021 2026 5 due this year no"),
+        "{table}"
+    );
+    let lanes = wd
+        .find_all(By::Css("#revaluation-timeline g.lane"))
+        .await
+        .unwrap();
+    assert_eq!(lanes.len(), 1);
+    shot(&wd, "assessment-revaluation").await;
     wd.quit().await.unwrap();
 }
 

@@ -16,7 +16,9 @@ use crate::harness::{Auth, Resp, TestApp};
 both_dbs!(
     permits_import_atomically_and_create_their_inspections,
     compliance_counts_parcels_due_under_cgs_12_62,
-    inspections_are_assigned_done_and_queued_across_granted_towns_only
+    inspections_are_assigned_done_and_queued_across_granted_towns_only,
+    field_results_correct_the_parcel_with_audit,
+    revaluation_cycles_by_town_and_across_granted_towns_only
 );
 
 fn base(town: &str) -> String {
@@ -948,5 +950,469 @@ async fn inspections_are_assigned_done_and_queued_across_granted_towns_only(app:
     assert!(
         p.text().contains("parcel-inspections")
             && p.text().contains("Finished basement, 600 sq ft")
+    );
+}
+
+const OAK: &str = "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner,style,year_built,living_sqft,quality,condition
+5-1-1,5 Oak St,N1,residential,10000,60000,190000,Cy Dee,Colonial,1985,1850,3,3
+";
+
+fn flash_of(r: &Resp) -> String {
+    r.headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A field result corrects the parcel's characteristics through the same
+/// checks as a hand edit, never its values of record, and the inspection
+/// keeps what changed. Expected values worked out by hand from `OAK`.
+async fn field_results_correct_the_parcel_with_audit(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    let field = app.demo_session("field.assessor").await;
+    let b = base("hartford");
+    let r = csv(
+        &app,
+        &assessor,
+        "hartford",
+        "parcel-imports?file_name=oak.csv",
+        OAK,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let parcel = call(
+        &app,
+        Method::GET,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let p = &parcel["parcel"];
+    let (pid, v0) = (
+        p["id"].as_str().unwrap().to_owned(),
+        p["version"].as_i64().unwrap(),
+    );
+    assert_eq!(
+        (p["living_sqft"].as_i64(), p["condition"].as_i64()),
+        (Some(1_850), Some(3))
+    );
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections"),
+        &assessor,
+        Some(json!({"parcel": "5-1-1", "reason": "permit", "due_on": "2026-12-01"})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let r = call(
+        &app,
+        Method::POST,
+        &format!("{b}/inspections/{id}/assignment"),
+        &field,
+        Some(json!({"version": 1})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let result = format!("{b}/inspections/{id}/result");
+
+    // Bad corrections name the field and change nothing.
+    for (extra, status, name) in [
+        (
+            json!({"quality": 9, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "quality",
+        ),
+        (
+            json!({"living_sqft": -5, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "living_sqft",
+        ),
+        (
+            json!({"year_built": 1200, "parcel_version": v0}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "year_built",
+        ),
+        (
+            json!({"living_sqft": 2100}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "parcel_version",
+        ),
+    ] {
+        let mut body = json!({"version": 2, "inspected_on": "2026-11-25", "interior": true});
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = call(&app, Method::POST, &result, &field, Some(body)).await;
+        assert_eq!(r.status, status, "{name}: {}", r.text());
+        assert_eq!(field_of(&r), name, "{}", r.text());
+    }
+    // A number that does not read, from the page form, names its field.
+    let r = app
+        .form(
+            &format!("/t/hartford/assessment/field/inspections/{id}/result"),
+            &field,
+            &[
+                ("version", "2"),
+                ("inspected_on", "2026-11-25"),
+                ("parcel_version", &v0.to_string()),
+                ("living_sqft", "about 2000"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(flash_of(&r).contains("living_sqft"), "{}", flash_of(&r));
+
+    // The assessor corrects the rooms by hand meanwhile: the inspector's read is stale.
+    let mut data = p.clone();
+    data["rooms"] = 7.into();
+    let r = call(
+        &app,
+        Method::PUT,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        Some(json!({"version": v0, "parcel": data})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v1 = r.json()["version"].as_i64().unwrap();
+    assert_eq!(v1, v0 + 1);
+    let r = call(&app, Method::POST, &result, &field, Some(json!({
+        "version": 2, "inspected_on": "2026-11-25", "interior": true, "parcel_version": v0, "living_sqft": 2100,
+    }))).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(field_of(&r), "parcel_version", "{}", r.text());
+
+    // The result as read now: living area and condition differ, the rooms and style are as recorded.
+    let r = call(&app, Method::POST, &result, &field, Some(json!({
+        "version": 2, "inspected_on": "2026-11-25", "interior": true, "parcel_version": v1,
+        "living_sqft": 2100, "condition": 4, "rooms": 7, "style": "Colonial", "changes": "Rear addition measured",
+    }))).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let done = r.json();
+    assert_eq!(done["status"], "done");
+    assert_eq!(
+        done["changes"],
+        "living_sqft 1,850 → 2,100; condition Average → Good — Rear addition measured"
+    );
+    let after = call(
+        &app,
+        Method::GET,
+        &format!("{b}/parcels/5-1-1"),
+        &assessor,
+        None,
+    )
+    .await
+    .json();
+    let q = &after["parcel"];
+    assert_eq!(
+        (
+            q["living_sqft"].as_i64(),
+            q["condition"].as_i64(),
+            q["rooms"].as_i64(),
+            q["version"].as_i64()
+        ),
+        (Some(2_100), Some(4), Some(7), Some(v1 + 1))
+    );
+    // Values of record untouched: $60,000 land, $190,000 building.
+    assert_eq!(
+        (q["land_cents"].as_i64(), q["building_cents"].as_i64()),
+        (Some(6_000_000), Some(19_000_000))
+    );
+
+    // The audit: the parcel's update with the fields, and the result naming it.
+    let mut c = app.db.read().await.unwrap();
+    let parcel_events: Vec<(String, Option<String>)> = munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT action, after_json FROM audit_events WHERE entity_id = $1 ORDER BY seq").bind(&pid).fetch_all(c).await).unwrap();
+    let result_after: Option<String> = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT after_json FROM audit_events WHERE entity_id = $1 AND action = 'inspection.result'").bind(&id).fetch_one(c).await).unwrap();
+    drop(c);
+    let (last, changed) = parcel_events.last().unwrap();
+    assert_eq!(last, "parcel.update");
+    let changed: Value = serde_json::from_str(changed.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        changed["changed"],
+        json!({"living_sqft": [1850, 2100], "condition": [3, 4]})
+    );
+    let link: Value = serde_json::from_str(result_after.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        (
+            link["parcel_change"]["action"].as_str(),
+            link["parcel_change"]["parcel_id"].as_str(),
+            link["parcel_change"]["version_after"].as_i64()
+        ),
+        (Some("parcel.update"), Some(pid.as_str()), Some(v1 + 1))
+    );
+}
+
+async fn municipality(app: &TestApp, slug: &str) -> String {
+    let mut c = app.db.read().await.unwrap();
+    munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT id FROM municipalities WHERE slug = $1").bind(slug).fetch_one(c).await)
+    .unwrap()
+}
+
+/// CGS 12-62(b) revaluation cycles, on the test clock's 2026-11-26 (the
+/// 2026 grand list in force) and a year later; worked out by hand.
+async fn revaluation_cycles_by_town_and_across_granted_towns_only(app: TestApp) {
+    let assessor = app.demo_session("assessor.hartford").await;
+    let field = app.demo_session("field.assessor").await;
+    let east = app.demo_session("townadmin.east-hartford").await;
+    let west = app.demo_session("townadmin.west-hartford").await;
+    let b = base("hartford");
+    let cycle = format!("{b}/revaluation-cycle");
+
+    let r = call(&app, Method::GET, &cycle, &assessor, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let s = r.json();
+    assert_eq!(
+        (
+            s["state"].as_str(),
+            s["grand_list_year"].as_i64(),
+            s["cycle"].is_null()
+        ),
+        (Some("not_recorded"), Some(2026), true)
+    );
+    // The field assessor may view, not set (approve in assessment).
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &field,
+        Some(json!({"last_year": 2021})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+    // Bad years name the field; beyond five years names the statute.
+    for (body, name, words) in [
+        (
+            json!({"last_year": 2021, "next_year": 2027}),
+            "next_year",
+            "CGS 12-62(b)",
+        ),
+        (
+            json!({"last_year": 2027}),
+            "last_year",
+            "after the grand list in force",
+        ),
+        (
+            json!({"last_year": 2021, "next_year": 2021}),
+            "next_year",
+            "not after",
+        ),
+        (json!({"last_year": "twenty"}), "last_year", ""),
+    ] {
+        let r = call(&app, Method::PUT, &cycle, &assessor, Some(body)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+        assert_eq!(field_of(&r), name, "{}", r.text());
+        assert!(r.text().contains(words), "{}", r.text());
+    }
+    let r = app
+        .form(
+            "/t/hartford/assessment/field/revaluation-cycle",
+            &assessor,
+            &[("last_year", "twenty-one"), ("version", "0")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(flash_of(&r).contains("last_year"), "{}", flash_of(&r));
+
+    // Last 2021: next 2026 by default; the 2026 list is in force, so due this year.
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &assessor,
+        Some(json!({"last_year": 2021})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let c = r.json();
+    assert_eq!(
+        (
+            c["last_year"].as_i64(),
+            c["next_year"].as_i64(),
+            c["version"].as_i64()
+        ),
+        (Some(2021), Some(2026), Some(1))
+    );
+    let s = call(&app, Method::GET, &cycle, &assessor, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["state"].as_str(),
+            s["years_since"].as_i64(),
+            s["due_list_adopted"].as_bool()
+        ),
+        (Some("due"), Some(5), Some(false))
+    );
+    let r = call(
+        &app,
+        Method::PUT,
+        &cycle,
+        &assessor,
+        Some(json!({"last_year": 2022, "version": 0})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert_eq!(field_of(&r), "version");
+
+    // East Hartford: last 2020, next 2025, no adopted run for the 2025 list: overdue.
+    let east_cycle = format!("{}/revaluation-cycle", base("east-hartford"));
+    let r = call(
+        &app,
+        Method::PUT,
+        &east_cycle,
+        &east,
+        Some(json!({"last_year": 2020, "next_year": 2025})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let s = call(&app, Method::GET, &east_cycle, &east, None)
+        .await
+        .json();
+    assert_eq!(
+        (s["state"].as_str(), s["years_since"].as_i64()),
+        (Some("overdue"), Some(6))
+    );
+    // West Hartford (not granted to the field assessor): last 2023.
+    let west_cycle = format!("{}/revaluation-cycle", base("west-hartford"));
+    let r = call(
+        &app,
+        Method::PUT,
+        &west_cycle,
+        &west,
+        Some(json!({"last_year": 2023})),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+
+    // The regional view: the four towns that granted the field assessor, never West Hartford.
+    let r = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/revaluation-cycles",
+        &field,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let rows: Vec<(String, String)> = r
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["town"].as_str().unwrap().to_owned(),
+                t["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("east-hartford".to_owned(), "overdue".to_owned()),
+            ("hartford".to_owned(), "due".to_owned()),
+            ("manchester".to_owned(), "not_recorded".to_owned()),
+            ("wethersfield".to_owned(), "not_recorded".to_owned()),
+        ]
+    );
+    let page = app
+        .api(Method::GET, "/assessment/revaluation", &field, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(
+        html.contains("revaluation-timeline") && html.contains("East Hartford"),
+        "{html}"
+    );
+    assert!(!html.contains("West Hartford"), "{html}");
+    let csv_out = app
+        .api(
+            Method::GET,
+            "/assessment/revaluation?format=csv",
+            &field,
+            None,
+        )
+        .await
+        .text();
+    assert!(
+        csv_out.contains("Hartford,2021,2026,2026,5,due this year,no")
+            && csv_out.contains("East Hartford,2020,2025,2026,6,overdue,no")
+            && !csv_out.contains("West Hartford"),
+        "{csv_out}"
+    );
+    let overview = app
+        .api(Method::GET, "/t/hartford/assessment", &assessor, None)
+        .await
+        .text();
+    assert!(
+        overview.contains("Last revaluation 2021, next 2026") && overview.contains("due this year"),
+        "{overview}"
+    );
+    let mine = call(
+        &app,
+        Method::GET,
+        "/api/v1/assessment/revaluation-cycles",
+        &west,
+        None,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            mine[0]["town"].as_str(),
+            mine[0]["cycle"]["next_year"].as_i64(),
+            mine[0]["state"].as_str()
+        ),
+        (Some("west-hartford"), Some(2028), Some("current"))
+    );
+
+    // An adopted model run on East Hartford's 2025 list: the revaluation was done.
+    let m = municipality(&app, "east-hartford").await;
+    let mut tx = app.db.begin().await.unwrap();
+    munishare_platform::execute!(&mut tx, c => sqlx::query(
+        "INSERT INTO assessment_model_runs (municipality_id, id, name, valuation_date, approach, settings, status, error, \
+         parcels_valued, parcels_skipped, sales_used, total_cents, results, model, created_at, created_by, finished_at, \
+         adopted_at, adopted_by, version) VALUES ($1, 'run-2025', '2025 revaluation', '2025-10-01', 'cost', '{}', 'done', '', \
+         0, 0, 0, 0, '[]', '{}', '2025-09-01T00:00:00Z', 'test', '2025-09-01T00:00:00Z', '2025-09-02T00:00:00Z', 'test', 1)")
+        .bind(&m).execute(c).await).unwrap();
+    tx.commit().await.unwrap();
+    let s = call(&app, Method::GET, &east_cycle, &east, None)
+        .await
+        .json();
+    assert_eq!(
+        (s["state"].as_str(), s["due_list_adopted"].as_bool()),
+        (Some("current"), Some(true))
+    );
+
+    // Every setting is audited, in the town's chain.
+    let h = municipality(&app, "hartford").await;
+    let mut c = app.db.read().await.unwrap();
+    let n: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE entity_id = $1 AND action = 'revaluation_cycle.set'").bind(&h).fetch_one(c).await).unwrap();
+    drop(c);
+    assert_eq!(n, 1);
+
+    // A year on (2027-10-01, the 2027 list in force) Hartford's 2026 revaluation is overdue.
+    app.advance(time::Duration::days(309));
+    let assessor = app.demo_session("assessor.hartford").await;
+    let s = call(&app, Method::GET, &cycle, &assessor, None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            s["grand_list_year"].as_i64(),
+            s["state"].as_str(),
+            s["years_since"].as_i64()
+        ),
+        (Some(2027), Some("overdue"), Some(6))
     );
 }
