@@ -523,18 +523,7 @@ pub async fn items(
     account: Option<&str>,
 ) -> Result<Vec<Item>> {
     require(scope, Permission::View)?;
-    // Each account with its latest certificate of correction applied (the
-    // certificate numbers are zero-padded, so the greatest is the latest).
-    let base = "SELECT i.account, i.parcel_id, i.parcel_key, i.location, i.owner, i.mailing_address, i.property_class, i.pa490, \
-                COALESCE(c.land_cents, i.land_cents) AS land_cents, COALESCE(c.building_cents, i.building_cents) AS building_cents, \
-                COALESCE(c.land_cents + c.building_cents, i.gross_cents) AS gross_cents, i.exemptions, \
-                COALESCE(c.exemptions_cents, i.exemptions_cents) AS exemptions_cents, COALESCE(c.net_cents, i.net_cents) AS net_cents, \
-                i.description, i.vin, i.plate, COALESCE(c.number, '') AS certificate \
-                FROM assessment_grand_list_items i LEFT JOIN assessment_corrections c \
-                ON c.municipality_id = i.municipality_id AND c.list_year = i.list_year AND c.account = i.account \
-                AND c.number = (SELECT MAX(c2.number) FROM assessment_corrections c2 \
-                    WHERE c2.municipality_id = i.municipality_id AND c2.list_year = i.list_year AND c2.account = i.account) \
-                WHERE i.municipality_id = $1 AND i.list_year = $2";
+    let base = format!("{ITEM_SELECT} WHERE i.municipality_id = $1 AND i.list_year = $2");
     let m = scope.municipality_id();
     Ok(match account {
         Some(a) => {
@@ -547,6 +536,48 @@ pub async fn items(
         }
     })
 }
+
+/// A parcel's account on one grand list.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct ListedItem {
+    /// The list year.
+    pub list_year: i64,
+    /// `draft` or `signed`.
+    pub status: String,
+    /// The account as listed, with its latest certificate of correction applied.
+    #[sqlx(flatten)]
+    pub item: Item,
+}
+
+/// A parcel's accounts on every grand list taken, newest list first: its
+/// value on any past list, as corrected.
+pub async fn parcel_lists(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    parcel_id: &str,
+) -> Result<Vec<ListedItem>> {
+    require(scope, Permission::View)?;
+    let sql = ITEM_SELECT.replacen("SELECT ", "SELECT i.list_year, g.status, ", 1)
+        + " JOIN assessment_grand_lists g ON g.municipality_id = i.municipality_id AND g.list_year = i.list_year \
+           WHERE i.municipality_id = $1 AND i.parcel_id = $2 ORDER BY i.list_year DESC, i.account";
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(scope.municipality_id()).bind(parcel_id).fetch_all(c).await)?,
+    )
+}
+
+/// The items of lists, each account with its latest certificate of
+/// correction applied (the certificate numbers are zero-padded, so the
+/// greatest is the latest); add the WHERE clause.
+const ITEM_SELECT: &str = "SELECT i.account, i.parcel_id, i.parcel_key, i.location, i.owner, i.mailing_address, i.property_class, i.pa490, \
+                COALESCE(c.land_cents, i.land_cents) AS land_cents, COALESCE(c.building_cents, i.building_cents) AS building_cents, \
+                COALESCE(c.land_cents + c.building_cents, i.gross_cents) AS gross_cents, i.exemptions, \
+                COALESCE(c.exemptions_cents, i.exemptions_cents) AS exemptions_cents, COALESCE(c.net_cents, i.net_cents) AS net_cents, \
+                i.description, i.vin, i.plate, COALESCE(c.number, '') AS certificate \
+                FROM assessment_grand_list_items i LEFT JOIN assessment_corrections c \
+                ON c.municipality_id = i.municipality_id AND c.list_year = i.list_year AND c.account = i.account \
+                AND c.number = (SELECT MAX(c2.number) FROM assessment_corrections c2 \
+                    WHERE c2.municipality_id = i.municipality_id AND c2.list_year = i.list_year AND c2.account = i.account)";
 
 /// The mill rate for a levy on a net grand list: levy ÷ net × 1,000,
 /// rounded half up to `places` decimals (2 to 4).

@@ -27,6 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::attachments::{self, Attachment};
+use crate::grand_list::{self, ListedItem};
 use crate::imports::{self, ImportRecord};
 use crate::model_runs::{Explanation, ParcelExplanation};
 use crate::opm::Stratum;
@@ -127,6 +128,8 @@ pub struct ParcelOut {
     pub outbuildings: Vec<Outbuilding>,
     /// Its photos and sketches, newest first.
     pub attachments: Vec<Attachment>,
+    /// Its accounts on every grand list, newest first, as corrected: its value on any past list.
+    pub grand_lists: Vec<ListedItem>,
 }
 
 /// One parcel (by id or map-block-lot) with owner history, exemptions, sales, outbuildings and attachments.
@@ -143,11 +146,13 @@ async fn api_parcel(
     let sales = sales::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
     let outbuildings = outbuildings::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
     let attachments = attachments::of_parcel(&scope, &mut c, &detail.parcel.id).await?;
+    let grand_lists = grand_list::parcel_lists(&scope, &mut c, &detail.parcel.id).await?;
     Ok(axum::Json(ParcelOut {
         detail,
         sales,
         outbuildings,
         attachments,
+        grand_lists,
     }))
 }
 
@@ -654,6 +659,7 @@ struct ParcelPage {
     /// The outbuildings' values in all, cents.
     outbuildings_cents: i64,
     attachments: Vec<Attachment>,
+    lists: Vec<ListedItem>,
     outbuilding_kinds: &'static [(&'static str, &'static str)],
     units: &'static [(&'static str, &'static str)],
 }
@@ -716,6 +722,7 @@ async fn page_parcel(
     let inspections = crate::field::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     let outbuildings = outbuildings::of_parcel(&scope, &mut c, &d.parcel.id).await?;
     let attachments = attachments::of_parcel(&scope, &mut c, &d.parcel.id).await?;
+    let lists = grand_list::parcel_lists(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
     let explanation = super::valuation::parcel_explanation(&st, &scope, &d.parcel.id).await?;
     let chrome = Chrome::new(
@@ -740,6 +747,7 @@ async fn page_parcel(
             outbuildings_cents: outbuildings.iter().map(|o| o.value_cents).sum(),
             outbuildings,
             attachments,
+            lists,
             outbuilding_kinds: &outbuildings::KINDS,
             units: &outbuildings::UNITS,
         },

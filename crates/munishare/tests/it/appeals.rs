@@ -394,6 +394,27 @@ async fn a_petition_is_heard_decided_corrected_billed_and_posted(app: TestApp) {
     assert_eq!(bill("RE-1-1-4")["tax_cents"], 2_922_360);
     let (_, gl, _) = call(&app, Method::GET, "grand-lists/2026", &assessor, None).await;
     assert_eq!(gl["abstract"]["total"]["net_cents"], 120_710_000);
+    // The parcel's record shows its value on the list as corrected: $56,000 + $154,000.
+    let (_, p2, _) = call(&app, Method::GET, "parcels/1-1-2", &assessor, None).await;
+    let listed = &p2["grand_lists"][0];
+    assert_eq!(
+        (
+            listed["list_year"].as_i64(),
+            listed["status"].as_str(),
+            listed["item"]["gross_cents"].as_i64(),
+            listed["item"]["net_cents"].as_i64(),
+            listed["item"]["certificate"].as_str()
+        ),
+        (
+            Some(2026),
+            Some("signed"),
+            Some(21_000_000),
+            Some(21_000_000),
+            Some("CC-2026-0001")
+        ),
+        "{p2}"
+    );
+    assert_eq!(p2["grand_lists"].as_array().unwrap().len(), 1);
     let r = app
         .api(
             Method::GET,
