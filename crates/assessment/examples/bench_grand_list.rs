@@ -4,7 +4,10 @@
 //! then times the abstract — gross, exemptions and net by class and PA 490
 //! use, accounts, and exemptions by program — and the levy's billed total
 //! (every account's tax at the mill rate, summed). Writes the list's items as
-//! CSV for the peer (pandas, `bench_grand_list_peer.py`).
+//! CSV for the peer (pandas, `bench_grand_list_peer.py`). Then sets a mill
+//! rate and times the bulk bill run through the job queue as the assessor
+//! queues it (`--bill-runs`, 3 by default): every bill built, drawn into one
+//! PDF and stored, on one thread.
 //!
 //!     cargo run --release -p munishare-assessment --example bench_grand_list -- \
 //!         --database-url sqlite:///tmp/gl-bench.db --parcels 50000 --runs 21
@@ -13,10 +16,12 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use munishare_assessment::{demo as roll, grand_list, imports, parcels};
+use munishare_assessment::{bills, demo as roll, grand_list, imports, parcels};
 use munishare_platform::blob::BlobStore;
-use munishare_platform::types::{Money, Service, Timestamp};
-use munishare_platform::{Db, demo};
+use munishare_platform::clock::TestClock;
+use munishare_platform::jobs::{JobContext, ProgressBoard, Registry};
+use munishare_platform::types::{Money, Permission, Service, Timestamp};
+use munishare_platform::{Db, access, demo, identity};
 use time::macros::datetime;
 
 const NOW: time::OffsetDateTime = datetime!(2026-11-26 14:00 UTC);
@@ -155,6 +160,78 @@ async fn main() {
     drop(f);
     println!("items written to {out}");
     drop(c);
+
+    // The bulk bill run as the assessor queues it: every bill of the list in one PDF, built,
+    // drawn and stored by the job worker (one job, one thread), timed from claim to commit.
+    let mut c = db.read().await.unwrap();
+    let user = identity::user_by_username(&mut c, "assessor.hartford")
+        .await
+        .unwrap()
+        .unwrap();
+    drop(c);
+    let assessor = access::authorize_service(
+        &db,
+        &identity::principal_for_user(&user),
+        today,
+        "hartford",
+        Service::Assessment,
+        Permission::Approve,
+    )
+    .await
+    .unwrap();
+    let mut tx = db.begin().await.unwrap();
+    grand_list::set_rate(
+        &assessor,
+        &mut tx,
+        now,
+        2026,
+        &grand_list::RateIn {
+            levy: format!("{}.00", a.total.net_cents * 3 / 10_000),
+            places: Some(2),
+            mill_rate: None,
+            mv_mill_rate: None,
+            installment_threshold: None,
+            collector_name: "Tax Collector".into(),
+            collector_address: "550 Main Street\nHartford, CT 06103".into(),
+            collector_phone: "(860) 757-9630".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let mut registry = Registry::with_platform_jobs();
+    bills::register_jobs(&mut registry);
+    let ctx = JobContext {
+        db: db.clone(),
+        clock: std::sync::Arc::new(TestClock::new(NOW)),
+        blobs: blobs.clone(),
+        progress: ProgressBoard::default(),
+    };
+    let mut rates = Vec::new();
+    let bill_runs: usize = arg("--bill-runs").map_or(3, |s| s.parse().unwrap());
+    for _ in 0..bill_runs {
+        let mut tx = db.begin().await.unwrap();
+        bills::enqueue(&assessor, &mut tx, now, 2026).await.unwrap();
+        tx.commit().await.unwrap();
+        let t = Instant::now();
+        assert!(registry.run_one(&ctx).await.unwrap());
+        let secs = t.elapsed().as_secs_f64();
+        let mut c = db.read().await.unwrap();
+        let gl = grand_list::get(&assessor, &mut c, 2026).await.unwrap();
+        assert_eq!(gl.bills_status, "done", "{}", gl.bills_error);
+        rates.push(gl.bills_count as f64 / secs);
+        println!(
+            "bill run: {} bills in {secs:.2} s = {:.0} bills/s",
+            gl.bills_count,
+            gl.bills_count as f64 / secs
+        );
+    }
+    if !rates.is_empty() {
+        println!(
+            "bill run through the job queue: median {:.0} bills/s of {bill_runs}",
+            median(rates)
+        );
+    }
     db.close().await;
     std::fs::remove_dir_all(blob_dir).ok();
 }
