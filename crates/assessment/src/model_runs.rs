@@ -235,6 +235,38 @@ pub struct Results {
     /// The qualified sales the model was fitted on, by town (slug).
     #[serde(default)]
     pub sales_by_town: BTreeMap<String, usize>,
+    /// What computed the run: the crate's version and the valuation engine's
+    /// revision ([`ENGINE_REVISION`]).
+    #[serde(default)]
+    pub engine: String,
+    /// SHA-256 of the run's inputs as the engine saw them (every eligible
+    /// parcel's characteristics and every sale used, in order): a run
+    /// repeated with the same settings, engine and digest gives the same values.
+    #[serde(default)]
+    pub inputs_sha256: String,
+}
+
+/// The valuation engine's revision: raised whenever a change to `valuation`
+/// or to this module can change a run's values, so a run's record says which
+/// rules it was computed by.
+pub const ENGINE_REVISION: u32 = 1;
+
+/// The engine that computes runs now.
+pub fn engine() -> String {
+    format!(
+        "munishare-assessment {}, valuation engine revision {ENGINE_REVISION}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The digest of a run's inputs (see [`Results::inputs_sha256`]).
+fn inputs_digest(inp: &Inputs) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let json = serde_json::to_vec(&(&inp.chars, &inp.sales))
+        .map_err(|e| Error::Internal(format!("run inputs: {e}")))?;
+    h.update(&json);
+    Ok(munishare_platform::types::hex(&h.finalize()))
 }
 
 /// A model run.
@@ -971,7 +1003,9 @@ fn compute(
             progress.set(j as u64, j as u64, total.max(1));
         }
     }
-    let results = study(roll, &inp, &values, model.as_ref(), &skipped);
+    let mut results = study(roll, &inp, &values, model.as_ref(), &skipped);
+    results.engine = engine();
+    results.inputs_sha256 = inputs_digest(&inp)?;
     Ok(Computed {
         sales_used: if model.is_some() { inp.sales.len() } else { 0 },
         values,
@@ -1161,6 +1195,8 @@ fn study(
         by_class: group(|p| p.class.as_str()),
         skipped: skipped.clone(),
         sales_by_town: model.map(|_| inp.sales_by_town.clone()).unwrap_or_default(),
+        engine: String::new(),
+        inputs_sha256: String::new(),
     }
 }
 

@@ -1196,6 +1196,66 @@ async fn stored_cost_schedule(app: TestApp) {
         "{x}"
     );
 
+    // The run records what computed it and a digest of its inputs: the same run again on the same
+    // roll and sales has the same digest; once an analyst rules a sale out, it differs.
+    let digest_of = |run: &Value| run["results"]["inputs_sha256"].as_str().unwrap().to_owned();
+    let (_, first) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{id}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert!(
+        first["results"]["engine"]
+            .as_str()
+            .unwrap()
+            .ends_with("valuation engine revision 1"),
+        "{first}"
+    );
+    assert_eq!(digest_of(&first).len(), 64);
+    let again = |name: &'static str| json!({"name": name, "valuation_date": "2025-10-01", "approach": "cost"});
+    let mut digests = Vec::new();
+    for step in 0..2 {
+        if step == 1 {
+            let (_, sales) = call(&app, Method::GET, "/sales", &assessor, None).await;
+            let sale = sales.as_array().unwrap()[0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let (s, v) = call(
+                &app,
+                Method::POST,
+                &format!("/sales/{sale}/decision"),
+                &assessor,
+                Some(json!({"decision": "unqualified", "note": "Sold between relatives"})),
+            )
+            .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+        }
+        let (_, run) = call(
+            &app,
+            Method::POST,
+            "/model-runs",
+            &assessor,
+            Some(again("Again")),
+        )
+        .await;
+        assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+        let (_, run) = call(
+            &app,
+            Method::GET,
+            &format!("/model-runs/{}", run["id"].as_str().unwrap()),
+            &assessor,
+            None,
+        )
+        .await;
+        digests.push(digest_of(&run));
+    }
+    assert_eq!(digests[0], digest_of(&first));
+    assert_ne!(digests[1], digest_of(&first));
+
     // The page's land table: a bad row is refused naming its row and column, nothing saved;
     // a good one replaces the land schedules and keeps the rest.
     let row = |kind: &'static str,
