@@ -2,15 +2,16 @@
 //! whole grand list through the job queue (one PDF, a page per bill, kept in
 //! the town's part of the blob store, with progress shown while it runs).
 
-use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::{BlobKey, BlobStore};
 use munishare_platform::db::{Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Registry};
-use munishare_platform::types::{Permission, Service, Timestamp, UserId};
-use munishare_platform::{Error, Result, audit, execute, identity};
+use munishare_platform::types::{MunicipalityId, Permission, Timestamp};
+use munishare_platform::{Error, Result, audit, execute};
 use serde::{Deserialize, Serialize};
 
 use crate::grand_list::{self, GrandList};
+use crate::job_user::{self, Acting};
 use crate::parcels::{change, require};
 
 /// The job kind of a bulk bill run.
@@ -183,6 +184,32 @@ pub async fn stored(
     blobs.get(&BlobKey::in_scope(scope, name)?).await
 }
 
+/// Marks failed a bill run whose user can no longer run it (see `job_user`).
+async fn abandon(ctx: &JobContext, m: &MunicipalityId, list_year: i64, reason: &str) -> Result<()> {
+    let now = Timestamp::new(ctx.clock.now());
+    let mut tx = ctx.db.begin().await?;
+    let changed = execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_grand_lists SET bills_status = 'failed', bills_error = $1 \
+         WHERE municipality_id = $2 AND list_year = $3 AND bills_status IN ('queued', 'running')")
+        .bind(reason).bind(m).bind(list_year).execute(c).await)?;
+    if changed > 0 {
+        job_user::audit_abandoned(
+            &mut tx,
+            now,
+            BILLS_JOB,
+            m,
+            (
+                "grand_list.bills_failed",
+                "grand_list",
+                list_year.to_string(),
+            ),
+            reason,
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
 /// Registers the bulk bill run with the job queue.
 pub fn register_jobs(registry: &mut Registry) {
     registry.register(
@@ -190,22 +217,17 @@ pub fn register_jobs(registry: &mut Registry) {
         |ctx: JobContext, payload: serde_json::Value| async move {
             let job: BillsJob = serde_json::from_value(payload)
                 .map_err(|e| Error::Internal(format!("bad bill job: {e}")))?;
-            let now = Timestamp::new(ctx.clock.now());
-            let mut c = ctx.db.read().await?;
-            let user = identity::user_by_id(&mut c, &job.user.parse::<UserId>()?)
-                .await?
-                .ok_or(Error::NotFound { what: "user" })?;
-            drop(c);
-            // The job acts with the rights its user has now, not when it was queued.
-            let scope = access::authorize_service(
-                &ctx.db,
-                &identity::principal_for_user(&user),
-                now.datetime().date(),
-                &job.town,
-                Service::Assessment,
-                Permission::Edit,
-            )
-            .await?;
+            let scope = match job_user::acting(&ctx, &job.user, &job.town, Permission::Edit).await?
+            {
+                Acting::As(acting) => acting.1,
+                Acting::Refused {
+                    municipality_id,
+                    reason,
+                } => {
+                    abandon(&ctx, &municipality_id, job.list_year, &reason).await?;
+                    return Err(Error::Forbidden(reason));
+                }
+            };
             set_status(&ctx.db, &scope, job.list_year, "running", "").await?;
             match run(&ctx, &scope, job.list_year).await {
                 Ok(count) => Ok(serde_json::json!({"bills": count})),

@@ -16,6 +16,7 @@ pub mod field;
 pub mod grand_list;
 pub mod http;
 pub mod imports;
+mod job_user;
 pub mod model_runs;
 pub mod motor_vehicles;
 pub mod notices;

@@ -11,11 +11,14 @@ use std::collections::{BTreeMap, HashMap};
 use munishare_platform::access::{self, Principal, ServiceScope};
 use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Progress, Registry};
-use munishare_platform::types::{Permission, Service, Timestamp, UserId, format_date, parse_date};
-use munishare_platform::{Error, Result, audit, dispatch, execute, identity};
+use munishare_platform::types::{
+    MunicipalityId, Permission, Service, Timestamp, format_date, parse_date,
+};
+use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use crate::job_user::{self, Acting};
 use crate::parcels::{self, CLASSES, Parcel, Revalue, change, json, new_id, require};
 use crate::ratio::{self, Options};
 use crate::sales::{self, Sale};
@@ -1479,6 +1482,28 @@ async fn run(
     Ok(valued)
 }
 
+/// Marks failed a run whose user can no longer run it (see `job_user`).
+async fn abandon(ctx: &JobContext, m: &MunicipalityId, run: &str, reason: &str) -> Result<()> {
+    let now = Timestamp::new(ctx.clock.now());
+    let mut tx = ctx.db.begin().await?;
+    let changed = execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_model_runs SET status = 'failed', error = $1, finished_at = $2, version = version + 1 \
+         WHERE municipality_id = $3 AND id = $4 AND status IN ('queued', 'running')")
+        .bind(reason).bind(now.to_db()).bind(m).bind(run).execute(c).await)?;
+    if changed > 0 {
+        job_user::audit_abandoned(
+            &mut tx,
+            now,
+            RUN_JOB,
+            m,
+            ("model_run.failed", "model_run", run.to_owned()),
+            reason,
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
 /// Registers the run's valuation with the job queue.
 pub fn register_jobs(registry: &mut Registry) {
     registry.register(
@@ -1486,23 +1511,17 @@ pub fn register_jobs(registry: &mut Registry) {
         |ctx: JobContext, payload: serde_json::Value| async move {
             let job: RunJob = serde_json::from_value(payload)
                 .map_err(|e| Error::Internal(format!("bad model-run job: {e}")))?;
-            let now = Timestamp::new(ctx.clock.now());
-            let mut c = ctx.db.read().await?;
-            let user = identity::user_by_id(&mut c, &job.user.parse::<UserId>()?)
-                .await?
-                .ok_or(Error::NotFound { what: "user" })?;
-            drop(c);
-            // The job acts with the rights its user has now, not when it was queued.
-            let principal = identity::principal_for_user(&user);
-            let scope = access::authorize_service(
-                &ctx.db,
-                &principal,
-                now.datetime().date(),
-                &job.town,
-                Service::Assessment,
-                Permission::Edit,
-            )
-            .await?;
+            let (principal, scope) =
+                match job_user::acting(&ctx, &job.user, &job.town, Permission::Edit).await? {
+                    Acting::As(acting) => *acting,
+                    Acting::Refused {
+                        municipality_id,
+                        reason,
+                    } => {
+                        abandon(&ctx, &municipality_id, &job.run, &reason).await?;
+                        return Err(Error::Forbidden(reason));
+                    }
+                };
             match run(&ctx, &scope, &principal, &job.run).await {
                 Ok(count) => Ok(serde_json::json!({"parcels_valued": count})),
                 Err(e) => {

@@ -1105,4 +1105,40 @@ async fn the_grand_list_sets_the_mill_rate_prints_bills_and_posts_the_levy(app: 
         )
         .await;
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+
+    // A bill run whose assessor loses the town before it runs is failed by the platform, saying
+    // why, so it can be queued again (not left "queued" for ever).
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{base}/grand-lists/2025/bill-run"),
+            &assessor,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    crate::valuation::revoke(&app, "assessor.hartford", "hartford").await;
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let gl = app
+        .api(
+            Method::GET,
+            &format!("{base}/grand-lists/2025"),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            gl["grand_list"]["bills_status"].as_str(),
+            gl["grand_list"]["bills_error"].as_str()
+        ),
+        (
+            Some("failed"),
+            Some(
+                "assessor.hartford may no longer edit assessment data in Hartford; ask for it again"
+            )
+        ),
+        "{gl}"
+    );
 }

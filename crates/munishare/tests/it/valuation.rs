@@ -864,44 +864,7 @@ async fn pooled_regional_model_run(app: TestApp) {
     )
     .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{second}");
-    let admin = app.demo_session("admin").await;
-    let users = app
-        .api(Method::GET, "/api/v1/admin/users", &admin, None)
-        .await
-        .json();
-    let user = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "field.assessor")
-        .unwrap();
-    let detail = app
-        .api(
-            Method::GET,
-            &format!("/api/v1/admin/users/{}", user["id"].as_str().unwrap()),
-            &admin,
-            None,
-        )
-        .await
-        .json();
-    let grant = detail["grants"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["town"] == "east-hartford" && g["revoked_at"].is_null())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = app
-        .api(
-            Method::DELETE,
-            &format!("/api/v1/admin/grants/{grant}"),
-            &admin,
-            None,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    revoke(&app, "field.assessor", "east-hartford").await;
     let _ = munishare::jobs().run_one(&app.jobs).await;
     let sid = second["id"].as_str().unwrap();
     let (_, second) = call(
@@ -917,6 +880,84 @@ async fn pooled_regional_model_run(app: TestApp) {
         second["error"].as_str().unwrap().contains("east-hartford"),
         "{second}"
     );
+
+    // A run whose user loses the town itself before it runs is failed by the platform, saying
+    // why, not left queued; the audit names the job.
+    let (s, third) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &field,
+        Some(json!({
+        "name": "Town only", "valuation_date": "2025-10-01", "approach": "regression",
+        "terms": ["ln_living_sqft"], "min_sales_per_level": 4})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{third}");
+    revoke(&app, "field.assessor", "hartford").await;
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let tid = third["id"].as_str().unwrap();
+    let (_, third) = call(
+        &app,
+        Method::GET,
+        &format!("/model-runs/{tid}"),
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(third["status"], "failed", "{third}");
+    assert_eq!(
+        third["error"],
+        "field.assessor may no longer edit assessment data in Hartford; ask for it again"
+    );
+    let mut c = app.db.read().await.unwrap();
+    let actor: String = dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT actor FROM audit_events WHERE action = 'model_run.failed' AND entity_id = $1")
+        .bind(tid).fetch_one(c).await)
+    .unwrap();
+    assert_eq!(actor, "system:assessment.model_run");
+}
+
+/// Withdraws a user's grant in a town, as the council administrator.
+pub(crate) async fn revoke(app: &TestApp, username: &str, town: &str) {
+    let admin = app.demo_session("admin").await;
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let user = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == username)
+        .unwrap();
+    let detail = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/admin/users/{}", user["id"].as_str().unwrap()),
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    let grant = detail["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["town"] == town && g["revoked_at"].is_null())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("/api/v1/admin/grants/{grant}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
 
 /// The 2026 revaluation by the cost approach, adopted, listed and signed; the notices of the
