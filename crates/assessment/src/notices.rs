@@ -67,7 +67,7 @@ fn is_real_estate(item: &Item) -> bool {
     !item.parcel_id.is_empty() && CLASSES.contains(&item.property_class.as_str())
 }
 
-/// The notice's account and office checks; the error names the field.
+/// The office owners should call, checked; the error names the field.
 fn checked_office(input: &NoticesIn) -> Result<tb::Office> {
     let name = input.office_name.trim();
     if name.is_empty() {

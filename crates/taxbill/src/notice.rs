@@ -384,7 +384,10 @@ fn draw_assessment(n: &Notice, p: &mut Painter, top: f32) -> f32 {
             9.0,
             RIGHT,
             top,
-            &old.map_or_else(|| "new".to_owned(), |o| signed_dollars(new - o)),
+            &old.map_or_else(
+                || "new".to_owned(),
+                |o| signed_dollars(new - o, "no change"),
+            ),
         );
     };
     for label in labels {
@@ -420,9 +423,10 @@ fn draw_assessment(n: &Notice, p: &mut Painter, top: f32) -> f32 {
     top
 }
 
-fn signed_dollars(d: i64) -> String {
+/// A change in whole dollars with its sign, or `zero` when there is none.
+fn signed_dollars(d: i64, zero: &str) -> String {
     match d {
-        0 => "no change".to_owned(),
+        0 => zero.to_owned(),
         d if d > 0 => format!("+{}", format_dollars(d)),
         d => format!("-{}", format_dollars(-d)),
     }
@@ -513,7 +517,7 @@ fn draw_comparables(n: &Notice, p: &mut Painter, top: f32) -> f32 {
             8.5,
             COMP_ADJ_RIGHT,
             top,
-            &signed_dollars(c.adjustment_dollars).replace("no change", "none"),
+            &signed_dollars(c.adjustment_dollars, "none"),
         );
         p.text_right(
             Font::Regular,
