@@ -18,6 +18,7 @@ use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
 use time::{Date, Month};
 
+use crate::csv_table::Table;
 use crate::demo::valuation_date;
 use crate::imports::{self, ImportKind, ImportRecord};
 use crate::parcels::{self, change, json, new_id, require};
@@ -101,54 +102,18 @@ pub const PERMIT_COLUMNS: [(&str, bool); 6] = [
 /// names case-insensitive). Every error names the file, the row and the
 /// column; a permit number repeated in the file names both rows.
 pub fn read_permits(file_name: &str, bytes: &[u8]) -> Result<Vec<PermitRow>> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = csv
-        .headers()
-        .map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row 1"),
-                format!("not a CSV file: {e}"),
-            )
-        })?
-        .clone();
-    let mut at: [Option<usize>; 6] = [None; 6];
-    for (k, (name, required)) in PERMIT_COLUMNS.iter().enumerate() {
-        at[k] = headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        });
-        if *required && at[k].is_none() {
-            return Err(Error::invalid(
-                format!("{file_name}, row 1, column {name}"),
-                "the column is missing; a permit file needs permit_number, parcel_id, issued_on, description",
-            ));
-        }
-    }
+    let table = Table::open(file_name, bytes, &PERMIT_COLUMNS, "a permit file")?;
     let mut out = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for (i, record) in csv.records().enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row {row}"),
-                format!("not readable as CSV: {e}"),
-            )
-        })?;
-        let cell = |k: usize| at[k].and_then(|i| record.get(i)).unwrap_or("").trim();
-        let place = |k: usize| format!("{file_name}, row {row}, column {}", PERMIT_COLUMNS[k].0);
+    table.rows(|r| {
+        let row = r.number;
+        let cell = |k: usize| r.cell(k);
+        let place = |k: usize| r.place(k);
         let text = |k: usize, max: usize, required: bool| -> Result<String> {
-            let v = cell(k);
-            if required && v.is_empty() {
+            if required && cell(k).is_empty() {
                 return Err(Error::invalid(place(k), "is empty"));
             }
-            if v.chars().count() > max {
-                return Err(Error::invalid(
-                    place(k),
-                    format!("longer than {max} characters"),
-                ));
-            }
-            Ok(v.to_owned())
+            r.text(k, max)
         };
         let permit_number = text(0, 40, true)?;
         if let Some(first) = seen.insert(permit_number.clone(), row) {
@@ -190,7 +155,8 @@ pub fn read_permits(file_name: &str, bytes: &[u8]) -> Result<Vec<PermitRow>> {
             description,
             value_cents,
         });
-    }
+        Ok(())
+    })?;
     if out.is_empty() {
         return Err(Error::invalid(file_name, "the file has no permits"));
     }

@@ -11,6 +11,7 @@ pub mod appeals;
 pub mod attachments;
 pub mod bills;
 pub mod cost_schedule;
+mod csv_table;
 pub mod demo;
 pub mod field;
 pub mod grand_list;

@@ -22,6 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::Date;
 
+use crate::csv_table::Table;
 use crate::ratio::{self, Options, Study};
 
 /// The columns the importer needs, as OPM names them.
@@ -110,43 +111,13 @@ pub fn read(
     source: impl Read,
     mut each: impl FnMut(OpmSale) -> Result<()>,
 ) -> Result<u64> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(source);
-    let headers = csv
-        .headers()
-        .map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row 1"),
-                format!("not a CSV file: {e}"),
-            )
-        })?
-        .clone();
-    let mut at = [0usize; 10];
-    for (k, name) in COLUMNS.iter().enumerate() {
-        at[k] = headers
-            .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}') == *name)
-            .ok_or_else(|| {
-                Error::invalid(
-                    format!("{file_name}, row 1, column {name}"),
-                    format!(
-                        "the column is missing; OPM's sales file has the columns {}",
-                        COLUMNS.join(", ")
-                    ),
-                )
-            })?;
-    }
+    let columns: Vec<(&'static str, bool)> = COLUMNS.iter().map(|c| (*c, true)).collect();
+    let table = Table::open(file_name, source, &columns, "OPM's sales file")?;
     let mut seen: HashMap<(String, i64, String), u64> = HashMap::new();
-    let mut rows = 0u64;
-    for (i, record) in csv.records().enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row {row}"),
-                format!("not readable as CSV: {e}"),
-            )
-        })?;
-        let cell = |k: usize| record.get(at[k]).unwrap_or("").trim();
-        let place = |k: usize| format!("{file_name}, row {row}, column {}", COLUMNS[k]);
+    let rows = table.rows(|r| {
+        let row = r.number;
+        let cell = |k: usize| r.cell(k);
+        let place = |k: usize| r.place(k);
         let serial = cell(0).to_owned();
         if serial.is_empty() {
             return Err(Error::invalid(place(0), "the serial number is empty"));
@@ -182,9 +153,8 @@ pub fn read(
                 ),
             ));
         }
-        each(sale)?;
-        rows += 1;
-    }
+        each(sale)
+    })?;
     if rows == 0 {
         return Err(Error::invalid(file_name, "the file has no sales"));
     }

@@ -17,6 +17,7 @@ use munishare_platform::types::{Money, Permission, Service, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
 use serde::{Deserialize, Serialize};
 
+use crate::csv_table::Table;
 use crate::imports::{self, ImportKind, ImportRecord};
 
 /// Property classes of the grand list abstract.
@@ -294,60 +295,14 @@ pub const COLUMNS: [(&str, bool); 24] = [
 /// case-insensitive). Every error names the file, row and column; a parcel id
 /// repeated in the file names both rows.
 pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<ParcelRow>> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = csv
-        .headers()
-        .map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row 1"),
-                format!("not a CSV file: {e}"),
-            )
-        })?
-        .clone();
-    let mut at: [Option<usize>; 24] = [None; 24];
-    for (k, (name, required)) in COLUMNS.iter().enumerate() {
-        at[k] = headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        });
-        if *required && at[k].is_none() {
-            return Err(Error::invalid(
-                format!("{file_name}, row 1, column {name}"),
-                format!(
-                    "the column is missing; a parcel file needs {}",
-                    COLUMNS
-                        .iter()
-                        .filter(|c| c.1)
-                        .map(|c| c.0)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-    }
+    let table = Table::open(file_name, bytes, &COLUMNS, "a parcel file")?;
     let mut out = Vec::new();
     let mut seen: HashMap<String, u64> = HashMap::new();
-    for (i, record) in csv.records().enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row {row}"),
-                format!("not readable as CSV: {e}"),
-            )
-        })?;
-        let cell = |k: usize| at[k].and_then(|i| record.get(i)).unwrap_or("").trim();
-        let place = |k: usize| format!("{file_name}, row {row}, column {}", COLUMNS[k].0);
-        let text = |k: usize, max: usize| -> Result<String> {
-            let v = cell(k);
-            if v.chars().count() > max {
-                return Err(Error::invalid(
-                    place(k),
-                    format!("longer than {max} characters"),
-                ));
-            }
-            Ok(v.to_owned())
-        };
+    table.rows(|r| {
+        let row = r.number;
+        let cell = |k: usize| r.cell(k);
+        let place = |k: usize| r.place(k);
+        let text = |k: usize, max: usize| r.text(k, max);
         let whole = |k: usize, max: i64| -> Result<i64> {
             let v = cell(k).replace(',', "");
             if v.is_empty() {
@@ -475,16 +430,18 @@ pub fn read(file_name: &str, bytes: &[u8]) -> Result<Vec<ParcelRow>> {
                 format!("{} is not a plausible year built", data.year_built),
             ));
         }
-        let exemptions = match at[23] {
-            None => None,
-            Some(_) => Some(exemption_list(&place(23), cell(23))?),
+        let exemptions = if r.has(23) {
+            Some(exemption_list(&place(23), cell(23))?)
+        } else {
+            None
         };
         out.push(ParcelRow {
             row,
             data,
             exemptions,
         });
-    }
+        Ok(())
+    })?;
     if out.is_empty() {
         return Err(Error::invalid(file_name, "the file has no parcels"));
     }

@@ -21,6 +21,7 @@ use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
 use time::Date;
 
+use crate::csv_table::Table;
 use crate::imports::{self, ImportKind, ImportRecord, Stored};
 use crate::opm::{self, StudyOut};
 use crate::parcels::{self, Parcel, change, location_key, new_id, require};
@@ -113,50 +114,13 @@ pub fn read_csv(
     parcels: &HashMap<String, String>,
     today: Date,
 ) -> Result<Vec<SaleIn>> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = csv
-        .headers()
-        .map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row 1"),
-                format!("not a CSV file: {e}"),
-            )
-        })?
-        .clone();
-    let mut at: [Option<usize>; 8] = [None; 8];
-    for (k, (name, required)) in CSV_COLUMNS.iter().enumerate() {
-        at[k] = headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        });
-        if *required && at[k].is_none() {
-            return Err(Error::invalid(
-                format!("{file_name}, row 1, column {name}"),
-                "the column is missing; a sales file needs parcel_id, sale_date and price",
-            ));
-        }
-    }
+    let table = Table::open(file_name, bytes, &CSV_COLUMNS, "a sales file")?;
     let mut out = Vec::new();
-    for (i, record) in csv.records().enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row {row}"),
-                format!("not readable as CSV: {e}"),
-            )
-        })?;
-        let cell = |k: usize| at[k].and_then(|i| record.get(i)).unwrap_or("").trim();
-        let place = |k: usize| format!("{file_name}, row {row}, column {}", CSV_COLUMNS[k].0);
-        let text = |k: usize, max: usize| -> Result<String> {
-            if cell(k).chars().count() > max {
-                return Err(Error::invalid(
-                    place(k),
-                    format!("longer than {max} characters"),
-                ));
-            }
-            Ok(cell(k).to_owned())
-        };
+    table.rows(|r| {
+        let row = r.number;
+        let cell = |k: usize| r.cell(k);
+        let place = |k: usize| r.place(k);
+        let text = |k: usize, max: usize| r.text(k, max);
         let key = cell(0);
         let parcel_id = parcels.get(key).cloned().ok_or_else(|| {
             Error::invalid(
@@ -179,7 +143,8 @@ pub fn read_csv(
             reference: text(6, 60)?,
             non_use_code: text(7, 80)?,
         });
-    }
+        Ok(())
+    })?;
     if out.is_empty() {
         return Err(Error::invalid(file_name, "the file has no sales"));
     }
