@@ -26,6 +26,7 @@ pub mod personal_property;
 pub mod ratio;
 pub mod sales;
 pub mod stats;
+pub mod supplemental;
 pub mod valuation;
 
 #[cfg(test)]
