@@ -921,7 +921,11 @@ pub async fn correct_clerical(
     };
     if same {
         return Err(Error::invalid(
-            "land",
+            if current.parcel_id.is_empty() {
+                "assessment"
+            } else {
+                "land"
+            },
             "the corrected assessment is the same as the present one",
         ));
     }

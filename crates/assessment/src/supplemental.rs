@@ -65,8 +65,8 @@ pub struct SupplementalVehicle {
     pub replaces_vin: String,
 }
 
-/// A supplemental list.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+/// A supplemental list (the default, with an empty status: not taken yet).
+#[derive(Debug, Clone, Default, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct SupplementalList {
     /// The list year.
     pub list_year: i64,
@@ -221,7 +221,8 @@ pub async fn get(
         .ok_or(Error::NotFound { what: "supplemental list" })
 }
 
-async fn find(
+/// The supplemental list of a year, if taken.
+pub async fn find(
     scope: &ServiceScope,
     ex: &mut impl Executor,
     list_year: i64,
@@ -757,7 +758,7 @@ pub fn bill(
     }];
     if item.credit_cents > 0 {
         lines.push(tb::AssessmentLine {
-            label: format!("Credit, replaced {} (CGS 12-71b)", item.replaces_account),
+            label: format!("Credit, replaced {}", item.replaces_account),
             assessed_dollars: -(item.credit_cents / 100),
         });
     }

@@ -28,6 +28,7 @@ mod field;
 mod grand_list;
 mod parcel_record;
 mod roll;
+mod supplemental;
 mod valuation;
 
 pub use roll::Assessment;
@@ -35,24 +36,24 @@ pub use roll::Assessment;
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: valuation::api(field::api(declarations::api(appeals::api(
+        api: supplemental::api(valuation::api(field::api(declarations::api(appeals::api(
             grand_list::api(parcel_record::api(roll::api(
                 OpenApiRouter::new()
                     .routes(routes!(api_dashboard))
                     .routes(routes!(api_town))
                     .routes(routes!(api_import_opm_sales)),
             ))),
-        )))),
+        ))))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    valuation::pages(field::pages(declarations::pages(appeals::pages(
-        grand_list::pages(parcel_record::pages(roll::pages(
+    supplemental::pages(valuation::pages(field::pages(declarations::pages(
+        appeals::pages(grand_list::pages(parcel_record::pages(roll::pages(
             r.get("/assessment/ratio-studies", page_dashboard)
                 .upload("/assessment/ratio-studies", page_import),
-        ))),
+        )))),
     ))))
 }
 
