@@ -231,17 +231,20 @@ mod tests {
         // 14,000 × 32.46 ÷ 1,000 × 10 ÷ 12 = $378.70 exactly.
         let rate = MillRate::parse("32.46").ok();
         assert_eq!(
-            rate.map(|r| r.prorated_tax_cents_bounds(14_000, 10)),
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(14_000, 10)),
             Some((37_870, 37_870))
         );
         // 11 months: 454.44 × 11 ÷ 12 = $416.57 exactly.
         assert_eq!(
-            rate.map(|r| r.prorated_tax_cents_bounds(14_000, 11)),
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(14_000, 11)),
             Some((41_657, 41_657))
         );
         // $10,001 × 32.46 ÷ 1,000 × 7 ÷ 12 = 189.3689…: $189.36 or $189.37.
         assert_eq!(
-            rate.map(|r| r.prorated_tax_cents_bounds(10_001, 7)),
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(10_001, 7)),
             Some((18_936, 18_937))
         );
     }

@@ -32,6 +32,9 @@ both_dbs!(other_accounts_are_corrected_and_the_supplemental_list_is_prorated);
 
 const BASE: &str = "/api/v1/towns/hartford/assessment";
 
+/// Account, months, gross, replaces, credit, net, prorated assessment, tax.
+type ItemRow<'a> = (&'a str, i64, i64, &'a str, i64, i64, i64, i64);
+
 const SUPP: &str = "vin,plate,model_year,make,model,owner,mailing_address,retail_value,registered_on,replaces_vin
 2T1BURHE0JC000001,NEW1,2018,Toyota,Corolla,Cy Diaz,\"5 Main St, Hartford, CT 06103\",20000,2026-12-15,
 5YJ3E1EB0NF000002,EV1,2022,Tesla,Model Y,Bo Chen,\"3 Main St, Hartford, CT 06103\",\"40,000\",2027-07-03,5YJ3E1EA7KF317000
@@ -424,7 +427,7 @@ async fn other_accounts_are_corrected_and_the_supplemental_list_is_prorated(app:
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{t}");
-    let items: Vec<(&str, i64, i64, &str, i64, i64, i64, i64)> = out["items"]
+    let items: Vec<ItemRow> = out["items"]
         .as_array()
         .unwrap()
         .iter()
