@@ -648,15 +648,21 @@ pub async fn decide(
             d.assessment.as_deref(),
         )?;
         let (old, new) = (current.gross_cents, land + building);
+        // The field the assessment was given in.
+        let field = if current.parcel_id.is_empty() {
+            "assessment"
+        } else {
+            "land"
+        };
         if decision == "reduced" && new >= old {
             return Err(Error::invalid(
-                "land",
+                field,
                 format!("a reduction must lower the assessment below ${}", old / 100),
             ));
         }
         if decision == "increased" && new <= old {
             return Err(Error::invalid(
-                "land",
+                field,
                 format!("an increase must raise the assessment above ${}", old / 100),
             ));
         }

@@ -209,6 +209,15 @@ async fn other_accounts_are_corrected_and_the_supplemental_list_is_prorated(app:
         (Some(43_169), Some(42_198)),
         "{t}"
     );
+    // A petition on personal property: filed now, heard in March, decided in April (below).
+    let (s, a, t) = call(&app, Method::POST, "appeals", &assessor,
+        Some(json!({"list_year": 2026, "account": "PP-00001", "appellant": "Main Street LLC", "filed_on": "2026-11-26",
+            "grounds": "The machinery is worth less than declared"}))).await;
+    assert_eq!(s, StatusCode::CREATED, "{t}");
+    let appeal = a["id"].as_str().unwrap().to_owned();
+    let (s, _, t) = call(&app, Method::PUT, &format!("appeals/{appeal}/hearing"), &assessor,
+        Some(json!({"hearing_at": "2027-03-10T18:00", "hearing_place": "Town Hall, Room 1", "version": 1}))).await;
+    assert_eq!(s, StatusCode::OK, "{t}");
     // The rate book and the bills carry them.
     let (_, bills, _) = call(&app, Method::GET, "grand-lists/2026/bills", &assessor, None).await;
     let bill = |a: &str| {
@@ -364,6 +373,42 @@ async fn other_accounts_are_corrected_and_the_supplemental_list_is_prorated(app:
     app.advance(time::Duration::days(262));
     let assessor = app.demo_session("assessor.hartford").await;
     let admin = app.demo_session("townadmin.hartford").await;
+    // The board reduces PP-00001 from $40,000 to $38,000: 38,000 × 37.54 ÷ 1,000 = $1,426.52.
+    let decision = |assessment: &str| {
+        json!({"decision": "reduced", "decided_on": "2027-04-01", "note": "Machinery valued at its age-life depreciation",
+            "assessment": assessment, "version": 2})
+    };
+    let (s, e, t) = call(
+        &app,
+        Method::POST,
+        &format!("appeals/{appeal}/decision"),
+        &assessor,
+        Some(decision("45,000")),
+    )
+    .await;
+    assert_eq!(
+        (s, e["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("assessment")),
+        "{t}"
+    );
+    let (s, a, t) = call(
+        &app,
+        Method::POST,
+        &format!("appeals/{appeal}/decision"),
+        &assessor,
+        Some(decision("38,000")),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        (
+            a["certificate_number"].as_str(),
+            a["certificate"]["before_tax_cents"].as_i64(),
+            a["certificate"]["tax_cents"].as_i64()
+        ),
+        (Some("CC-2026-0004"), Some(150_160), Some(142_652)),
+        "{t}"
+    );
     for (bad, place) in [
         (
             SUPP.replace("2026-12-15", "2026-10-01"),
