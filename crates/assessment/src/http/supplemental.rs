@@ -285,7 +285,7 @@ async fn page_take_supplemental(
         let t = supplemental::totals(&supplemental::items(&scope, &mut tx, y, None).await?);
         tx.commit().await?;
         Ok(format!(
-            "The {y} supplemental list is taken: {} accounts, {} tax.",
+            "The {y} supplemental list is taken: accounts {}, tax {}.",
             t.accounts,
             dollars(&t.tax_cents)
         ))

@@ -381,7 +381,7 @@ async fn an_assessor_enters_declarations_and_vehicles(app: TestApp) {
     click_and_wait(&wd, By::Css("#sup-take button[type=submit]")).await;
     assert_eq!(
         flash_text(&wd).await,
-        "The 2026 supplemental list is taken: 1 accounts, $416.57 tax."
+        "The 2026 supplemental list is taken: accounts 1, tax $416.57."
     );
     click_and_wait(&wd, By::Css("#sup-sign button[type=submit]")).await;
     assert_eq!(
