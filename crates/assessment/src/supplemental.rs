@@ -22,13 +22,17 @@
 
 use std::collections::HashMap;
 
-use munishare_platform::access::ServiceScope;
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::blob::{BlobKey, BlobStore};
+use munishare_platform::db::{Db, Executor, Tx};
+use munishare_platform::jobs::{self, JobContext, Registry};
 use munishare_platform::tenancy::EntityKind;
-use munishare_platform::types::{Money, Permission, Timestamp, format_date, parse_date};
-use munishare_platform::{Error, Result, audit, dispatch, execute};
+use munishare_platform::types::{
+    Money, Permission, Service, Timestamp, UserId, format_date, parse_date,
+};
+use munishare_platform::{Error, Result, audit, dispatch, execute, identity};
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use time::{Date, Month, Weekday};
 
 use crate::grand_list::{self, Due, GrandList, LevyIn};
@@ -84,6 +88,16 @@ pub struct SupplementalList {
     pub mv_mill_rate: String,
     /// The ledger entry of the posted supplemental levy (empty until posted).
     pub levy_entry_id: String,
+    /// The bulk bill run: empty (none yet), `queued`, `running`, `done` or `failed`.
+    pub bills_status: String,
+    /// Why the last run failed.
+    pub bills_error: String,
+    /// Where the last run's PDF is kept.
+    pub bills_blob_key: String,
+    /// Bills in it.
+    pub bills_count: i64,
+    /// When it was made.
+    pub bills_made_at: String,
 }
 
 /// One account of a supplemental list.
@@ -201,8 +215,8 @@ pub fn due(list_year: i64, tax_cents: i64) -> Result<Due> {
     })
 }
 
-const LIST_COLUMNS: &str =
-    "list_year, status, taken_at, taken_by, signed_at, signed_by, mv_mill_rate, levy_entry_id";
+const LIST_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, mv_mill_rate, levy_entry_id, \
+    bills_status, bills_error, bills_blob_key, bills_count, bills_made_at";
 
 const ITEM_COLUMNS: &str = "account, vin, plate, description, owner, mailing_address, registered_on, months, gross_cents, \
     replaces_account, credit_cents, net_cents, tax_cents";
@@ -507,7 +521,8 @@ pub async fn take(
         None => {
             execute!(tx, c => sqlx::query(
                 "INSERT INTO assessment_supplemental_lists (municipality_id, list_year, status, taken_at, taken_by, signed_at, signed_by, \
-                 mv_mill_rate, levy_entry_id) VALUES ($1, $2, 'draft', $3, $4, '', '', $5, '')")
+                 mv_mill_rate, levy_entry_id, bills_status, bills_error, bills_blob_key, bills_count, bills_made_at) \
+                 VALUES ($1, $2, 'draft', $3, $4, '', '', $5, '', '', '', '', 0, '')")
                 .bind(m).bind(list_year).bind(&stamp).bind(&actor).bind(rate.to_string()).execute(c).await)?;
         }
     }
@@ -808,6 +823,188 @@ pub async fn bill_pdf(
     let b = bill(&scope.town().name, &gl, &s, &item)?;
     munishare_taxbill::render(&b)
         .map_err(|e| Error::invalid(format!("bill {account}: {}", e.field()), e.to_string()))
+}
+
+/// The job kind of a supplemental list's bulk bill run.
+pub const BILLS_JOB: &str = "assessment.supplemental_bills";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BillsJob {
+    town: String,
+    list_year: i64,
+    user: String,
+}
+
+async fn set_bills_status(
+    db: &Db,
+    scope: &ServiceScope,
+    list_year: i64,
+    status: &str,
+    error: &str,
+) -> Result<()> {
+    let mut tx = db.begin().await?;
+    execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_supplemental_lists SET bills_status = $1, bills_error = $2 WHERE municipality_id = $3 AND list_year = $4")
+        .bind(status).bind(error).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    tx.commit().await
+}
+
+/// Queues the bulk bill run of a signed supplemental list (Edit permission):
+/// every bill with a tax in one PDF, kept in the town's part of the blob store.
+pub async fn enqueue_bills(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    list_year: i64,
+) -> Result<SupplementalList> {
+    require(scope, Permission::Edit)?;
+    let s = get(scope, tx, list_year).await?;
+    if s.status != "signed" {
+        return Err(Error::conflict(
+            "list_year",
+            format!("sign the {list_year} supplemental list before printing its bills"),
+        ));
+    }
+    if matches!(s.bills_status.as_str(), "queued" | "running") {
+        return Err(Error::conflict(
+            "list_year",
+            format!(
+                "a supplemental bill run for {list_year} is already {}",
+                s.bills_status
+            ),
+        ));
+    }
+    let job = BillsJob {
+        town: scope.town().slug.to_string(),
+        list_year,
+        user: scope.user_id().as_str().to_owned(),
+    };
+    jobs::enqueue(
+        tx,
+        now,
+        BILLS_JOB,
+        Some(scope.municipality_id()),
+        &serde_json::to_value(&job).map_err(|e| Error::Internal(e.to_string()))?,
+        1,
+    )
+    .await?;
+    execute!(tx, c => sqlx::query(
+        "UPDATE assessment_supplemental_lists SET bills_status = 'queued', bills_error = '' WHERE municipality_id = $1 AND list_year = $2")
+        .bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    get(scope, tx, list_year).await
+}
+
+/// Renders every supplemental bill with a tax into one PDF and keeps it.
+async fn run_bills(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Result<i64> {
+    let now = Timestamp::new(ctx.clock.now());
+    let (gl, s, items) = {
+        let mut c = ctx.db.read().await?;
+        (
+            grand_list::get(scope, &mut c, list_year).await?,
+            get(scope, &mut c, list_year).await?,
+            items(scope, &mut c, list_year, None).await?,
+        )
+    };
+    let bills = items
+        .iter()
+        .filter(|i| i.tax_cents > 0)
+        .map(|i| bill(&scope.town().name, &gl, &s, i))
+        .collect::<Result<Vec<_>>>()?;
+    if bills.is_empty() {
+        return Err(Error::invalid(
+            "list_year",
+            "no account on the supplemental list owes any tax",
+        ));
+    }
+    let pdf = munishare_taxbill::render_many(&bills).map_err(|e| {
+        let which = e
+            .bill_index()
+            .and_then(|i| bills.get(i))
+            .map_or(String::new(), |b| format!("bill {}: ", b.account_id));
+        Error::invalid(format!("{which}{}", e.field()), e.to_string())
+    })?;
+    let key = BlobKey::in_scope(
+        scope,
+        &format!(
+            "bills/supplemental-{list_year}-{}.pdf",
+            now.to_db().replace(':', "")
+        ),
+    )?;
+    ctx.blobs.put(&key, bytes::Bytes::from(pdf)).await?;
+    let count = bills.len() as i64;
+    let mut tx = ctx.db.begin().await?;
+    execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_supplemental_lists SET bills_status = 'done', bills_error = '', bills_blob_key = $1, bills_count = $2, \
+         bills_made_at = $3 WHERE municipality_id = $4 AND list_year = $5")
+        .bind(key.as_str()).bind(count).bind(now.to_db()).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
+    audit::record(
+        &mut tx,
+        now,
+        scope.actor(),
+        change(
+            scope,
+            "supplemental.bills",
+            "supplemental_list",
+            &list_year.to_string(),
+            None,
+            Some(serde_json::json!({"bills": count, "mv_mill_rate": s.mv_mill_rate, "file": key.as_str()})),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(count)
+}
+
+/// The last supplemental bulk run's PDF.
+pub async fn stored_bills(
+    scope: &ServiceScope,
+    blobs: &BlobStore,
+    s: &SupplementalList,
+) -> Result<bytes::Bytes> {
+    require(scope, Permission::View)?;
+    let prefix = BlobKey::prefix(scope);
+    let name = s
+        .bills_blob_key
+        .strip_prefix(&format!("{prefix}/"))
+        .filter(|n| !n.is_empty())
+        .ok_or(Error::NotFound { what: "bill run" })?;
+    blobs.get(&BlobKey::in_scope(scope, name)?).await
+}
+
+/// Registers the supplemental bulk bill run with the job queue.
+pub fn register_jobs(registry: &mut Registry) {
+    registry.register(
+        BILLS_JOB,
+        |ctx: JobContext, payload: serde_json::Value| async move {
+            let job: BillsJob = serde_json::from_value(payload)
+                .map_err(|e| Error::Internal(format!("bad supplemental bill job: {e}")))?;
+            let now = Timestamp::new(ctx.clock.now());
+            let mut c = ctx.db.read().await?;
+            let user = identity::user_by_id(&mut c, &job.user.parse::<UserId>()?)
+                .await?
+                .ok_or(Error::NotFound { what: "user" })?;
+            drop(c);
+            // The job acts with the rights its user has now, not when it was queued.
+            let scope = access::authorize_service(
+                &ctx.db,
+                &identity::principal_for_user(&user),
+                now.datetime().date(),
+                &job.town,
+                Service::Assessment,
+                Permission::Edit,
+            )
+            .await?;
+            set_bills_status(&ctx.db, &scope, job.list_year, "running", "").await?;
+            match run_bills(&ctx, &scope, job.list_year).await {
+                Ok(count) => Ok(serde_json::json!({"bills": count})),
+                Err(e) => {
+                    set_bills_status(&ctx.db, &scope, job.list_year, "failed", &e.to_string())
+                        .await?;
+                    Err(e)
+                }
+            }
+        },
+    );
 }
 
 #[cfg(test)]

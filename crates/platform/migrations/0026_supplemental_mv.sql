@@ -8,7 +8,8 @@
 -- into `assessment_supplemental_vehicles` (replaced as a whole while the
 -- supplemental list is a draft); taking the list computes each account's
 -- months, credit for a replaced vehicle and tax at the motor-vehicle rate
--- into `assessment_supplemental_items`; the assessor signs it, and its levy
+-- into `assessment_supplemental_items`; the assessor signs it, its bills are
+-- printed one by one or all at once through the job queue, and its levy
 -- posts through the ledger once.
 
 CREATE TABLE assessment_supplemental_vehicles (
@@ -44,6 +45,12 @@ CREATE TABLE assessment_supplemental_lists (
     -- The motor-vehicle mill rate of the list year when taken (exact text).
     mv_mill_rate     TEXT NOT NULL,
     levy_entry_id    TEXT NOT NULL,
+    -- The bulk bill run: empty, `queued`, `running`, `done` or `failed`.
+    bills_status     TEXT NOT NULL,
+    bills_error      TEXT NOT NULL,
+    bills_blob_key   TEXT NOT NULL,
+    bills_count      BIGINT NOT NULL,
+    bills_made_at    TEXT NOT NULL,
     PRIMARY KEY (municipality_id, list_year)
 );
 

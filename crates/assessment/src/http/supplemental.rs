@@ -39,6 +39,10 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_sign_supplemental))
         .routes(routes!(api_supplemental_levy))
         .routes(routes!(api_supplemental_bill))
+        .routes(routes!(
+            api_run_supplemental_bills,
+            api_supplemental_bill_run
+        ))
 }
 
 pub(super) fn pages(r: PageRoutes) -> PageRoutes {
@@ -61,6 +65,14 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
     .get(
         "/t/{town}/assessment/grand-list/{list_year}/supplemental-list/bills/{account}",
         page_supplemental_bill,
+    )
+    .post(
+        "/t/{town}/assessment/grand-list/{list_year}/supplemental-list/bill-run",
+        page_run_supplemental_bills,
+    )
+    .get(
+        "/t/{town}/assessment/grand-list/{list_year}/supplemental-list/bill-run",
+        page_supplemental_bill_run,
     )
 }
 
@@ -229,6 +241,46 @@ async fn api_supplemental_bill(
     Ok(pdf(&format!("supplemental-bill-{account}.pdf"), bytes))
 }
 
+/// Queues the bulk run of a signed supplemental list's bills (one PDF, through the job queue).
+#[utoipa::path(post, path = "/api/v1/towns/{town}/assessment/grand-lists/{list_year}/supplemental-list/bill-run", tag = "assessment",
+    params(("town" = String, Path, description = TOWN), ("list_year" = i64, Path, description = "The list year")),
+    responses((status = 202, body = SupplementalList), (status = 403, body = munishare_web::error::Problem), (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_run_supplemental_bills(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let mut tx = st.db.begin().await?;
+    let s = supplemental::enqueue_bills(&scope, &mut tx, st.now(), year(&list_year)?).await?;
+    tx.commit().await?;
+    st.jobs.wake();
+    Ok((StatusCode::ACCEPTED, axum::Json(s)).into_response())
+}
+
+/// The last supplemental bulk bill run's PDF.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/assessment/grand-lists/{list_year}/supplemental-list/bill-run", tag = "assessment",
+    params(("town" = String, Path, description = TOWN), ("list_year" = i64, Path, description = "The list year")),
+    responses((status = 200, content_type = "application/pdf", body = Vec<u8>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_supplemental_bill_run(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    Ok(bill_run(&st, &scope, &list_year).await?)
+}
+
+async fn bill_run(st: &AppState, scope: &ServiceScope, list_year: &str) -> Result<Response> {
+    let list_year = year(list_year)?;
+    let mut c = st.db.read().await?;
+    let s = supplemental::get(scope, &mut c, list_year).await?;
+    drop(c);
+    let bytes = supplemental::stored_bills(scope, &st.blobs, &s).await?;
+    Ok(pdf(
+        &format!("supplemental-bills-{}-{list_year}.pdf", scope.town().slug),
+        bytes.to_vec(),
+    ))
+}
+
 // ---------------------------------------------------------------- pages
 
 fn back(scope: &ServiceScope, list_year: &str) -> String {
@@ -343,4 +395,31 @@ async fn page_supplemental_bill(
     let mut c = st.db.read().await?;
     let bytes = supplemental::bill_pdf(&scope, &mut c, year(&list_year)?, &account).await?;
     Ok(pdf(&format!("supplemental-bill-{account}.pdf"), bytes))
+}
+
+async fn page_run_supplemental_bills(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+) -> PageResult {
+    let r = async {
+        let mut tx = st.db.begin().await?;
+        let s = supplemental::enqueue_bills(&scope, &mut tx, st.now(), year(&list_year)?).await?;
+        tx.commit().await?;
+        st.jobs.wake();
+        Ok(format!(
+            "The {} supplemental bill run is queued.",
+            s.list_year
+        ))
+    }
+    .await;
+    after_form(&st, &back(&scope, &list_year), r)
+}
+
+async fn page_supplemental_bill_run(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Assessment>,
+    Path((_town, list_year)): Path<(String, String)>,
+) -> PageResult {
+    Ok(bill_run(&st, &scope, &list_year).await?)
 }

@@ -578,6 +578,43 @@ async fn other_accounts_are_corrected_and_the_supplemental_list_is_prorated(app:
     for needle in ["6,300", "21,700", "$51.12", "MV-7KF317000"] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
     }
+    // All the bills at once, through the job queue.
+    let run = "grand-lists/2026/supplemental-list/bill-run";
+    let (s, _, _) = call(&app, Method::GET, run, &assessor, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, l, t) = call(&app, Method::POST, run, &assessor, None).await;
+    assert_eq!(
+        (s, l["bills_status"].as_str()),
+        (StatusCode::ACCEPTED, Some("queued")),
+        "{t}"
+    );
+    let (s, _, t) = call(&app, Method::POST, run, &assessor, None).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{t}");
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let (_, out, _) = call(
+        &app,
+        Method::GET,
+        "grand-lists/2026/supplemental-list",
+        &assessor,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (
+            out["list"]["bills_status"].as_str(),
+            out["list"]["bills_count"].as_i64()
+        ),
+        (Some("done"), Some(2)),
+        "{out}"
+    );
+    let r = app
+        .api(Method::GET, &format!("{BASE}/{run}"), &assessor, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let text = pdf_text(&r.body);
+    for needle in ["$378.70", "$51.12", "26-S-0NF000002"] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
     let (s, _, _) = call(
         &app,
         Method::GET,
