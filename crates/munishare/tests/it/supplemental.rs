@@ -561,6 +561,7 @@ async fn other_accounts_are_corrected_and_the_supplemental_list_is_prorated(app:
         "14,000",
         "$378.70",
         "10 of 12 months",
+        "10/12 = tax $378.70",
         "26-S-0JC000001",
     ] {
         assert!(text.contains(needle), "{needle} not in\n{text}");
