@@ -422,14 +422,33 @@ pub async fn import(
         before,
     )
     .await?;
-    for v in &vehicles {
-        execute!(tx, c => sqlx::query(
-            "INSERT INTO assessment_supplemental_vehicles (municipality_id, list_year, vin, plate, model_year, make, model, owner, \
-             mailing_address, retail_cents, assessed_cents, registered_on, replaces_vin, import_id) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
-            .bind(m).bind(list_year).bind(&v.vin).bind(&v.plate).bind(v.model_year).bind(&v.make).bind(&v.model)
-            .bind(&v.owner).bind(&v.mailing_address).bind(v.retail_cents).bind(v.assessed_cents).bind(&v.registered_on)
-            .bind(&v.replaces_vin).bind(&rec.id).execute(c).await)?;
+    // Many rows a statement, as the October file's import does.
+    const COLS: usize = 11;
+    for chunk in vehicles.chunks(400) {
+        let n = chunk.len() * COLS;
+        let mut sql = String::from(
+            "INSERT INTO assessment_supplemental_vehicles (municipality_id, list_year, import_id, vin, plate, model_year, make, \
+             model, owner, mailing_address, retail_cents, assessed_cents, registered_on, replaces_vin) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!("(${},${},${}", n + 1, n + 2, n + 3));
+            for k in 1..=COLS {
+                sql.push_str(&format!(",${}", i * COLS + k));
+            }
+            sql.push(')');
+        }
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for v in chunk {
+                q = q.bind(&v.vin).bind(&v.plate).bind(v.model_year).bind(&v.make).bind(&v.model).bind(&v.owner)
+                    .bind(&v.mailing_address).bind(v.retail_cents).bind(v.assessed_cents).bind(&v.registered_on)
+                    .bind(&v.replaces_vin);
+            }
+            q.bind(m).bind(list_year).bind(&rec.id).execute(c).await
+        })?;
     }
     Ok(rec)
 }
