@@ -547,6 +547,10 @@ pub struct DecisionIn {
     /// The assessed buildings the board set, whole dollars.
     #[serde(default)]
     pub building: Option<String>,
+    /// The whole assessment the board set on a personal property or motor
+    /// vehicle account (no land or buildings), whole dollars.
+    #[serde(default)]
+    pub assessment: Option<String>,
     /// The petition's version as read.
     pub version: i64,
 }
@@ -636,19 +640,29 @@ pub async fn decide(
     after.notice_mailed_on = format_date(mailed);
     after.decision_note = note.to_owned();
     if decision != "no_change" {
-        let land = whole_dollars("land", d.land.as_deref())?;
-        let building = whole_dollars("building", d.building.as_deref())?;
         let current = effective_item(scope, tx, a.list_year, &a.account).await?;
-        let (old, new) = (current.land_cents + current.building_cents, land + building);
+        let (land, building) = corrected_parts(
+            &current,
+            d.land.as_deref(),
+            d.building.as_deref(),
+            d.assessment.as_deref(),
+        )?;
+        let (old, new) = (current.gross_cents, land + building);
+        // The field the assessment was given in.
+        let field = if current.parcel_id.is_empty() {
+            "assessment"
+        } else {
+            "land"
+        };
         if decision == "reduced" && new >= old {
             return Err(Error::invalid(
-                "land",
+                field,
                 format!("a reduction must lower the assessment below ${}", old / 100),
             ));
         }
         if decision == "increased" && new <= old {
             return Err(Error::invalid(
-                "land",
+                field,
                 format!("an increase must raise the assessment above ${}", old / 100),
             ));
         }
@@ -688,6 +702,60 @@ pub async fn effective_item(
         .ok_or(Error::NotFound { what: "account" })
 }
 
+/// The land and buildings a certificate sets on an account. Real estate
+/// gives both. Personal property and motor vehicles have neither: their
+/// certificate sets the whole assessment (`assessment`, or else land and
+/// buildings added up), kept as buildings with no land, so that the rate
+/// book's gross (land + buildings) is that assessment.
+fn given(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn corrected_parts(
+    item: &Item,
+    land: Option<&str>,
+    building: Option<&str>,
+    assessment: Option<&str>,
+) -> Result<(i64, i64)> {
+    if !item.parcel_id.is_empty() {
+        if given(assessment).is_some() {
+            return Err(Error::invalid(
+                "assessment",
+                format!(
+                    "{} is real estate: its certificate sets assessed land and buildings",
+                    item.account
+                ),
+            ));
+        }
+        return Ok((
+            whole_dollars("land", land)?,
+            whole_dollars("building", building)?,
+        ));
+    }
+    if let Some(a) = given(assessment) {
+        return Ok((0, whole_dollars("assessment", Some(a))?));
+    }
+    if given(land).is_none() && given(building).is_none() {
+        return Err(Error::invalid(
+            "assessment",
+            format!(
+                "{} is {}: give its corrected assessment",
+                item.account,
+                if item.property_class == "motor_vehicle" {
+                    "a motor vehicle"
+                } else {
+                    "personal property"
+                }
+            ),
+        ));
+    }
+    let part = |field: &str, s: Option<&str>| match given(s) {
+        Some(v) => whole_dollars(field, Some(v)),
+        None => Ok(0),
+    };
+    Ok((0, part("land", land)? + part("building", building)?))
+}
+
 /// The programs' exemption amounts of an item, before capping at its gross.
 fn programs_cents(item: &Item) -> i64 {
     item.exemptions
@@ -721,21 +789,21 @@ async fn issue(
         ));
     }
     let before = effective_item(scope, tx, list_year, account).await?;
-    if before.parcel_id.is_empty() {
-        return Err(Error::invalid(
-            "account",
-            format!(
-                "{account} is not real estate: a certificate here sets land and buildings; personal property and motor vehicle accounts are not corrected by certificate yet"
-            ),
-        ));
-    }
     let gross = land + building;
     let exemptions = programs_cents(&before).min(gross);
     let net = gross - exemptions;
+    // A vehicle's tax is at the motor-vehicle rate (CGS 12-71e).
     let rate = if gl.mill_rate.is_empty() {
         None
     } else {
-        Some(grand_list::mills(&gl)?)
+        Some(grand_list::rates(&gl)?.of(&before.property_class))
+    };
+    // Personal property and vehicles have no land: their whole assessment
+    // before is kept as buildings, as the certificate's after is.
+    let (before_land, before_building) = if before.parcel_id.is_empty() {
+        (0, before.gross_cents)
+    } else {
+        (before.land_cents, before.building_cents)
     };
     let tax = |n: i64| rate.map_or(0, |r| grand_list::tax_cents(n, r));
     let m = scope.municipality_id();
@@ -750,8 +818,8 @@ async fn issue(
         reason: reason.to_owned(),
         statute: statute.to_owned(),
         appeal_id: appeal_id.to_owned(),
-        before_land_cents: before.land_cents,
-        before_building_cents: before.building_cents,
+        before_land_cents: before_land,
+        before_building_cents: before_building,
         before_net_cents: before.net_cents,
         land_cents: land,
         building_cents: building,
@@ -782,7 +850,7 @@ async fn issue(
             "correction.issue",
             "correction",
             &format!("{list_year}/{number}"),
-            Some(serde_json::json!({"account": account, "land_cents": before.land_cents, "building_cents": before.building_cents, "net_cents": before.net_cents})),
+            Some(serde_json::json!({"account": account, "land_cents": before.land_cents, "building_cents": before.building_cents, "gross_cents": before.gross_cents, "net_cents": before.net_cents})),
             Some(json(&cert)?),
         ),
     )
@@ -795,10 +863,17 @@ async fn issue(
 pub struct ClericalIn {
     /// The account.
     pub account: String,
-    /// The corrected assessed land, whole dollars.
+    /// The corrected assessed land, whole dollars (real estate).
+    #[serde(default)]
     pub land: String,
-    /// The corrected assessed buildings, whole dollars.
+    /// The corrected assessed buildings, whole dollars (real estate).
+    #[serde(default)]
     pub building: String,
+    /// The corrected whole assessment of a personal property or motor
+    /// vehicle account, whole dollars (e.g. a vehicle sold or moved out of
+    /// state before October 1, CGS 12-71c, 12-57).
+    #[serde(default)]
+    pub assessment: Option<String>,
     /// What the error was (at least 10 characters).
     pub reason: String,
 }
@@ -820,8 +895,6 @@ pub async fn correct_clerical(
             "describe the clerical error (at least 10 characters)",
         ));
     }
-    let land = whole_dollars("land", Some(&c.land))?;
-    let building = whole_dollars("building", Some(&c.building))?;
     let limit = day(list_year + 4, Month::July, 1)?;
     if now.datetime().date() > limit {
         return Err(Error::invalid(
@@ -841,9 +914,24 @@ pub async fn correct_clerical(
                 format!("no account '{account}' on the {list_year} grand list"),
             )
         })?;
-    if current.land_cents == land && current.building_cents == building {
+    let (land, building) = corrected_parts(
+        &current,
+        Some(&c.land),
+        Some(&c.building),
+        c.assessment.as_deref(),
+    )?;
+    let same = if current.parcel_id.is_empty() {
+        current.gross_cents == land + building
+    } else {
+        current.land_cents == land && current.building_cents == building
+    };
+    if same {
         return Err(Error::invalid(
-            "land",
+            if current.parcel_id.is_empty() {
+                "assessment"
+            } else {
+                "land"
+            },
             "the corrected assessment is the same as the present one",
         ));
     }

@@ -1178,6 +1178,7 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
         mill_rate: tb::MillRate::parse(&rate.to_string()).map_err(bad)?,
         gross_tax_cents: tax,
         installments,
+        months_taxed: None,
         interest_note: tb::CT_INTEREST_NOTE.to_owned(),
         notes: if item.certificate.is_empty() {
             Vec::new()

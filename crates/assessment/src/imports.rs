@@ -27,6 +27,8 @@ pub enum ImportKind {
     Permits,
     /// The DMV's motor vehicles of a grand list.
     MotorVehicles,
+    /// The DMV's vehicles registered after October 1 (the supplemental list, CGS 12-71b).
+    SupplementalMotorVehicles,
 }
 
 impl ImportKind {
@@ -38,6 +40,7 @@ impl ImportKind {
             ImportKind::SalesCsv => "sales-csv",
             ImportKind::Permits => "permits",
             ImportKind::MotorVehicles => "motor-vehicles",
+            ImportKind::SupplementalMotorVehicles => "supplemental-motor-vehicles",
         }
     }
 }

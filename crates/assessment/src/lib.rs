@@ -29,6 +29,7 @@ pub mod ratio;
 pub mod revaluation;
 pub mod sales;
 pub mod stats;
+pub mod supplemental;
 pub mod valuation;
 
 #[cfg(test)]

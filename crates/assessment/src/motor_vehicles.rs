@@ -84,7 +84,7 @@ const COLUMNS: [&str; 8] = [
 ];
 
 /// A VIN since model year 1981 is 17 letters and digits without I, O or Q.
-fn valid_vin(vin: &str, model_year: i64) -> bool {
+pub(crate) fn valid_vin(vin: &str, model_year: i64) -> bool {
     let allowed =
         |c: char| c.is_ascii_digit() || (c.is_ascii_uppercase() && !matches!(c, 'I' | 'O' | 'Q'));
     if model_year >= 1981 {
@@ -96,6 +96,33 @@ fn valid_vin(vin: &str, model_year: i64) -> bool {
 
 /// Reads a DMV file; every error names the file, row and column.
 pub fn read(file_name: &str, bytes: &[u8], list_year: i64) -> Result<Vec<Vehicle>> {
+    Ok(read_rows(file_name, bytes, list_year, list_year + 1, &[])?
+        .into_iter()
+        .map(|r| r.vehicle)
+        .collect())
+}
+
+/// One vehicle of a DMV file with its row and the cells of the further
+/// columns asked for (empty when an optional column is absent).
+#[derive(Debug, Clone)]
+pub(crate) struct Row {
+    /// The file's row (the header is row 1).
+    pub row: u64,
+    /// The vehicle.
+    pub vehicle: Vehicle,
+    /// The further columns' cells, trimmed, in the order asked.
+    pub extra: Vec<String>,
+}
+
+/// Reads a DMV file with further columns (`(name, required)`) after the
+/// October file's eight; model years run to `max_model_year`.
+pub(crate) fn read_rows(
+    file_name: &str,
+    bytes: &[u8],
+    list_year: i64,
+    max_model_year: i64,
+    extra: &[(&str, bool)],
+) -> Result<Vec<Row>> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers = csv
         .headers()
@@ -106,24 +133,43 @@ pub fn read(file_name: &str, bytes: &[u8], list_year: i64) -> Result<Vec<Vehicle
             )
         })?
         .clone();
+    let position = |name: &str| {
+        headers.iter().position(|h| {
+            h.trim()
+                .trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case(name)
+        })
+    };
+    let needed: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .chain(extra.iter().filter(|e| e.1).map(|e| e.0))
+        .collect();
     let mut at = [0usize; 8];
     for (k, name) in COLUMNS.iter().enumerate() {
-        at[k] = headers
-            .iter()
-            .position(|h| {
-                h.trim()
-                    .trim_start_matches('\u{feff}')
-                    .eq_ignore_ascii_case(name)
-            })
-            .ok_or_else(|| {
-                Error::invalid(
-                    format!("{file_name}, row 1, column {name}"),
-                    format!(
-                        "the column is missing; a motor-vehicle file needs {}",
-                        COLUMNS.join(", ")
-                    ),
-                )
-            })?;
+        at[k] = position(name).ok_or_else(|| {
+            Error::invalid(
+                format!("{file_name}, row 1, column {name}"),
+                format!(
+                    "the column is missing; a motor-vehicle file needs {}",
+                    needed.join(", ")
+                ),
+            )
+        })?;
+    }
+    let mut extra_at = Vec::with_capacity(extra.len());
+    for (name, required) in extra {
+        let p = position(name);
+        if p.is_none() && *required {
+            return Err(Error::invalid(
+                format!("{file_name}, row 1, column {name}"),
+                format!(
+                    "the column is missing; a motor-vehicle file needs {}",
+                    needed.join(", ")
+                ),
+            ));
+        }
+        extra_at.push(p);
     }
     let mut out = Vec::new();
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
@@ -153,14 +199,13 @@ pub fn read(file_name: &str, bytes: &[u8], list_year: i64) -> Result<Vec<Vehicle
         let model_year = cell(2)
             .parse::<i64>()
             .ok()
-            .filter(|y| (1900..=list_year + 1).contains(y))
+            .filter(|y| (1900..=max_model_year).contains(y))
             .ok_or_else(|| {
                 Error::invalid(
                     place(2),
                     format!(
-                        "'{}' is not a model year from 1900 to {}",
+                        "'{}' is not a model year from 1900 to {max_model_year}",
                         cell(2),
-                        list_year + 1
                     ),
                 )
             })?;
@@ -195,7 +240,7 @@ pub fn read(file_name: &str, bytes: &[u8], list_year: i64) -> Result<Vec<Vehicle
             ));
         }
         seen.insert(acct, (row, vin.clone()));
-        out.push(Vehicle {
+        let vehicle = Vehicle {
             list_year,
             plate: text(1, 10, false)?.to_ascii_uppercase(),
             model_year,
@@ -206,6 +251,20 @@ pub fn read(file_name: &str, bytes: &[u8], list_year: i64) -> Result<Vec<Vehicle
             retail_cents: retail,
             assessed_cents: assess(retail),
             vin,
+        };
+        let extra = extra_at
+            .iter()
+            .map(|p| {
+                p.and_then(|p| record.get(p))
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        out.push(Row {
+            row,
+            vehicle,
+            extra,
         });
     }
     if out.is_empty() {

@@ -21,6 +21,7 @@ pub fn jobs() -> Registry {
     let mut registry = Registry::with_platform_jobs();
     munishare_ledger::import::register_jobs(&mut registry);
     munishare_assessment::bills::register_jobs(&mut registry);
+    munishare_assessment::supplemental::register_jobs(&mut registry);
     munishare_assessment::model_runs::register_jobs(&mut registry);
     registry
 }

@@ -116,6 +116,7 @@ fn bill(i: usize) -> anyhow::Result<Bill> {
                 last_day_without_interest: date!(2027 - 02 - 01),
             },
         ],
+        months_taxed: None,
         interest_note: CT_INTEREST_NOTE.into(),
         notes: vec![
             "Pay online at www.wethersfieldct.gov or at the Tax Office, Monday to Friday, 8:00 to 4:30."

@@ -129,11 +129,22 @@ impl MillRate {
     /// The exact tax on `assessment_dollars`, in cents, as the interval it falls in:
     /// `(floor, ceil)`, equal when the product is a whole number of cents.
     /// tax = assessment × mills ÷ 1,000 (CGS 12-122).
+    #[cfg(test)]
     pub(crate) fn tax_cents_bounds(&self, assessment_dollars: i64) -> (i128, i128) {
-        // cents = dollars × 100 × mantissa ÷ (1,000 × 10^scale); both factors fit i128 easily
-        // (assessment < 2^63, mantissa < 10^9).
-        let numerator = i128::from(assessment_dollars) * 100 * i128::from(self.mantissa);
-        let denominator = 1000 * 10_i128.pow(self.scale);
+        self.prorated_tax_cents_bounds(assessment_dollars, 12)
+    }
+
+    /// The same for a tax of `months` twelfths of the year (CGS 12-71b's supplemental list).
+    pub(crate) fn prorated_tax_cents_bounds(
+        &self,
+        assessment_dollars: i64,
+        months: u8,
+    ) -> (i128, i128) {
+        // cents = dollars × 100 × mantissa × months ÷ (1,000 × 10^scale × 12); all factors fit
+        // i128 easily (assessment < 2^63, mantissa < 10^9, months ≤ 12).
+        let numerator =
+            i128::from(assessment_dollars) * 100 * i128::from(self.mantissa) * i128::from(months);
+        let denominator = 1000 * 10_i128.pow(self.scale) * 12;
         let floor = numerator.div_euclid(denominator);
         let ceil = if numerator.rem_euclid(denominator) == 0 {
             floor
@@ -215,6 +226,26 @@ mod tests {
         assert_eq!(
             rate.map(|r| r.tax_cents_bounds(20_000)),
             Some((50_000, 50_000))
+        );
+        // A supplemental vehicle registered in December, taxed 10 months of 12 (CGS 12-71b):
+        // 14,000 × 32.46 ÷ 1,000 × 10 ÷ 12 = $378.70 exactly.
+        let rate = MillRate::parse("32.46").ok();
+        assert_eq!(
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(14_000, 10)),
+            Some((37_870, 37_870))
+        );
+        // 11 months: 454.44 × 11 ÷ 12 = $416.57 exactly.
+        assert_eq!(
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(14_000, 11)),
+            Some((41_657, 41_657))
+        );
+        // $10,001 × 32.46 ÷ 1,000 × 7 ÷ 12 = 189.3689…: $189.36 or $189.37.
+        assert_eq!(
+            rate.as_ref()
+                .map(|r| r.prorated_tax_cents_bounds(10_001, 7)),
+            Some((18_936, 18_937))
         );
     }
 }

@@ -45,8 +45,13 @@ pub struct Bill {
     pub net_assessment_dollars: i64,
     /// The mill rate applied.
     pub mill_rate: MillRate,
-    /// The tax in cents: net assessment × mill rate ÷ 1,000, rounded to the cent (down or up).
+    /// The tax in cents: net assessment × mill rate ÷ 1,000, rounded to the cent (down or up),
+    /// times `months_taxed` ÷ 12 on a prorated bill.
     pub gross_tax_cents: i64,
+    /// A prorated bill taxes part of the assessment year: a vehicle on the supplemental
+    /// motor-vehicle list pays for the months from its registration to the next October 1
+    /// (CGS 12-71b), 1 to 12. `None` (a whole year) on every other bill.
+    pub months_taxed: Option<u8>,
     /// The installments, in due-date order, adding up to the tax (1 to 4).
     pub installments: Vec<Installment>,
     /// How late payments are charged; Connecticut towns print [`CT_INTEREST_NOTE`].
@@ -357,7 +362,8 @@ impl Bill {
     /// - every text is non-empty, one line, and fits its space on the page;
     /// - the account id and bill number suit the scan line;
     /// - the assessment lines add up to the net assessment, which is not negative;
-    /// - the gross tax is net assessment × mill rate ÷ 1,000 rounded to the cent, down or up;
+    /// - the gross tax is net assessment × mill rate ÷ 1,000 (× months taxed ÷ 12 on a prorated
+    ///   bill) rounded to the cent, down or up;
     /// - the installments are positive, due after the October 1 assessment date in date order,
     ///   each payable without interest until a day not before its due date, and add up to the tax;
     /// - lists stay within the page: 5 window lines, 10 assessment lines, 4 installments, 3 lines
@@ -504,7 +510,22 @@ impl Bill {
                 },
             ));
         }
-        let (floor, ceil) = self.mill_rate.tax_cents_bounds(self.net_assessment_dollars);
+        let months = match self.months_taxed {
+            None => 12,
+            Some(m @ 1..=12) => m,
+            Some(m) => {
+                return Err(BillError::new(
+                    "months_taxed",
+                    Problem::OutOfRange {
+                        given: m.to_string(),
+                        allowed: "1 to 12 months",
+                    },
+                ));
+            }
+        };
+        let (floor, ceil) = self
+            .mill_rate
+            .prorated_tax_cents_bounds(self.net_assessment_dollars, months);
         let gross = i128::from(self.gross_tax_cents);
         if gross != floor && gross != ceil {
             // floor and ceil are within 1 cent of gross's range here or far outside; print them
@@ -520,7 +541,11 @@ impl Bill {
                 Problem::Disagrees {
                     stated: format_cents(self.gross_tax_cents),
                     computed,
-                    reason: "net assessment × mill rate ÷ 1,000, rounded to the cent",
+                    reason: if months == 12 {
+                        "net assessment × mill rate ÷ 1,000, rounded to the cent"
+                    } else {
+                        "net assessment × mill rate ÷ 1,000 × months taxed ÷ 12, rounded to the cent"
+                    },
                 },
             ));
         }

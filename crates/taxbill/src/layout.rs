@@ -389,10 +389,14 @@ fn draw_computation_and_notes(bill: &Bill, p: &mut Painter) {
     }
 }
 
-/// The computation as printed: "Net assessment 283,150 × mill rate 35.37 ÷ 1,000 = tax $10,015.02".
+/// The computation as printed: "Net assessment 283,150 × mill rate 35.37 ÷ 1,000 = tax $10,015.02";
+/// on a prorated bill with the months: "… ÷ 1,000 × 10/12 = tax $378.70".
 pub(crate) fn computation_line(bill: &Bill) -> String {
+    let months = bill
+        .months_taxed
+        .map_or(String::new(), |m| format!(" \u{d7} {m}/12"));
     format!(
-        "Net assessment {} \u{d7} mill rate {} \u{f7} 1,000 = tax {}",
+        "Net assessment {} \u{d7} mill rate {} \u{f7} 1,000{months} = tax {}",
         format_dollars(bill.net_assessment_dollars),
         bill.mill_rate,
         format_cents(bill.gross_tax_cents)
@@ -480,5 +484,16 @@ fn draw_stubs(bill: &Bill, p: &mut Painter) {
                 installment.due,
             ),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_widest_prorated_computation_fits_the_page() {
+        let line = "Net assessment 999,999,999,999 \u{d7} mill rate 999.9999 \u{f7} 1,000 \u{d7} 12/12 = tax $99,999,999.99";
+        assert!(text::width(line, Font::Bold, 10.0) <= RIGHT - MARGIN);
     }
 }

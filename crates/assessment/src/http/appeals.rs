@@ -522,6 +522,10 @@ struct AppealPage {
     /// The account as the rate book has it now (assessed land and buildings, cents).
     land_cents: i64,
     building_cents: i64,
+    /// Gross assessment, cents (a personal property or vehicle account's whole assessment).
+    gross_cents: i64,
+    /// Whether the account is real estate (land and buildings) or not (one assessment).
+    real_estate: bool,
     decisions: Vec<(&'static str, &'static str)>,
     today: String,
 }
@@ -560,6 +564,8 @@ async fn page_appeal(
             can_approve: scope.can(Permission::Approve),
             land_cents: item.land_cents,
             building_cents: item.building_cents,
+            gross_cents: item.gross_cents,
+            real_estate: !item.parcel_id.is_empty(),
             d,
             decisions: DECISIONS.to_vec(),
             today: format_date(st.today()),
@@ -612,6 +618,7 @@ async fn page_decide(
             note: field(&f, "note"),
             land: Some(field(&f, "land")),
             building: Some(field(&f, "building")),
+            assessment: Some(field(&f, "assessment")),
             version: version(&f)?,
         };
         let mut tx = st.db.begin().await?;
@@ -660,6 +667,7 @@ async fn page_correct(
             account: field(&f, "account"),
             land: field(&f, "land"),
             building: field(&f, "building"),
+            assessment: Some(field(&f, "assessment")),
             reason: field(&f, "reason"),
         };
         let mut tx = st.db.begin().await?;

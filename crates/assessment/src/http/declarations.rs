@@ -29,6 +29,7 @@ use super::roll::Assessment;
 use crate::imports::{self, ImportRecord};
 use crate::motor_vehicles::{self, MV_MILL_RATE_CAP, Vehicle};
 use crate::personal_property::{self, CATEGORIES, Declaration, DeclarationIn};
+use crate::supplemental::{self, SupplementalItem, SupplementalList, SupplementalTotals};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 
@@ -462,6 +463,17 @@ struct VehiclesPage {
     assessed_cents: i64,
     cap: &'static str,
     q: String,
+    /// The regular list is signed and its mill rate set: the supplemental list may follow.
+    rate_set: bool,
+    can_approve: bool,
+    /// The supplemental list (empty status: not taken).
+    sup: SupplementalList,
+    /// Vehicles imported from the DMV's supplemental file.
+    sup_vehicles: usize,
+    sup_items: Vec<SupplementalItem>,
+    sup_totals: SupplementalTotals,
+    receivable_guess: String,
+    revenue_guess: String,
 }
 
 /// The query of the vehicles page.
@@ -530,10 +542,33 @@ async fn page_vehicles(
         scope.town().slug.as_str(),
     )
     .await?;
+    let signed = crate::grand_list::is_signed(&scope, &mut c, list_year).await?;
+    let rate_set = signed
+        && crate::grand_list::get(&scope, &mut c, list_year)
+            .await
+            .is_ok_and(|gl| !gl.mill_rate.is_empty());
+    let sup = supplemental::find(&scope, &mut c, list_year)
+        .await?
+        .unwrap_or_default();
+    let sup_vehicles = supplemental::vehicles(&scope, &mut c, list_year)
+        .await?
+        .len();
+    let sup_items = supplemental::items(&scope, &mut c, list_year, None).await?;
+    drop(c);
+    let (receivable_guess, revenue_guess) =
+        super::grand_list::levy_accounts_guess(&st, &user, &scope).await?;
     let page = VehiclesPage {
         base: base(&scope),
         list_year,
-        open: !crate::grand_list::is_signed(&scope, &mut c, list_year).await?,
+        open: !signed,
+        rate_set,
+        can_approve: scope.can(Permission::Approve),
+        sup_totals: supplemental::totals(&sup_items),
+        sup,
+        sup_vehicles,
+        sup_items,
+        receivable_guess,
+        revenue_guess,
         can_edit: scope.can(Permission::Edit),
         assessed_cents: vehicles.iter().map(|v| v.assessed_cents).sum(),
         shown: vehicles.len().min(500),

@@ -296,7 +296,7 @@ async fn api_bills(
     ))
 }
 
-fn pdf(name: &str, bytes: Vec<u8>) -> Response {
+pub(super) fn pdf(name: &str, bytes: Vec<u8>) -> Response {
     let mut r = bytes.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -29,6 +29,7 @@ mod grand_list;
 mod parcel_record;
 mod revaluation;
 mod roll;
+mod supplemental;
 mod valuation;
 
 pub use roll::Assessment;
@@ -36,23 +37,27 @@ pub use roll::Assessment;
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: revaluation::api(valuation::api(field::api(declarations::api(appeals::api(
-            grand_list::api(parcel_record::api(roll::api(
-                OpenApiRouter::new()
-                    .routes(routes!(api_dashboard))
-                    .routes(routes!(api_town))
-                    .routes(routes!(api_import_opm_sales)),
-            ))),
-        ))))),
+        api: supplemental::api(revaluation::api(valuation::api(field::api(
+            declarations::api(appeals::api(grand_list::api(parcel_record::api(
+                roll::api(
+                    OpenApiRouter::new()
+                        .routes(routes!(api_dashboard))
+                        .routes(routes!(api_town))
+                        .routes(routes!(api_import_opm_sales)),
+                ),
+            )))),
+        )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    revaluation::pages(valuation::pages(field::pages(declarations::pages(
-        appeals::pages(grand_list::pages(parcel_record::pages(roll::pages(
-            r.get("/assessment/ratio-studies", page_dashboard)
-                .upload("/assessment/ratio-studies", page_import),
+    supplemental::pages(revaluation::pages(valuation::pages(field::pages(
+        declarations::pages(appeals::pages(grand_list::pages(parcel_record::pages(
+            roll::pages(
+                r.get("/assessment/ratio-studies", page_dashboard)
+                    .upload("/assessment/ratio-studies", page_import),
+            ),
         )))),
     ))))
 }

@@ -236,8 +236,9 @@ async fn list_parts_flow_on_postgres() {
 }
 
 /// The grand list's other parts in a browser: a late personal property
-/// declaration ($50,000 of machinery → $35,000 assessed + $8,750 penalty)
-/// and the DMV's file of three vehicles ($51,414 assessed in all).
+/// declaration ($50,000 of machinery → $35,000 assessed + $8,750 penalty),
+/// the DMV's file of three vehicles ($51,414 assessed in all), a certificate
+/// of correction on a vehicle and the supplemental list (CGS 12-71b).
 async fn an_assessor_enters_declarations_and_vehicles(app: TestApp) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -299,6 +300,103 @@ async fn an_assessor_enters_declarations_and_vehicles(app: TestApp) {
         .unwrap();
     assert_eq!(total, "$51,414.00");
     shot(&wd, "assessment-motor-vehicles").await;
+
+    // The list taken, signed and rated at an adopted 37.54 mills (through the API); then
+    // in the browser a certificate on a vehicle and the supplemental list.
+    use axum::http::{Method, StatusCode};
+    let api = app.demo_session("assessor.hartford").await;
+    let a = "/api/v1/towns/hartford/assessment";
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("{a}/parcel-imports?file_name=roll.csv"),
+            &api,
+            Some("text/csv"),
+            crate::assessment::SMALL_ROLL.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    for (m, path, body) in [
+        (
+            Method::POST,
+            "grand-lists",
+            Some(serde_json::json!({"list_year": 2026})),
+        ),
+        (Method::POST, "grand-lists/2026/sign", None),
+        (
+            Method::PUT,
+            "grand-lists/2026/mill-rate",
+            Some(
+                serde_json::json!({"levy": "50,000.00", "mill_rate": "37.54", "collector_name": "Tax Collector",
+                "collector_address": "550 Main Street\nHartford, CT 06103", "collector_phone": "860-555-0100"}),
+            ),
+        ),
+    ] {
+        let r = app.api(m, &format!("{a}/{path}"), &api, body).await;
+        assert!(r.status.is_success(), "{path}: {}", r.text());
+    }
+    // The Honda, sold in March: its whole assessment set to $8,200 on the grand list's form.
+    wd.goto(format!("{base}/t/hartford/assessment/grand-list/2026"))
+        .await
+        .unwrap();
+    wd.find(By::Css("#clerical summary"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&wd, "cc-account", "MV-4LA012345").await;
+    fill(&wd, "cc-assessment", "8,200").await;
+    fill(&wd, "cc-reason", "Sold in March and not replaced").await;
+    click_and_wait(&wd, By::Css("#clerical-form button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Certificate of correction CC-2026-0001 is issued for MV-4LA012345."
+    );
+    // A Corolla registered November 2 ($20,000 → $14,000): 11 months,
+    // 14,000 × 32.46 ÷ 1,000 × 11 ÷ 12 = $416.57.
+    let supp = dir.join("dmv-supplemental-2026.csv");
+    std::fs::write(
+        &supp,
+        "vin,plate,model_year,make,model,owner,mailing_address,retail_value,registered_on\n\
+         2T1BURHE0JC000001,NEW1,2018,Toyota,Corolla,Cy Diaz,\"5 Main St, Hartford, CT 06103\",20000,2026-11-02\n",
+    )
+    .unwrap();
+    wd.goto(format!(
+        "{base}/t/hartford/assessment/grand-list/2026/motor-vehicles"
+    ))
+    .await
+    .unwrap();
+    wd.find(By::Id("sup-file"))
+        .await
+        .unwrap()
+        .send_keys(supp.display().to_string())
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("#sup-import button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "dmv-supplemental-2026.csv: 1 supplemental vehicles imported (replacing 0)."
+    );
+    click_and_wait(&wd, By::Css("#sup-take button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "The 2026 supplemental list is taken: accounts 1, tax $416.57."
+    );
+    click_and_wait(&wd, By::Css("#sup-sign button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "The 2026 supplemental list is signed."
+    );
+    let levy = wd
+        .find(By::Id("sup-levy"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(levy, "$416.57");
+    shot(&wd, "assessment-supplemental").await;
     std::fs::remove_dir_all(&dir).ok();
 }
 

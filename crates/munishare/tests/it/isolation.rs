@@ -60,6 +60,7 @@ impl TownB {
             "parcel" => self.parcel_id.clone(),
             "sale" => self.sale_id.clone(),
             "list_year" => "2025".to_owned(),
+            "account" if path.contains("/supplemental-list/") => "MV-5BM000001".to_owned(),
             "account" => "RE-B-1-1".to_owned(),
             "appeal" => self.appeal_id.clone(),
             "inspection" => self.inspection_id.clone(),
@@ -314,6 +315,28 @@ async fn fixtures(app: &TestApp) -> TownB {
         assert!(r.status.is_success(), "{path}: {}", r.text());
     }
     assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    // … and the 2025 supplemental motor-vehicle list, taken and signed.
+    let supp = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/assessment/grand-lists/2025/supplemental-vehicle-imports?file_name=supp.csv",
+            &b_user,
+            Some("text/csv"),
+            b"vin,plate,model_year,make,model,owner,mailing_address,retail_value,registered_on\n3VWBB7AJ5BM000001,B1,2011,VW,Jetta,B Owner,1 Isolation Way,10000,2026-01-15\n".to_vec(),
+        )
+        .await;
+    assert_eq!(supp.status, StatusCode::CREATED, "{}", supp.text());
+    for path in ["supplemental-list", "supplemental-list/sign"] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/towns/west-hartford/assessment/grand-lists/2025/{path}"),
+                &b_user,
+                None,
+            )
+            .await;
+        assert!(r.status.is_success(), "{path}: {}", r.text());
+    }
     let appeal = app
         .api(
             Method::POST,

@@ -28,5 +28,6 @@ mod jobs;
 mod ops;
 mod other_property;
 mod parcel_record;
+mod supplemental;
 mod ucoa;
 mod valuation;

@@ -54,6 +54,7 @@ pub fn wethersfield_real_estate() -> anyhow::Result<Bill> {
                 last_day_without_interest: date!(2027 - 02 - 01),
             },
         ],
+        months_taxed: None,
         interest_note: CT_INTEREST_NOTE.into(),
         notes: vec!["Pay online at www.wethersfieldct.gov or at the Tax Office, Monday to Friday, 8:00 to 4:30.".into()],
     })
@@ -90,6 +91,7 @@ pub fn newington_motor_vehicle() -> anyhow::Result<Bill> {
             amount_cents: 46_191,
             last_day_without_interest: date!(2026 - 08 - 03),
         }],
+        months_taxed: None,
         interest_note: CT_INTEREST_NOTE.into(),
         notes: vec![],
     })

@@ -114,6 +114,31 @@ fn figures_that_disagree_are_refused() -> anyhow::Result<()> {
 }
 
 #[test]
+fn a_prorated_bill_taxes_its_months() -> anyhow::Result<()> {
+    // The Newington vehicle on the supplemental list, registered in December: 10 months.
+    // 14,230 × 32.46 ÷ 1,000 × 10 ÷ 12 = 384.9215 → $384.92.
+    let mut bill = newington_motor_vehicle()?;
+    bill.months_taxed = Some(10);
+    bill.gross_tax_cents = 38_492;
+    bill.installments[0].amount_cents = 38_492;
+    assert_eq!(bill.validate(), Ok(()));
+    render(&bill)?;
+    // The whole year's tax is wrong on a prorated bill, and 13 months is no month count.
+    let mut whole = newington_motor_vehicle()?;
+    whole.months_taxed = Some(10);
+    assert_eq!(
+        whole.validate().map_err(|e| e.field().to_owned()),
+        Err("gross_tax_cents".to_owned())
+    );
+    bill.months_taxed = Some(13);
+    assert_eq!(
+        bill.validate().map_err(|e| e.field().to_owned()),
+        Err("months_taxed".to_owned())
+    );
+    Ok(())
+}
+
+#[test]
 fn installment_amounts_and_dates_must_make_sense() -> anyhow::Result<()> {
     assert_eq!(field_of(|b| b.installments.clear())?, "installments");
     let e = error_of(|b| {
