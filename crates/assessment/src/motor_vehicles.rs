@@ -13,11 +13,12 @@
 use std::collections::HashMap;
 
 use munishare_platform::access::ServiceScope;
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::db::{self, Executor, Tx};
 use munishare_platform::types::{Money, Permission, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
 use serde::Serialize;
 
+use crate::csv_table::Table;
 use crate::grand_list;
 use crate::imports::{self, ImportKind, ImportRecord, Stored};
 use crate::parcels::require;
@@ -121,80 +122,25 @@ pub(crate) fn read_rows(
     bytes: &[u8],
     list_year: i64,
     max_model_year: i64,
-    extra: &[(&str, bool)],
+    extra: &[(&'static str, bool)],
 ) -> Result<Vec<Row>> {
-    let mut csv = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = csv
-        .headers()
-        .map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row 1"),
-                format!("not a CSV file: {e}"),
-            )
-        })?
-        .clone();
-    let position = |name: &str| {
-        headers.iter().position(|h| {
-            h.trim()
-                .trim_start_matches('\u{feff}')
-                .eq_ignore_ascii_case(name)
-        })
-    };
-    let needed: Vec<&str> = COLUMNS
+    let columns: Vec<(&'static str, bool)> = COLUMNS
         .iter()
-        .copied()
-        .chain(extra.iter().filter(|e| e.1).map(|e| e.0))
+        .map(|c| (*c, true))
+        .chain(extra.iter().copied())
         .collect();
-    let mut at = [0usize; 8];
-    for (k, name) in COLUMNS.iter().enumerate() {
-        at[k] = position(name).ok_or_else(|| {
-            Error::invalid(
-                format!("{file_name}, row 1, column {name}"),
-                format!(
-                    "the column is missing; a motor-vehicle file needs {}",
-                    needed.join(", ")
-                ),
-            )
-        })?;
-    }
-    let mut extra_at = Vec::with_capacity(extra.len());
-    for (name, required) in extra {
-        let p = position(name);
-        if p.is_none() && *required {
-            return Err(Error::invalid(
-                format!("{file_name}, row 1, column {name}"),
-                format!(
-                    "the column is missing; a motor-vehicle file needs {}",
-                    needed.join(", ")
-                ),
-            ));
-        }
-        extra_at.push(p);
-    }
+    let table = Table::open(file_name, bytes, &columns, "a motor-vehicle file")?;
     let mut out = Vec::new();
     let mut seen: HashMap<String, (u64, String)> = HashMap::new();
-    for (i, record) in csv.records().enumerate() {
-        let row = i as u64 + 2;
-        let record = record.map_err(|e| {
-            Error::invalid(
-                format!("{file_name}, row {row}"),
-                format!("not readable as CSV: {e}"),
-            )
-        })?;
-        let cell = |k: usize| record.get(at[k]).unwrap_or("").trim();
-        let place = |k: usize| format!("{file_name}, row {row}, column {}", COLUMNS[k]);
+    table.rows(|r| {
+        let row = r.number;
+        let cell = |k: usize| r.cell(k);
+        let place = |k: usize| r.place(k);
         let text = |k: usize, max: usize, required: bool| -> Result<String> {
-            let v = cell(k);
-            if required && v.is_empty() {
+            if required && cell(k).is_empty() {
                 return Err(Error::invalid(place(k), "is empty"));
             }
-            if v.chars().count() > max {
-                return Err(Error::invalid(
-                    place(k),
-                    format!("longer than {max} characters"),
-                ));
-            }
-            Ok(v.to_owned())
+            r.text(k, max)
         };
         let model_year = cell(2)
             .parse::<i64>()
@@ -252,21 +198,16 @@ pub(crate) fn read_rows(
             assessed_cents: assess(retail),
             vin,
         };
-        let extra = extra_at
-            .iter()
-            .map(|p| {
-                p.and_then(|p| record.get(p))
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned()
-            })
+        let extra = (COLUMNS.len()..columns.len())
+            .map(|k| cell(k).to_owned())
             .collect();
         out.push(Row {
             row,
             vehicle,
             extra,
         });
-    }
+        Ok(())
+    })?;
     if out.is_empty() {
         return Err(Error::invalid(
             file_name.to_owned(),
@@ -312,22 +253,12 @@ pub async fn import(
     )
     .await?;
     const COLS: usize = 9;
-    for chunk in vehicles.chunks(400) {
-        let n = chunk.len() * COLS;
-        let mut sql = String::from(
-            "INSERT INTO assessment_motor_vehicles (municipality_id, list_year, import_id, vin, plate, model_year, make, model, owner, \
-             mailing_address, retail_cents, assessed_cents) VALUES ",
+    for chunk in vehicles.chunks(db::rows_per_statement(COLS)) {
+        let sql = format!(
+            "INSERT INTO assessment_motor_vehicles (vin, plate, model_year, make, model, owner, mailing_address, retail_cents, \
+             assessed_cents, municipality_id, list_year, import_id) VALUES {}",
+            db::value_rows(chunk.len(), COLS, 3)
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${}", n + 1, n + 2, n + 3));
-            for k in 1..=COLS {
-                sql.push_str(&format!(",${}", i * COLS + k));
-            }
-            sql.push(')');
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for v in chunk {

@@ -24,7 +24,7 @@ use std::collections::HashMap;
 
 use munishare_platform::access::{self, ServiceScope};
 use munishare_platform::blob::{BlobKey, BlobStore};
-use munishare_platform::db::{Db, Executor, Tx};
+use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Registry};
 use munishare_platform::tenancy::EntityKind;
 use munishare_platform::types::{
@@ -424,22 +424,12 @@ pub async fn import(
     .await?;
     // Many rows a statement, as the October file's import does.
     const COLS: usize = 11;
-    for chunk in vehicles.chunks(400) {
-        let n = chunk.len() * COLS;
-        let mut sql = String::from(
-            "INSERT INTO assessment_supplemental_vehicles (municipality_id, list_year, import_id, vin, plate, model_year, make, \
-             model, owner, mailing_address, retail_cents, assessed_cents, registered_on, replaces_vin) VALUES ",
+    for chunk in vehicles.chunks(db::rows_per_statement(COLS)) {
+        let sql = format!(
+            "INSERT INTO assessment_supplemental_vehicles (vin, plate, model_year, make, model, owner, mailing_address, \
+             retail_cents, assessed_cents, registered_on, replaces_vin, municipality_id, list_year, import_id) VALUES {}",
+            db::value_rows(chunk.len(), COLS, 3)
         );
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!("(${},${},${}", n + 1, n + 2, n + 3));
-            for k in 1..=COLS {
-                sql.push_str(&format!(",${}", i * COLS + k));
-            }
-            sql.push(')');
-        }
         execute!(tx, c => {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
             for v in chunk {
