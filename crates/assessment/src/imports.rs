@@ -1,12 +1,12 @@
-//! The files a town's assessor imports (parcel rolls, sales): each is kept in
-//! the blob store under the town's prefix, so what was imported can always be
-//! read again, and recorded with its SHA-256, so the same file is never
-//! imported twice as the same kind.
+//! The files a town's assessor imports (parcel rolls, sales, permits, the
+//! DMV's vehicles): each is kept in the blob store under the town's prefix,
+//! so what was imported can always be read again, and recorded with its
+//! SHA-256, so the same file is never imported twice as the same kind.
 
 use bytes::Bytes;
 use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::{BlobKey, BlobStore};
-use munishare_platform::db::{Executor, Tx};
+use munishare_platform::db::{Db, Executor, Tx};
 use munishare_platform::types::{Permission, Timestamp, hex};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::Serialize;
@@ -87,6 +87,84 @@ pub async fn store(
         sha256,
         blob_key: key.as_str().to_owned(),
     })
+}
+
+/// What to import a file as, with what that import needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// The parcel roll.
+    Parcels,
+    /// Sales, in OPM's layout or the generic one.
+    Sales(crate::sales::Layout),
+    /// Building permits.
+    Permits,
+    /// The DMV's vehicles registered on October 1 of the list year.
+    MotorVehicles(i64),
+    /// The DMV's vehicles registered after October 1 of the list year (CGS 12-71b).
+    SupplementalMotorVehicles(i64),
+}
+
+impl Load {
+    /// Parses `parcels`, `sales-csv`, `sales-opm`, `permits`, `motor-vehicles`
+    /// or `supplemental-motor-vehicles` (the last two need the list year).
+    pub fn parse(kind: &str, list_year: Option<i64>) -> Result<Self> {
+        let year = || {
+            list_year.ok_or_else(|| {
+                Error::invalid(
+                    "list_year",
+                    format!("a {kind} file needs its grand-list year"),
+                )
+            })
+        };
+        Ok(match kind.trim() {
+            "parcels" => Load::Parcels,
+            "sales-csv" => Load::Sales(crate::sales::Layout::Csv),
+            "sales-opm" => Load::Sales(crate::sales::Layout::Opm),
+            "permits" => Load::Permits,
+            "motor-vehicles" => Load::MotorVehicles(year()?),
+            "supplemental-motor-vehicles" => Load::SupplementalMotorVehicles(year()?),
+            other => {
+                return Err(Error::invalid(
+                    "kind",
+                    format!(
+                        "'{other}' is not a kind of file: use parcels, sales-csv, sales-opm, permits, \
+                         motor-vehicles or supplemental-motor-vehicles"
+                    ),
+                ));
+            }
+        })
+    }
+}
+
+/// Keeps a file in the town's part of the blob store, then imports it in one
+/// transaction: all of it or none. The one way the API, the pages and the
+/// command line import a town's assessment files.
+pub async fn run(
+    scope: &ServiceScope,
+    db: &Db,
+    blobs: &BlobStore,
+    now: Timestamp,
+    load: Load,
+    file_name: &str,
+    bytes: Bytes,
+) -> Result<ImportRecord> {
+    let file = store(scope, blobs, file_name, bytes).await?;
+    let mut tx = db.begin().await?;
+    let rec = match load {
+        Load::Parcels => crate::parcels::import(scope, &mut tx, now, &file).await?,
+        Load::Sales(layout) => {
+            crate::sales::import(scope, &mut tx, now, now.datetime().date(), layout, &file).await?
+        }
+        Load::Permits => crate::field::import_permits(scope, &mut tx, now, &file).await?,
+        Load::MotorVehicles(year) => {
+            crate::motor_vehicles::import(scope, &mut tx, now, year, &file).await?
+        }
+        Load::SupplementalMotorVehicles(year) => {
+            crate::supplemental::import(scope, &mut tx, now, year, &file).await?
+        }
+    };
+    tx.commit().await?;
+    Ok(rec)
 }
 
 /// A recorded import.

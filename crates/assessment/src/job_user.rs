@@ -47,6 +47,12 @@ pub(crate) async fn acting(
     let Some(user) = user else {
         return Ok(refused("the user who asked for it no longer exists".into()));
     };
+    if !user.active {
+        return Ok(refused(format!(
+            "{}'s account is disabled; ask for it again",
+            user.username
+        )));
+    }
     let principal = identity::principal_for_user(&user);
     match access::authorize_service(
         &ctx.db,

@@ -1,6 +1,7 @@
-//! `munishare import finance`: a town's books from a CSV or XLSX file, run
-//! as a named user (whose grants apply and who is named in the audit log),
-//! with a progress line on standard error.
+//! `munishare import finance` (a town's books from a CSV or XLSX file, with a
+//! progress line on standard error) and `munishare import assessment` (the
+//! roll, sales, permits and the DMV's files), each run as a named user whose
+//! grants apply and who is named in the audit log.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,9 +10,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use munishare_assessment::imports::{self, Load};
 use munishare_ledger::import::{self, ImportKind, NewImport, Progress};
+use munishare_platform::blob::BlobStore;
 use munishare_platform::types::{FiscalYear, Permission, Service, Timestamp};
-use munishare_platform::{Clock, Db, SystemClock, access, identity};
+use munishare_platform::{Clock, Db, Error, SystemClock, access, identity};
 
 /// Options of `munishare import finance`.
 #[derive(Debug, Args)]
@@ -153,5 +156,80 @@ async fn report(progress: Arc<Progress>, started: Instant) {
             writeln!(err, "{line}")
         };
         let _ = err.flush();
+    }
+}
+
+/// Options of `munishare import assessment`.
+#[derive(Debug, Args)]
+pub struct AssessmentImport {
+    /// The town's short name, e.g. hartford.
+    #[arg(long)]
+    town: String,
+    /// The user the import is made as; their grants in the town apply (edit in assessment).
+    #[arg(long = "as", value_name = "USERNAME")]
+    user: String,
+    /// What the file holds: parcels, sales-csv, sales-opm, permits, motor-vehicles or
+    /// supplemental-motor-vehicles.
+    #[arg(long)]
+    kind: String,
+    /// For motor-vehicle files: the grand-list year (October 1 of it).
+    #[arg(long)]
+    list_year: Option<i64>,
+    /// The object store the server uses (as `serve --object-store`; default: DATA_DIR/objects).
+    #[arg(long, env = "MUNISHARE_OBJECT_STORE")]
+    pub object_store: Option<String>,
+    /// The CSV file.
+    file: PathBuf,
+}
+
+/// Imports a town's assessment file the way the page and the API do (kept in
+/// the object store, all or nothing); Ok(false) when the file was refused,
+/// with the reason (naming the row and column) on standard error.
+pub async fn run_assessment(db: &Db, blobs: &BlobStore, args: AssessmentImport) -> Result<bool> {
+    let load = Load::parse(&args.kind, args.list_year)?;
+    let now = Timestamp::new(SystemClock.now());
+    let mut conn = db.read().await?;
+    let user = identity::user_by_username(&mut conn, &args.user)
+        .await?
+        .with_context(|| format!("no user named {}", args.user))?;
+    drop(conn);
+    let scope = access::authorize_service(
+        db,
+        &identity::principal_for_user(&user),
+        now.datetime().date(),
+        &args.town,
+        Service::Assessment,
+        Permission::Edit,
+    )
+    .await
+    .with_context(|| format!("{} cannot edit assessment in {}", args.user, args.town))?;
+    let name = args
+        .file
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let bytes = std::fs::read(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?;
+    let started = Instant::now();
+    match imports::run(&scope, db, blobs, now, load, &name, bytes.into()).await {
+        Ok(r) => {
+            println!(
+                "Imported {} into {} as {} ({} rows, {} added, {} changed, {:.1} s) as import {}.",
+                r.file_name,
+                scope.town().name,
+                r.kind,
+                r.rows,
+                r.added,
+                r.changed,
+                started.elapsed().as_secs_f64(),
+                r.id
+            );
+            Ok(true)
+        }
+        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+            eprintln!("{name} was not imported; nothing was written. {e}");
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
     }
 }

@@ -73,6 +73,8 @@ enum Command {
 enum ImportCommand {
     /// Finance: chart of accounts, opening balances, budget or journal lines (CSV or XLSX).
     Finance(import_cli::FinanceImport),
+    /// Assessment: the parcel roll, sales, building permits or the DMV's vehicles (CSV).
+    Assessment(import_cli::AssessmentImport),
     /// OPM's real-estate sales file (CSV from data.ct.gov), for the regional ratio studies.
     OpmSales {
         /// The CSV file.
@@ -574,6 +576,21 @@ async fn main() -> Result<()> {
                     eprintln!("Nothing was imported. {e}");
                     std::process::exit(2)
                 }
+            }
+        }
+        Some(Command::Import(ImportCommand::Assessment(args))) => {
+            let db = open_db(&cli.common).await?;
+            let blobs = BlobStore::open(&object_store_url(
+                &cli.common.data_dir,
+                args.object_store.as_deref(),
+            )?)
+            .context("cannot open the object store")?;
+            let imported = import_cli::run_assessment(&db, &blobs, args).await;
+            db.close().await;
+            if imported? {
+                Ok(())
+            } else {
+                std::process::exit(2)
             }
         }
         Some(Command::Import(ImportCommand::Finance(args))) => {

@@ -26,7 +26,7 @@ use utoipa_axum::routes;
 
 use super::grand_list::{base, year};
 use super::roll::Assessment;
-use crate::imports::{self, ImportRecord};
+use crate::imports::{self, ImportRecord, Load};
 use crate::motor_vehicles::{self, MV_MILL_RATE_CAP, Vehicle};
 use crate::personal_property::{self, CATEGORIES, Declaration, DeclarationIn};
 use crate::supplemental::{self, SupplementalItem, SupplementalList, SupplementalTotals};
@@ -197,11 +197,16 @@ async fn import_vehicles(
     file_name: &str,
     bytes: bytes::Bytes,
 ) -> Result<ImportRecord> {
-    let file = imports::store(scope, &st.blobs, file_name, bytes).await?;
-    let mut tx = st.db.begin().await?;
-    let rec = motor_vehicles::import(scope, &mut tx, st.now(), list_year, &file).await?;
-    tx.commit().await?;
-    Ok(rec)
+    imports::run(
+        scope,
+        &st.db,
+        &st.blobs,
+        st.now(),
+        Load::MotorVehicles(list_year),
+        file_name,
+        bytes,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- pages

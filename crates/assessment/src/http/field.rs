@@ -32,7 +32,7 @@ use crate::field::{
     self, Compliance, CyclicalIn, CyclicalOut, Found, Inspection, InspectionFilter, InspectionIn,
     Mailer, Permit, PermitFilter, REASONS, ResultIn,
 };
-use crate::imports::{self, ImportRecord};
+use crate::imports::{self, ImportRecord, Load};
 use crate::parcels;
 use crate::revaluation::{self, CycleStatus};
 
@@ -108,11 +108,16 @@ async fn import(
     file_name: &str,
     bytes: bytes::Bytes,
 ) -> Result<ImportRecord> {
-    let file = imports::store(scope, &st.blobs, file_name, bytes).await?;
-    let mut tx = st.db.begin().await?;
-    let rec = field::import_permits(scope, &mut tx, st.now(), &file).await?;
-    tx.commit().await?;
-    Ok(rec)
+    imports::run(
+        scope,
+        &st.db,
+        &st.blobs,
+        st.now(),
+        Load::Permits,
+        file_name,
+        bytes,
+    )
+    .await
 }
 
 /// Imports building permits (CSV: permit_number, parcel_id, issued_on, description, optionally work_type, value); each new permit creates its pick-up inspection; all or nothing; the same file twice is refused.

@@ -28,7 +28,7 @@ use utoipa_axum::routes;
 
 use crate::attachments::{self, Attachment};
 use crate::grand_list::{self, ListedItem};
-use crate::imports::{self, ImportRecord};
+use crate::imports::{self, ImportRecord, Load};
 use crate::model_runs::{Explanation, ParcelExplanation};
 use crate::opm::Stratum;
 use crate::outbuildings::{self, Outbuilding};
@@ -209,7 +209,16 @@ async fn api_import_parcels(
         Ok(b) => b,
         Err(r) => return Ok(r),
     };
-    let rec = import(&st, &scope, "parcels", &q.file_name, bytes).await?;
+    let rec = imports::run(
+        &scope,
+        &st.db,
+        &st.blobs,
+        st.now(),
+        Load::Parcels,
+        &q.file_name,
+        bytes,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(rec)).into_response())
 }
 
@@ -227,34 +236,22 @@ async fn api_import_sales(
         Ok(b) => b,
         Err(r) => return Ok(r),
     };
-    let kind = match q.layout.as_deref().unwrap_or("csv") {
-        "opm" => "sales-opm",
-        "csv" => "sales-csv",
+    let layout = match q.layout.as_deref().unwrap_or("csv") {
+        "opm" => Layout::Opm,
+        "csv" => Layout::Csv,
         _ => return Err(Error::invalid("layout", "use opm or csv").into()),
     };
-    let rec = import(&st, &scope, kind, &q.file_name, bytes).await?;
+    let rec = imports::run(
+        &scope,
+        &st.db,
+        &st.blobs,
+        st.now(),
+        Load::Sales(layout),
+        &q.file_name,
+        bytes,
+    )
+    .await?;
     Ok((StatusCode::CREATED, axum::Json(rec)).into_response())
-}
-
-/// Stores the file, then imports it in one transaction.
-async fn import(
-    st: &AppState,
-    scope: &ServiceScope,
-    kind: &str,
-    file_name: &str,
-    bytes: bytes::Bytes,
-) -> Result<ImportRecord> {
-    let file = imports::store(scope, &st.blobs, file_name, bytes).await?;
-    let mut tx = st.db.begin().await?;
-    let rec = match kind {
-        "parcels" => parcels::import(scope, &mut tx, st.now(), &file).await?,
-        "sales-opm" => {
-            sales::import(scope, &mut tx, st.now(), st.today(), Layout::Opm, &file).await?
-        }
-        _ => sales::import(scope, &mut tx, st.now(), st.today(), Layout::Csv, &file).await?,
-    };
-    tx.commit().await?;
-    Ok(rec)
 }
 
 /// The town's imports, newest first.
@@ -478,29 +475,34 @@ async fn page_import(
             "file: choose the file to import",
         ));
     };
-    if !["parcels", "sales-opm", "sales-csv"].contains(&kind.as_str()) {
-        return Ok(redirect_flash(
-            &st,
-            &back,
-            "error",
-            "kind: choose what the file holds",
-        ));
-    }
-    Ok(match import(&st, &scope, &kind, &name, bytes).await {
-        Ok(r) => redirect_flash(
-            &st,
-            &back,
-            "ok",
-            &format!(
-                "{}: {} rows read, {} added, {} changed.",
-                r.file_name, r.rows, r.added, r.changed
-            ),
-        ),
-        Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
-            redirect_flash(&st, &back, "error", &format!("Nothing was imported. {e}"))
+    let load = match kind.as_str() {
+        "parcels" | "sales-opm" | "sales-csv" => Load::parse(&kind, None)?,
+        _ => {
+            return Ok(redirect_flash(
+                &st,
+                &back,
+                "error",
+                "kind: choose what the file holds",
+            ));
         }
-        Err(e) => return Err(e.into()),
-    })
+    };
+    Ok(
+        match imports::run(&scope, &st.db, &st.blobs, st.now(), load, &name, bytes).await {
+            Ok(r) => redirect_flash(
+                &st,
+                &back,
+                "ok",
+                &format!(
+                    "{}: {} rows read, {} added, {} changed.",
+                    r.file_name, r.rows, r.added, r.changed
+                ),
+            ),
+            Err(e @ (Error::Invalid { .. } | Error::Conflict { .. })) => {
+                redirect_flash(&st, &back, "error", &format!("Nothing was imported. {e}"))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    )
 }
 
 #[derive(Template)]

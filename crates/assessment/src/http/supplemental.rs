@@ -25,7 +25,7 @@ use super::declarations::FileQuery;
 use super::grand_list::{base, finance_scope, pdf, year};
 use super::roll::Assessment;
 use crate::grand_list::LevyIn;
-use crate::imports::{self, ImportRecord};
+use crate::imports::{self, ImportRecord, Load};
 use crate::supplemental::{
     self, SupplementalItem, SupplementalList, SupplementalTotals, SupplementalVehicle,
 };
@@ -140,11 +140,16 @@ async fn import(
     file_name: &str,
     bytes: bytes::Bytes,
 ) -> Result<ImportRecord> {
-    let file = imports::store(scope, &st.blobs, file_name, bytes).await?;
-    let mut tx = st.db.begin().await?;
-    let rec = supplemental::import(scope, &mut tx, st.now(), list_year, &file).await?;
-    tx.commit().await?;
-    Ok(rec)
+    imports::run(
+        scope,
+        &st.db,
+        &st.blobs,
+        st.now(),
+        Load::SupplementalMotorVehicles(list_year),
+        file_name,
+        bytes,
+    )
+    .await
 }
 
 async fn read_out(st: &AppState, scope: &ServiceScope, list_year: i64) -> Result<SupplementalOut> {

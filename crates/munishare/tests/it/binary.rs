@@ -196,6 +196,82 @@ fn serves_over_tls_and_the_operator_commands_work() {
             .contains("Nothing was imported. this file was imported already")
     );
 
+    // `import assessment`: a town's roll as its assessor (their grants apply); refused files
+    // name the row and column and write nothing.
+    let roll = dir.join("roll.csv");
+    std::fs::write(
+        &roll,
+        "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\n\
+         99-9-1,1 Test Lane,N01,residential,10000,50000,100000,CLI Owner\n",
+    )
+    .unwrap();
+    let as_assessor = |file: &Path, kind: &str| {
+        run(
+            &data,
+            &[
+                "import",
+                "assessment",
+                "--town",
+                "hartford",
+                "--as",
+                "assessor.hartford",
+                "--kind",
+                kind,
+                file.to_str().unwrap(),
+            ],
+        )
+    };
+    let imported = as_assessor(&roll, "parcels");
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let out = String::from_utf8_lossy(&imported.stdout);
+    assert!(
+        out.contains("Imported roll.csv into Hartford as parcels (1 rows, 1 added, 0 changed"),
+        "{out}"
+    );
+    let again = as_assessor(&roll, "parcels");
+    assert_eq!(again.status.code(), Some(2));
+    let bad = dir.join("bad-roll.csv");
+    std::fs::write(
+        &bad,
+        "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\n\
+         99-9-2,2 Test Lane,N01,castle,10000,50000,100000,CLI Owner\n",
+    )
+    .unwrap();
+    let refused = as_assessor(&bad, "parcels");
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("bad-roll.csv, row 2, column property_class")
+            && err.contains("nothing was written"),
+        "{err}"
+    );
+    let clerk = run(
+        &data,
+        &[
+            "import",
+            "assessment",
+            "--town",
+            "hartford",
+            "--as",
+            "clerk.hartford",
+            "--kind",
+            "parcels",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(!clerk.status.success());
+    assert!(
+        String::from_utf8_lossy(&clerk.stderr)
+            .contains("clerk.hartford cannot edit assessment in hartford")
+    );
+    let no_year = as_assessor(&roll, "motor-vehicles");
+    assert!(!no_year.status.success());
+    assert!(String::from_utf8_lossy(&no_year.stderr).contains("list_year"));
+
     let created = run(
         &data,
         &[
