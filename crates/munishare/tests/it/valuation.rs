@@ -916,6 +916,55 @@ async fn pooled_regional_model_run(app: TestApp) {
         .bind(tid).fetch_one(c).await)
     .unwrap();
     assert_eq!(actor, "system:assessment.model_run");
+
+    // So is a run whose user's account is disabled before it runs.
+    let (s, fourth) = call(
+        &app,
+        Method::POST,
+        "/model-runs",
+        &assessor,
+        Some(json!({
+        "name": "Before leave", "valuation_date": "2025-10-01", "approach": "regression",
+        "terms": ["ln_living_sqft"], "min_sales_per_level": 4})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{fourth}");
+    let admin = app.demo_session("admin").await;
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "assessor.hartford")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/admin/users/{id}/active"),
+            &admin,
+            Some(json!({"active": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(munishare::jobs().run_one(&app.jobs).await.unwrap());
+    let mut c = app.db.read().await.unwrap();
+    let (status, error): (String, String) = dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT status, error FROM assessment_model_runs WHERE id = $1")
+        .bind(fourth["id"].as_str().unwrap()).fetch_one(c).await)
+    .unwrap();
+    assert_eq!(
+        (status.as_str(), error.as_str()),
+        (
+            "failed",
+            "assessor.hartford's account is disabled; ask for it again"
+        )
+    );
 }
 
 /// Withdraws a user's grant in a town, as the council administrator.
