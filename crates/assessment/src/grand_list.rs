@@ -112,6 +112,24 @@ pub struct Item {
     pub certificate: String,
 }
 
+impl Item {
+    /// The mailing address as printed lines (split at commas and line
+    /// breaks); the property's location when the list has none.
+    pub fn address_lines(&self) -> Vec<String> {
+        let lines: Vec<String> = self
+            .mailing_address
+            .split([',', '\n'])
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        if lines.is_empty() {
+            vec![self.location.clone()]
+        } else {
+            lines
+        }
+    }
+}
+
 const GL_COLUMNS: &str = "list_year, status, taken_at, taken_by, signed_at, signed_by, levy_cents, mill_rate, mv_mill_rate, \
     installment_threshold_cents, collector_name, collector_address, collector_phone, levy_entry_id, bills_status, \
     bills_error, bills_blob_key, bills_count, bills_made_at";
@@ -946,6 +964,56 @@ pub struct LevyIn {
     pub revenue_account: String,
 }
 
+/// A levy as it posts to the town government's books.
+pub(crate) struct LevyEntry {
+    /// The entry's date.
+    pub date: Date,
+    /// The amount billed.
+    pub amount: Money,
+    /// The entry's description.
+    pub description: String,
+    /// Each line's memo.
+    pub memo: String,
+    /// The source reference that makes the posting happen once.
+    pub source: String,
+}
+
+/// Posts a levy through the ledger's service, once per `source`: the
+/// receivable debited, property-tax revenue credited.
+pub(crate) async fn levy_entry(
+    finance: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    accounts: &LevyIn,
+    levy: &LevyEntry,
+) -> Result<munishare_ledger::service::Entry> {
+    use munishare_ledger::service::{NewEntry, NewLine, post_from_source};
+    let line = |account: &str, debit: Money, credit: Money| NewLine {
+        account: account.trim().to_owned(),
+        debit,
+        credit,
+        memo: levy.memo.clone(),
+    };
+    Ok(post_from_source(
+        finance,
+        tx,
+        now,
+        &NewEntry {
+            entity: EntityKind::TownGovernment,
+            date: levy.date,
+            adjustment: false,
+            description: levy.description.clone(),
+            lines: vec![
+                line(&accounts.receivable_account, levy.amount, Money::ZERO),
+                line(&accounts.revenue_account, Money::ZERO, levy.amount),
+            ],
+        },
+        &levy.source,
+    )
+    .await?
+    .entry)
+}
+
 /// Posts the levy (the sum of the bills) to the town government's books:
 /// the receivable debited, tax revenue credited, dated July 1 after the
 /// list year (the first day of the fiscal year the taxes fund). `finance`
@@ -969,38 +1037,23 @@ pub async fn post_levy(
     let year = i32::try_from(list_year).map_err(|_| Error::invalid("list_year", "out of range"))?;
     let date = Date::from_calendar_date(year + 1, Month::July, 1)
         .map_err(|_| Error::invalid("list_year", "out of range"))?;
-    let amount = Money::from_cents(summary.billed_cents);
-    let entry = munishare_ledger::service::post_from_source(
+    let entry = levy_entry(
         finance,
         tx,
         now,
-        &munishare_ledger::service::NewEntry {
-            entity: EntityKind::TownGovernment,
+        accounts,
+        &LevyEntry {
             date,
-            adjustment: false,
+            amount: Money::from_cents(summary.billed_cents),
             description: format!(
                 "Property tax levy, grand list of October 1, {list_year}: {} bills at {} mills",
                 summary.bills, gl.mill_rate
             ),
-            lines: vec![
-                munishare_ledger::service::NewLine {
-                    account: accounts.receivable_account.trim().to_owned(),
-                    debit: amount,
-                    credit: Money::ZERO,
-                    memo: format!("Levy {list_year}"),
-                },
-                munishare_ledger::service::NewLine {
-                    account: accounts.revenue_account.trim().to_owned(),
-                    debit: Money::ZERO,
-                    credit: amount,
-                    memo: format!("Levy {list_year}"),
-                },
-            ],
+            memo: format!("Levy {list_year}"),
+            source: format!("levy:{list_year}"),
         },
-        &format!("levy:{list_year}"),
     )
-    .await?
-    .entry;
+    .await?;
     execute!(tx, c => sqlx::query("UPDATE assessment_grand_lists SET levy_entry_id = $1 WHERE municipality_id = $2 AND list_year = $3")
         .bind(&entry.id).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
     audit::record(
@@ -1141,12 +1194,6 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
             });
         }
     }
-    let address: Vec<String> = item
-        .mailing_address
-        .split([',', '\n'])
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .collect();
     let installments = dues(gl, &item.property_class, tax)
         .into_iter()
         .map(|d| tb::Installment {
@@ -1167,11 +1214,7 @@ pub fn bill(town_name: &str, gl: &GrandList, item: &Item) -> Result<munishare_ta
         bill_number,
         account_id,
         owners: vec![item.owner.clone()],
-        mailing_address: if address.is_empty() {
-            vec![item.location.clone()]
-        } else {
-            address
-        },
+        mailing_address: item.address_lines(),
         property,
         assessment_lines: lines,
         net_assessment_dollars: item.net_cents / 100,

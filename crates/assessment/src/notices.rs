@@ -323,12 +323,6 @@ pub async fn notices(
         let market = (item.pa490.is_empty()
             && parcels::assessment_of(p.appraised_cents()) == item.gross_cents)
             .then(|| dollars(p.appraised_cents()));
-        let address: Vec<String> = item
-            .mailing_address
-            .split([',', '\n'])
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .collect();
         let notice = tb::Notice {
             town: scope.town().name.clone(),
             office: office.clone(),
@@ -338,11 +332,7 @@ pub async fn notices(
             parcel: item.parcel_key.clone(),
             location: item.location.clone(),
             owners: vec![item.owner.clone()],
-            mailing_address: if address.is_empty() {
-                vec![item.location.clone()]
-            } else {
-                address
-            },
+            mailing_address: item.address_lines(),
             previous: previous.get(&item.account).map(lines),
             assessment: lines(item),
             market_value_dollars: market,

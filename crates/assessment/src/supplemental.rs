@@ -26,7 +26,6 @@ use munishare_platform::access::{self, ServiceScope};
 use munishare_platform::blob::{BlobKey, BlobStore};
 use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Registry};
-use munishare_platform::tenancy::EntityKind;
 use munishare_platform::types::{
     Money, Permission, Service, Timestamp, UserId, format_date, parse_date,
 };
@@ -686,39 +685,23 @@ pub async fn post_levy(
         ));
     }
     let date = day(list_year + 2, Month::January, 1)?;
-    let amount = Money::from_cents(t.tax_cents);
-    let memo = format!("Supplemental motor vehicle levy {list_year}");
-    let entry = munishare_ledger::service::post_from_source(
+    let entry = grand_list::levy_entry(
         finance,
         tx,
         now,
-        &munishare_ledger::service::NewEntry {
-            entity: EntityKind::TownGovernment,
+        accounts,
+        &grand_list::LevyEntry {
             date,
-            adjustment: false,
+            amount: Money::from_cents(t.tax_cents),
             description: format!(
                 "Supplemental motor vehicle levy, grand list of October 1, {list_year} (CGS 12-71b): {} bills at {} mills, prorated",
                 t.accounts, s.mv_mill_rate
             ),
-            lines: vec![
-                munishare_ledger::service::NewLine {
-                    account: accounts.receivable_account.trim().to_owned(),
-                    debit: amount,
-                    credit: Money::ZERO,
-                    memo: memo.clone(),
-                },
-                munishare_ledger::service::NewLine {
-                    account: accounts.revenue_account.trim().to_owned(),
-                    debit: Money::ZERO,
-                    credit: amount,
-                    memo,
-                },
-            ],
+            memo: format!("Supplemental motor vehicle levy {list_year}"),
+            source: format!("supplemental-levy:{list_year}"),
         },
-        &format!("supplemental-levy:{list_year}"),
     )
-    .await?
-    .entry;
+    .await?;
     execute!(tx, c => sqlx::query("UPDATE assessment_supplemental_lists SET levy_entry_id = $1 WHERE municipality_id = $2 AND list_year = $3")
         .bind(&entry.id).bind(scope.municipality_id()).bind(list_year).execute(c).await)?;
     audit::record(

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use munishare_assessment::imports::{self, Load};
 use munishare_ledger::import::{self, ImportKind, NewImport, Progress};
+use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::BlobStore;
 use munishare_platform::types::{FiscalYear, Permission, Service, Timestamp};
 use munishare_platform::{Clock, Db, Error, SystemClock, access, identity};
@@ -39,15 +40,10 @@ pub struct FinanceImport {
 pub async fn run(db: &Db, args: FinanceImport) -> Result<bool> {
     let kind = ImportKind::parse("kind", &args.kind)?;
     let now = Timestamp::new(SystemClock.now());
-    let mut conn = db.read().await?;
-    let user = identity::user_by_username(&mut conn, &args.user)
-        .await?
-        .with_context(|| format!("no user named {}", args.user))?;
-    drop(conn);
-    let scope = access::authorize_service(
+    let scope = scope_as(
         db,
-        &identity::principal_for_user(&user),
-        now.datetime().date(),
+        now,
+        &args.user,
         &args.town,
         Service::Finance,
         Permission::View,
@@ -159,6 +155,31 @@ async fn report(progress: Arc<Progress>, started: Instant) {
     }
 }
 
+/// The scope a named user has in a town's service, as a command acting for them.
+async fn scope_as(
+    db: &Db,
+    now: Timestamp,
+    username: &str,
+    town: &str,
+    service: Service,
+    permission: Permission,
+) -> Result<ServiceScope> {
+    let mut conn = db.read().await?;
+    let user = identity::user_by_username(&mut conn, username)
+        .await?
+        .with_context(|| format!("no user named {username}"))?;
+    drop(conn);
+    Ok(access::authorize_service(
+        db,
+        &identity::principal_for_user(&user),
+        now.datetime().date(),
+        town,
+        service,
+        permission,
+    )
+    .await?)
+}
+
 /// Options of `munishare import assessment`.
 #[derive(Debug, Args)]
 pub struct AssessmentImport {
@@ -188,15 +209,10 @@ pub struct AssessmentImport {
 pub async fn run_assessment(db: &Db, blobs: &BlobStore, args: AssessmentImport) -> Result<bool> {
     let load = Load::parse(&args.kind, args.list_year)?;
     let now = Timestamp::new(SystemClock.now());
-    let mut conn = db.read().await?;
-    let user = identity::user_by_username(&mut conn, &args.user)
-        .await?
-        .with_context(|| format!("no user named {}", args.user))?;
-    drop(conn);
-    let scope = access::authorize_service(
+    let scope = scope_as(
         db,
-        &identity::principal_for_user(&user),
-        now.datetime().date(),
+        now,
+        &args.user,
         &args.town,
         Service::Assessment,
         Permission::Edit,
