@@ -127,19 +127,14 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Result<i
             "no account on this list owes any tax",
         ));
     }
-    let pdf = munishare_taxbill::render_many(&bills).map_err(|e| {
-        let which = e
-            .bill_index()
-            .and_then(|i| bills.get(i))
-            .map_or(String::new(), |b| format!("bill {}: ", b.account_id));
-        Error::invalid(format!("{which}{}", e.field()), e.to_string())
-    })?;
-    progress.set(total, total * 2, total * 2);
-    let key = BlobKey::in_scope(
+    let key = store_pdf(
+        &ctx.blobs,
         scope,
+        &bills,
         &format!("bills/{list_year}-{}.pdf", now.to_db().replace(':', "")),
-    )?;
-    ctx.blobs.put(&key, bytes::Bytes::from(pdf)).await?;
+    )
+    .await?;
+    progress.set(total, total * 2, total * 2);
     let count = bills.len() as i64;
     let mut tx = ctx.db.begin().await?;
     execute!(&mut tx, c => sqlx::query(
@@ -164,6 +159,26 @@ async fn run(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Result<i
     progress.finish();
     ctx.progress.forget(&progress_key(scope, list_year));
     Ok(count)
+}
+
+/// Draws bills into one PDF, a page each, and keeps it in the town's part of
+/// the blob store under `name`; a bill that cannot be printed is named.
+pub(crate) async fn store_pdf(
+    blobs: &BlobStore,
+    scope: &ServiceScope,
+    bills: &[munishare_taxbill::Bill],
+    name: &str,
+) -> Result<BlobKey> {
+    let pdf = munishare_taxbill::render_many(bills).map_err(|e| {
+        let which = e
+            .bill_index()
+            .and_then(|i| bills.get(i))
+            .map_or(String::new(), |b| format!("bill {}: ", b.account_id));
+        Error::invalid(format!("{which}{}", e.field()), e.to_string())
+    })?;
+    let key = BlobKey::in_scope(scope, name)?;
+    blobs.put(&key, bytes::Bytes::from(pdf)).await?;
+    Ok(key)
 }
 
 /// The last bulk run's PDF.

@@ -22,20 +22,21 @@
 
 use std::collections::HashMap;
 
-use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::{BlobKey, BlobStore};
 use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Registry};
 use munishare_platform::types::{
-    Money, Permission, Service, Timestamp, UserId, format_date, parse_date,
+    Money, MunicipalityId, Permission, Timestamp, format_date, parse_date,
 };
-use munishare_platform::{Error, Result, audit, dispatch, execute, identity};
+use munishare_platform::{Error, Result, audit, dispatch, execute};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 use time::{Date, Month, Weekday};
 
 use crate::grand_list::{self, Due, GrandList, LevyIn};
 use crate::imports::{self, ImportKind, ImportRecord, Stored};
+use crate::job_user::{self, Acting};
 use crate::motor_vehicles;
 use crate::parcels::{change, json, require};
 
@@ -908,21 +909,16 @@ async fn run_bills(ctx: &JobContext, scope: &ServiceScope, list_year: i64) -> Re
             "no account on the supplemental list owes any tax",
         ));
     }
-    let pdf = munishare_taxbill::render_many(&bills).map_err(|e| {
-        let which = e
-            .bill_index()
-            .and_then(|i| bills.get(i))
-            .map_or(String::new(), |b| format!("bill {}: ", b.account_id));
-        Error::invalid(format!("{which}{}", e.field()), e.to_string())
-    })?;
-    let key = BlobKey::in_scope(
+    let key = crate::bills::store_pdf(
+        &ctx.blobs,
         scope,
+        &bills,
         &format!(
             "bills/supplemental-{list_year}-{}.pdf",
             now.to_db().replace(':', "")
         ),
-    )?;
-    ctx.blobs.put(&key, bytes::Bytes::from(pdf)).await?;
+    )
+    .await?;
     let count = bills.len() as i64;
     let mut tx = ctx.db.begin().await?;
     execute!(&mut tx, c => sqlx::query(
@@ -963,6 +959,37 @@ pub async fn stored_bills(
     blobs.get(&BlobKey::in_scope(scope, name)?).await
 }
 
+/// Marks failed a supplemental bill run whose user can no longer run it (see `job_user`).
+async fn abandon_bills(
+    ctx: &JobContext,
+    m: &MunicipalityId,
+    list_year: i64,
+    reason: &str,
+) -> Result<()> {
+    let now = Timestamp::new(ctx.clock.now());
+    let mut tx = ctx.db.begin().await?;
+    let changed = execute!(&mut tx, c => sqlx::query(
+        "UPDATE assessment_supplemental_lists SET bills_status = 'failed', bills_error = $1 \
+         WHERE municipality_id = $2 AND list_year = $3 AND bills_status IN ('queued', 'running')")
+        .bind(reason).bind(m).bind(list_year).execute(c).await)?;
+    if changed > 0 {
+        job_user::audit_abandoned(
+            &mut tx,
+            now,
+            BILLS_JOB,
+            m,
+            (
+                "supplemental.bills_failed",
+                "supplemental_list",
+                list_year.to_string(),
+            ),
+            reason,
+        )
+        .await?;
+    }
+    tx.commit().await
+}
+
 /// Registers the supplemental bulk bill run with the job queue.
 pub fn register_jobs(registry: &mut Registry) {
     registry.register(
@@ -970,22 +997,17 @@ pub fn register_jobs(registry: &mut Registry) {
         |ctx: JobContext, payload: serde_json::Value| async move {
             let job: BillsJob = serde_json::from_value(payload)
                 .map_err(|e| Error::Internal(format!("bad supplemental bill job: {e}")))?;
-            let now = Timestamp::new(ctx.clock.now());
-            let mut c = ctx.db.read().await?;
-            let user = identity::user_by_id(&mut c, &job.user.parse::<UserId>()?)
-                .await?
-                .ok_or(Error::NotFound { what: "user" })?;
-            drop(c);
-            // The job acts with the rights its user has now, not when it was queued.
-            let scope = access::authorize_service(
-                &ctx.db,
-                &identity::principal_for_user(&user),
-                now.datetime().date(),
-                &job.town,
-                Service::Assessment,
-                Permission::Edit,
-            )
-            .await?;
+            let scope = match job_user::acting(&ctx, &job.user, &job.town, Permission::Edit).await?
+            {
+                Acting::As(acting) => acting.1,
+                Acting::Refused {
+                    municipality_id,
+                    reason,
+                } => {
+                    abandon_bills(&ctx, &municipality_id, job.list_year, &reason).await?;
+                    return Err(Error::Forbidden(reason));
+                }
+            };
             set_bills_status(&ctx.db, &scope, job.list_year, "running", "").await?;
             match run_bills(&ctx, &scope, job.list_year).await {
                 Ok(count) => Ok(serde_json::json!({"bills": count})),
