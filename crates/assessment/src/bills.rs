@@ -187,14 +187,21 @@ pub async fn stored(
     blobs: &BlobStore,
     gl: &GrandList,
 ) -> Result<bytes::Bytes> {
+    stored_pdf(scope, blobs, &gl.bills_blob_key).await
+}
+
+/// A bulk run's PDF by the key it was stored under ([`store_pdf`]); the key
+/// must lie in the scope's own part of the blob store.
+pub(crate) async fn stored_pdf(
+    scope: &ServiceScope,
+    blobs: &BlobStore,
+    key: &str,
+) -> Result<bytes::Bytes> {
     require(scope, Permission::View)?;
-    if gl.bills_blob_key.is_empty() {
-        return Err(Error::NotFound { what: "bill run" });
-    }
     let prefix = BlobKey::prefix(scope);
-    let name = gl
-        .bills_blob_key
+    let name = key
         .strip_prefix(&format!("{prefix}/"))
+        .filter(|n| !n.is_empty())
         .ok_or(Error::NotFound { what: "bill run" })?;
     blobs.get(&BlobKey::in_scope(scope, name)?).await
 }

@@ -23,7 +23,7 @@
 use std::collections::HashMap;
 
 use munishare_platform::access::ServiceScope;
-use munishare_platform::blob::{BlobKey, BlobStore};
+use munishare_platform::blob::BlobStore;
 use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::jobs::{self, JobContext, Registry};
 use munishare_platform::types::{
@@ -949,14 +949,7 @@ pub async fn stored_bills(
     blobs: &BlobStore,
     s: &SupplementalList,
 ) -> Result<bytes::Bytes> {
-    require(scope, Permission::View)?;
-    let prefix = BlobKey::prefix(scope);
-    let name = s
-        .bills_blob_key
-        .strip_prefix(&format!("{prefix}/"))
-        .filter(|n| !n.is_empty())
-        .ok_or(Error::NotFound { what: "bill run" })?;
-    blobs.get(&BlobKey::in_scope(scope, name)?).await
+    crate::bills::stored_pdf(scope, blobs, &s.bills_blob_key).await
 }
 
 /// Marks failed a supplemental bill run whose user can no longer run it (see `job_user`).
