@@ -9,9 +9,12 @@
 //! This crate has no database or web dependency: the server module uses only [`config`] and
 //! [`meta`] to check what clients send.
 
+pub mod backend;
 pub mod config;
+pub mod crypto;
 pub mod error;
 pub mod hex;
 pub mod meta;
+pub mod pack;
 
 pub use error::{Error, Result};
