@@ -52,7 +52,11 @@ impl ObjectKind {
 
     /// `kind/name` as shown in messages.
     pub fn object(self, name: &str) -> String {
-        if self == ObjectKind::Config { "config".into() } else { format!("{}/{name}", self.as_str()) }
+        if self == ObjectKind::Config {
+            "config".into()
+        } else {
+            format!("{}/{name}", self.as_str())
+        }
     }
 }
 
@@ -70,7 +74,13 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Reads a whole object.
     fn get(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>>;
     /// Reads `len` bytes at `offset`, or the last `len` bytes when `offset` is `None`.
-    fn get_range(&self, kind: ObjectKind, name: &str, offset: Option<u64>, len: u64) -> Result<Vec<u8>>;
+    fn get_range(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: Option<u64>,
+        len: u64,
+    ) -> Result<Vec<u8>>;
     /// Writes an object unless one of that name exists. Atomic: a reader never sees half an object.
     fn put(&self, kind: ObjectKind, name: &str, bytes: &[u8]) -> Result<Put>;
     /// Lists the names and sizes of a kind's objects.
@@ -101,14 +111,20 @@ impl LocalBackend {
             return Err(Error::Invalid(format!("bad object name {name:?}")));
         }
         let dir = self.root.join(kind.as_str());
-        Ok(if kind == ObjectKind::Data { dir.join(&name[..2.min(name.len())]).join(name) } else { dir.join(name) })
+        Ok(if kind == ObjectKind::Data {
+            dir.join(&name[..2.min(name.len())]).join(name)
+        } else {
+            dir.join(name)
+        })
     }
 
     fn open(&self, kind: ObjectKind, name: &str) -> Result<(fs::File, PathBuf)> {
         let path = self.path(kind, name)?;
         match fs::File::open(&path) {
             Ok(f) => Ok((f, path)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Missing(kind.object(name))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::Missing(kind.object(name)))
+            }
             Err(e) => Err(Error::io(path, e)),
         }
     }
@@ -118,11 +134,18 @@ impl Backend for LocalBackend {
     fn get(&self, kind: ObjectKind, name: &str) -> Result<Vec<u8>> {
         let (mut file, path) = self.open(kind, name)?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(|e| Error::io(&path, e))?;
+        file.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&path, e))?;
         Ok(bytes)
     }
 
-    fn get_range(&self, kind: ObjectKind, name: &str, offset: Option<u64>, len: u64) -> Result<Vec<u8>> {
+    fn get_range(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        offset: Option<u64>,
+        len: u64,
+    ) -> Result<Vec<u8>> {
         let (mut file, path) = self.open(kind, name)?;
         let io = |e| Error::io(&path, e);
         let size = file.metadata().map_err(io)?.len();
@@ -131,10 +154,14 @@ impl Backend for LocalBackend {
             None => size.saturating_sub(len),
         };
         if start + len > size {
-            return Err(Error::damaged(kind.object(name), format!("shorter ({size} bytes) than expected")));
+            return Err(Error::damaged(
+                kind.object(name),
+                format!("shorter ({size} bytes) than expected"),
+            ));
         }
         file.seek(SeekFrom::Start(start)).map_err(io)?;
-        let mut bytes = vec![0u8; usize::try_from(len).map_err(|_| Error::Invalid("range too large".into()))?];
+        let mut bytes =
+            vec![0u8; usize::try_from(len).map_err(|_| Error::Invalid("range too large".into()))?];
         file.read_exact(&mut bytes).map_err(io)?;
         Ok(bytes)
     }
@@ -147,7 +174,11 @@ impl Backend for LocalBackend {
         let dir = path.parent().unwrap_or(&self.root);
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         // Written under a temporary name, synced, then renamed: a crash leaves the object whole or absent.
-        let tmp = dir.join(format!(".tmp-{}-{}", std::process::id(), crate::hex::encode(&crate::crypto::random::<8>()?)));
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            crate::hex::encode(&crate::crypto::random::<8>()?)
+        ));
         let write = || -> std::io::Result<()> {
             let mut file = fs::File::create_new(&tmp)?;
             file.write_all(bytes)?;

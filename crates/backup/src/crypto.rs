@@ -67,14 +67,22 @@ impl std::fmt::Debug for Keys {
 impl Keys {
     /// Fresh random keys.
     pub fn generate() -> Result<Keys> {
-        Ok(Keys { enc: random()?, id: random()?, sign: random()? })
+        Ok(Keys {
+            enc: random()?,
+            id: random()?,
+            sign: random()?,
+        })
     }
 
     fn from_bytes(bytes: &[u8]) -> Option<Keys> {
         if bytes.len() != 96 {
             return None;
         }
-        let mut keys = Keys { enc: [0; 32], id: [0; 32], sign: [0; 32] };
+        let mut keys = Keys {
+            enc: [0; 32],
+            id: [0; 32],
+            sign: [0; 32],
+        };
         keys.enc.copy_from_slice(&bytes[..32]);
         keys.id.copy_from_slice(&bytes[32..64]);
         keys.sign.copy_from_slice(&bytes[64..]);
@@ -107,12 +115,18 @@ impl Keys {
     /// nonce and the tag is appended. Spares a copy of every blob.
     pub fn seal_in_place(&self, kind: Kind, id: &BlobId, mut buf: Vec<u8>) -> Result<Vec<u8>> {
         if buf.len() < 24 {
-            return Err(Error::Invalid("seal_in_place: the first 24 bytes are the nonce's".into()));
+            return Err(Error::Invalid(
+                "seal_in_place: the first 24 bytes are the nonce's".into(),
+            ));
         }
         let nonce: [u8; 24] = random()?;
         buf[..24].copy_from_slice(&nonce);
         let tag = XChaCha20Poly1305::new((&self.enc).into())
-            .encrypt_in_place_detached(XNonce::from_slice(&nonce), &associated(kind, id), &mut buf[24..])
+            .encrypt_in_place_detached(
+                XNonce::from_slice(&nonce),
+                &associated(kind, id),
+                &mut buf[24..],
+            )
             .map_err(|_| Error::Invalid("encryption failed".into()))?;
         buf.extend_from_slice(&tag);
         Ok(buf)
@@ -125,8 +139,19 @@ impl Keys {
         }
         let (nonce, body) = sealed.split_at(24);
         XChaCha20Poly1305::new((&self.enc).into())
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: body, aad: &associated(kind, id) })
-            .map_err(|_| Error::damaged(object, "authentication failed (altered, or not this repository's)"))
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: body,
+                    aad: &associated(kind, id),
+                },
+            )
+            .map_err(|_| {
+                Error::damaged(
+                    object,
+                    "authentication failed (altered, or not this repository's)",
+                )
+            })
     }
 }
 
@@ -158,7 +183,11 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// 64 MiB, 3 passes, 1 lane (docs/design/0012).
-    pub const DEFAULT: KdfParams = KdfParams { m: 64 * 1024, t: 3, p: 1 };
+    pub const DEFAULT: KdfParams = KdfParams {
+        m: 64 * 1024,
+        t: 3,
+        p: 1,
+    };
 }
 
 /// A stored key file (`keys/{id}`): the master key wrapped by a passphrase or a recovery key.
@@ -194,7 +223,13 @@ pub enum Secret<'a> {
 
 impl KeyFile {
     /// Wraps `keys` with `secret`.
-    pub fn wrap(keys: &Keys, secret: Secret<'_>, params: KdfParams, label: &str, created: &str) -> Result<KeyFile> {
+    pub fn wrap(
+        keys: &Keys,
+        secret: Secret<'_>,
+        params: KdfParams,
+        label: &str,
+        created: &str,
+    ) -> Result<KeyFile> {
         let salt: [u8; 16] = random()?;
         let (kdf, params, wrapping) = match secret {
             Secret::Passphrase(p) => ("argon2id", Some(params), derive(p, &salt, params)?),
@@ -202,7 +237,13 @@ impl KeyFile {
         };
         let nonce: [u8; 24] = random()?;
         let sealed = XChaCha20Poly1305::new((&wrapping).into())
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: &keys.to_bytes(), aad: KEY_AD })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &keys.to_bytes(),
+                    aad: KEY_AD,
+                },
+            )
             .map_err(|_| Error::Invalid("encryption failed".into()))?;
         Ok(KeyFile {
             version: FORMAT_VERSION,
@@ -217,17 +258,23 @@ impl KeyFile {
 
     /// Opens the key file with `secret`; `None` when the secret is not this file's.
     pub fn unwrap_keys(&self, secret: Secret<'_>) -> Result<Option<Keys>> {
-        let salt = hex::decode_array::<16>(&self.salt).ok_or_else(|| Error::damaged("key file", "salt"))?;
+        let salt = hex::decode_array::<16>(&self.salt)
+            .ok_or_else(|| Error::damaged("key file", "salt"))?;
         let wrapping = match (secret, self.kdf.as_str(), self.params) {
             (Secret::Passphrase(p), "argon2id", Some(params)) => derive(p, &salt, params)?,
             (Secret::Recovery(r), "recovery", _) => recovery_bytes(r)?,
             _ => return Ok(None),
         };
-        let data = hex::decode_array::<{ 24 + 96 + 16 }>(&self.data).ok_or_else(|| Error::damaged("key file", "data"))?;
+        let data = hex::decode_array::<{ 24 + 96 + 16 }>(&self.data)
+            .ok_or_else(|| Error::damaged("key file", "data"))?;
         let (nonce, sealed) = data.split_at(24);
-        let Ok(plain) = XChaCha20Poly1305::new((&wrapping).into())
-            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad: KEY_AD })
-        else {
+        let Ok(plain) = XChaCha20Poly1305::new((&wrapping).into()).decrypt(
+            XNonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: KEY_AD,
+            },
+        ) else {
             return Ok(None);
         };
         Ok(Keys::from_bytes(&plain))
@@ -248,13 +295,19 @@ fn derive(passphrase: &str, salt: &[u8; 16], params: KdfParams) -> Result<[u8; 3
 pub fn new_recovery_key() -> Result<String> {
     let bytes: [u8; 32] = random()?;
     let hex = hex::encode(&bytes);
-    Ok(hex.as_bytes().chunks(8).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-"))
+    Ok(hex
+        .as_bytes()
+        .chunks(8)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-"))
 }
 
 fn recovery_bytes(text: &str) -> Result<[u8; 32]> {
     let digits: String = text.chars().filter(|c| c.is_ascii_hexdigit()).collect();
-    hex::decode_array::<32>(&digits)
-        .ok_or_else(|| Error::Invalid("a recovery key is 64 hex digits (dashes and spaces are ignored)".into()))
+    hex::decode_array::<32>(&digits).ok_or_else(|| {
+        Error::Invalid("a recovery key is 64 hex digits (dashes and spaces are ignored)".into())
+    })
 }
 
 #[cfg(test)]
@@ -262,7 +315,11 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
 
-    const CHEAP: KdfParams = KdfParams { m: 1024, t: 1, p: 1 };
+    const CHEAP: KdfParams = KdfParams {
+        m: 1024,
+        t: 1,
+        p: 1,
+    };
 
     #[test]
     fn sealed_blobs_are_bound_to_kind_and_id() {
@@ -284,16 +341,47 @@ mod tests {
     #[test]
     fn key_files_open_with_their_secret_only() {
         let keys = Keys::generate().unwrap();
-        let file = KeyFile::wrap(&keys, Secret::Passphrase("correct horse"), CHEAP, "it@fs01", "2026-11-27T00:00:00Z").unwrap();
-        let opened = file.unwrap_keys(Secret::Passphrase("correct horse")).unwrap().unwrap();
+        let file = KeyFile::wrap(
+            &keys,
+            Secret::Passphrase("correct horse"),
+            CHEAP,
+            "it@fs01",
+            "2026-11-27T00:00:00Z",
+        )
+        .unwrap();
+        let opened = file
+            .unwrap_keys(Secret::Passphrase("correct horse"))
+            .unwrap()
+            .unwrap();
         assert_eq!(opened.to_bytes(), keys.to_bytes());
-        assert!(file.unwrap_keys(Secret::Passphrase("wrong")).unwrap().is_none());
+        assert!(
+            file.unwrap_keys(Secret::Passphrase("wrong"))
+                .unwrap()
+                .is_none()
+        );
 
         let recovery = new_recovery_key().unwrap();
         assert_eq!(recovery.len(), 64 + 7);
-        let file = KeyFile::wrap(&keys, Secret::Recovery(&recovery), CHEAP, "recovery", "2026-11-27T00:00:00Z").unwrap();
+        let file = KeyFile::wrap(
+            &keys,
+            Secret::Recovery(&recovery),
+            CHEAP,
+            "recovery",
+            "2026-11-27T00:00:00Z",
+        )
+        .unwrap();
         let spaced = recovery.replace('-', " ").to_uppercase();
-        assert_eq!(file.unwrap_keys(Secret::Recovery(&spaced)).unwrap().unwrap().to_bytes(), keys.to_bytes());
-        assert!(file.unwrap_keys(Secret::Passphrase("correct horse")).unwrap().is_none());
+        assert_eq!(
+            file.unwrap_keys(Secret::Recovery(&spaced))
+                .unwrap()
+                .unwrap()
+                .to_bytes(),
+            keys.to_bytes()
+        );
+        assert!(
+            file.unwrap_keys(Secret::Passphrase("correct horse"))
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -10,11 +10,18 @@
 //! [`meta`] to check what clients send.
 
 pub mod backend;
+pub mod backup;
+pub mod check;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod exclude;
 pub mod hex;
+pub mod index;
 pub mod meta;
 pub mod pack;
+pub mod repo;
+pub mod restore;
+pub mod tree;
 
 pub use error::{Error, Result};

@@ -43,7 +43,12 @@ impl Entry {
         if bytes.len() != ENTRY_LEN {
             return None;
         }
-        let u32_at = |i: usize| bytes.get(i..i + 4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes);
+        let u32_at = |i: usize| {
+            bytes
+                .get(i..i + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
         Some(Entry {
             kind: Kind::from_byte(bytes[0])?,
             id: bytes[1..33].try_into().ok()?,
@@ -60,10 +65,18 @@ const RAW: u8 = 0;
 const ZSTD: u8 = 1;
 
 /// Compresses (zstd, unless that does not shrink it) and seals one blob: `seal(payload ‖ flag)`.
-pub fn seal_blob(keys: &Keys, compressor: &mut zstd::bulk::Compressor<'_>, kind: Kind, id: &BlobId, plain: &[u8]) -> Result<Vec<u8>> {
+pub fn seal_blob(
+    keys: &Keys,
+    compressor: &mut zstd::bulk::Compressor<'_>,
+    kind: Kind,
+    id: &BlobId,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
     let bound = zstd::zstd_safe::compress_bound(plain.len());
     let mut buf = vec![0u8; 24 + bound + 1 + 16];
-    let compressed = compressor.compress_to_buffer(plain, &mut buf[24..24 + bound]).ok();
+    let compressed = compressor
+        .compress_to_buffer(plain, &mut buf[24..24 + bound])
+        .ok();
     match compressed {
         Some(n) if n < plain.len() => {
             buf.truncate(24 + n);
@@ -81,10 +94,12 @@ pub fn seal_blob(keys: &Keys, compressor: &mut zstd::bulk::Compressor<'_>, kind:
 /// Opens one sealed blob, decompresses it and checks its id; `object` names the pack in errors.
 pub fn open_blob(keys: &Keys, entry: &Entry, sealed: &[u8], object: &str) -> Result<Vec<u8>> {
     let framed = keys.open(entry.kind, &entry.id, sealed, object)?;
-    let damaged = |why: &str| Error::damaged(object, format!("blob {}: {why}", hex::encode(&entry.id)));
+    let damaged =
+        |why: &str| Error::damaged(object, format!("blob {}: {why}", hex::encode(&entry.id)));
     let plain = match framed.split_last() {
         Some((&RAW, payload)) => payload.to_vec(),
-        Some((&ZSTD, payload)) => zstd::bulk::decompress(payload, entry.plain_len as usize).map_err(|_| damaged("does not decompress"))?,
+        Some((&ZSTD, payload)) => zstd::bulk::decompress(payload, entry.plain_len as usize)
+            .map_err(|_| damaged("does not decompress"))?,
         _ => return Err(damaged("unknown compression")),
     };
     if plain.len() != entry.plain_len as usize || keys.blob_id(&plain) != entry.id {
@@ -119,7 +134,13 @@ impl PackWriter {
         let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
         let plain_len = u32::try_from(plain_len).map_err(|_| too_big())?;
         self.bytes.extend_from_slice(sealed);
-        self.entries.push(Entry { kind, id, offset, length, plain_len });
+        self.entries.push(Entry {
+            kind,
+            id,
+            offset,
+            length,
+            plain_len,
+        });
         Ok(())
     }
 
@@ -142,26 +163,47 @@ impl PackWriter {
         let sealed = keys.seal(Kind::PackHeader, &[0; 32], &header)?;
         let mut bytes = self.bytes;
         bytes.extend_from_slice(&sealed);
-        let len = u32::try_from(sealed.len()).map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?;
+        let len = u32::try_from(sealed.len())
+            .map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?;
         bytes.extend_from_slice(&len.to_le_bytes());
         let id: [u8; 32] = Sha256::digest(&bytes).into();
-        Ok(Pack { id, bytes, entries: self.entries })
+        Ok(Pack {
+            id,
+            bytes,
+            entries: self.entries,
+        })
     }
 }
 
-/// Reads a pack's header from its tail: `tail` holds at least the header and its length.
-pub fn parse_header(keys: &Keys, tail: &[u8], object: &str) -> Result<Vec<Entry>> {
+/// Reads a pack's header from its tail: `tail` holds at least the header and its length;
+/// `pack_len` is the whole pack's size (to check that entries lie within the blobs).
+pub fn parse_header(keys: &Keys, tail: &[u8], pack_len: u64, object: &str) -> Result<Vec<Entry>> {
     let damaged = |why: &str| Error::damaged(object, why.to_string());
-    let split = tail.len().checked_sub(4).ok_or_else(|| damaged("shorter than a pack"))?;
-    let len = u32::from_le_bytes(tail[split..].try_into().map_err(|_| damaged("no header length"))?) as usize;
-    let start = split.checked_sub(len).ok_or_else(|| damaged("header length past the start"))?;
+    let split = tail
+        .len()
+        .checked_sub(4)
+        .ok_or_else(|| damaged("shorter than a pack"))?;
+    let len = u32::from_le_bytes(
+        tail[split..]
+            .try_into()
+            .map_err(|_| damaged("no header length"))?,
+    ) as usize;
+    let start = split
+        .checked_sub(len)
+        .ok_or_else(|| damaged("header length past the start"))?;
     let header = keys.open(Kind::PackHeader, &[0; 32], &tail[start..split], object)?;
     if header.len() % ENTRY_LEN != 0 {
         return Err(damaged("header is not a whole number of entries"));
     }
     let entries: Option<Vec<Entry>> = header.chunks_exact(ENTRY_LEN).map(Entry::decode).collect();
     let entries = entries.ok_or_else(|| damaged("header entry with an unknown kind"))?;
-    if entries.iter().any(|e| e.offset as usize + e.length as usize > start) {
+    let blobs_end = pack_len
+        .checked_sub(4 + len as u64)
+        .ok_or_else(|| damaged("header longer than the pack"))?;
+    if entries
+        .iter()
+        .any(|e| u64::from(e.offset) + u64::from(e.length) > blobs_end)
+    {
         return Err(damaged("header entry past the blobs"));
     }
     Ok(entries)
@@ -183,26 +225,49 @@ mod tests {
         let mut zc = zstd::bulk::Compressor::new(3).unwrap();
         let text = b"Town of Hartford grand list ".repeat(1000);
         let mut noise = vec![0u8; 5000];
-        blake3::Hasher::new().update(b"noise").finalize_xof().fill(&mut noise);
+        blake3::Hasher::new()
+            .update(b"noise")
+            .finalize_xof()
+            .fill(&mut noise);
         let mut writer = PackWriter::default();
-        for (kind, plain) in [(Kind::Data, text.as_slice()), (Kind::Tree, noise.as_slice())] {
+        for (kind, plain) in [
+            (Kind::Data, text.as_slice()),
+            (Kind::Tree, noise.as_slice()),
+        ] {
             let id = keys.blob_id(plain);
             let sealed = seal_blob(&keys, &mut zc, kind, &id, plain).unwrap();
             writer.add(kind, id, &sealed, plain.len()).unwrap();
         }
         let pack = writer.finish(&keys).unwrap();
-        assert_eq!(hex::encode(&pack.id), hex::encode(&<[u8; 32]>::from(Sha256::digest(&pack.bytes))));
+        assert_eq!(
+            hex::encode(&pack.id),
+            hex::encode(&<[u8; 32]>::from(Sha256::digest(&pack.bytes)))
+        );
         // The text compressed; the noise was kept raw (flag byte + seal overhead only).
         assert!(pack.entries[0].length < 1000, "{:?}", pack.entries[0]);
-        assert_eq!(pack.entries[1].length as usize, 5000 + 1 + crate::crypto::SEAL_OVERHEAD);
+        assert_eq!(
+            pack.entries[1].length as usize,
+            5000 + 1 + crate::crypto::SEAL_OVERHEAD
+        );
 
-        let entries = parse_header(&keys, &pack.bytes, "data/x").unwrap();
+        let entries = parse_header(&keys, &pack.bytes, pack.bytes.len() as u64, "data/x").unwrap();
         assert_eq!(entries, pack.entries);
         let e = entries[0];
         let blob = &pack.bytes[e.offset as usize..(e.offset + e.length) as usize];
         assert_eq!(open_blob(&keys, &e, blob, "data/x").unwrap(), text);
         // A blob presented as a tree, or under another id, does not open.
-        assert!(open_blob(&keys, &Entry { kind: Kind::Tree, ..e }, blob, "data/x").is_err());
+        assert!(
+            open_blob(
+                &keys,
+                &Entry {
+                    kind: Kind::Tree,
+                    ..e
+                },
+                blob,
+                "data/x"
+            )
+            .is_err()
+        );
         assert!(open_blob(&keys, &Entry { id: [1; 32], ..e }, blob, "data/x").is_err());
     }
 }
