@@ -118,7 +118,9 @@ impl Repository {
         let keys = Keys::generate()?;
         let config = RepoConfig {
             version: FORMAT_VERSION,
-            id: uuid::Uuid::from_bytes(random::<16>()?).to_string(),
+            id: uuid::Builder::from_random_bytes(random::<16>()?)
+                .into_uuid()
+                .to_string(),
             chunker: Chunker::DEFAULT,
             pack_size: PACK_SIZE,
             metadata_key: hex::encode(keys.signing_key().verifying_key().as_bytes()),

@@ -275,7 +275,8 @@ fn backup_restore_round_trip_and_incremental() {
     );
 
     let repo = open(&repo_dir);
-    let (_, latest) = repo.find_snapshot("latest", None).unwrap();
+    let (latest_name, latest) = repo.find_snapshot("latest", None).unwrap();
+    assert_eq!(Some(latest_name), second.snapshot);
     let target2 = tmp.path().join("restore2");
     restore(
         &repo,
