@@ -351,7 +351,10 @@ pub async fn put_config(
     }
     record_object(a, &mut tx, now, "config", "config", size_i64(&body)).await?;
     blobs
-        .put(&BlobKey::in_scope(&a.scope, &format!("{}/config", a.repo.id))?, body)
+        .put(
+            &BlobKey::in_scope(&a.scope, &format!("{}/config", a.repo.id))?,
+            body,
+        )
         .await?;
     audit::record(
         &mut tx,
@@ -469,10 +472,15 @@ async fn check_meta(
     if stored_size(a, ex, "snapshots", name).await?.is_none() {
         return Err(Error::invalid(
             "snapshot",
-            format!("meta/{name}: snapshots/{name} is not in the repository; upload the snapshot first"),
+            format!(
+                "meta/{name}: snapshots/{name} is not in the repository; upload the snapshot first"
+            ),
         ));
     }
-    for (field, kind, list) in [("packs", "data", &meta.packs), ("index", "index", &meta.index)] {
+    for (field, kind, list) in [
+        ("packs", "data", &meta.packs),
+        ("index", "index", &meta.index),
+    ] {
         for n in list {
             if stored_size(a, ex, kind, n).await?.is_none() {
                 return Err(Error::invalid(

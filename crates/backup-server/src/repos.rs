@@ -165,8 +165,10 @@ pub async fn list(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<Re
     let sql = format!(
         "SELECT {COLUMNS} FROM backup_repositories WHERE municipality_id = $1 ORDER BY name"
     );
-    Ok(dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(scope.municipality_id()).fetch_all(c).await)?)
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(scope.municipality_id()).fetch_all(c).await)?,
+    )
 }
 
 /// One repository of the town, by id or name (not found otherwise, or in another town).

@@ -90,7 +90,11 @@ pub async fn create(
         .map_err(|e| match e {
             Error::NotFound { .. } => Error::invalid(
                 "repo",
-                format!("{} has no repository '{}'", scope.town().name, req.repo.trim()),
+                format!(
+                    "{} has no repository '{}'",
+                    scope.town().name,
+                    req.repo.trim()
+                ),
             ),
             other => other,
         })?;
@@ -163,8 +167,10 @@ pub async fn list(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<Ba
          ON r.municipality_id = t.municipality_id AND r.id = t.repo_id \
          WHERE t.municipality_id = $1 ORDER BY t.created_at DESC, t.id DESC"
     );
-    Ok(dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(scope.municipality_id()).fetch_all(c).await)?)
+    Ok(
+        dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(scope.municipality_id()).fetch_all(c).await)?,
+    )
 }
 
 /// Revokes a token of the town (administer); audited.

@@ -505,8 +505,15 @@ pub async fn authorize_issued_credential(
             service,
         }),
     );
-    let mut scope =
-        authorize_service(db, &principal, today, town.slug.as_str(), service, permission).await?;
+    let mut scope = authorize_service(
+        db,
+        &principal,
+        today,
+        town.slug.as_str(),
+        service,
+        permission,
+    )
+    .await?;
     scope.actor.label = format!("{} via {label}", user.username);
     Ok(scope)
 }

@@ -19,7 +19,8 @@ use crate::objects::{self, BODY_LIMIT, Kind, ObjectEntry, RepoAccess, RepoError}
 use crate::tokens::{self, TOKEN_PREFIX};
 
 const KIND: &str = "`keys`, `data`, `index`, `snapshots` or `meta`.";
-const NAME: &str = "The object's name: the SHA-256 (64 hex digits) of its bytes; key files 32 to 64 hex digits.";
+const NAME: &str =
+    "The object's name: the SHA-256 (64 hex digits) of its bytes; key files 32 to 64 hex digits.";
 
 pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     r.routes(routes!(api_get_config, api_put_config))
@@ -191,7 +192,11 @@ fn wanted(headers: &HeaderMap, size: u64) -> Wanted {
     let Some(v) = headers.get(header::RANGE) else {
         return Wanted::Whole;
     };
-    let Some(spec) = v.to_str().ok().and_then(|s| s.trim().strip_prefix("bytes=")) else {
+    let Some(spec) = v
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().strip_prefix("bytes="))
+    else {
         return Wanted::Unsatisfiable;
     };
     let Some((a, b)) = spec.split_once('-') else {
@@ -220,7 +225,12 @@ fn wanted(headers: &HeaderMap, size: u64) -> Wanted {
     }
 }
 
-async fn object_size(st: &AppState, a: &RepoAccess, kind: &str, name: &str) -> Result<(Kind, u64), Error> {
+async fn object_size(
+    st: &AppState,
+    a: &RepoAccess,
+    kind: &str,
+    name: &str,
+) -> Result<(Kind, u64), Error> {
     let kind = Kind::parse(kind)?;
     let mut c = st.db.read().await?;
     let size = objects::size_of(a, &mut c, kind, name)
@@ -265,7 +275,8 @@ async fn api_get_object(
             return r;
         }
     };
-    let bytes = match objects::read(&a, &st.blobs, kind, &name, range.map(|(s, e)| s..e + 1)).await {
+    let bytes = match objects::read(&a, &st.blobs, kind, &name, range.map(|(s, e)| s..e + 1)).await
+    {
         Ok(b) => b,
         Err(e) => return api_error(e),
     };

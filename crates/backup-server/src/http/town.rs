@@ -233,7 +233,12 @@ const CHART_H: i64 = 120;
 
 fn trend_bars(data: &TownBackup) -> (Vec<TrendBar>, i64) {
     let days: Vec<_> = data.trend.iter().rev().take(30).rev().collect();
-    let max = days.iter().map(|d| d.stored_bytes).max().unwrap_or(0).max(1);
+    let max = days
+        .iter()
+        .map(|d| d.stored_bytes)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let n = i64::try_from(days.len()).unwrap_or(1).max(1);
     let width = (CHART_W / n).max(4);
     let bars = days
