@@ -554,7 +554,10 @@ async fn backup_tokens_are_scoped_append_only_and_refusable(app: TestApp) {
     let r = put(&app, &a_token, &format!("data/{}", sha(&big)), big.clone()).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(
-        get(&app, &a_token, &format!("data/{}", sha(&big))).await.body.len(),
+        get(&app, &a_token, &format!("data/{}", sha(&big)))
+            .await
+            .body
+            .len(),
         3 << 20
     );
 
@@ -652,6 +655,48 @@ async fn backup_tokens_are_scoped_append_only_and_refusable(app: TestApp) {
         .find(|h| h["host"] == "fs02")
         .unwrap();
     assert_eq!(fs02["state"], "never");
+
+    // A token acts with its issuer's rights: disabling the issuer stops it, enabling them restores it.
+    let t = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/tokens",
+            &hartford,
+            Some(json!({"repo": "main", "host": "fs03"})),
+        )
+        .await;
+    let fs03 = Auth::Token(t.json()["secret"].as_str().unwrap().to_owned());
+    assert_eq!(get(&app, &fs03, "data/").await.status, StatusCode::OK);
+    let admin = app.demo_session("admin").await;
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let issuer = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "townadmin.hartford")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (active, status) in [(false, StatusCode::UNAUTHORIZED), (true, StatusCode::OK)] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/admin/users/{issuer}/active"),
+                &admin,
+                Some(json!({"active": active})),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text());
+        let r = get(&app, &fs03, "data/").await;
+        assert_eq!(r.status, status, "issuer active {active}: {}", r.text());
+        if !active {
+            assert!(detail(&r).contains("disabled"), "{}", r.text());
+        }
+    }
 }
 
 async fn quotas_and_management_rights_are_enforced(app: TestApp) {
