@@ -362,3 +362,31 @@ pub async fn regional(
     out.sort_by(|a, b| a.town_name.cmp(&b.town_name));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn a_host_is_overdue_only_past_its_interval() {
+        let now = Timestamp::new(datetime!(2026-11-27 14:00 UTC));
+        let at = |t| Some(Timestamp::new(t));
+        assert_eq!(state_of(None, now, 24), ("never", None));
+        assert_eq!(
+            state_of(at(datetime!(2026-11-26 14:00 UTC)), now, 24),
+            ("ok", Some(24))
+        );
+        assert_eq!(
+            state_of(at(datetime!(2026-11-26 13:59 UTC)), now, 24),
+            ("overdue", Some(24))
+        );
+        assert_eq!(
+            state_of(at(datetime!(2026-11-25 15:00 UTC)), now, 48),
+            ("ok", Some(47))
+        );
+        assert_eq!(ratio(10, 0), None);
+        assert_eq!(ratio(30, 10), Some(3.0));
+    }
+}

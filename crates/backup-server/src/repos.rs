@@ -256,3 +256,24 @@ pub async fn set_interval(
         expected_interval_hours: hours,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn names_and_hosts_are_checked_naming_the_field() {
+        assert_eq!(check_name("name", " town-hall ").unwrap(), "town-hall");
+        for bad in ["", "Town", "a b", "x/y", &"a".repeat(65)] {
+            let e = check_name("name", bad).unwrap_err();
+            assert!(e.to_string().starts_with("name: "), "{e}");
+        }
+        assert_eq!(
+            check_host("host", "FS01.town.local").unwrap(),
+            "FS01.town.local"
+        );
+        assert!(check_host("host", "fs 01").is_err());
+        assert!(check_host("host", "../etc").is_err());
+    }
+}
