@@ -17,6 +17,7 @@ use crate::both_dbs;
 use crate::harness::{Auth, Resp, TestApp};
 
 both_dbs!(
+    the_backup_cli_backs_up_to_the_server_and_restores,
     a_client_backs_up_through_the_rest_api,
     backup_tokens_are_scoped_append_only_and_refusable,
     quotas_and_management_rights_are_enforced
@@ -812,4 +813,149 @@ async fn quotas_and_management_rights_are_enforced(app: TestApp) {
         .await;
     assert!(!again.text().contains(&secret));
     assert!(again.text().contains("web01"));
+}
+
+/// Runs the `munishare` binary's backup client (off the async runtime); returns (exit code, stdout, stderr).
+async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_munishare"))
+            .args(&args)
+            .env("MUNISHARE_BACKUP_PASSWORD", "town hall passphrase")
+            .env_remove("MUNISHARE_BACKUP_SERVER")
+            .env_remove("MUNISHARE_BACKUP_TOKEN")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Deterministic incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// End to end: the real client (`munishare init | backup | restore | check`) over HTTP against
+/// the served application, then the town's view of what it stored.
+async fn the_backup_cli_backs_up_to_the_server_and_restores(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let Auth::Token(secret) = token.clone() else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let dir = std::env::temp_dir().join(format!("munishare-e2e-{}", uuid::Uuid::now_v7().simple()));
+    let (src, target) = (dir.join("src"), dir.join("restore"));
+    std::fs::create_dir_all(src.join("scans")).unwrap();
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("scans/deed-1.tif".into(), noise(1, 3_000_000)),
+        ("scans/deed-2.tif".into(), noise(2, 2_500_000)),
+        (
+            "minutes.txt".into(),
+            "Board of Finance minutes, regular meeting.\n"
+                .repeat(5_000)
+                .into_bytes(),
+        ),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(src.join(name), bytes).unwrap();
+    }
+    let logical: i64 = files.iter().map(|(_, b)| b.len() as i64).sum();
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            server.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let src_arg = src.to_str().unwrap().to_owned();
+
+    let (code, out, err) = cli(remote(&["init"])).await;
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let (code, out, err) = cli(remote(&[
+        "backup", "--host", "fs01", "--tag", "nightly", &src_arg,
+    ]))
+    .await;
+    assert_eq!(code, 0, "backup: {out}\n{err}");
+    let packs = get(&app, &token, "data/").await.json();
+    assert!(!packs.as_array().unwrap().is_empty(), "{packs}");
+
+    // The server verified the snapshot's signed metadata and counts it for the host.
+    let hosts = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/hosts",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(hosts[0]["host"], "fs01");
+    assert_eq!(hosts[0]["state"], "ok");
+    assert_eq!(hosts[0]["snapshots"], 1);
+    assert_eq!(hosts[0]["latest_logical_bytes"], logical);
+    assert_eq!(audit_count(&app, "backup.snapshot.add").await, 1);
+    assert_eq!(audit_count(&app, "backup.repository.init").await, 1);
+    let mut c = app.db.read().await.unwrap();
+    let referenced: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM backup_snapshot_packs WHERE repo_id = $1")
+        .bind(&repo_id).fetch_one(c).await)
+    .unwrap();
+    drop(c);
+    assert_eq!(referenced, packs.as_array().unwrap().len() as i64);
+
+    // Unchanged data: a second snapshot, no new pack.
+    let (code, out, err) = cli(remote(&["backup", "--host", "fs01", &src_arg])).await;
+    assert_eq!(code, 0, "second backup: {out}\n{err}");
+    assert_eq!(get(&app, &token, "data/").await.json(), packs);
+    let (code, out, err) = cli(remote(&["snapshots"])).await;
+    assert_eq!(code, 0, "snapshots: {out}\n{err}");
+    assert!(out.contains("2 snapshot(s)"), "{out}");
+
+    // Restore whole and verify; check every byte.
+    let (code, out, err) = cli(remote(&[
+        "restore",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(code, 0, "restore: {out}\n{err}");
+    let restored = target.join(src.strip_prefix("/").unwrap());
+    for (name, bytes) in &files {
+        assert!(
+            &std::fs::read(restored.join(name)).unwrap() == bytes,
+            "{name}"
+        );
+    }
+    let (code, out, err) = cli(remote(&["check", "--read-data"])).await;
+    assert_eq!(code, 0, "check: {out}\n{err}");
+    assert!(out.contains("No errors were found."), "{out}");
+
+    // The token's host is the only one it may record.
+    let (code, out, err) = cli(remote(&["backup", "--host", "fs02", &src_arg])).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("fs02") && err.contains("fs01"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
