@@ -223,8 +223,11 @@ impl Backend for LocalBackend {
     }
 }
 
-/// Entries of a directory: (path, is_dir, (name, size)); a missing directory is empty.
-fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, bool, (String, u64))>> {
+/// A directory entry: its path, whether it is a directory, and its name and size.
+struct DirEntry(PathBuf, bool, (String, u64));
+
+/// Entries of a directory; a missing directory is empty.
+fn read_dir(dir: &Path) -> Result<Vec<DirEntry>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -235,7 +238,7 @@ fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, bool, (String, u64))>> {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        out.push((entry.path(), meta.is_dir(), (name, meta.len())));
+        out.push(DirEntry(entry.path(), meta.is_dir(), (name, meta.len())));
     }
     Ok(out)
 }

@@ -564,11 +564,11 @@ fn uploader(
     let mut sent = 0u64;
     let mut done = Vec::new();
     for pack in input {
-        if !dry_run {
-            if let Err(e) = backend.put(ObjectKind::Data, &hex::encode(&pack.id), &pack.bytes) {
-                failure.set(e);
-                return done;
-            }
+        if !dry_run
+            && let Err(e) = backend.put(ObjectKind::Data, &hex::encode(&pack.id), &pack.bytes)
+        {
+            failure.set(e);
+            return done;
         }
         let len = pack.bytes.len() as u64;
         sent += len;
@@ -598,11 +598,12 @@ fn scan(paths: &[PathBuf], excludes: &Excludes, progress: &Progress) {
             progress
                 .total_bytes
                 .fetch_add(meta.len(), Ordering::Relaxed);
-        } else if meta.is_dir() && !excludes.is_cache(path) {
-            if let Ok(entries) = fs::read_dir(path) {
-                for e in entries.flatten() {
-                    walk(&e.path(), excludes, progress, false);
-                }
+        } else if meta.is_dir()
+            && !excludes.is_cache(path)
+            && let Ok(entries) = fs::read_dir(path)
+        {
+            for e in entries.flatten() {
+                walk(&e.path(), excludes, progress, false);
             }
         }
     }

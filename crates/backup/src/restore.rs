@@ -108,11 +108,10 @@ pub fn restore(
             s.spawn(|| {
                 while let Some((pack, blobs)) = queue.lock().ok().and_then(|mut q| q.pop()) {
                     if let Err((targets, why)) = restore_pack(repo, pack, &blobs, &files, progress)
+                        && let Ok(mut f) = failed.lock()
                     {
-                        if let Ok(mut f) = failed.lock() {
-                            for t in targets {
-                                f.entry(t).or_insert_with(|| why.clone());
-                            }
+                        for t in targets {
+                            f.entry(t).or_insert_with(|| why.clone());
                         }
                     }
                 }
