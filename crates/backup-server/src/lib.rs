@@ -12,14 +12,19 @@
 //! regional overview. `http` is the client REST API, the session API and the
 //! pages.
 //!
-//! Not here yet (next session): retention, garbage collection, scrub,
-//! replication, metering jobs. `backup_snapshot_packs` keeps which packs each
-//! verified snapshot references so garbage collection can be added.
+//! `retention` applies each host's keep-last/hourly/daily/weekly/monthly/yearly
+//! policy (the engine's rules) and collects the packs and index files no kept
+//! snapshot names (`backup_snapshot_packs`, `backup_snapshot_index`) once past a
+//! 24-hour grace; a town administrator runs it from the page or the API.
+//!
+//! Not here yet: running retention on a schedule, scrub, replication,
+//! metering and restore-drill evidence.
 
 pub mod http;
 pub mod monitor;
 pub mod objects;
 pub mod repos;
+pub mod retention;
 pub mod tokens;
 
 use munishare_platform::access::ServiceScope;

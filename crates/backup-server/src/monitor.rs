@@ -182,7 +182,7 @@ pub async fn hosts(
     require(scope, Permission::View)?;
     let rows: Vec<HostRow> = dispatch!(ex, c => sqlx::query_as(
         "SELECT h.repo_id, r.name AS repo_name, h.host, h.expected_interval_hours, \
-         (SELECT COUNT(*) FROM backup_snapshots s WHERE s.municipality_id = h.municipality_id AND s.repo_id = h.repo_id AND s.host = h.host) AS snapshots, \
+         (SELECT COUNT(*) FROM backup_snapshots s WHERE s.municipality_id = h.municipality_id AND s.repo_id = h.repo_id AND s.host = h.host AND s.forgotten_at IS NULL) AS snapshots, \
          (SELECT MAX(s.received_at) FROM backup_snapshots s WHERE s.municipality_id = h.municipality_id AND s.repo_id = h.repo_id AND s.host = h.host) AS last_backup_at \
          FROM backup_hosts h JOIN backup_repositories r ON r.municipality_id = h.municipality_id AND r.id = h.repo_id \
          WHERE h.municipality_id = $1 ORDER BY r.name, h.host")
@@ -191,7 +191,7 @@ pub async fn hosts(
     for r in rows {
         let latest: Option<Latest> = if r.snapshots > 0 {
             dispatch!(ex, c => sqlx::query_as(
-                "SELECT time, logical_bytes FROM backup_snapshots WHERE municipality_id = $1 AND repo_id = $2 AND host = $3 \
+                "SELECT time, logical_bytes FROM backup_snapshots WHERE municipality_id = $1 AND repo_id = $2 AND host = $3 AND forgotten_at IS NULL \
                  ORDER BY received_at DESC, name DESC LIMIT 1")
                 .bind(scope.municipality_id()).bind(&r.repo_id).bind(&r.host).fetch_optional(c).await)?
         } else {
@@ -237,7 +237,7 @@ pub async fn town(
     let stored: HashMap<String, (i64, i64)> =
         stored.into_iter().map(|(r, b, n)| (r, (b, n))).collect();
     let snaps: Vec<(String, i64)> = dispatch!(ex, c => sqlx::query_as(
-        "SELECT repo_id, COUNT(*) FROM backup_snapshots WHERE municipality_id = $1 GROUP BY repo_id")
+        "SELECT repo_id, COUNT(*) FROM backup_snapshots WHERE municipality_id = $1 AND forgotten_at IS NULL GROUP BY repo_id")
         .bind(scope.municipality_id()).fetch_all(c).await)?;
     let snaps: HashMap<String, i64> = snaps.into_iter().collect();
     let repos: Vec<RepoSummary> = list
@@ -314,7 +314,7 @@ pub async fn snapshots(
         "SELECT s.repo_id, r.name AS repo_name, s.name, s.host, s.time, s.tags, s.parent, s.files, s.dirs, \
          s.logical_bytes, s.added_bytes, s.received_at FROM backup_snapshots s \
          JOIN backup_repositories r ON r.municipality_id = s.municipality_id AND r.id = s.repo_id \
-         WHERE s.municipality_id = $1 AND ($2 IS NULL OR s.repo_id = $2) AND ($3 IS NULL OR s.host = $3) \
+         WHERE s.municipality_id = $1 AND s.forgotten_at IS NULL AND ($2 IS NULL OR s.repo_id = $2) AND ($3 IS NULL OR s.host = $3) \
          ORDER BY s.received_at DESC, s.name DESC LIMIT $4")
         .bind(scope.municipality_id()).bind(&repo_id).bind(&host).bind(i64::from(limit))
         .fetch_all(c).await)?)

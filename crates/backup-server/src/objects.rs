@@ -206,7 +206,17 @@ pub async fn open(db: &Db, today: Date, grant: TokenGrant) -> Result<RepoAccess,
 }
 
 fn key(a: &RepoAccess, kind: &str, name: &str) -> Result<BlobKey, Error> {
-    BlobKey::in_scope(&a.scope, &format!("{}/{kind}/{name}", a.repo.id))
+    object_key(&a.scope, &a.repo.id, kind, name)
+}
+
+/// Where an object's bytes are in the blob store.
+pub(crate) fn object_key(
+    scope: &ServiceScope,
+    repo_id: &str,
+    kind: &str,
+    name: &str,
+) -> Result<BlobKey, Error> {
+    BlobKey::in_scope(scope, &format!("{repo_id}/{kind}/{name}"))
 }
 
 /// The size of an object, if the repository has it.
@@ -520,6 +530,13 @@ async fn put_meta(
         execute!(&mut tx, c => sqlx::query(
             "INSERT INTO backup_snapshot_packs (municipality_id, repo_id, snapshot, pack) VALUES ($1, $2, $3, $4)")
             .bind(a.scope.municipality_id()).bind(&a.repo.id).bind(name).bind(*p).execute(c).await)
+        .map_err(Error::from)?;
+    }
+    let index: BTreeSet<&String> = meta.index.iter().collect();
+    for i in &index {
+        execute!(&mut tx, c => sqlx::query(
+            "INSERT INTO backup_snapshot_index (municipality_id, repo_id, snapshot, index_name) VALUES ($1, $2, $3, $4)")
+            .bind(a.scope.municipality_id()).bind(&a.repo.id).bind(name).bind(*i).execute(c).await)
         .map_err(Error::from)?;
     }
     repos::ensure_host(&a.scope, &mut tx, now, &a.repo.id, &meta.host).await?;

@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 use super::Backup;
 use crate::monitor::{self, HostStatus, Snapshot, SnapshotQuery, TownBackup, TownFreshness};
 use crate::repos::{self, HostSetting, IntervalIn, Repository, RepositoryIn};
+use crate::retention::{self, HostRetention, RetentionIn, RetentionReport};
 use crate::tokens::{self, BackupToken, CreatedToken, TokenIn};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
@@ -36,6 +37,9 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_hosts))
         .routes(routes!(api_set_interval))
         .routes(routes!(api_snapshots))
+        .routes(routes!(api_retention))
+        .routes(routes!(api_set_retention))
+        .routes(routes!(api_apply_retention))
         .routes(routes!(api_regional))
 }
 
@@ -45,6 +49,11 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
         .post("/t/{town}/backup/tokens", page_create_token)
         .post("/t/{town}/backup/tokens/{token}/revoke", page_revoke_token)
         .post("/t/{town}/backup/hosts", page_set_interval)
+        .post("/t/{town}/backup/retention", page_set_retention)
+        .post(
+            "/t/{town}/backup/repos/{repo}/apply-retention",
+            page_apply_retention,
+        )
         .get("/backup", page_regional)
 }
 
@@ -165,6 +174,54 @@ async fn api_set_interval(
     Ok(axum::Json(h))
 }
 
+/// Every host's retention policy in the town (all zero keeps every snapshot).
+#[utoipa::path(get, path = "/api/v1/towns/{town}/backup/retention", tag = "backup",
+    params(("town" = String, Path, description = TOWN)),
+    responses((status = 200, body = Vec<HostRetention>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_retention(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+) -> ApiResult<axum::Json<Vec<HostRetention>>> {
+    let mut c = st.db.read().await?;
+    Ok(axum::Json(retention::policies(&scope, &mut c).await?))
+}
+
+/// Sets a host's retention policy (administer; audited). The server applies it, never a client.
+#[utoipa::path(put, path = "/api/v1/towns/{town}/backup/repos/{repo}/hosts/{host}/retention", tag = "backup",
+    params(("town" = String, Path, description = TOWN), ("repo" = String, Path, description = "The repository's id or name"),
+        ("host" = String, Path, description = "The host")), request_body = RetentionIn,
+    responses((status = 200, body = HostRetention), (status = 403, body = munishare_web::error::Problem),
+        (status = 404, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
+async fn api_set_retention(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+    Path(p): Path<(String, String, String)>,
+    ApiJson(req): ApiJson<RetentionIn>,
+) -> ApiResult<axum::Json<HostRetention>> {
+    let (_, repo, host) = p;
+    let mut tx = st.db.begin().await?;
+    let h = retention::set_policy(&scope, &mut tx, st.now(), &repo, &host, &req).await?;
+    tx.commit().await?;
+    Ok(axum::Json(h))
+}
+
+/// Applies the repository's retention policies now and collects the packs and index files no
+/// kept snapshot needs (older than 24 hours); audited with what it removed.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/backup/repos/{repo}/retention/apply", tag = "backup",
+    params(("town" = String, Path, description = TOWN), ("repo" = String, Path, description = "The repository's id or name")),
+    responses((status = 200, body = RetentionReport), (status = 403, body = munishare_web::error::Problem),
+        (status = 404, body = munishare_web::error::Problem)))]
+async fn api_apply_retention(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+    Path(p): Path<(String, String)>,
+) -> ApiResult<axum::Json<RetentionReport>> {
+    let (_, repo) = p;
+    Ok(axum::Json(
+        retention::apply(&scope, &st.db, &st.blobs, st.now(), &repo).await?,
+    ))
+}
+
 /// The town's verified snapshots, newest first, by repository and host.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/backup/snapshots", tag = "backup",
     params(("town" = String, Path, description = TOWN), SnapshotQuery),
@@ -225,6 +282,7 @@ struct TownPage {
     bar_width: i64,
     /// A token just created: shown once.
     created: Option<CreatedToken>,
+    retention: Vec<HostRetention>,
 }
 
 /// Width and height of the trend chart, in SVG units.
@@ -261,7 +319,7 @@ async fn town_page(
     created: Option<CreatedToken>,
 ) -> PageResult {
     let can_manage = scope.can(Permission::Administer);
-    let (data, tokens, snapshots) = {
+    let (data, tokens, snapshots, retention) = {
         let mut c = st.db.read().await?;
         let data = monitor::town(scope, &mut c, st.now()).await?;
         let tokens = if can_manage {
@@ -278,7 +336,8 @@ async fn town_page(
             },
         )
         .await?;
-        (data, tokens, snapshots)
+        let retention = retention::policies(scope, &mut c).await?;
+        (data, tokens, snapshots, retention)
     };
     let (bars, bar_width) = trend_bars(&data);
     let town = scope.town();
@@ -300,6 +359,7 @@ async fn town_page(
             bars,
             bar_width,
             created,
+            retention,
         },
         user,
     )
@@ -418,6 +478,67 @@ async fn page_set_interval(
         Ok(format!(
             "{} is expected to back up every {} hours.",
             h.host, h.expected_interval_hours
+        ))
+    }
+    .await;
+    after_form(&st, &back, r)
+}
+
+async fn page_set_retention(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Backup>,
+    Form(f): Form<HashMap<String, String>>,
+) -> PageResult {
+    let back = format!("/t/{}/backup", scope.town().slug);
+    let r = async {
+        let n = |k: &str| -> Result<i64> { Ok(number(&f, k)?.unwrap_or(0)) };
+        let req = RetentionIn {
+            keep_last: n("keep_last")?,
+            keep_hourly: n("keep_hourly")?,
+            keep_daily: n("keep_daily")?,
+            keep_weekly: n("keep_weekly")?,
+            keep_monthly: n("keep_monthly")?,
+            keep_yearly: n("keep_yearly")?,
+        };
+        let mut tx = st.db.begin().await?;
+        let h = retention::set_policy(
+            &scope,
+            &mut tx,
+            st.now(),
+            field(&f, "repo"),
+            field(&f, "host"),
+            &req,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(if req == RetentionIn::default() {
+            format!("{} keeps every snapshot.", h.host)
+        } else {
+            format!(
+                "Retention for {} saved; it applies the next time retention runs.",
+                h.host
+            )
+        })
+    }
+    .await;
+    after_form(&st, &back, r)
+}
+
+async fn page_apply_retention(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Backup>,
+    Path((_, repo)): Path<(String, String)>,
+) -> PageResult {
+    let back = format!("/t/{}/backup", scope.town().slug);
+    let r = async {
+        let report = retention::apply(&scope, &st.db, &st.blobs, st.now(), &repo).await?;
+        Ok(format!(
+            "Retention applied: {} snapshot(s) kept, {} forgotten; {} pack(s) and {} index file(s) removed, {} freed.",
+            report.kept,
+            report.forgotten.len(),
+            report.packs_removed,
+            report.index_removed,
+            crate::http::fmt_bytes(&report.bytes_freed)
         ))
     }
     .await;

@@ -20,7 +20,8 @@ both_dbs!(
     the_backup_cli_backs_up_to_the_server_and_restores,
     a_client_backs_up_through_the_rest_api,
     backup_tokens_are_scoped_append_only_and_refusable,
-    quotas_and_management_rights_are_enforced
+    quotas_and_management_rights_are_enforced,
+    retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -958,4 +959,162 @@ async fn the_backup_cli_backs_up_to_the_server_and_restores(app: TestApp) {
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("fs02") && err.contains("fs01"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Three nightly snapshots sharing a pack, each with a pack and an index file of its own, and an
+/// orphan pack from an interrupted run. Keeping two days forgets the oldest at once; its own pack
+/// and index file, and the orphan, go only once they are past the 24-hour grace.
+async fn retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let r = put(
+        &app,
+        &token,
+        "config",
+        serde_json::to_vec(&config(&repo_id)).unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let upload = async |kind: &str, bytes: Vec<u8>| -> String {
+        let name = sha(&bytes);
+        let r = put(&app, &token, &format!("{kind}/{name}"), bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{kind}: {}", r.text());
+        name
+    };
+    let shared = upload("data", blob(1, 4000)).await;
+    let mut snapshots = Vec::new();
+    let mut own = Vec::new();
+    for (i, day) in ["2026-11-24", "2026-11-25", "2026-11-26"]
+        .iter()
+        .enumerate()
+    {
+        let seed = 10 * (i as u8 + 1);
+        let pack = upload("data", blob(seed, 1000 + i)).await;
+        let index = upload("index", blob(seed + 1, 300)).await;
+        let snapshot = upload("snapshots", blob(seed + 2, 200)).await;
+        let mut m = meta(
+            &repo_id,
+            &snapshot,
+            "fs01",
+            vec![shared.clone(), pack.clone()],
+            vec![index.clone()],
+        );
+        m.time = format!("{day}T02:00:00Z");
+        let signed = SignedMeta::sign(&m, &key());
+        let r = put(&app, &token, &format!("meta/{snapshot}"), signed.to_bytes()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+        snapshots.push(snapshot);
+        own.push((pack, index));
+    }
+    let orphan = upload("data", blob(99, 700)).await;
+
+    // A policy is checked field by field; keep two days.
+    let policy = "/api/v1/towns/hartford/backup/repos/town-hall/hosts/fs01/retention";
+    let r = app
+        .api(Method::PUT, policy, &admin, Some(json!({"keep_daily": -1})))
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        detail(&r).starts_with("keep_daily: -1 is not between 0 and 100,000"),
+        "{}",
+        detail(&r)
+    );
+    let r = app
+        .api(Method::PUT, policy, &admin, Some(json!({"keep_daily": 2})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["keep_daily"], 2);
+
+    let apply = "/api/v1/towns/hartford/backup/repos/town-hall/retention/apply";
+    let r = app.api(Method::POST, apply, &admin, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["kept"], 2);
+    assert_eq!(report["forgotten"], json!([snapshots[0]]));
+    // Nothing is collected inside the grace period.
+    assert_eq!(
+        (
+            report["packs_removed"].as_i64(),
+            report["index_removed"].as_i64()
+        ),
+        (Some(0), Some(0))
+    );
+    for kind in ["snapshots", "meta"] {
+        let r = get(&app, &token, &format!("{kind}/{}", snapshots[0])).await;
+        assert_eq!(
+            r.status,
+            StatusCode::NOT_FOUND,
+            "{kind} of the forgotten snapshot"
+        );
+    }
+    let listed = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/snapshots",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec![snapshots[2].as_str(), snapshots[1].as_str()]);
+
+    // A day later the forgotten snapshot's own pack and index file and the orphan pack go.
+    app.advance(time::Duration::hours(25));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let r = app.api(Method::POST, apply, &admin, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["forgotten"], json!([]));
+    assert_eq!(
+        (
+            report["packs_removed"].as_i64(),
+            report["index_removed"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(report["bytes_freed"], 1000 + 700 + 300);
+    assert_eq!(
+        get(&app, &token, &format!("data/{}", own[0].0))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, &token, &format!("data/{orphan}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, &token, &format!("index/{}", own[0].1))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for kept in [&shared, &own[1].0, &own[2].0] {
+        assert_eq!(
+            get(&app, &token, &format!("data/{kept}")).await.status,
+            StatusCode::OK
+        );
+    }
+    let listing = get(&app, &token, "data/").await.json();
+    assert_eq!(listing.as_array().unwrap().len(), 3);
+    assert_eq!(audit_count(&app, "backup.retention.apply").await, 2);
+    assert_eq!(audit_count(&app, "backup.host.retention").await, 1);
+
+    // The town page shows the policy.
+    let page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(
+        page.contains("id=\"backup-retention\"")
+            && page.contains("Apply retention to town-hall now"),
+        "{page}"
+    );
 }
