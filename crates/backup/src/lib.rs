@@ -9,9 +9,19 @@
 //! This crate has no database or web dependency: the server module uses only [`config`] and
 //! [`meta`] to check what clients send.
 
+pub mod backend;
+pub mod backup;
+pub mod check;
 pub mod config;
+pub mod crypto;
 pub mod error;
+pub mod exclude;
 pub mod hex;
+pub mod index;
 pub mod meta;
+pub mod pack;
+pub mod repo;
+pub mod restore;
+pub mod tree;
 
 pub use error::{Error, Result};

@@ -17,6 +17,8 @@ use munishare_platform::types::{Service, Timestamp};
 use munishare_platform::{Clock, Db, SystemClock, audit, demo, tenancy};
 use munishare_web::{AppState, Inner, WebConfig};
 
+mod backup_cli;
+mod backup_http;
 mod import_cli;
 
 /// MuniShare: the shared back office of a region's towns.
@@ -67,6 +69,9 @@ enum Command {
     /// Import a town's data from a file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// The backup client (init, backup, snapshots, ls, diff, restore, check, key).
+    #[command(flatten)]
+    Backup(backup_cli::BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -601,6 +606,17 @@ async fn main() -> Result<()> {
                 Ok(())
             } else {
                 std::process::exit(2)
+            }
+        }
+        Some(Command::Backup(cmd)) => {
+            // A client's error is a sentence for the town's IT director, not a backtrace.
+            match tokio::task::spawn_blocking(move || backup_cli::run(cmd)).await? {
+                Ok(0) => Ok(()),
+                Ok(code) => std::process::exit(code),
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    std::process::exit(1)
+                }
             }
         }
         Some(Command::Audit(AuditCommand::Verify)) => {

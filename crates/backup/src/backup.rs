@@ -1,0 +1,605 @@
+//! The backup pipeline (docs/design/0012, "Pipeline"):
+//! walk + read + chunk + id + skip known (this thread) → compress + seal (a worker per core) →
+//! pack (one thread) → upload (one thread), with bounded queues between them.
+
+use std::collections::HashSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::backend::{Backend, ObjectKind};
+use crate::crypto::{BlobId, Keys, Kind};
+use crate::exclude::Excludes;
+use crate::hex;
+use crate::index::PackId;
+use crate::meta::{SignedMeta, SnapshotMeta};
+use crate::pack::{Entry, PackWriter, seal_blob};
+use crate::repo::{Repository, Snapshot, Summary};
+use crate::tree::{Node, NodeKind, Tree};
+use crate::{Error, Result};
+
+/// What to back up and how.
+#[derive(Debug, Clone)]
+pub struct BackupOptions {
+    /// Files and directories to back up.
+    pub paths: Vec<PathBuf>,
+    /// The host name recorded.
+    pub host: String,
+    /// Tags recorded.
+    pub tags: Vec<String>,
+    /// What to leave out.
+    pub excludes: Excludes,
+    /// Read and count everything, write nothing.
+    pub dry_run: bool,
+    /// The parent snapshot; `None` takes the latest of this host with the same paths.
+    pub parent: Option<String>,
+    /// Read every file even when the parent says it is unchanged.
+    pub force: bool,
+    /// Upload limit in bytes per second.
+    pub upload_limit: Option<u64>,
+    /// The backup's time (RFC 3339).
+    pub time: String,
+    /// Compression workers (default: the number of cores).
+    pub workers: usize,
+}
+
+/// Live counters for a progress display.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Files found by the scan so far.
+    pub total_files: AtomicU64,
+    /// Bytes found by the scan so far.
+    pub total_bytes: AtomicU64,
+    /// Whether the scan has finished (totals are final).
+    pub scan_done: AtomicBool,
+    /// Files processed.
+    pub files_done: AtomicU64,
+    /// Bytes processed (read, or taken unchanged from the parent).
+    pub bytes_done: AtomicU64,
+    /// Pack bytes uploaded.
+    pub bytes_uploaded: AtomicU64,
+}
+
+/// The outcome: the snapshot's name (none on a dry run) and the figures.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The snapshot written.
+    pub snapshot: Option<String>,
+    /// The parent used.
+    pub parent: Option<String>,
+    /// Figures.
+    pub summary: Summary,
+}
+
+struct Job {
+    kind: Kind,
+    id: BlobId,
+    plain: Vec<u8>,
+}
+
+struct Sealed {
+    kind: Kind,
+    id: BlobId,
+    sealed: Vec<u8>,
+    plain_len: usize,
+}
+
+/// The first error of any pipeline thread; the others stop when it is set.
+#[derive(Default)]
+struct Failure(Mutex<Option<Error>>, AtomicBool);
+
+impl Failure {
+    fn set(&self, e: Error) {
+        if let Ok(mut slot) = self.0.lock() {
+            slot.get_or_insert(e);
+        }
+        self.1.store(true, Ordering::SeqCst);
+    }
+    fn failed(&self) -> bool {
+        self.1.load(Ordering::SeqCst)
+    }
+    fn take(&self) -> Option<Error> {
+        self.0.lock().ok().and_then(|mut s| s.take())
+    }
+}
+
+/// Backs up `options.paths` into `repo`.
+pub fn backup(
+    repo: &mut Repository,
+    options: &BackupOptions,
+    progress: &Arc<Progress>,
+) -> Result<Outcome> {
+    options.excludes.check()?;
+    if options.paths.is_empty() {
+        return Err(Error::Invalid("give at least one path to back up".into()));
+    }
+    let mut paths = Vec::new();
+    for p in &options.paths {
+        let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
+        fs::symlink_metadata(&abs).map_err(|e| Error::io(&abs, e))?;
+        paths.push(abs);
+    }
+    paths.sort();
+    paths.dedup();
+    let path_names: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+
+    let parent = match &options.parent {
+        Some(spec) => Some(repo.find_snapshot(spec, None)?),
+        None if options.force => None,
+        None => repo
+            .snapshots()?
+            .into_iter()
+            .rev()
+            .find(|(_, s)| s.host == options.host && s.paths == path_names),
+    };
+    let parent_root = match &parent {
+        Some((_, s)) => Some(repo.read_tree(&crate::tree::parse_id(&s.tree)?)?),
+        None => None,
+    };
+
+    {
+        let progress = Arc::clone(progress);
+        let paths = paths.clone();
+        let excludes = options.excludes.clone();
+        thread::spawn(move || scan(&paths, &excludes, &progress));
+    }
+
+    let failure = Arc::new(Failure::default());
+    let workers = options.workers.max(1);
+    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
+    let (sealed_tx, sealed_rx) = sync_channel::<Sealed>(workers * 2);
+    let (pack_tx, pack_rx) = sync_channel::<crate::pack::Pack>(1);
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let mut handles = Vec::new();
+    for _ in 0..workers {
+        let (rx, tx, keys, failure) = (
+            Arc::clone(&job_rx),
+            sealed_tx.clone(),
+            repo.keys().clone(),
+            Arc::clone(&failure),
+        );
+        handles.push(thread::spawn(move || {
+            compress_worker(&rx, &tx, &keys, &failure)
+        }));
+    }
+    drop(sealed_tx);
+    let packer = {
+        let (keys, failure, size) = (
+            repo.keys().clone(),
+            Arc::clone(&failure),
+            repo.config().pack_size as usize,
+        );
+        thread::spawn(move || packer(&sealed_rx, &pack_tx, &keys, size, &failure))
+    };
+    let uploader = {
+        let backend = Arc::clone(repo.backend());
+        let (failure, progress, dry, limit) = (
+            Arc::clone(&failure),
+            Arc::clone(progress),
+            options.dry_run,
+            options.upload_limit,
+        );
+        thread::spawn(move || uploader(&pack_rx, &*backend, dry, limit, &progress, &failure))
+    };
+
+    let mut walker = Walker {
+        repo,
+        excludes: &options.excludes,
+        force: options.force,
+        jobs: job_tx,
+        pending: HashSet::new(),
+        used: HashSet::new(),
+        summary: Summary::default(),
+        progress,
+        failure: &failure,
+        root_device: 0,
+    };
+    let mut root = Tree::default();
+    for path in &paths {
+        let old = parent_root
+            .as_ref()
+            .and_then(|t| t.find(&path.to_string_lossy()));
+        if let Some(node) = walker.node(path, old, true)? {
+            let mut node = node;
+            node.name = path.to_string_lossy().into_owned();
+            node.name_raw = None;
+            root.nodes.push(node);
+        }
+    }
+    let root_id = walker.tree_blob(&root)?;
+    let Walker {
+        jobs,
+        used,
+        mut summary,
+        ..
+    } = walker;
+    drop(jobs);
+    for h in handles {
+        let _ = h.join();
+    }
+    let _ = packer.join();
+    let uploaded = uploader.join().unwrap_or_default();
+    if let Some(e) = failure.take() {
+        return Err(e);
+    }
+
+    summary.packs_added = uploaded.len() as u64;
+    summary.packed_added = uploaded.iter().map(|(_, _, len)| *len).sum();
+    let mut new_packs: Vec<(PackId, Vec<Entry>)> = uploaded
+        .into_iter()
+        .map(|(id, entries, _)| (id, entries))
+        .collect();
+    for (id, entries) in &new_packs {
+        repo.index_mut().add_pack(*id, entries, None);
+    }
+    let parent_name = parent.map(|(name, _)| name);
+    if options.dry_run {
+        return Ok(Outcome {
+            snapshot: None,
+            parent: parent_name,
+            summary,
+        });
+    }
+    new_packs.extend(repo.take_unindexed());
+    if !new_packs.is_empty() {
+        repo.write_index(&new_packs)?;
+    }
+
+    let mut packs = HashSet::new();
+    for id in &used {
+        let loc = repo
+            .index()
+            .get(id)
+            .ok_or_else(|| Error::Missing(format!("blob {}", hex::encode(id))))?;
+        packs.insert(loc.pack);
+    }
+    let mut index_files: Vec<String> = packs
+        .iter()
+        .filter_map(|&p| repo.index().pack_file(p))
+        .map(|f| hex::encode(&f))
+        .collect();
+    index_files.sort();
+    index_files.dedup();
+    let mut pack_names: Vec<String> = packs
+        .iter()
+        .map(|&p| hex::encode(&repo.index().pack(p)))
+        .collect();
+    pack_names.sort();
+
+    let snapshot = Snapshot {
+        version: crate::config::FORMAT_VERSION,
+        time: options.time.clone(),
+        host: options.host.clone(),
+        tags: options.tags.clone(),
+        paths: path_names,
+        tree: hex::encode(&root_id),
+        parent: parent_name.clone(),
+        summary: summary.clone(),
+    };
+    let name = repo.write_snapshot(&snapshot)?;
+    let meta = SnapshotMeta {
+        version: crate::config::FORMAT_VERSION,
+        repo: repo.config().id.clone(),
+        snapshot: name.clone(),
+        host: options.host.clone(),
+        tags: options.tags.clone(),
+        time: options.time.clone(),
+        parent: parent_name.clone(),
+        files: summary.files_new + summary.files_changed + summary.files_unchanged,
+        dirs: summary.dirs,
+        logical_bytes: summary.logical_bytes,
+        added_bytes: summary.packed_added,
+        packs: pack_names,
+        index: index_files,
+    };
+    let signed = SignedMeta::sign(&meta, &repo.keys().signing_key());
+    repo.backend()
+        .put(ObjectKind::Meta, &name, &signed.to_bytes())?;
+    Ok(Outcome {
+        snapshot: Some(name),
+        parent: parent_name,
+        summary,
+    })
+}
+
+struct Walker<'a> {
+    repo: &'a Repository,
+    excludes: &'a Excludes,
+    force: bool,
+    jobs: SyncSender<Job>,
+    /// Blobs sent to the pipeline in this run (not yet in the index).
+    pending: HashSet<BlobId>,
+    /// Every blob the snapshot needs.
+    used: HashSet<BlobId>,
+    summary: Summary,
+    progress: &'a Arc<Progress>,
+    failure: &'a Failure,
+    root_device: u64,
+}
+
+impl Walker<'_> {
+    /// The node for `path` (None when excluded or unreadable, which is recorded).
+    fn node(&mut self, path: &Path, old: Option<&Node>, top: bool) -> Result<Option<Node>> {
+        if self.failure.failed() {
+            return Err(self
+                .failure
+                .take()
+                .unwrap_or_else(|| Error::Backend("the pipeline stopped".into())));
+        }
+        if !top && self.excludes.matches(path) {
+            return Ok(None);
+        }
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) => {
+                self.summary.errors.push(format!("{}: {e}", path.display()));
+                return Ok(None);
+            }
+        };
+        let name = path.file_name().unwrap_or(path.as_os_str());
+        let mut node = Node::from_metadata(name, &meta);
+        if top {
+            self.root_device = node.device;
+        }
+        match node.kind {
+            NodeKind::Dir => {
+                if !top
+                    && ((self.excludes.one_file_system && node.device != self.root_device)
+                        || self.excludes.is_cache(path))
+                {
+                    return Ok(None);
+                }
+                let old_tree = match old.and_then(|o| o.subtree_id().ok().flatten()) {
+                    Some(id) if self.repo.index().contains(&id) => self.repo.read_tree(&id).ok(),
+                    _ => None,
+                };
+                match self.dir(path, old_tree.as_ref()) {
+                    Ok(id) => node.subtree = Some(hex::encode(&id)),
+                    Err(Error::Io { path, source }) => {
+                        self.summary
+                            .errors
+                            .push(format!("{}: {source}", path.display()));
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(e),
+                }
+                self.summary.dirs += 1;
+            }
+            NodeKind::File => {
+                let reuse = old
+                    .filter(|o| !self.force && node.unchanged_since(o))
+                    .and_then(|o| {
+                        let ids = o.content_ids().ok()?;
+                        ids.iter()
+                            .all(|id| self.repo.index().contains(id))
+                            .then(|| (o.content.clone(), ids))
+                    });
+                if let Some((content, ids)) = reuse {
+                    self.used.extend(ids);
+                    self.progress
+                        .bytes_done
+                        .fetch_add(node.size, Ordering::Relaxed);
+                    node.content = content;
+                    self.summary.files_unchanged += 1;
+                } else {
+                    match self.file(path) {
+                        Ok(ids) => node.content = ids.iter().map(|id| hex::encode(id)).collect(),
+                        Err(Error::Io { path, source }) => {
+                            self.summary
+                                .errors
+                                .push(format!("{}: {source}", path.display()));
+                            return Ok(None);
+                        }
+                        Err(e) => return Err(e),
+                    }
+                    if old.is_some() {
+                        self.summary.files_changed += 1;
+                    } else {
+                        self.summary.files_new += 1;
+                    }
+                }
+                self.summary.logical_bytes += node.size;
+                self.progress.files_done.fetch_add(1, Ordering::Relaxed);
+            }
+            NodeKind::Symlink => {
+                node.target = fs::read_link(path)
+                    .ok()
+                    .map(|t| t.to_string_lossy().into_owned());
+            }
+            NodeKind::Other => {}
+        }
+        Ok(Some(node))
+    }
+
+    fn dir(&mut self, path: &Path, old: Option<&Tree>) -> Result<BlobId> {
+        let mut entries: Vec<_> = fs::read_dir(path)
+            .map_err(|e| Error::io(path, e))?
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        entries.sort();
+        let mut tree = Tree::default();
+        for name in entries {
+            let child = path.join(&name);
+            let old_node = old.and_then(|t| t.find_os(&name));
+            if let Some(node) = self.node(&child, old_node, false)? {
+                tree.nodes.push(node);
+            }
+        }
+        self.tree_blob(&tree)
+    }
+
+    fn file(&mut self, path: &Path) -> Result<Vec<BlobId>> {
+        let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let c = self.repo.config().chunker;
+        let mut ids = Vec::new();
+        for chunk in fastcdc::v2020::StreamCDC::new(file, c.min, c.avg, c.max) {
+            let chunk = chunk.map_err(|e| match e {
+                fastcdc::v2020::Error::IoError(e) => Error::io(path, e),
+                other => Error::Invalid(format!("{}: {other}", path.display())),
+            })?;
+            let len = chunk.data.len() as u64;
+            self.summary.bytes_read += len;
+            self.progress.bytes_done.fetch_add(len, Ordering::Relaxed);
+            let id = self.repo.keys().blob_id(&chunk.data);
+            self.dispatch(Kind::Data, id, chunk.data)?;
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    fn tree_blob(&mut self, tree: &Tree) -> Result<BlobId> {
+        let bytes = tree.to_bytes();
+        let id = self.repo.keys().blob_id(&bytes);
+        self.dispatch(Kind::Tree, id, bytes)?;
+        Ok(id)
+    }
+
+    fn dispatch(&mut self, kind: Kind, id: BlobId, plain: Vec<u8>) -> Result<()> {
+        self.used.insert(id);
+        if self.repo.index().contains(&id) || !self.pending.insert(id) {
+            return Ok(());
+        }
+        self.summary.blobs_added += 1;
+        self.summary.plain_added += plain.len() as u64;
+        self.jobs.send(Job { kind, id, plain }).map_err(|_| {
+            self.failure
+                .take()
+                .unwrap_or_else(|| Error::Backend("the pipeline stopped".into()))
+        })
+    }
+}
+
+fn compress_worker(
+    jobs: &Mutex<Receiver<Job>>,
+    out: &SyncSender<Sealed>,
+    keys: &Keys,
+    failure: &Failure,
+) {
+    let Ok(mut compressor) = zstd::bulk::Compressor::new(3) else {
+        failure.set(Error::Invalid("zstd could not start".into()));
+        return;
+    };
+    loop {
+        let job = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(job) = job else { return };
+        match seal_blob(keys, &mut compressor, job.kind, &job.id, &job.plain) {
+            Ok(sealed) => {
+                if out
+                    .send(Sealed {
+                        kind: job.kind,
+                        id: job.id,
+                        sealed,
+                        plain_len: job.plain.len(),
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            Err(e) => {
+                failure.set(e);
+                return;
+            }
+        }
+    }
+}
+
+fn packer(
+    input: &Receiver<Sealed>,
+    out: &SyncSender<crate::pack::Pack>,
+    keys: &Keys,
+    size: usize,
+    failure: &Failure,
+) {
+    let mut writer = PackWriter::default();
+    let finish = |writer: PackWriter| match writer.finish(keys) {
+        Ok(pack) => out.send(pack).is_ok(),
+        Err(e) => {
+            failure.set(e);
+            false
+        }
+    };
+    for blob in input {
+        if let Err(e) = writer.add(blob.kind, blob.id, &blob.sealed, blob.plain_len) {
+            failure.set(e);
+            return;
+        }
+        if writer.len() >= size && !finish(std::mem::take(&mut writer)) {
+            return;
+        }
+    }
+    if !writer.is_empty() {
+        finish(writer);
+    }
+}
+
+fn uploader(
+    input: &Receiver<crate::pack::Pack>,
+    backend: &dyn Backend,
+    dry_run: bool,
+    limit: Option<u64>,
+    progress: &Progress,
+    failure: &Failure,
+) -> Vec<(PackId, Vec<Entry>, u64)> {
+    let started = Instant::now();
+    let mut sent = 0u64;
+    let mut done = Vec::new();
+    for pack in input {
+        if !dry_run {
+            if let Err(e) = backend.put(ObjectKind::Data, &hex::encode(&pack.id), &pack.bytes) {
+                failure.set(e);
+                return done;
+            }
+        }
+        let len = pack.bytes.len() as u64;
+        sent += len;
+        progress.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
+        if let Some(rate) = limit.filter(|r| *r > 0) {
+            let due = Duration::from_millis(sent.saturating_mul(1000) / rate);
+            if let Some(wait) = due.checked_sub(started.elapsed()) {
+                thread::sleep(wait);
+            }
+        }
+        done.push((pack.id, pack.entries, len));
+    }
+    done
+}
+
+/// Counts files and bytes ahead of the backup, for the progress display's ETA.
+fn scan(paths: &[PathBuf], excludes: &Excludes, progress: &Progress) {
+    fn walk(path: &Path, excludes: &Excludes, progress: &Progress, top: bool) {
+        if !top && excludes.matches(path) {
+            return;
+        }
+        let Ok(meta) = fs::symlink_metadata(path) else {
+            return;
+        };
+        if meta.is_file() {
+            progress.total_files.fetch_add(1, Ordering::Relaxed);
+            progress
+                .total_bytes
+                .fetch_add(meta.len(), Ordering::Relaxed);
+        } else if meta.is_dir() && !excludes.is_cache(path) {
+            if let Ok(entries) = fs::read_dir(path) {
+                for e in entries.flatten() {
+                    walk(&e.path(), excludes, progress, false);
+                }
+            }
+        }
+    }
+    for p in paths {
+        walk(p, excludes, progress, true);
+    }
+    progress.scan_done.store(true, Ordering::Relaxed);
+}

@@ -1,0 +1,273 @@
+//! Blobs and packs (docs/design/0012, "Data").
+//!
+//! A blob is `seal(kind, id, compression ‖ payload)`. A pack is blobs back to back, then its
+//! sealed header (one 45-byte entry per blob), then the header's length (4 bytes, little endian).
+//! The pack's name is the SHA-256 of its bytes.
+
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{BlobId, Keys, Kind};
+use crate::hex;
+use crate::{Error, Result};
+
+/// A blob's place in its pack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Data or tree.
+    pub kind: Kind,
+    /// Keyed BLAKE3 of the plaintext.
+    pub id: BlobId,
+    /// Offset of the sealed blob in the pack.
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub length: u32,
+    /// Length of the plaintext.
+    pub plain_len: u32,
+}
+
+/// Bytes of one encoded entry.
+pub const ENTRY_LEN: usize = 45;
+
+impl Entry {
+    /// Appends the 45-byte encoding.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.kind as u8);
+        out.extend_from_slice(&self.id);
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.length.to_le_bytes());
+        out.extend_from_slice(&self.plain_len.to_le_bytes());
+    }
+
+    /// Decodes one entry (`bytes` is exactly [`ENTRY_LEN`] long).
+    pub fn decode(bytes: &[u8]) -> Option<Entry> {
+        if bytes.len() != ENTRY_LEN {
+            return None;
+        }
+        let u32_at = |i: usize| {
+            bytes
+                .get(i..i + 4)
+                .and_then(|b| b.try_into().ok())
+                .map(u32::from_le_bytes)
+        };
+        Some(Entry {
+            kind: Kind::from_byte(bytes[0])?,
+            id: bytes[1..33].try_into().ok()?,
+            offset: u32_at(33)?,
+            length: u32_at(37)?,
+            plain_len: u32_at(41)?,
+        })
+    }
+}
+
+/// Compression byte (the plaintext's last byte): stored as is.
+const RAW: u8 = 0;
+/// Compression byte: zstd.
+const ZSTD: u8 = 1;
+
+/// Compresses (zstd, unless that does not shrink it) and seals one blob: `seal(payload ‖ flag)`.
+pub fn seal_blob(
+    keys: &Keys,
+    compressor: &mut zstd::bulk::Compressor<'_>,
+    kind: Kind,
+    id: &BlobId,
+    plain: &[u8],
+) -> Result<Vec<u8>> {
+    let bound = zstd::zstd_safe::compress_bound(plain.len());
+    let mut buf = vec![0u8; 24 + bound + 1 + 16];
+    let compressed = compressor
+        .compress_to_buffer(plain, &mut buf[24..24 + bound])
+        .ok();
+    match compressed {
+        Some(n) if n < plain.len() => {
+            buf.truncate(24 + n);
+            buf.push(ZSTD);
+        }
+        _ => {
+            buf.truncate(24);
+            buf.extend_from_slice(plain);
+            buf.push(RAW);
+        }
+    }
+    keys.seal_in_place(kind, id, buf)
+}
+
+/// Opens one sealed blob, decompresses it and checks its id; `object` names the pack in errors.
+pub fn open_blob(keys: &Keys, entry: &Entry, sealed: &[u8], object: &str) -> Result<Vec<u8>> {
+    let framed = keys.open(entry.kind, &entry.id, sealed, object)?;
+    let damaged =
+        |why: &str| Error::damaged(object, format!("blob {}: {why}", hex::encode(&entry.id)));
+    let plain = match framed.split_last() {
+        Some((&RAW, payload)) => payload.to_vec(),
+        Some((&ZSTD, payload)) => zstd::bulk::decompress(payload, entry.plain_len as usize)
+            .map_err(|_| damaged("does not decompress"))?,
+        _ => return Err(damaged("unknown compression")),
+    };
+    if plain.len() != entry.plain_len as usize || keys.blob_id(&plain) != entry.id {
+        return Err(damaged("content does not match its id"));
+    }
+    Ok(plain)
+}
+
+/// A pack being filled.
+#[derive(Debug, Default)]
+pub struct PackWriter {
+    bytes: Vec<u8>,
+    entries: Vec<Entry>,
+}
+
+/// A finished pack.
+#[derive(Debug)]
+pub struct Pack {
+    /// SHA-256 of `bytes`: the pack's name.
+    pub id: [u8; 32],
+    /// What is uploaded.
+    pub bytes: Vec<u8>,
+    /// Its blobs.
+    pub entries: Vec<Entry>,
+}
+
+impl PackWriter {
+    /// Appends a sealed blob.
+    pub fn add(&mut self, kind: Kind, id: BlobId, sealed: &[u8], plain_len: usize) -> Result<()> {
+        let too_big = || Error::Invalid("pack over 4 GiB".into());
+        let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
+        let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
+        let plain_len = u32::try_from(plain_len).map_err(|_| too_big())?;
+        self.bytes.extend_from_slice(sealed);
+        self.entries.push(Entry {
+            kind,
+            id,
+            offset,
+            length,
+            plain_len,
+        });
+        Ok(())
+    }
+
+    /// Bytes so far.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Whether no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Seals the header, appends it and its length, and names the pack.
+    pub fn finish(self, keys: &Keys) -> Result<Pack> {
+        let mut header = Vec::with_capacity(self.entries.len() * ENTRY_LEN);
+        for entry in &self.entries {
+            entry.encode(&mut header);
+        }
+        let sealed = keys.seal(Kind::PackHeader, &[0; 32], &header)?;
+        let mut bytes = self.bytes;
+        bytes.extend_from_slice(&sealed);
+        let len = u32::try_from(sealed.len())
+            .map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?;
+        bytes.extend_from_slice(&len.to_le_bytes());
+        let id: [u8; 32] = Sha256::digest(&bytes).into();
+        Ok(Pack {
+            id,
+            bytes,
+            entries: self.entries,
+        })
+    }
+}
+
+/// Reads a pack's header from its tail: `tail` holds at least the header and its length;
+/// `pack_len` is the whole pack's size (to check that entries lie within the blobs).
+pub fn parse_header(keys: &Keys, tail: &[u8], pack_len: u64, object: &str) -> Result<Vec<Entry>> {
+    let damaged = |why: &str| Error::damaged(object, why.to_string());
+    let split = tail
+        .len()
+        .checked_sub(4)
+        .ok_or_else(|| damaged("shorter than a pack"))?;
+    let len = u32::from_le_bytes(
+        tail[split..]
+            .try_into()
+            .map_err(|_| damaged("no header length"))?,
+    ) as usize;
+    let start = split
+        .checked_sub(len)
+        .ok_or_else(|| damaged("header length past the start"))?;
+    let header = keys.open(Kind::PackHeader, &[0; 32], &tail[start..split], object)?;
+    if header.len() % ENTRY_LEN != 0 {
+        return Err(damaged("header is not a whole number of entries"));
+    }
+    let entries: Option<Vec<Entry>> = header.chunks_exact(ENTRY_LEN).map(Entry::decode).collect();
+    let entries = entries.ok_or_else(|| damaged("header entry with an unknown kind"))?;
+    let blobs_end = pack_len
+        .checked_sub(4 + len as u64)
+        .ok_or_else(|| damaged("header longer than the pack"))?;
+    if entries
+        .iter()
+        .any(|e| u64::from(e.offset) + u64::from(e.length) > blobs_end)
+    {
+        return Err(damaged("header entry past the blobs"));
+    }
+    Ok(entries)
+}
+
+/// The header length recorded in a pack's last four bytes.
+pub fn header_len(last4: &[u8]) -> Option<u64> {
+    Some(u64::from(u32::from_le_bytes(last4.try_into().ok()?)))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    #[test]
+    fn a_pack_reads_back_from_its_header() {
+        let keys = Keys::generate().unwrap();
+        let mut zc = zstd::bulk::Compressor::new(3).unwrap();
+        let text = b"Town of Hartford grand list ".repeat(1000);
+        let mut noise = vec![0u8; 5000];
+        blake3::Hasher::new()
+            .update(b"noise")
+            .finalize_xof()
+            .fill(&mut noise);
+        let mut writer = PackWriter::default();
+        for (kind, plain) in [
+            (Kind::Data, text.as_slice()),
+            (Kind::Tree, noise.as_slice()),
+        ] {
+            let id = keys.blob_id(plain);
+            let sealed = seal_blob(&keys, &mut zc, kind, &id, plain).unwrap();
+            writer.add(kind, id, &sealed, plain.len()).unwrap();
+        }
+        let pack = writer.finish(&keys).unwrap();
+        assert_eq!(
+            hex::encode(&pack.id),
+            hex::encode(&<[u8; 32]>::from(Sha256::digest(&pack.bytes)))
+        );
+        // The text compressed; the noise was kept raw (flag byte + seal overhead only).
+        assert!(pack.entries[0].length < 1000, "{:?}", pack.entries[0]);
+        assert_eq!(
+            pack.entries[1].length as usize,
+            5000 + 1 + crate::crypto::SEAL_OVERHEAD
+        );
+
+        let entries = parse_header(&keys, &pack.bytes, pack.bytes.len() as u64, "data/x").unwrap();
+        assert_eq!(entries, pack.entries);
+        let e = entries[0];
+        let blob = &pack.bytes[e.offset as usize..(e.offset + e.length) as usize];
+        assert_eq!(open_blob(&keys, &e, blob, "data/x").unwrap(), text);
+        // A blob presented as a tree, or under another id, does not open.
+        assert!(
+            open_blob(
+                &keys,
+                &Entry {
+                    kind: Kind::Tree,
+                    ..e
+                },
+                blob,
+                "data/x"
+            )
+            .is_err()
+        );
+        assert!(open_blob(&keys, &Entry { id: [1; 32], ..e }, blob, "data/x").is_err());
+    }
+}
