@@ -260,6 +260,17 @@ r_repo=$(ratio "${V[munishare.repo]}" "${V[restic.repo]}")
 r_rs=$(ratio "${V[munishare.tprs]}" "${V[restic.tprs]}")
 r_mem=$(ratio "${V[munishare.mpeak]}" "${V[restic.mpeak]}")
 row() { printf '| %s | %s | %s | %s | %s | %s |\n' "$@"; }
+# What the incremental added, as each tool's summary says it (round 1).
+added() {
+    local out=$BENCH_DIR/logs/1-$1-backup2.out v=""
+    if [ -f "$out" ]; then
+        case $1 in
+        restic) v=$(sed -n 's/^Added to the repository: .*(\(.*\) stored).*/\1/p' "$out") ;;
+        munishare) v=$(sed -n 's/^Added: *\(.*\) stored.*/\1/p' "$out") ;;
+        esac
+    fi
+    printf '%s\n' "${v:-–}"
+}
 
 REPORT=$BENCH_DIR/report.md
 {
@@ -278,6 +289,7 @@ REPORT=$BENCH_DIR/report.md
     row "first backup throughput, MB/s" "$(fmt "${V[munishare.tp1]}" 0)" "$(fmt "${V[restic.tp1]}" 0)" "$r_tp1" "≥ 2×" "$(met "$r_tp1" '>=' 2)"
     row "incremental backup (day 2), s" "$(fmt "${V[munishare.b2]}" 2)" "$(fmt "${V[restic.b2]}" 2)" "$r_inc× faster" "≥ 3× faster" "$(met "$r_inc" '>=' 3)"
     row "repository after both, MB" "$(fmt "${V[munishare.repo]}" 1)" "$(fmt "${V[restic.repo]}" 1)" "$r_repo" "≤ 1" "$(met "$r_repo" '<=' 1)"
+    row "stored by the incremental (round 1, the tool's summary)" "$(added munishare)" "$(added restic)" "" "" ""
     row "full restore (day 2), s" "$(fmt "${V[munishare.rs]}" 2)" "$(fmt "${V[restic.rs]}" 2)" "" "" ""
     row "restore throughput, MB/s" "$(fmt "${V[munishare.tprs]}" 0)" "$(fmt "${V[restic.tprs]}" 0)" "$r_rs" "≥ 1.5×" "$(met "$r_rs" '>=' 1.5)"
     row "peak RSS first backup, MiB" "$(fmt "${V[munishare.mbackup1]}" 0)" "$(fmt "${V[restic.mbackup1]}" 0)" "$(ratio "${V[munishare.mbackup1]}" "${V[restic.mbackup1]}")" "" ""
