@@ -155,7 +155,8 @@ pub fn backup(
     let workers = options.workers.max(1);
     let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
     let (sealed_tx, sealed_rx) = sync_channel::<Sealed>(workers * 2);
-    let (pack_tx, pack_rx) = sync_channel::<crate::pack::Pack>(1);
+    // A rendezvous: the packer fills the next pack while the uploader stores the last one.
+    let (pack_tx, pack_rx) = sync_channel::<crate::pack::Pack>(0);
     let job_rx = Arc::new(Mutex::new(job_rx));
     let mut handles = Vec::new();
     for _ in 0..workers {
@@ -171,12 +172,13 @@ pub fn backup(
     }
     drop(sealed_tx);
     let packer = {
-        let (keys, failure, size) = (
-            repo.keys().clone(),
-            Arc::clone(&failure),
-            repo.config().pack_size as usize,
+        let (keys, failure) = (repo.keys().clone(), Arc::clone(&failure));
+        let config = repo.config();
+        let (size, max_blob) = (
+            config.pack_size as usize,
+            config.chunker.max as usize + 1024,
         );
-        thread::spawn(move || packer(&sealed_rx, &pack_tx, &keys, size, &failure))
+        thread::spawn(move || packer(&sealed_rx, &pack_tx, &keys, size, max_blob, &failure))
     };
     let uploader = {
         let backend = Arc::clone(repo.backend());
@@ -520,9 +522,10 @@ fn packer(
     out: &SyncSender<crate::pack::Pack>,
     keys: &Keys,
     size: usize,
+    max_blob: usize,
     failure: &Failure,
 ) {
-    let mut writer = PackWriter::default();
+    let mut writer = PackWriter::with_capacity(size + max_blob);
     let finish = |writer: PackWriter| match writer.finish(keys) {
         Ok(pack) => out.send(pack).is_ok(),
         Err(e) => {
@@ -535,7 +538,12 @@ fn packer(
             failure.set(e);
             return;
         }
-        if writer.len() >= size && !finish(std::mem::take(&mut writer)) {
+        if writer.len() >= size
+            && !finish(std::mem::replace(
+                &mut writer,
+                PackWriter::with_capacity(size + max_blob),
+            ))
+        {
             return;
         }
     }

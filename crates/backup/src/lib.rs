@@ -22,6 +22,7 @@ pub mod meta;
 pub mod pack;
 pub mod repo;
 pub mod restore;
+pub mod retention;
 pub mod tree;
 
 pub use error::{Error, Result};

@@ -127,6 +127,14 @@ pub struct Pack {
 }
 
 impl PackWriter {
+    /// A writer with room for `bytes` (a pack's target plus its largest blob: no reallocation).
+    pub fn with_capacity(bytes: usize) -> PackWriter {
+        PackWriter {
+            bytes: Vec::with_capacity(bytes),
+            entries: Vec::new(),
+        }
+    }
+
     /// Appends a sealed blob.
     pub fn add(&mut self, kind: Kind, id: BlobId, sealed: &[u8], plain_len: usize) -> Result<()> {
         let too_big = || Error::Invalid("pack over 4 GiB".into());

@@ -254,12 +254,11 @@ fn backup_restore_round_trip_and_incremental() {
     content.splice(1_500_000..1_500_000, bytes("insert", 4096, true));
     fs::write(&ledger, &content).unwrap();
     let mut repo = open(&repo_dir);
-    let second = backup(
-        &mut repo,
-        &options(vec![src.clone()]),
-        &Arc::new(Progress::default()),
-    )
-    .unwrap();
+    let day2 = BackupOptions {
+        time: "2026-11-28T02:00:00Z".into(),
+        ..options(vec![src.clone()])
+    };
+    let second = backup(&mut repo, &day2, &Arc::new(Progress::default())).unwrap();
     let s = &second.summary;
     assert_eq!(second.parent, first.snapshot);
     assert_eq!((s.files_new, s.files_changed), (0, 1));

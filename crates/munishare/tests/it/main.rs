@@ -16,6 +16,7 @@ mod appeals;
 mod assessment;
 mod audit;
 mod auth;
+mod backup_client;
 mod binary;
 mod blob;
 mod browser;
