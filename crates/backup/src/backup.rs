@@ -17,7 +17,7 @@ use crate::exclude::Excludes;
 use crate::hex;
 use crate::index::PackId;
 use crate::meta::{SignedMeta, SnapshotMeta};
-use crate::pack::{Entry, PackWriter, seal_blob};
+use crate::pack::{BlobSealer, Entry, PackWriter};
 use crate::repo::{Repository, Snapshot, Summary};
 use crate::tree::{Node, NodeKind, Tree};
 use crate::{Error, Result};
@@ -485,9 +485,9 @@ fn compress_worker(
     keys: &Keys,
     failure: &Failure,
 ) {
-    let Ok(mut compressor) = zstd::bulk::Compressor::new(3) else {
-        failure.set(Error::Invalid("zstd could not start".into()));
-        return;
+    let mut sealer = match BlobSealer::new() {
+        Ok(s) => s,
+        Err(e) => return failure.set(e),
     };
     loop {
         let job = match jobs.lock() {
@@ -495,7 +495,7 @@ fn compress_worker(
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        match seal_blob(keys, &mut compressor, job.kind, &job.id, &job.plain) {
+        match sealer.seal(keys, job.kind, &job.id, &job.plain) {
             Ok(sealed) => {
                 if out
                     .send(Sealed {

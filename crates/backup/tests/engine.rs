@@ -577,7 +577,7 @@ fn keys_wrong_passphrase_recovery_and_refusals() {
 mod properties {
     use super::*;
     use munishare_backup::crypto::{Keys, Kind};
-    use munishare_backup::pack::{Entry, open_blob, seal_blob};
+    use munishare_backup::pack::{BlobSealer, Entry, open_blob};
     use proptest::prelude::*;
 
     fn chunks(data: &[u8]) -> Vec<(usize, usize)> {
@@ -593,9 +593,9 @@ mod properties {
         fn seal_and_open_round_trip(data in proptest::collection::vec(any::<u8>(), 0..200_000), text in any::<bool>()) {
             let keys = Keys::generate().unwrap();
             let data = if text { bytes(&format!("{}", data.len()), data.len(), true) } else { data };
-            let mut zc = zstd::bulk::Compressor::new(3).unwrap();
+            let mut sealer = BlobSealer::new().unwrap();
             let id = keys.blob_id(&data);
-            let sealed = seal_blob(&keys, &mut zc, Kind::Data, &id, &data).unwrap();
+            let sealed = sealer.seal(&keys, Kind::Data, &id, &data).unwrap();
             let entry = Entry { kind: Kind::Data, id, offset: 0, length: sealed.len() as u32, plain_len: data.len() as u32 };
             prop_assert_eq!(open_blob(&keys, &entry, &sealed, "t").unwrap(), data);
         }

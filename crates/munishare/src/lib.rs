@@ -12,6 +12,7 @@ pub fn app(state: AppState) -> App {
         vec![
             munishare_ledger::http::module(),
             munishare_assessment::http::module(),
+            munishare_backup_server::http::module(),
         ],
     )
 }

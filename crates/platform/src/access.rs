@@ -458,6 +458,66 @@ pub async fn authorize_service(
     })
 }
 
+/// Authorizes a machine credential that a service module issued and checked
+/// itself — the backup service's append-only tokens, whose secret only that
+/// module can verify. The credential acts for the user who issued it, limited
+/// to one town and service, and only as far as that user's own grants reach
+/// today: a disabled issuer, or one who lost `permission` there, leaves the
+/// credential powerless (not found or forbidden, as [`authorize_service`]
+/// answers). `label` names the credential in the audit log
+/// (`username via label`).
+///
+/// The caller must have verified the credential's secret against its stored
+/// hash before calling; this function decides access, not authenticity.
+pub async fn authorize_issued_credential(
+    db: &Db,
+    today: Date,
+    issuer: &UserId,
+    municipality_id: &MunicipalityId,
+    service: Service,
+    permission: Permission,
+    label: &str,
+) -> Result<ServiceScope> {
+    let (user, town) = {
+        let mut c = db.read().await?;
+        let user = crate::identity::user_by_id(&mut c, issuer).await?;
+        let town = tenancy::find_by_id(&mut c, municipality_id).await?;
+        (user, town)
+    };
+    let (Some(user), Some(town)) = (user, town) else {
+        return Err(Error::NotFound { what: "town" });
+    };
+    if !user.active {
+        return Err(Error::Unauthenticated(format!(
+            "{} who issued this credential is disabled.",
+            user.display_name
+        )));
+    }
+    let principal = Principal::new(
+        user.id.clone(),
+        user.username.clone(),
+        user.display_name.clone(),
+        // Like an API token, a credential never carries council-administrator rights.
+        false,
+        false,
+        Some(TokenLimit {
+            municipality_id: municipality_id.clone(),
+            service,
+        }),
+    );
+    let mut scope = authorize_service(
+        db,
+        &principal,
+        today,
+        town.slug.as_str(),
+        service,
+        permission,
+    )
+    .await?;
+    scope.actor.label = format!("{} via {label}", user.username);
+    Ok(scope)
+}
+
 /// The towns the caller can reach, each with the services they may use there.
 pub async fn my_towns(db: &Db, principal: &Principal, today: Date) -> Result<Vec<TownScope>> {
     let eff = effective(db, principal).await?;

@@ -171,6 +171,16 @@ impl BlobStore {
         }
     }
 
+    /// Reads bytes `range` of an object (the backup server's ranged reads:
+    /// clients read a pack's header from its end).
+    pub async fn get_range(&self, key: &BlobKey, range: std::ops::Range<u64>) -> Result<Bytes> {
+        match self.inner.get_range(&Path::from(key.as_str()), range).await {
+            Ok(b) => Ok(b),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { what: "object" }),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
     /// Whether an object exists.
     pub async fn exists(&self, key: &BlobKey) -> Result<bool> {
         match self.inner.head(&Path::from(key.as_str())).await {

@@ -39,6 +39,8 @@ struct TownB {
     declaration_id: String,
     outbuilding_id: String,
     attachment_id: String,
+    backup_repo_id: String,
+    backup_token_id: String,
 }
 
 impl TownB {
@@ -69,6 +71,12 @@ impl TownB {
             "outbuilding" => self.outbuilding_id.clone(),
             "attachment" => self.attachment_id.clone(),
             "certificate" => "CC-2025-0001".to_owned(),
+            "repo" => self.backup_repo_id.clone(),
+            "host" => "fs01".to_owned(),
+            "token" => self.backup_token_id.clone(),
+            // The backup client routes carry no town (the backup token names it).
+            "kind" => "data".to_owned(),
+            "name" => "ab".repeat(32),
             "run" if path.contains("/model-runs/") || path.contains("/valuation/") => {
                 self.model_run_id.clone()
             }
@@ -454,6 +462,35 @@ async fn fixtures(app: &TestApp) -> TownB {
         "{}",
         attachment.text()
     );
+    // West Hartford's backup repository and a token for its host fs01.
+    let backup_repo = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/backup/repos",
+            &b_user,
+            Some(json!({"name": "b-repo"})),
+        )
+        .await;
+    assert_eq!(
+        backup_repo.status,
+        StatusCode::CREATED,
+        "{}",
+        backup_repo.text()
+    );
+    let backup_token = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/backup/tokens",
+            &b_user,
+            Some(json!({"repo": "b-repo", "host": "fs01"})),
+        )
+        .await;
+    assert_eq!(
+        backup_token.status,
+        StatusCode::CREATED,
+        "{}",
+        backup_token.text()
+    );
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -507,6 +544,11 @@ async fn fixtures(app: &TestApp) -> TownB {
             .to_owned(),
         outbuilding_id: outbuilding.json()["id"].as_str().unwrap().to_owned(),
         attachment_id: attachment.json()["id"].as_str().unwrap().to_owned(),
+        backup_repo_id: backup_repo.json()["id"].as_str().unwrap().to_owned(),
+        backup_token_id: backup_token.json()["token"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
     }
 }
 
@@ -551,6 +593,10 @@ async fn no_route_lets_one_town_reach_another(app: TestApp) {
                 assert!(!r.status.is_server_error(), "{what}");
                 if path.starts_with("/api/v1/admin/") {
                     assert_eq!(r.status, StatusCode::FORBIDDEN, "{what}");
+                } else if path.starts_with("/api/v1/backup/repo/") {
+                    // Backup client routes take only a backup token (which names its town):
+                    // a session is refused before anything is looked up.
+                    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}");
                 } else if path.contains('{') {
                     assert_eq!(r.status, StatusCode::NOT_FOUND, "{what}");
                 } else {

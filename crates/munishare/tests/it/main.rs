@@ -17,6 +17,7 @@ mod assessment;
 mod audit;
 mod auth;
 mod backup_client;
+mod backup_server;
 mod binary;
 mod blob;
 mod browser;

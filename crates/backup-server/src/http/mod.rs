@@ -1,0 +1,70 @@
+//! The backup module's routes: the client REST API behind backup tokens
+//! (`client`), and the town's and region's session API and pages (`town`).
+
+use munishare_platform::types::Service;
+use munishare_web::Module;
+use munishare_web::auth::ServiceKey;
+use munishare_web::pages::PageRoutes;
+use utoipa_axum::router::OpenApiRouter;
+
+mod client;
+mod town;
+
+pub use client::BackupClient;
+
+/// The backup service, for the access-checking extractors.
+#[derive(Debug)]
+pub struct Backup;
+
+impl ServiceKey for Backup {
+    const SERVICE: Service = Service::Backup;
+}
+
+/// The module, for `munishare::app`.
+pub fn module() -> Module {
+    Module {
+        api: town::api(client::api(OpenApiRouter::new())),
+        pages,
+    }
+}
+
+fn pages(r: PageRoutes) -> PageRoutes {
+    town::pages(r)
+}
+
+/// Bytes for people: `1.5 GiB`, `512 B` (templates pass references).
+pub fn fmt_bytes(n: &i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = *n as f64;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// A ratio for people: `3.2×`, or `—` when there is none.
+pub fn fmt_ratio(r: &Option<f64>) -> String {
+    r.map_or_else(|| "—".to_owned(), |r| format!("{r:.2}×"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_read_for_people() {
+        assert_eq!(fmt_bytes(&0), "0 B");
+        assert_eq!(fmt_bytes(&1023), "1023 B");
+        assert_eq!(fmt_bytes(&1536), "1.5 KiB");
+        assert_eq!(fmt_bytes(&(16 << 20)), "16.0 MiB");
+        assert_eq!(fmt_bytes(&(3 << 40)), "3.0 TiB");
+        assert_eq!(fmt_ratio(&Some(2.0)), "2.00×");
+        assert_eq!(fmt_ratio(&None), "—");
+    }
+}

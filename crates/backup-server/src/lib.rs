@@ -1,0 +1,61 @@
+//! The regional backup server module (issue 5; docs/design/0012-backup-format.md).
+//!
+//! Each town has repositories (`repos`) that its backup clients reach with
+//! append-only backup tokens (`tokens`): a token names one town, one
+//! repository and one host, and can add objects but never overwrite or delete
+//! one. `objects` accepts what clients PUT — checking content names against
+//! SHA-256, the repository `config` with the engine's `RepoConfig::parse`, and
+//! each snapshot's signed metadata with `SignedMeta::verify` plus the server's
+//! own checks — and keeps the server's listing of every object (names, sizes,
+//! when), which quotas and the monitoring pages read. `monitor` computes each
+//! town's hosts, freshness, stored bytes, dedup ratio and trend, and the
+//! regional overview. `http` is the client REST API, the session API and the
+//! pages.
+//!
+//! Not here yet (next session): retention, garbage collection, scrub,
+//! replication, metering jobs. `backup_snapshot_packs` keeps which packs each
+//! verified snapshot references so garbage collection can be added.
+
+pub mod http;
+pub mod monitor;
+pub mod objects;
+pub mod repos;
+pub mod tokens;
+
+use munishare_platform::access::ServiceScope;
+use munishare_platform::audit::Change;
+use munishare_platform::types::{Permission, Service};
+use munishare_platform::{Error, Result};
+
+/// Refuses unless the scope holds `p` in the backup service.
+pub(crate) fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
+    if scope.service() == Service::Backup && scope.can(p) {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!(
+            "You may not {} backups in {}.",
+            p.as_str(),
+            scope.town().name
+        )))
+    }
+}
+
+/// An audit change of the scope's town in the backup service.
+pub(crate) fn change(
+    scope: &ServiceScope,
+    action: &'static str,
+    entity_type: &'static str,
+    id: &str,
+    before: Option<serde_json::Value>,
+    after: Option<serde_json::Value>,
+) -> Change {
+    Change {
+        municipality_id: Some(scope.municipality_id().clone()),
+        service: Some(Service::Backup),
+        action,
+        entity_type,
+        entity_id: id.to_owned(),
+        before,
+        after,
+    }
+}

@@ -1,0 +1,961 @@
+//! The backup server module: repositories and backup tokens through the
+//! session API, then the client REST API of docs/design/0012 exercised with
+//! hand-built objects (packs, index and snapshot named by their SHA-256,
+//! metadata signed with a known Ed25519 key), the refusals (overwrite, hash
+//! mismatch, forged or incomplete metadata, quota, wrong/revoked/expired
+//! tokens, sessions and API tokens), tenant isolation and the monitoring view.
+
+use axum::http::{Method, StatusCode, header};
+use ed25519_dalek::SigningKey;
+use munishare_backup::config::{Chunker, RepoConfig};
+use munishare_backup::meta::{SignedMeta, SnapshotMeta};
+use munishare_platform::dispatch;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::both_dbs;
+use crate::harness::{Auth, Resp, TestApp};
+
+both_dbs!(
+    the_backup_cli_backs_up_to_the_server_and_restores,
+    a_client_backs_up_through_the_rest_api,
+    backup_tokens_are_scoped_append_only_and_refusable,
+    quotas_and_management_rights_are_enforced
+);
+
+const REPO: &str = "/api/v1/backup/repo";
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Deterministic bytes standing in for a sealed object.
+fn blob(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn key() -> SigningKey {
+    SigningKey::from_bytes(&[7u8; 32])
+}
+
+fn config(id: &str) -> RepoConfig {
+    RepoConfig {
+        version: 1,
+        id: id.to_owned(),
+        chunker: Chunker::DEFAULT,
+        pack_size: 16 << 20,
+        metadata_key: key()
+            .verifying_key()
+            .as_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+        created: "2026-11-26T13:00:00Z".into(),
+    }
+}
+
+fn meta(
+    repo: &str,
+    snapshot: &str,
+    host: &str,
+    packs: Vec<String>,
+    index: Vec<String>,
+) -> SnapshotMeta {
+    SnapshotMeta {
+        version: 1,
+        repo: repo.to_owned(),
+        snapshot: snapshot.to_owned(),
+        host: host.to_owned(),
+        tags: vec!["nightly".into()],
+        time: "2026-11-26T13:30:00+01:00".into(),
+        parent: None,
+        files: 3,
+        dirs: 1,
+        logical_bytes: 10_000,
+        added_bytes: 1_000,
+        packs,
+        index,
+    }
+}
+
+async fn put(app: &TestApp, token: &Auth, path: &str, body: Vec<u8>) -> Resp {
+    app.raw(
+        Method::PUT,
+        &format!("{REPO}/{path}"),
+        token,
+        Some("application/octet-stream"),
+        body,
+    )
+    .await
+}
+
+async fn get(app: &TestApp, token: &Auth, path: &str) -> Resp {
+    app.raw(
+        Method::GET,
+        &format!("{REPO}/{path}"),
+        token,
+        None,
+        Vec::new(),
+    )
+    .await
+}
+
+/// Creates a repository and a token for `host` in `town` as `user`; returns (repo id, token).
+async fn repo_and_token(
+    app: &TestApp,
+    user: &Auth,
+    town: &str,
+    name: &str,
+    quota: Option<i64>,
+    host: &str,
+) -> (String, Auth) {
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/towns/{town}/backup/repos"),
+            user,
+            Some(json!({"name": name, "quota_bytes": quota})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let repo_id = r.json()["id"].as_str().unwrap().to_owned();
+    let t = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/towns/{town}/backup/tokens"),
+            user,
+            Some(json!({"repo": name, "host": host})),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text());
+    let secret = t.json()["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("msb_"), "{secret}");
+    (repo_id, Auth::Token(secret))
+}
+
+fn detail(r: &Resp) -> String {
+    r.json()["detail"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn audit_count(app: &TestApp, action: &str) -> i64 {
+    let mut c = app.db.read().await.unwrap();
+    dispatch!(&mut c, c => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_events WHERE action = $1")
+        .bind(action).fetch_one(c).await)
+    .unwrap()
+}
+
+async fn a_client_backs_up_through_the_rest_api(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (_, token) = repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let dup = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos",
+            &admin,
+            Some(json!({"name": "town-hall"})),
+        )
+        .await;
+    assert_eq!(dup.status, StatusCode::CONFLICT, "{}", dup.text());
+    assert_eq!(dup.json()["field"], "name");
+
+    // Before init: no config. A config of another version is refused with the engine's message.
+    assert_eq!(
+        get(&app, &token, "config").await.status,
+        StatusCode::NOT_FOUND
+    );
+    let repo_uuid = "0193c3a0-0000-7000-8000-000000000001";
+    let mut v2 = config(repo_uuid);
+    v2.version = 2;
+    let r = put(&app, &token, "config", v2.to_bytes()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(detail(&r).contains("version 2"), "{}", r.text());
+    let config_bytes = config(repo_uuid).to_bytes();
+    let r = put(&app, &token, "config", config_bytes.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = put(&app, &token, "config", config_bytes.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    let r = get(&app, &token, "config").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body, config_bytes);
+
+    // A key file; names are 32 to 64 hex digits.
+    let key_name = "0123456789abcdef0123456789abcdef";
+    let key_file = br#"{"version":1,"kdf":"argon2id"}"#.to_vec();
+    let r = put(&app, &token, &format!("keys/{key_name}"), key_file.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = put(&app, &token, "keys/not-hex", key_file.clone()).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["field"], "name");
+
+    // A pack, an index file and a sealed snapshot, each named by its SHA-256.
+    let pack = blob(1, 1000);
+    let index = blob(2, 300);
+    let snapshot = blob(3, 200);
+    let (pack_name, index_name, snap_name) = (sha(&pack), sha(&index), sha(&snapshot));
+    for (kind, name, body) in [
+        ("data", &pack_name, &pack),
+        ("index", &index_name, &index),
+        ("snapshots", &snap_name, &snapshot),
+    ] {
+        let r = put(&app, &token, &format!("{kind}/{name}"), body.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{kind}: {}", r.text());
+    }
+    // Written once: the same name again is a conflict, whatever the body.
+    let r = put(&app, &token, &format!("data/{pack_name}"), pack.clone()).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text());
+    assert!(detail(&r).contains("already exists"), "{}", r.text());
+    // A body that does not hash to its name is refused, naming both.
+    let other = blob(9, 1000);
+    let r = put(
+        &app,
+        &token,
+        &format!("data/{}", sha(&blob(8, 10))),
+        other.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(detail(&r).contains(&sha(&other)), "{}", r.text());
+
+    // Listing, whole and ranged reads, HEAD.
+    let list = get(&app, &token, "data/").await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text());
+    assert_eq!(list.json(), json!([{"name": pack_name, "size": 1000}]));
+    assert_eq!(
+        get(&app, &token, "keys/").await.json(),
+        json!([{"name": key_name, "size": key_file.len()}])
+    );
+    let whole = get(&app, &token, &format!("data/{pack_name}")).await;
+    assert_eq!(whole.status, StatusCode::OK);
+    assert_eq!(whole.body, pack);
+    let ranged = |range: &'static str| {
+        let app = app.clone();
+        let token = token.clone();
+        let path = format!("{REPO}/data/{pack_name}");
+        async move {
+            let req = axum::http::Request::builder()
+                .method(Method::GET)
+                .uri(path)
+                .header(header::RANGE, range);
+            let req = match &token {
+                Auth::Token(t) => req.header(header::AUTHORIZATION, format!("Bearer {t}")),
+                _ => unreachable!(),
+            };
+            use tower::ServiceExt;
+            let resp = app
+                .router
+                .clone()
+                .oneshot(req.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = resp.status();
+            let cr = resp
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = http_body_util::BodyExt::collect(resp.into_body())
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec();
+            (status, cr, body)
+        }
+    };
+    let (status, cr, body) = ranged("bytes=10-19").await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(cr.as_deref(), Some("bytes 10-19/1000"));
+    assert_eq!(body, pack[10..20]);
+    let (status, cr, body) = ranged("bytes=-4").await;
+    assert_eq!(status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(cr.as_deref(), Some("bytes 996-999/1000"));
+    assert_eq!(body, pack[996..]);
+    let (status, cr, _) = ranged("bytes=1000-1001").await;
+    assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(cr.as_deref(), Some("bytes */1000"));
+    let head = app
+        .raw(
+            Method::HEAD,
+            &format!("{REPO}/data/{pack_name}"),
+            &token,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers[header::CONTENT_LENGTH], "1000");
+    assert!(head.body.is_empty());
+    let missing = app
+        .raw(
+            Method::HEAD,
+            &format!("{REPO}/data/{}", sha(b"nothing")),
+            &token,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+
+    // Metadata: a pack it lists must exist (named), the host must be the token's,
+    // and a forged record (a pack dropped after signing) does not verify.
+    let absent = sha(b"absent pack");
+    let incomplete = SignedMeta::sign(
+        &meta(
+            repo_uuid,
+            &snap_name,
+            "fs01",
+            vec![pack_name.clone(), absent.clone()],
+            vec![index_name.clone()],
+        ),
+        &key(),
+    );
+    let r = put(
+        &app,
+        &token,
+        &format!("meta/{snap_name}"),
+        incomplete.to_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(
+        detail(&r).contains(&format!("data/{absent}")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(r.json()["field"], "packs");
+    let elsewhere = SignedMeta::sign(
+        &meta(
+            repo_uuid,
+            &snap_name,
+            "fs02",
+            vec![pack_name.clone()],
+            vec![index_name.clone()],
+        ),
+        &key(),
+    );
+    let r = put(
+        &app,
+        &token,
+        &format!("meta/{snap_name}"),
+        elsewhere.to_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert_eq!(r.json()["field"], "host");
+    let good = SignedMeta::sign(
+        &meta(
+            repo_uuid,
+            &snap_name,
+            "fs01",
+            vec![pack_name.clone()],
+            vec![index_name.clone()],
+        ),
+        &key(),
+    );
+    let forged = SignedMeta {
+        meta: good.meta.replace("\"files\":3", "\"files\":4"),
+        signature: good.signature.clone(),
+    };
+    let r = put(
+        &app,
+        &token,
+        &format!("meta/{snap_name}"),
+        forged.to_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(detail(&r).contains("does not verify"), "{}", r.text());
+    let unsnapped = sha(b"no such snapshot");
+    let r = put(
+        &app,
+        &token,
+        &format!("meta/{unsnapped}"),
+        SignedMeta::sign(&meta(repo_uuid, &unsnapped, "fs01", vec![], vec![]), &key()).to_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
+    assert!(
+        detail(&r).contains(&format!("snapshots/{unsnapped}")),
+        "{}",
+        r.text()
+    );
+    assert_eq!(audit_count(&app, "backup.snapshot.add").await, 0);
+    let r = put(&app, &token, &format!("meta/{snap_name}"), good.to_bytes()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        get(&app, &token, &format!("meta/{snap_name}")).await.body,
+        good.to_bytes()
+    );
+    assert_eq!(audit_count(&app, "backup.snapshot.add").await, 1);
+    assert_eq!(audit_count(&app, "backup.key.add").await, 1);
+    assert_eq!(audit_count(&app, "backup.repository.init").await, 1);
+    // The snapshot's packs are kept for garbage collection.
+    let mut c = app.db.read().await.unwrap();
+    let packs: Vec<String> = dispatch!(&mut c, c => sqlx::query_scalar("SELECT pack FROM backup_snapshot_packs WHERE snapshot = $1")
+        .bind(&snap_name).fetch_all(c).await)
+    .unwrap();
+    drop(c);
+    assert_eq!(packs, vec![pack_name.clone()]);
+
+    // The town's view: every object counted once, the latest snapshot's logical bytes, the ratio.
+    let stored = (config_bytes.len()
+        + key_file.len()
+        + pack.len()
+        + index.len()
+        + snapshot.len()
+        + good.to_bytes().len()) as i64;
+    let o = app
+        .api(Method::GET, "/api/v1/towns/hartford/backup", &admin, None)
+        .await;
+    assert_eq!(o.status, StatusCode::OK, "{}", o.text());
+    let o = o.json();
+    assert_eq!(o["stored_bytes"], stored);
+    assert_eq!(o["latest_logical_bytes"], 10_000);
+    let ratio = o["dedup_ratio"].as_f64().unwrap();
+    assert!((ratio - 10_000.0 / stored as f64).abs() < 1e-9, "{ratio}");
+    assert_eq!(o["repos"][0]["objects"], 6);
+    assert_eq!(o["repos"][0]["initialised"], true);
+    assert_eq!(
+        o["trend"],
+        json!([{"day": "2026-11-26", "stored_bytes": stored}])
+    );
+    let hosts = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/hosts",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(hosts[0]["host"], "fs01");
+    assert_eq!(hosts[0]["state"], "ok");
+    assert_eq!(hosts[0]["snapshots"], 1);
+    // The client's signed time, normalised to UTC.
+    assert_eq!(
+        hosts[0]["last_snapshot_time"],
+        "2026-11-26T12:30:00.000000Z"
+    );
+    let snaps = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/snapshots?host=fs01",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(snaps[0]["name"], snap_name.as_str());
+    assert_eq!(snaps[0]["tags"], "[\"nightly\"]");
+
+    // A day and an hour later with no backup: overdue here and in the regional view.
+    app.advance(time::Duration::hours(25));
+    // (Sessions end after 30 idle minutes: sign in again.)
+    let admin = app.demo_session("townadmin.hartford").await;
+    let hosts = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/hosts",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(hosts[0]["state"], "overdue");
+    assert_eq!(hosts[0]["hours_since"], 25);
+    let page = app
+        .api(Method::GET, "/t/hartford/backup", &admin, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("missed backup"), "{}", page.text());
+    // Expecting a backup every two days makes it fresh again; audited.
+    let r = app
+        .api(
+            Method::PUT,
+            "/api/v1/towns/hartford/backup/repos/town-hall/hosts/fs01",
+            &admin,
+            Some(json!({"expected_interval_hours": 48})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(audit_count(&app, "backup.host.interval").await, 1);
+    let operator = app.demo_session("backup.operator").await;
+    let region = app
+        .api(Method::GET, "/api/v1/backup/towns", &operator, None)
+        .await
+        .json();
+    let hartford = region
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["town"] == "hartford")
+        .unwrap();
+    assert_eq!(hartford["state"], "ok");
+    assert_eq!(hartford["stored_bytes"], stored);
+    let west = region
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["town"] == "west-hartford")
+        .unwrap();
+    assert_eq!(west["state"], "none");
+    let page = app.api(Method::GET, "/backup", &operator, None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("fs01: ok"), "{}", page.text());
+}
+
+async fn backup_tokens_are_scoped_append_only_and_refusable(app: TestApp) {
+    let hartford = app.demo_session("townadmin.hartford").await;
+    let west = app.demo_session("townadmin.west-hartford").await;
+    let (_, a_token) = repo_and_token(&app, &hartford, "hartford", "main", None, "fs01").await;
+    let (_, b_token) = repo_and_token(&app, &west, "west-hartford", "main", None, "fs01").await;
+    let pack = blob(4, 500);
+    let name = sha(&pack);
+    assert_eq!(
+        put(&app, &a_token, &format!("data/{name}"), pack.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    // West Hartford's token sees its own, empty repository only.
+    assert_eq!(get(&app, &b_token, "data/").await.json(), json!([]));
+    assert_eq!(
+        get(&app, &b_token, &format!("data/{name}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // … and can store the same name in its own repository: names are per repository.
+    assert_eq!(
+        put(&app, &b_token, &format!("data/{name}"), pack.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    // No DELETE: the route answers 405 and the pack stays.
+    let del = app
+        .raw(
+            Method::DELETE,
+            &format!("{REPO}/data/{name}"),
+            &a_token,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(del.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        get(&app, &a_token, &format!("data/{name}")).await.body,
+        pack
+    );
+
+    // Packs are larger than the 2 MiB other routes take: a 3 MiB one is accepted whole.
+    let big = blob(7, 3 << 20);
+    let r = put(&app, &a_token, &format!("data/{}", sha(&big)), big.clone()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(
+        get(&app, &a_token, &format!("data/{}", sha(&big)))
+            .await
+            .body
+            .len(),
+        3 << 20
+    );
+
+    // A session, a user's API token, no credentials and an unknown token: 401, before the body is read.
+    let api_token = app.token("townadmin.hartford", "hartford", "backup").await;
+    for (who, auth) in [
+        ("session", &hartford),
+        ("API token", &api_token),
+        ("nobody", &Auth::None),
+        ("unknown", &Auth::Token("msb_not-a-real-token".into())),
+    ] {
+        let r = put(&app, auth, &format!("data/{}", sha(b"x")), b"x".to_vec()).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{who}: {}", r.text());
+        let r = get(&app, auth, "data/").await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{who}: {}", r.text());
+    }
+    // And the session API refuses a backup token.
+    let r = app
+        .api(Method::GET, "/api/v1/towns/hartford/backup", &a_token, None)
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
+
+    // Revoked: refused from then on; listed as revoked; audited.
+    let tokens = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/tokens",
+            &hartford,
+            None,
+        )
+        .await
+        .json();
+    let id = tokens[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(tokens[0]["host"], "fs01");
+    assert!(tokens[0]["last_used_at"].is_string());
+    let Auth::Token(a_secret) = &a_token else {
+        unreachable!()
+    };
+    assert!(!tokens.to_string().contains(a_secret.as_str()));
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/towns/hartford/backup/tokens/{id}/revoke"),
+            &hartford,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = get(&app, &a_token, "data/").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&r).contains("unknown or revoked"), "{}", r.text());
+    assert_eq!(audit_count(&app, "backup.token.revoke").await, 1);
+    // West Hartford cannot revoke Hartford's token, nor see it.
+    let r = app
+        .api(
+            Method::POST,
+            &format!("/api/v1/towns/west-hartford/backup/tokens/{id}/revoke"),
+            &west,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text());
+
+    // Expired: a token for one day, two days later.
+    let t = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/tokens",
+            &hartford,
+            Some(json!({"repo": "main", "host": "fs02", "expires_in_days": 1})),
+        )
+        .await;
+    assert_eq!(t.status, StatusCode::CREATED, "{}", t.text());
+    let short = Auth::Token(t.json()["secret"].as_str().unwrap().to_owned());
+    assert_eq!(get(&app, &short, "data/").await.status, StatusCode::OK);
+    app.advance(time::Duration::days(2));
+    let r = get(&app, &short, "data/").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(detail(&r).contains("expired"), "{}", r.text());
+    let hartford = app.demo_session("townadmin.hartford").await;
+    // The host the expired token named is known, and has never backed up.
+    let hosts: Value = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/hosts",
+            &hartford,
+            None,
+        )
+        .await
+        .json();
+    let fs02 = hosts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["host"] == "fs02")
+        .unwrap();
+    assert_eq!(fs02["state"], "never");
+
+    // A token acts with its issuer's rights: disabling the issuer stops it, enabling them restores it.
+    let t = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/tokens",
+            &hartford,
+            Some(json!({"repo": "main", "host": "fs03"})),
+        )
+        .await;
+    let fs03 = Auth::Token(t.json()["secret"].as_str().unwrap().to_owned());
+    assert_eq!(get(&app, &fs03, "data/").await.status, StatusCode::OK);
+    let admin = app.demo_session("admin").await;
+    let users = app
+        .api(Method::GET, "/api/v1/admin/users", &admin, None)
+        .await
+        .json();
+    let issuer = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "townadmin.hartford")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (active, status) in [(false, StatusCode::UNAUTHORIZED), (true, StatusCode::OK)] {
+        let r = app
+            .api(
+                Method::POST,
+                &format!("/api/v1/admin/users/{issuer}/active"),
+                &admin,
+                Some(json!({"active": active})),
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.text());
+        let r = get(&app, &fs03, "data/").await;
+        assert_eq!(r.status, status, "issuer active {active}: {}", r.text());
+        if !active {
+            assert!(detail(&r).contains("disabled"), "{}", r.text());
+        }
+    }
+}
+
+async fn quotas_and_management_rights_are_enforced(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let config_bytes = config("0193c3a0-0000-7000-8000-000000000002").to_bytes();
+    let quota = config_bytes.len() as i64 + 1000;
+    let (_, token) = repo_and_token(&app, &admin, "hartford", "small", Some(quota), "fs01").await;
+    assert_eq!(
+        put(&app, &token, "config", config_bytes.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let fits = blob(5, 1000);
+    let too_much = blob(6, 1);
+    assert_eq!(
+        put(&app, &token, &format!("data/{}", sha(&fits)), fits.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let r = put(
+        &app,
+        &token,
+        &format!("data/{}", sha(&too_much)),
+        too_much.clone(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::INSUFFICIENT_STORAGE, "{}", r.text());
+    let d = detail(&r);
+    assert!(d.contains(&format!("holds {quota} bytes")), "{d}");
+    assert!(d.contains(&format!("quota of {quota} bytes")), "{d}");
+    // Nothing was stored.
+    assert_eq!(
+        get(&app, &token, &format!("data/{}", sha(&too_much)))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Someone who may only view backups cannot create repositories or tokens, nor list tokens.
+    let auditor = app.demo_session("auditor").await;
+    for (m, path, body) in [
+        (Method::POST, "repos", Some(json!({"name": "x"}))),
+        (
+            Method::POST,
+            "tokens",
+            Some(json!({"repo": "small", "host": "fs09"})),
+        ),
+        (Method::GET, "tokens", None),
+    ] {
+        let r = app
+            .api(
+                m,
+                &format!("/api/v1/towns/hartford/backup/{path}"),
+                &auditor,
+                body,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text());
+    }
+    assert_eq!(
+        app.api(Method::GET, "/api/v1/towns/hartford/backup", &auditor, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Bad input names its field.
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos",
+            &admin,
+            Some(json!({"name": "Bad Name"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "name");
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/tokens",
+            &admin,
+            Some(json!({"repo": "nope", "host": "fs01"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "repo");
+
+    // In the browser: the secret is shown once, on the answer to the form.
+    let page = app
+        .form(
+            "/t/hartford/backup/tokens",
+            &admin,
+            &[("repo", "small"), ("host", "web01"), ("label", "web")],
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let text = page.text();
+    let start = text.find("msb_").unwrap();
+    let secret: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    assert_eq!(
+        get(&app, &Auth::Token(secret.clone()), "data/")
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = app
+        .api(Method::GET, "/t/hartford/backup", &admin, None)
+        .await;
+    assert!(!again.text().contains(&secret));
+    assert!(again.text().contains("web01"));
+}
+
+/// Runs the `munishare` binary's backup client (off the async runtime); returns (exit code, stdout, stderr).
+async fn cli(args: Vec<String>) -> (i32, String, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_munishare"))
+            .args(&args)
+            .env("MUNISHARE_BACKUP_PASSWORD", "town hall passphrase")
+            .env_remove("MUNISHARE_BACKUP_SERVER")
+            .env_remove("MUNISHARE_BACKUP_TOKEN")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// Deterministic incompressible bytes.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// End to end: the real client (`munishare init | backup | restore | check`) over HTTP against
+/// the served application, then the town's view of what it stored.
+async fn the_backup_cli_backs_up_to_the_server_and_restores(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let Auth::Token(secret) = token.clone() else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let dir = std::env::temp_dir().join(format!("munishare-e2e-{}", uuid::Uuid::now_v7().simple()));
+    let (src, target) = (dir.join("src"), dir.join("restore"));
+    std::fs::create_dir_all(src.join("scans")).unwrap();
+    let files: Vec<(String, Vec<u8>)> = vec![
+        ("scans/deed-1.tif".into(), noise(1, 3_000_000)),
+        ("scans/deed-2.tif".into(), noise(2, 2_500_000)),
+        (
+            "minutes.txt".into(),
+            "Board of Finance minutes, regular meeting.\n"
+                .repeat(5_000)
+                .into_bytes(),
+        ),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(src.join(name), bytes).unwrap();
+    }
+    let logical: i64 = files.iter().map(|(_, b)| b.len() as i64).sum();
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            server.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let src_arg = src.to_str().unwrap().to_owned();
+
+    let (code, out, err) = cli(remote(&["init"])).await;
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let (code, out, err) = cli(remote(&[
+        "backup", "--host", "fs01", "--tag", "nightly", &src_arg,
+    ]))
+    .await;
+    assert_eq!(code, 0, "backup: {out}\n{err}");
+    let packs = get(&app, &token, "data/").await.json();
+    assert!(!packs.as_array().unwrap().is_empty(), "{packs}");
+
+    // The server verified the snapshot's signed metadata and counts it for the host.
+    let hosts = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/hosts",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(hosts[0]["host"], "fs01");
+    assert_eq!(hosts[0]["state"], "ok");
+    assert_eq!(hosts[0]["snapshots"], 1);
+    assert_eq!(hosts[0]["latest_logical_bytes"], logical);
+    assert_eq!(audit_count(&app, "backup.snapshot.add").await, 1);
+    assert_eq!(audit_count(&app, "backup.repository.init").await, 1);
+    let mut c = app.db.read().await.unwrap();
+    let referenced: i64 = dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM backup_snapshot_packs WHERE repo_id = $1")
+        .bind(&repo_id).fetch_one(c).await)
+    .unwrap();
+    drop(c);
+    assert_eq!(referenced, packs.as_array().unwrap().len() as i64);
+
+    // Unchanged data: a second snapshot, no new pack.
+    let (code, out, err) = cli(remote(&["backup", "--host", "fs01", &src_arg])).await;
+    assert_eq!(code, 0, "second backup: {out}\n{err}");
+    assert_eq!(get(&app, &token, "data/").await.json(), packs);
+    let (code, out, err) = cli(remote(&["snapshots"])).await;
+    assert_eq!(code, 0, "snapshots: {out}\n{err}");
+    assert!(out.contains("2 snapshot(s)"), "{out}");
+
+    // Restore whole and verify; check every byte.
+    let (code, out, err) = cli(remote(&[
+        "restore",
+        "latest",
+        "--target",
+        target.to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(code, 0, "restore: {out}\n{err}");
+    let restored = target.join(src.strip_prefix("/").unwrap());
+    for (name, bytes) in &files {
+        assert!(
+            &std::fs::read(restored.join(name)).unwrap() == bytes,
+            "{name}"
+        );
+    }
+    let (code, out, err) = cli(remote(&["check", "--read-data"])).await;
+    assert_eq!(code, 0, "check: {out}\n{err}");
+    assert!(out.contains("No errors were found."), "{out}");
+
+    // The token's host is the only one it may record.
+    let (code, out, err) = cli(remote(&["backup", "--host", "fs02", &src_arg])).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("fs02") && err.contains("fs01"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
