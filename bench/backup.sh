@@ -41,6 +41,9 @@ die() {
 }
 
 # --- tools -----------------------------------------------------------------------------------------
+for tool in $TOOLS; do
+    case $tool in munishare | restic) ;; *) die "TOOLS: unknown tool $tool (munishare, restic)" ;; esac
+done
 need_install=()
 command -v restic >/dev/null || need_install+=(restic)
 [ -x /usr/bin/time ] || need_install+=(time)
