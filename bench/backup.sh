@@ -112,12 +112,13 @@ timed() {
         tail -n 20 "$log.out" "$log.err" >&2 || true
         die "$tool $step (round $round) failed; logs in $log.*"
     fi
-    local secs rss cpu
+    local secs rss cpu cpu_s
     secs=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$log.time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$log.time")
     cpu=$(awk -F': ' '/Percent of CPU this job got/ {sub(/%/, "", $2); print $2}' "$log.time")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$tool" "$step" "$secs" "$rss" "$cpu" >>"$RESULTS"
-    say "  $tool $step: ${secs} s, peak RSS $((rss / 1024)) MiB, CPU ${cpu} %"
+    cpu_s=$(awk -F': ' '/User time \(seconds\)|System time \(seconds\)/ {t += $2} END {print t}' "$log.time")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$tool" "$step" "$secs" "$rss" "$cpu" "$cpu_s" >>"$RESULTS"
+    say "  $tool $step: ${secs} s, peak RSS $((rss / 1024)) MiB, CPU ${cpu} % (${cpu_s} CPU-s)"
 }
 
 # The directory `restore` put the corpus in: restic keeps the absolute path under the target.
@@ -164,7 +165,7 @@ run_tool() {
     restic) timed backup2 "$round" "$tool" restic -r "$repo" --compression auto backup --host bench "$SRC" ;;
     munishare) timed backup2 "$round" "$tool" "$MUNISHARE_BIN" backup --repo "$repo" --host bench "$SRC" ;;
     esac
-    printf '%s\t%s\trepo\t%s\t0\t0\n' "$round" "$tool" "$(du -sb "$repo" | cut -f1)" >>"$RESULTS"
+    printf '%s\t%s\trepo\t%s\t0\t0\t0\n' "$round" "$tool" "$(du -sb "$repo" | cut -f1)" >>"$RESULTS"
 
     mkdir -p "$target"
     case $tool in
@@ -225,6 +226,8 @@ median_peak() {
     awk -F'\t' -v t="$1" '$2 == t && $3 != "repo" {if ($5 > m[$1]) m[$1] = $5} END {for (r in m) print m[r]}' "$RESULTS" | sort -g |
         awk '{v[NR] = $1} END {if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
+# fastest TOOL STEP: the shortest wall time over rounds (the least disturbed by other load)
+fastest() { awk -F'\t' -v t="$1" -v s="$2" '$2 == t && $3 == s && (m == "" || $4 < m) {m = $4} END {print m}' "$RESULTS"; }
 fmt() { awk -v v="$1" -v d="${2:-1}" 'BEGIN {if (v == "") print "–"; else printf "%.*f", d, v}'; }
 # ratio A B: A/B with two decimals, "–" when either is missing
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a == "" || b == "" || b == 0) print "–"; else printf "%.2f", a / b}'; }
@@ -252,6 +255,8 @@ for tool in munishare restic; do
         m=$(median "$tool" $step 5)
         V[$tool.m$step]=$(scaled "$m" 1024)
         V[$tool.cpu$step]=$(median "$tool" $step 6)
+        V[$tool.cpus$step]=$(median "$tool" $step 7)
+        V[$tool.best$step]=$(fastest "$tool" $step)
     done
     m=$(median_peak "$tool")
     V[$tool.mpeak]=$(scaled "$m" 1024)
@@ -299,10 +304,21 @@ REPORT=$BENCH_DIR/report.md
     row "peak RSS incremental, MiB" "$(fmt "${V[munishare.mbackup2]}" 0)" "$(fmt "${V[restic.mbackup2]}" 0)" "$(ratio "${V[munishare.mbackup2]}" "${V[restic.mbackup2]}")" "" ""
     row "peak RSS restore, MiB" "$(fmt "${V[munishare.mrestore]}" 0)" "$(fmt "${V[restic.mrestore]}" 0)" "$(ratio "${V[munishare.mrestore]}" "${V[restic.mrestore]}")" "" ""
     row "peak RSS, any step, MiB" "$(fmt "${V[munishare.mpeak]}" 0)" "$(fmt "${V[restic.mpeak]}" 0)" "$r_mem" "≤ 1" "$(met "$r_mem" '<=' 1)"
+    row "fastest round: first backup / incremental / restore, s" \
+        "$(fmt "${V[munishare.bestbackup1]}" 2) / $(fmt "${V[munishare.bestbackup2]}" 2) / $(fmt "${V[munishare.bestrestore]}" 2)" \
+        "$(fmt "${V[restic.bestbackup1]}" 2) / $(fmt "${V[restic.bestbackup2]}" 2) / $(fmt "${V[restic.bestrestore]}" 2)" \
+        "$(ratio "${V[restic.bestbackup1]}" "${V[munishare.bestbackup1]}") / $(ratio "${V[restic.bestbackup2]}" "${V[munishare.bestbackup2]}") / $(ratio "${V[restic.bestrestore]}" "${V[munishare.bestrestore]}")" \
+        "speed-ups" ""
+    row "CPU time (user + sys): first backup / incremental / restore, s" \
+        "$(fmt "${V[munishare.cpusbackup1]}" 2) / $(fmt "${V[munishare.cpusbackup2]}" 2) / $(fmt "${V[munishare.cpusrestore]}" 2)" \
+        "$(fmt "${V[restic.cpusbackup1]}" 2) / $(fmt "${V[restic.cpusbackup2]}" 2) / $(fmt "${V[restic.cpusrestore]}" 2)" \
+        "$(ratio "${V[munishare.cpusbackup1]}" "${V[restic.cpusbackup1]}") / $(ratio "${V[munishare.cpusbackup2]}" "${V[restic.cpusbackup2]}") / $(ratio "${V[munishare.cpusrestore]}" "${V[restic.cpusrestore]}")" \
+        "" ""
     row "CPU first backup / incremental / restore, %" \
         "$(fmt "${V[munishare.cpubackup1]}" 0) / $(fmt "${V[munishare.cpubackup2]}" 0) / $(fmt "${V[munishare.cpurestore]}" 0)" \
         "$(fmt "${V[restic.cpubackup1]}" 0) / $(fmt "${V[restic.cpubackup2]}" 0) / $(fmt "${V[restic.cpurestore]}" 0)" "" "" ""
     echo
+    echo "Medians over rounds, except the fastest-round row (the run least disturbed by other load on a shared machine: its ratios are restic's time ÷ ours)."
     echo "Throughput = corpus bytes (day 1 for the first backup, day 2 for restore and incremental) ÷ wall seconds; MB = 10⁶ bytes."
     echo "References on this machine: the generator wrote day 1 at $GEN_RATE MB/s; BLAKE3 (one thread, page cache) $B3_RATE MB/s;" \
         "\`zstd -3 -T2\` over the day-2 corpus ${ZSTD_RATE} MB/s (ratio ${ZSTD_RATIO:-n/a})."
@@ -310,7 +326,7 @@ REPORT=$BENCH_DIR/report.md
     echo "Per round (seconds; peak RSS KiB):"
     echo
     echo '```'
-    printf 'round\ttool\tstep\tvalue\tpeak_rss_kib\tcpu_pct\n'
+    printf 'round\ttool\tstep\tvalue\tpeak_rss_kib\tcpu_pct\tcpu_s\n'
     cat "$RESULTS"
     echo '```'
 } >"$REPORT"
