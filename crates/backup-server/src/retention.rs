@@ -93,6 +93,8 @@ impl RetentionIn {
 pub struct HostRetention {
     /// The repository's id.
     pub repo_id: String,
+    /// The repository's name.
+    pub repo_name: String,
     /// The host.
     pub host: String,
     /// The policy.
@@ -122,8 +124,9 @@ pub struct RetentionReport {
 pub async fn policies(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<HostRetention>> {
     require(scope, Permission::View)?;
     Ok(dispatch!(ex, c => sqlx::query_as(
-        "SELECT repo_id, host, keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly \
-         FROM backup_hosts WHERE municipality_id = $1 ORDER BY repo_id, host")
+        "SELECT h.repo_id, r.name AS repo_name, h.host, h.keep_last, h.keep_hourly, h.keep_daily, h.keep_weekly, \
+         h.keep_monthly, h.keep_yearly FROM backup_hosts h JOIN backup_repositories r \
+         ON r.municipality_id = h.municipality_id AND r.id = h.repo_id WHERE h.municipality_id = $1 ORDER BY r.name, h.host")
         .bind(scope.municipality_id()).fetch_all(c).await)?)
 }
 
@@ -167,6 +170,7 @@ pub async fn set_policy(
     .await?;
     Ok(HostRetention {
         repo_id: repo.id,
+        repo_name: repo.name,
         host,
         policy: *req,
     })
@@ -185,8 +189,9 @@ pub async fn apply(
     let repo = repos::get(scope, &mut tx, repo).await?;
     let town = scope.municipality_id();
     let hosts: Vec<HostRetention> = dispatch!(&mut tx, c => sqlx::query_as(
-        "SELECT repo_id, host, keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly \
-         FROM backup_hosts WHERE municipality_id = $1 AND repo_id = $2")
+        "SELECT h.repo_id, r.name AS repo_name, h.host, h.keep_last, h.keep_hourly, h.keep_daily, h.keep_weekly, \
+         h.keep_monthly, h.keep_yearly FROM backup_hosts h JOIN backup_repositories r \
+         ON r.municipality_id = h.municipality_id AND r.id = h.repo_id WHERE h.municipality_id = $1 AND h.repo_id = $2")
         .bind(town).bind(&repo.id).fetch_all(&mut *c).await)?;
     let snapshots: Vec<(String, String, String)> = dispatch!(&mut tx, c => sqlx::query_as(
         "SELECT name, host, time FROM backup_snapshots WHERE municipality_id = $1 AND repo_id = $2 AND forgotten_at IS NULL")

@@ -1833,3 +1833,112 @@ async fn an_assessor_runs_compares_and_adopts_models(app: TestApp) {
     .unwrap();
     shot(&wd, "assessment-parcel-explanation").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_flow_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, a_town_it_director_sets_up_backup).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_flow_on_postgres() {
+    crate::harness::run(Backend::Postgres, a_town_it_director_sets_up_backup).await;
+}
+
+/// Issue 5's story in a browser: the town's IT director creates a repository and a token for
+/// host fs01, backs the file server up with the real client over HTTP, sees the host on the
+/// backup page and sets its retention; the regional overview shows the town.
+async fn a_town_it_director_sets_up_backup(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "townadmin.hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/hartford/backup")).await.unwrap();
+    fill(&wd, "repo-name", "town-hall").await;
+    click_and_wait(&wd, By::Css("#backup-create-repo button[type=submit]")).await;
+    assert!(
+        flash_text(&wd).await.contains("town-hall"),
+        "{}",
+        flash_text(&wd).await
+    );
+    fill(&wd, "tok-host", "fs01").await;
+    click_and_wait(&wd, By::Css("#backup-create-token button[type=submit]")).await;
+    let secret = wd
+        .find(By::Id("new-token-secret"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(secret.starts_with("msb_"), "{secret}");
+
+    // The file server backs up with the client, over HTTP, with that token.
+    let dir = std::env::temp_dir().join(format!("munishare-fs01-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("minutes")).unwrap();
+    std::fs::write(
+        dir.join("minutes/2026-11-17.txt"),
+        "Board of Selectmen, regular meeting.\n".repeat(500),
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_munishare"))
+            .args(&args)
+            .env("MUNISHARE_BACKUP_PASSWORD", "town hall fs01")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let server = [
+        "--server".to_string(),
+        base.clone(),
+        "--token".into(),
+        secret.clone(),
+    ];
+    let (init_base, backup_base) = (server.to_vec(), server.to_vec());
+    tokio::task::spawn_blocking(move || {
+        run([vec!["init".into()], init_base].concat());
+        let out = run([
+            vec!["backup".into(), "--host".into(), "fs01".into()],
+            backup_base,
+            vec![dir.to_string_lossy().into_owned()],
+        ]
+        .concat());
+        assert!(out.contains("Files:     1 new"), "{out}");
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await
+    .unwrap();
+
+    wd.goto(format!("{base}/t/hartford/backup")).await.unwrap();
+    let hosts = wd
+        .find(By::Id("backup-hosts"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(hosts.contains("fs01") && hosts.contains("ok"), "{hosts}");
+    wd.execute(
+        "document.querySelector('#backup-retention input[name=keep_daily]').value = '7';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click_and_wait(&wd, By::Css("#backup-retention button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Retention for fs01 saved; it applies the next time retention runs."
+    );
+    shot(&wd, "backup-town").await;
+    wd.goto(format!("{base}/backup")).await.unwrap();
+    let regional = text(&wd).await;
+    assert!(regional.contains("Hartford"), "{regional}");
+    shot(&wd, "backup-regional").await;
+}
