@@ -15,10 +15,10 @@
 //! `retention` applies each host's keep-last/hourly/daily/weekly/monthly/yearly
 //! policy (the engine's rules) and collects the packs and index files no kept
 //! snapshot names (`backup_snapshot_packs`, `backup_snapshot_index`) once past a
-//! 24-hour grace; a town administrator runs it from the page or the API.
+//! 24-hour grace; the `backup.retention` job runs it hourly for the person who
+//! set each policy, and a town administrator can run it from the page or the API.
 //!
-//! Not here yet: running retention on a schedule, scrub, replication,
-//! metering and restore-drill evidence.
+//! Not here yet: scrub, replication, metering and restore-drill evidence.
 
 pub mod http;
 pub mod monitor;

@@ -10,10 +10,10 @@
 use std::collections::BTreeMap;
 
 use munishare_backup::retention::{self, Policy};
-use munishare_platform::access::ServiceScope;
+use munishare_platform::access::{self, ServiceScope};
 use munishare_platform::blob::BlobStore;
 use munishare_platform::db::{Db, Executor, Tx};
-use munishare_platform::types::{Permission, Timestamp};
+use munishare_platform::types::{MunicipalityId, Permission, Service, Timestamp, UserId};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
 
@@ -150,10 +150,11 @@ pub async fn set_policy(
     repos::ensure_host(scope, tx, now, &repo.id, &host).await?;
     execute!(tx, c => sqlx::query(
         "UPDATE backup_hosts SET keep_last = $4, keep_hourly = $5, keep_daily = $6, keep_weekly = $7, \
-         keep_monthly = $8, keep_yearly = $9, updated_at = $10 WHERE municipality_id = $1 AND repo_id = $2 AND host = $3")
+         keep_monthly = $8, keep_yearly = $9, updated_at = $10, policy_by = $11, policy_at = $10 \
+         WHERE municipality_id = $1 AND repo_id = $2 AND host = $3")
         .bind(scope.municipality_id()).bind(&repo.id).bind(&host)
         .bind(req.keep_last).bind(req.keep_hourly).bind(req.keep_daily).bind(req.keep_weekly)
-        .bind(req.keep_monthly).bind(req.keep_yearly).bind(now.to_db()).execute(c).await)?;
+        .bind(req.keep_monthly).bind(req.keep_yearly).bind(now.to_db()).bind(scope.user_id()).execute(c).await)?;
     audit::record(
         tx,
         now,
@@ -300,4 +301,93 @@ pub async fn apply(
         }
     }
     Ok(report)
+}
+
+/// The periodic job that applies every repository's policies.
+pub const JOB: &str = "backup.retention";
+
+/// How often the server applies retention.
+pub const EVERY: time::Duration = time::Duration::hours(1);
+
+/// Registers the scheduled retention run.
+pub fn register_jobs(registry: &mut munishare_platform::jobs::Registry) {
+    registry.register_periodic(
+        JOB,
+        EVERY,
+        |ctx: munishare_platform::jobs::JobContext, _p: serde_json::Value| async move {
+            let outcome = run_scheduled(&ctx).await?;
+            serde_json::to_value(outcome).map_err(|e| Error::Internal(e.to_string()))
+        },
+    );
+}
+
+/// One repository's scheduled run: its report, or why it was skipped.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduledRun {
+    /// The town.
+    pub municipality_id: String,
+    /// The repository.
+    pub repo_id: String,
+    /// What retention did.
+    pub report: Option<RetentionReport>,
+    /// Why it did nothing (the policy's author lost the right, the town left the service, …).
+    pub skipped: Option<String>,
+}
+
+/// Applies the policies of every repository that has one, each acting for the person who last
+/// set a policy there, with that person's rights today. A repository whose author lost them is
+/// skipped and named in the job's result; the others go on.
+pub async fn run_scheduled(
+    ctx: &munishare_platform::jobs::JobContext,
+) -> Result<Vec<ScheduledRun>> {
+    let now = Timestamp::new(ctx.clock.now());
+    // Ids only: who set which repository's policy most recently. Reading the town's data
+    // happens through the scope built below.
+    let authors: Vec<(MunicipalityId, String, UserId)> = {
+        let mut c = ctx.db.read().await?;
+        dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT h.municipality_id, h.repo_id, h.policy_by FROM backup_hosts h WHERE h.policy_by IS NOT NULL \
+             AND h.policy_at = (SELECT MAX(o.policy_at) FROM backup_hosts o WHERE o.municipality_id = h.municipality_id \
+             AND o.repo_id = h.repo_id) ORDER BY h.municipality_id, h.repo_id")
+            .fetch_all(c).await)?
+    };
+    let mut runs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (town, repo, author) in authors {
+        if !seen.insert((town.clone(), repo.clone())) {
+            continue;
+        }
+        let scope = access::authorize_issued_credential(
+            &ctx.db,
+            now.datetime().date(),
+            &author,
+            &town,
+            Service::Backup,
+            Permission::Administer,
+            "scheduled backup retention",
+        )
+        .await;
+        let outcome = match scope {
+            Ok(scope) => apply(&scope, &ctx.db, &ctx.blobs, now, &repo)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!(
+                "the policy's author may no longer administer backups here: {e}"
+            )),
+        };
+        let (report, skipped) = match outcome {
+            Ok(r) => (Some(r), None),
+            Err(why) => {
+                tracing::warn!(town = %town, repo = %repo, reason = %why, "scheduled retention skipped");
+                (None, Some(why))
+            }
+        };
+        runs.push(ScheduledRun {
+            municipality_id: town.to_string(),
+            repo_id: repo,
+            report,
+            skipped,
+        });
+    }
+    Ok(runs)
 }

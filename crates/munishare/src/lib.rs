@@ -24,5 +24,6 @@ pub fn jobs() -> Registry {
     munishare_assessment::bills::register_jobs(&mut registry);
     munishare_assessment::supplemental::register_jobs(&mut registry);
     munishare_assessment::model_runs::register_jobs(&mut registry);
+    munishare_backup_server::retention::register_jobs(&mut registry);
     registry
 }

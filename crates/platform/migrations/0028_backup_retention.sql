@@ -11,6 +11,10 @@ ALTER TABLE backup_hosts ADD COLUMN keep_daily BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE backup_hosts ADD COLUMN keep_weekly BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE backup_hosts ADD COLUMN keep_monthly BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE backup_hosts ADD COLUMN keep_yearly BIGINT NOT NULL DEFAULT 0;
+-- Who set the policy: the scheduled run acts with that person's rights of the day
+-- (as a backup token acts for its issuer), so no job holds rights nobody granted.
+ALTER TABLE backup_hosts ADD COLUMN policy_by TEXT REFERENCES users (id);
+ALTER TABLE backup_hosts ADD COLUMN policy_at TEXT;
 
 ALTER TABLE backup_snapshots ADD COLUMN forgotten_at TEXT;
 

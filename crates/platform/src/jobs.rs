@@ -185,12 +185,17 @@ pub const HOUSEKEEPING: [(&str, Duration); 2] = [
     (AUDIT_VERIFY, Duration::days(1)),
 ];
 
-/// Enqueues each [`HOUSEKEEPING`] job that is neither waiting nor was enqueued
-/// within its period; returns how many were enqueued. Several nodes may call
-/// this; at worst a job runs twice, which both housekeeping jobs tolerate.
-pub async fn schedule_housekeeping(db: &Db, now: Timestamp) -> Result<usize> {
+/// Enqueues each periodic job (`schedules`: kind and period) that is neither
+/// waiting nor was enqueued within its period; returns how many were enqueued.
+/// Several nodes may call this; at worst a job runs twice, which every periodic
+/// job must tolerate.
+async fn schedule_periodic(
+    db: &Db,
+    now: Timestamp,
+    schedules: &[(&'static str, Duration)],
+) -> Result<usize> {
     let mut enqueued = 0;
-    for (kind, every) in HOUSEKEEPING {
+    for &(kind, every) in schedules {
         let since = Timestamp::new(now.datetime() - every).to_db();
         let mut c = db.read().await?;
         let pending: Option<JobId> = dispatch!(&mut c, c => sqlx::query_scalar(
@@ -369,6 +374,8 @@ where
 #[derive(Clone, Default)]
 pub struct Registry {
     handlers: HashMap<&'static str, Arc<dyn JobHandler>>,
+    /// Periodic kinds and their periods (the platform's [`HOUSEKEEPING`] and the modules').
+    schedules: Vec<(&'static str, Duration)>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -380,9 +387,10 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// The platform's own handlers.
+    /// The platform's own handlers, with [`HOUSEKEEPING`] scheduled.
     pub fn with_platform_jobs() -> Self {
         let mut r = Self::default();
+        r.schedules.extend(HOUSEKEEPING);
         r.register(
             AUDIT_VERIFY,
             |ctx: JobContext, _p: serde_json::Value| async move {
@@ -409,6 +417,23 @@ impl Registry {
     /// Adds a handler for `kind`.
     pub fn register(&mut self, kind: &'static str, handler: impl JobHandler + 'static) {
         self.handlers.insert(kind, Arc::new(handler));
+    }
+
+    /// Adds a handler for `kind` and has the worker enqueue it once per `every`.
+    pub fn register_periodic(
+        &mut self,
+        kind: &'static str,
+        every: Duration,
+        handler: impl JobHandler + 'static,
+    ) {
+        self.register(kind, handler);
+        self.schedules.push((kind, every));
+    }
+
+    /// Enqueues each periodic job that is neither waiting nor was enqueued within its
+    /// period (the worker calls this once a minute); returns how many were enqueued.
+    pub async fn schedule_due(&self, db: &Db, now: Timestamp) -> Result<usize> {
+        schedule_periodic(db, now, &self.schedules).await
     }
 
     /// Runs the next due job, if any; returns whether one ran.
@@ -451,7 +476,7 @@ impl Waker {
 }
 
 /// Runs jobs until `shutdown` turns true: polls every `interval`, or sooner
-/// when woken, and schedules the [`HOUSEKEEPING`] jobs once a minute.
+/// when woken, and enqueues the periodic jobs that are due once a minute.
 pub async fn run_worker(
     registry: Registry,
     ctx: JobContext,
@@ -465,9 +490,19 @@ pub async fn run_worker(
         Duration::minutes(15),
     )
     .await;
+    let mut last_schedule: Option<std::time::Instant> = None;
     loop {
         if *shutdown.borrow() {
             return;
+        }
+        if last_schedule.is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(60)) {
+            last_schedule = Some(std::time::Instant::now());
+            if let Err(e) = registry
+                .schedule_due(&ctx.db, Timestamp::new(ctx.clock.now()))
+                .await
+            {
+                tracing::error!(error = %e, "periodic jobs could not be scheduled");
+            }
         }
         match registry.run_one(&ctx).await {
             Ok(true) => continue,

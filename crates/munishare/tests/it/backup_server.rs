@@ -1065,12 +1065,27 @@ async fn retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs(ap
         .collect();
     assert_eq!(names, vec![snapshots[2].as_str(), snapshots[1].as_str()]);
 
-    // A day later the forgotten snapshot's own pack and index file and the orphan pack go.
+    // A day later the server's own hourly run (acting for the policy's author) collects the
+    // forgotten snapshot's pack and index file and the orphan pack.
     app.advance(time::Duration::hours(25));
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let registry = munishare::jobs();
+    assert!(
+        registry.schedule_due(&app.db, now).await.unwrap() >= 1,
+        "backup.retention is due"
+    );
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let result: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT result FROM jobs WHERE kind = 'backup.retention' AND status = 'done'")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    let runs: Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+    assert_eq!(runs[0]["skipped"], Value::Null, "{runs}");
+    let report = runs[0]["report"].clone();
     let admin = app.demo_session("townadmin.hartford").await;
-    let r = app.api(Method::POST, apply, &admin, None).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let report = r.json();
     assert_eq!(report["forgotten"], json!([]));
     assert_eq!(
         (
@@ -1105,6 +1120,14 @@ async fn retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs(ap
     let listing = get(&app, &token, "data/").await.json();
     assert_eq!(listing.as_array().unwrap().len(), 3);
     assert_eq!(audit_count(&app, "backup.retention.apply").await, 2);
+    let actor: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT actor FROM audit_events WHERE action = 'backup.retention.apply' ORDER BY at DESC, seq DESC LIMIT 1")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    assert_eq!(actor, "townadmin.hartford via scheduled backup retention");
     assert_eq!(audit_count(&app, "backup.host.retention").await, 1);
 
     // The town page shows the policy.

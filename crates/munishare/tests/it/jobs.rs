@@ -131,11 +131,17 @@ async fn failing_jobs_retry_with_back_off_then_fail(app: TestApp) {
 async fn housekeeping_is_scheduled_once_per_period(app: TestApp) {
     let now = || Timestamp::new(app.clock.now());
     assert_eq!(
-        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        Registry::with_platform_jobs()
+            .schedule_due(&app.db, now())
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(
-        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        Registry::with_platform_jobs()
+            .schedule_due(&app.db, now())
+            .await
+            .unwrap(),
         0,
         "already queued"
     );
@@ -143,14 +149,20 @@ async fn housekeeping_is_scheduled_once_per_period(app: TestApp) {
     while registry.run_one(&ctx(&app)).await.unwrap() {}
     app.advance(time::Duration::minutes(59));
     assert_eq!(
-        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        Registry::with_platform_jobs()
+            .schedule_due(&app.db, now())
+            .await
+            .unwrap(),
         0,
         "ran within the hour"
     );
     app.advance(time::Duration::minutes(2));
     // Sessions are purged hourly; the audit chains are verified daily.
     assert_eq!(
-        jobs::schedule_housekeeping(&app.db, now()).await.unwrap(),
+        Registry::with_platform_jobs()
+            .schedule_due(&app.db, now())
+            .await
+            .unwrap(),
         1
     );
     let admin = app.demo_session("admin").await;
