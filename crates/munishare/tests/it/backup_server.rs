@@ -21,7 +21,8 @@ both_dbs!(
     a_client_backs_up_through_the_rest_api,
     backup_tokens_are_scoped_append_only_and_refusable,
     quotas_and_management_rights_are_enforced,
-    retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs
+    retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs,
+    the_client_rides_out_a_server_restart_mid_upload
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -1140,4 +1141,126 @@ async fn retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs(ap
             && page.contains("Apply retention to town-hall now"),
         "{page}"
     );
+}
+
+/// Everything between the client and the server goes through this relay; `kill` drops every
+/// connection and stops listening, `restart` listens again on the same port — to the client, the
+/// server died mid-upload and came back.
+struct Relay {
+    port: u16,
+    upstream: std::net::SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr, port: u16) -> Relay {
+        let relay = Relay {
+            port,
+            upstream,
+            tasks: Default::default(),
+        };
+        relay.restart().await;
+        relay
+    }
+
+    async fn restart(&self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let (upstream, tasks) = (self.upstream, self.tasks.clone());
+        let accept = async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let conn = async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                };
+                tasks.lock().unwrap().spawn(conn);
+            }
+        };
+        self.tasks.lock().unwrap().spawn(accept);
+    }
+
+    fn kill(&self) {
+        self.tasks.lock().unwrap().abort_all();
+    }
+}
+
+/// The fault test: the server goes away while the client uploads packs and comes back
+/// seconds later; the client retries and completes, and the repository checks clean.
+async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let Auth::Token(secret) = token else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay = Relay::start(upstream, port).await;
+    let server = format!("http://127.0.0.1:{port}");
+
+    let dir = std::env::temp_dir().join(format!(
+        "munishare-restart-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..10u64 {
+        std::fs::write(dir.join(format!("scan-{i}.pdf")), noise(i + 10, 5_000_000)).unwrap();
+    }
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            server.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let (code, out, err) = cli(remote(&["init"])).await;
+    assert_eq!(code, 0, "init: {out}\n{err}");
+
+    let backup = tokio::spawn(cli(remote(&[
+        "backup",
+        "--host",
+        "fs01",
+        dir.to_str().unwrap(),
+    ])));
+    // Once the first pack has landed, the server goes away for three seconds.
+    let packs = async || -> i64 {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM backup_objects WHERE repo_id = $1 AND kind = 'data'")
+            .bind(&repo_id).fetch_one(c).await)
+        .unwrap()
+    };
+    let started = std::time::Instant::now();
+    while packs().await == 0 && started.elapsed() < std::time::Duration::from_secs(120) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    relay.kill();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    relay.restart().await;
+
+    let (code, out, err) = backup.await.unwrap();
+    assert_eq!(code, 0, "backup: {out}\n{err}");
+    assert!(out.contains("Files:     10 new"), "{out}");
+    assert!(
+        err.contains("retrying in"),
+        "the client said it retried: {err}"
+    );
+    let (code, out, err) = cli(remote(&["check", "--read-data"])).await;
+    assert_eq!(code, 0, "check: {out}\n{err}");
+    assert!(out.contains("No errors were found."), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
