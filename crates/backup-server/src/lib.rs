@@ -18,13 +18,18 @@
 //! 24-hour grace; the `backup.retention` job runs it hourly for the person who
 //! set each policy, and a town administrator can run it from the page or the API.
 //!
-//! Not here yet: scrub, replication, metering and restore-drill evidence.
+//! `scrub` re-reads each pack at least weekly against its SHA-256 name (the hourly
+//! `backup.scrub` job, for each repository's owner) and reports damage with the
+//! snapshots it breaks.
+//!
+//! Not here yet: replication, metering and restore-drill evidence.
 
 pub mod http;
 pub mod monitor;
 pub mod objects;
 pub mod repos;
 pub mod retention;
+pub mod scrub;
 pub mod tokens;
 
 use munishare_platform::access::ServiceScope;

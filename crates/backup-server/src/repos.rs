@@ -132,10 +132,10 @@ pub async fn create(
         created_by: scope.actor().label.clone(),
     };
     execute!(tx, c => sqlx::query(
-        "INSERT INTO backup_repositories (municipality_id, id, name, quota_bytes, config, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, NULL, $5, $6)")
+        "INSERT INTO backup_repositories (municipality_id, id, name, quota_bytes, config, created_at, created_by, owner_id) \
+         VALUES ($1, $2, $3, $4, NULL, $5, $6, $7)")
         .bind(scope.municipality_id()).bind(&repo.id).bind(&repo.name).bind(repo.quota_bytes)
-        .bind(&repo.created_at).bind(&repo.created_by).execute(c).await)
+        .bind(&repo.created_at).bind(&repo.created_by).bind(scope.user_id()).execute(c).await)
     .map_err(|e| {
         Error::from(e).on_conflict(
             "name",

@@ -25,6 +25,7 @@ use super::Backup;
 use crate::monitor::{self, HostStatus, Snapshot, SnapshotQuery, TownBackup, TownFreshness};
 use crate::repos::{self, HostSetting, IntervalIn, Repository, RepositoryIn};
 use crate::retention::{self, HostRetention, RetentionIn, RetentionReport};
+use crate::scrub::{self, Integrity, ScrubReport};
 use crate::tokens::{self, BackupToken, CreatedToken, TokenIn};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
@@ -40,6 +41,8 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_retention))
         .routes(routes!(api_set_retention))
         .routes(routes!(api_apply_retention))
+        .routes(routes!(api_integrity))
+        .routes(routes!(api_scrub))
         .routes(routes!(api_regional))
 }
 
@@ -54,6 +57,7 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
             "/t/{town}/backup/repos/{repo}/apply-retention",
             page_apply_retention,
         )
+        .post("/t/{town}/backup/repos/{repo}/scrub", page_scrub)
         .get("/backup", page_regional)
 }
 
@@ -222,6 +226,47 @@ async fn api_apply_retention(
     ))
 }
 
+/// Each repository's integrity: the last scrub, packs verified in the last 7 days, damaged packs
+/// with the snapshots that need them.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/backup/integrity", tag = "backup",
+    params(("town" = String, Path, description = TOWN)),
+    responses((status = 200, body = Vec<Integrity>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_integrity(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+) -> ApiResult<axum::Json<Vec<Integrity>>> {
+    let mut c = st.db.read().await?;
+    Ok(axum::Json(
+        scrub::integrity(&scope, &mut c, st.now()).await?,
+    ))
+}
+
+/// Scrubs the repository now (administer): re-reads the packs due for a check (up to 4 GiB) and
+/// checks each against its SHA-256 name.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/backup/repos/{repo}/scrub", tag = "backup",
+    params(("town" = String, Path, description = TOWN), ("repo" = String, Path, description = "The repository's id or name")),
+    responses((status = 200, body = ScrubReport), (status = 403, body = munishare_web::error::Problem),
+        (status = 404, body = munishare_web::error::Problem)))]
+async fn api_scrub(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+    Path(p): Path<(String, String)>,
+) -> ApiResult<axum::Json<ScrubReport>> {
+    let (_, repo) = p;
+    crate::require(&scope, Permission::Administer)?;
+    Ok(axum::Json(
+        scrub::scrub(
+            &scope,
+            &st.db,
+            &st.blobs,
+            st.now(),
+            &repo,
+            scrub::BYTES_PER_RUN,
+        )
+        .await?,
+    ))
+}
+
 /// The town's verified snapshots, newest first, by repository and host.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/backup/snapshots", tag = "backup",
     params(("town" = String, Path, description = TOWN), SnapshotQuery),
@@ -283,6 +328,7 @@ struct TownPage {
     /// A token just created: shown once.
     created: Option<CreatedToken>,
     retention: Vec<HostRetention>,
+    integrity: Vec<Integrity>,
 }
 
 /// Width and height of the trend chart, in SVG units.
@@ -319,7 +365,7 @@ async fn town_page(
     created: Option<CreatedToken>,
 ) -> PageResult {
     let can_manage = scope.can(Permission::Administer);
-    let (data, tokens, snapshots, retention) = {
+    let (data, tokens, snapshots, retention, integrity) = {
         let mut c = st.db.read().await?;
         let data = monitor::town(scope, &mut c, st.now()).await?;
         let tokens = if can_manage {
@@ -337,7 +383,8 @@ async fn town_page(
         )
         .await?;
         let retention = retention::policies(scope, &mut c).await?;
-        (data, tokens, snapshots, retention)
+        let integrity = scrub::integrity(scope, &mut c, st.now()).await?;
+        (data, tokens, snapshots, retention, integrity)
     };
     let (bars, bar_width) = trend_bars(&data);
     let town = scope.town();
@@ -360,6 +407,7 @@ async fn town_page(
             bar_width,
             created,
             retention,
+            integrity,
         },
         user,
     )
@@ -540,6 +588,42 @@ async fn page_apply_retention(
             report.index_removed,
             crate::http::fmt_bytes(&report.bytes_freed)
         ))
+    }
+    .await;
+    after_form(&st, &back, r)
+}
+
+async fn page_scrub(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Backup>,
+    Path(p): Path<(String, String)>,
+) -> PageResult {
+    let (_, repo) = p;
+    let back = format!("/t/{}/backup", scope.town().slug);
+    let r = async {
+        crate::require(&scope, Permission::Administer)?;
+        let report = scrub::scrub(
+            &scope,
+            &st.db,
+            &st.blobs,
+            st.now(),
+            &repo,
+            scrub::BYTES_PER_RUN,
+        )
+        .await?;
+        Ok(if report.damaged.is_empty() {
+            format!(
+                "Scrub: {} pack(s), {} checked; no damage found.",
+                report.packs_checked,
+                crate::http::fmt_bytes(&report.bytes_checked)
+            )
+        } else {
+            format!(
+                "Scrub: {} pack(s) checked; {} DAMAGED (see Integrity below).",
+                report.packs_checked,
+                report.damaged.len()
+            )
+        })
     }
     .await;
     after_form(&st, &back, r)

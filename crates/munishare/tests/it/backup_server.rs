@@ -22,7 +22,8 @@ both_dbs!(
     backup_tokens_are_scoped_append_only_and_refusable,
     quotas_and_management_rights_are_enforced,
     retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs,
-    the_client_rides_out_a_server_restart_mid_upload
+    the_client_rides_out_a_server_restart_mid_upload,
+    the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -1263,4 +1264,143 @@ async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
     assert_eq!(code, 0, "check: {out}\n{err}");
     assert!(out.contains("No errors were found."), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The scrub: the hourly job checks every pack against its SHA-256 name; a pack altered in the
+/// object store is found on the next check (a week later) and reported with its snapshot.
+async fn the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    assert_eq!(
+        put(
+            &app,
+            &token,
+            "config",
+            serde_json::to_vec(&config(&repo_id)).unwrap()
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    let upload = async |kind: &str, bytes: Vec<u8>| -> String {
+        let name = sha(&bytes);
+        assert_eq!(
+            put(&app, &token, &format!("{kind}/{name}"), bytes)
+                .await
+                .status,
+            StatusCode::CREATED
+        );
+        name
+    };
+    let (a, b) = (
+        upload("data", blob(1, 5000)).await,
+        upload("data", blob(2, 3000)).await,
+    );
+    let index = upload("index", blob(3, 200)).await;
+    let snapshot = upload("snapshots", blob(4, 100)).await;
+    let signed = SignedMeta::sign(
+        &meta(
+            &repo_id,
+            &snapshot,
+            "fs01",
+            vec![a.clone(), b.clone()],
+            vec![index],
+        ),
+        &key(),
+    );
+    assert_eq!(
+        put(&app, &token, &format!("meta/{snapshot}"), signed.to_bytes())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+
+    // The scheduled scrub checks both packs, acting for the repository's owner.
+    let now =
+        || munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let registry = munishare::jobs();
+    registry.schedule_due(&app.db, now()).await.unwrap();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let result: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT result FROM jobs WHERE kind = 'backup.scrub' AND status = 'done'")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    let runs: Value = serde_json::from_str(&result).unwrap();
+    let run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo_id"] == repo_id.as_str())
+        .unwrap();
+    assert_eq!(run["report"]["packs_checked"], 2, "{runs}");
+    assert_eq!(run["report"]["bytes_checked"], 8000);
+    assert_eq!(run["report"]["damaged"], json!([]));
+    let integrity = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/integrity",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (
+            integrity[0]["packs_verified"].as_i64(),
+            integrity[0]["packs"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+
+    // Pack a is altered in the object store, behind the server's back.
+    let town: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM municipalities WHERE slug = 'hartford'").fetch_one(c).await).unwrap()
+    };
+    let root = app
+        .jobs
+        .blobs
+        .describe()
+        .trim_start_matches("file://")
+        .to_owned();
+    let path = std::path::Path::new(&root).join(format!("towns/{town}/backup/{repo_id}/data/{a}"));
+    let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    bytes[100] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    // Checked packs wait a week for their next check; then the damage is found.
+    let scrub = "/api/v1/towns/hartford/backup/repos/town-hall/scrub";
+    assert_eq!(
+        app.api(Method::POST, scrub, &admin, None).await.json()["packs_checked"],
+        0
+    );
+    app.advance(time::Duration::days(8));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let r = app.api(Method::POST, scrub, &admin, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["packs_checked"], 2);
+    let damaged = report["damaged"].as_array().unwrap();
+    assert_eq!(damaged.len(), 1, "{report}");
+    assert_eq!(damaged[0]["pack"], a.as_str());
+    assert!(
+        damaged[0]["reason"]
+            .as_str()
+            .unwrap()
+            .ends_with("not its name"),
+        "{report}"
+    );
+    assert_eq!(damaged[0]["snapshots"], json!([snapshot]));
+    assert_eq!(audit_count(&app, "backup.scrub.damage").await, 1);
+    let page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(
+        page.contains(&format!("data/{a}")) && page.contains("damaged"),
+        "{page}"
+    );
 }
