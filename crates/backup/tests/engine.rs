@@ -440,8 +440,19 @@ fn damage_is_found_and_undamaged_files_still_restore() {
     let packs = local.list(ObjectKind::Data).unwrap();
     // 35 MB of incompressible data: packs are closed once past 16 MiB.
     assert!(packs.len() >= 2, "{packs:?}");
-    // Flip a byte early in the first pack: inside its first blob.
-    let (damaged, _) = &packs[0];
+    // Flip a byte inside the first blob of a pack that starts with file data (the last pack may
+    // hold only the trees, whose damage the structure check would rightly report).
+    let before = open(&repo_dir);
+    let (damaged, _) = packs
+        .iter()
+        .find(|(name, size)| {
+            let id = munishare_backup::hex::decode_array::<32>(name).unwrap();
+            let entries = before.read_pack_header(&id, *size).unwrap();
+            entries[0].kind == munishare_backup::crypto::Kind::Data
+                && entries[0].offset == 0
+                && entries[0].length > 1000
+        })
+        .expect("a pack that starts with file data");
     let path = repo_dir.join("data").join(&damaged[..2]).join(damaged);
     let mut pack = fs::read(&path).unwrap();
     pack[1000] ^= 0xff;
