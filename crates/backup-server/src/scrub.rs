@@ -102,10 +102,7 @@ pub async fn scrub(
             .await
         {
             Ok(bytes) => {
-                let hash: String = Sha256::digest(&bytes)
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let hash = munishare_platform::types::hex(&Sha256::digest(&bytes));
                 if i64::try_from(bytes.len()).ok() != Some(size) {
                     Some(format!(
                         "{} bytes stored where {size} were accepted",

@@ -29,10 +29,7 @@ both_dbs!(
 const REPO: &str = "/api/v1/backup/repo";
 
 fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    munishare_platform::types::hex(&Sha256::digest(bytes))
 }
 
 /// Deterministic bytes standing in for a sealed object.
@@ -52,12 +49,7 @@ fn config(id: &str) -> RepoConfig {
         id: id.to_owned(),
         chunker: Chunker::DEFAULT,
         pack_size: 16 << 20,
-        metadata_key: key()
-            .verifying_key()
-            .as_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
+        metadata_key: munishare_platform::types::hex(key().verifying_key().as_bytes()),
         created: "2026-11-26T13:00:00Z".into(),
     }
 }
