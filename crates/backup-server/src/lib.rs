@@ -22,9 +22,13 @@
 //! `backup.scrub` job, for each repository's owner) and reports damage with the
 //! snapshots it breaks.
 //!
-//! Not here yet: replication, metering and restore-drill evidence.
+//! `metering` reads each town's stored bytes hourly into the platform meter (the day's peak),
+//! charged in GB-months; `drills` records the restore drills clients report (`munishare
+//! drill`) as the town's evidence that restores work, checked against what the server stores.
 
+pub mod drills;
 pub mod http;
+pub mod metering;
 pub mod monitor;
 pub mod objects;
 pub mod repos;

@@ -169,6 +169,14 @@ impl RepoAccess {
     pub fn host(&self) -> &str {
         self.grant.host()
     }
+    /// The token's id.
+    pub fn token_id(&self) -> &str {
+        self.grant.id()
+    }
+    /// The token issuer's scope in the town's backup service.
+    pub fn scope(&self) -> &ServiceScope {
+        &self.scope
+    }
 }
 
 /// Opens the repository a verified token names, with the rights of the

@@ -20,8 +20,8 @@ use crate::tree::{NodeKind, parse_id};
 pub struct CheckReport {
     /// Snapshots checked.
     pub snapshots: usize,
-    /// Packs read (with `read_data`).
-    pub packs_read: usize,
+    /// The packs read (with `read_data`), by name.
+    pub packs: Vec<String>,
     /// Bytes read (with `read_data`).
     pub bytes_read: u64,
     /// Problems, one per line.
@@ -63,7 +63,7 @@ pub fn check(
                     continue;
                 }
             };
-            report.packs_read += 1;
+            report.packs.push(name.clone());
             report.bytes_read += bytes.len() as u64;
             let hash = hex::encode(&<[u8; 32]>::from(Sha256::digest(&bytes)));
             let mut damaged = hash != *name;

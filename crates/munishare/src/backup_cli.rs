@@ -1,5 +1,5 @@
 //! The backup client's commands (`munishare init | backup | snapshots | ls | diff | restore | check |
-//! key`), on a local repository (`--repo`) or the council's server (`--server` + `--token`).
+//! drill | key`), on a local repository (`--repo`) or the council's server (`--server` + `--token`).
 //! The engine is `munishare-backup`; this file parses options, shows progress and prints summaries.
 
 use std::io::{IsTerminal, Write};
@@ -93,6 +93,23 @@ pub enum BackupCommand {
         /// Read only the packs of subset N of M (e.g. 1/10), for restore drills.
         #[arg(long, value_name = "N/M")]
         read_data_subset: Option<String>,
+    },
+    /// Restore drill: read a sample of the packs (every blob verified), restore sample files from
+    /// the newest snapshot into a scratch directory, and report to the server as evidence.
+    Drill {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// The packs to read: subset N of M (default: a tenth, rotating daily, so ten days of
+        /// drills read every pack).
+        #[arg(long, value_name = "N/M")]
+        subset: Option<String>,
+        /// How many files to restore from the newest snapshot (spread over it).
+        #[arg(long, default_value_t = 20)]
+        files: usize,
+        /// Where to restore them (must not exist; removed afterwards). Default: under the
+        /// system's temporary directory.
+        #[arg(long)]
+        scratch: Option<PathBuf>,
     },
     /// Manage the repository's keys.
     #[command(subcommand)]
@@ -302,7 +319,7 @@ pub fn run(command: BackupCommand) -> Result<i32> {
                 "{} snapshot(s), {} blob(s) indexed; {} pack(s) read ({}).",
                 report.snapshots,
                 repo.index().len(),
-                report.packs_read,
+                report.packs.len(),
                 bytes(report.bytes_read)
             );
             for p in &report.problems {
@@ -321,7 +338,140 @@ pub fn run(command: BackupCommand) -> Result<i32> {
                 Ok(1)
             }
         }
+        BackupCommand::Drill {
+            repo,
+            subset,
+            files,
+            scratch,
+        } => drill(&repo, subset.as_deref(), files, scratch),
         BackupCommand::Key(cmd) => key(cmd),
+    }
+}
+
+/// `drill`: check a sample, restore sample files, report (on a server) — exit 1 if anything failed.
+fn drill(
+    args: &RepoArgs,
+    subset: Option<&str>,
+    files: usize,
+    scratch: Option<PathBuf>,
+) -> Result<i32> {
+    let started_at = now();
+    let repo = open(args)?;
+    let (n, m) = match subset {
+        Some(text) => parse_subset(text)?,
+        None => {
+            let day = time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .div_euclid(86_400);
+            (usize::try_from(day.rem_euclid(10)).unwrap_or(0), 10)
+        }
+    };
+    let report = check(&repo, true, Some((n, m)))?;
+    let mut problems = report.problems.clone();
+    println!(
+        "Subset {}/{m}: {} pack(s) read ({}), every blob verified; {} snapshot(s) checked.",
+        n + 1,
+        report.packs.len(),
+        bytes(report.bytes_read),
+        report.snapshots
+    );
+    let (mut restored, mut restored_bytes, mut snapshot) = (0u64, 0u64, None);
+    if files > 0 && report.snapshots > 0 {
+        let (name, snap) = repo.find_snapshot("latest", None)?;
+        let mut all = Vec::new();
+        walk(&repo, &snap, &mut |p, node| {
+            if node.kind == NodeKind::File && node.name_raw.is_none() {
+                all.push((p.to_owned(), node.size));
+            }
+        })?;
+        let chosen: Vec<(String, u64)> = if all.len() <= files {
+            all
+        } else {
+            (0..files)
+                .map(|i| all[i * all.len() / files].clone())
+                .collect()
+        };
+        let target = scratch.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "munishare-drill-{}-{}",
+                std::process::id(),
+                time::OffsetDateTime::now_utc().unix_timestamp_nanos()
+            ))
+        });
+        if target.exists() {
+            bail!(
+                "--scratch {}: it exists; give a path that does not",
+                target.display()
+            );
+        }
+        let paths: Vec<String> = chosen.iter().map(|(p, _)| p.clone()).collect();
+        let summary = restore(
+            &repo,
+            &snap,
+            &paths,
+            &target,
+            workers(),
+            &RestoreProgress::default(),
+        );
+        match summary {
+            Ok(s) => problems.extend(s.errors.iter().map(|e| format!("restore: {e}"))),
+            Err(e) => problems.push(format!("restore: {e}")),
+        }
+        for (path, size) in &chosen {
+            let mut file = target.clone();
+            file.extend(path.split('/'));
+            match std::fs::metadata(&file) {
+                Ok(meta) if meta.len() == *size => {
+                    restored += 1;
+                    restored_bytes += size;
+                }
+                Ok(meta) => problems.push(format!(
+                    "restore: {path} came back with {} bytes, not {size}",
+                    meta.len()
+                )),
+                Err(e) => problems.push(format!("restore: {path} was not restored: {e}")),
+            }
+        }
+        if let Err(e) = std::fs::remove_dir_all(&target) {
+            eprintln!(
+                "warning: cannot remove the scratch directory {}: {e}",
+                target.display()
+            );
+        }
+        println!(
+            "Restored {restored} of {} sample file(s) ({}) from snapshot {}, every chunk verified.",
+            chosen.len(),
+            bytes(restored_bytes),
+            &name[..8]
+        );
+        snapshot = Some(name);
+    }
+    for p in &problems {
+        println!("ERROR {p}");
+    }
+    if let (Some(server), Some(token)) = (&args.server, &args.token) {
+        let as_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let sent = munishare_backup_server::drills::DrillReport {
+            started_at,
+            finished_at: now(),
+            subset: format!("{}/{m}", n + 1),
+            snapshots: as_i64(report.snapshots as u64),
+            packs: report.packs.clone(),
+            bytes_read: as_i64(report.bytes_read),
+            snapshot,
+            files_restored: as_i64(restored),
+            bytes_restored: as_i64(restored_bytes),
+            problems: problems.clone(),
+        };
+        HttpBackend::new(server, token)?.report_drill(&sent)?;
+        println!("Reported to {server} as the town's restore-drill evidence.");
+    }
+    if problems.is_empty() {
+        println!("Drill passed.");
+        Ok(0)
+    } else {
+        println!("Drill FAILED: {} problem(s).", problems.len());
+        Ok(1)
     }
 }
 

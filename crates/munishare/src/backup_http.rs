@@ -79,6 +79,22 @@ impl HttpBackend {
     }
 }
 
+impl HttpBackend {
+    /// Sends a restore drill's report (retried like an upload); refused reports are errors.
+    pub fn report_drill(
+        &self,
+        report: &munishare_backup_server::drills::DrillReport,
+    ) -> Result<()> {
+        let url = format!("{}/api/v1/backup/repo/drills", self.base);
+        let r = self.send("drill report", &|| self.client.post(&url).json(report))?;
+        if r.status() == StatusCode::CREATED {
+            Ok(())
+        } else {
+            Err(refusal("drill report", r))
+        }
+    }
+}
+
 /// The server's explanation of a refusal (RFC 9457 `detail`, else the status).
 fn refusal(what: &str, response: Response) -> Error {
     let status = response.status();

@@ -69,7 +69,7 @@ enum Command {
     /// Import a town's data from a file.
     #[command(subcommand)]
     Import(ImportCommand),
-    /// The backup client (init, backup, snapshots, ls, diff, restore, check, key).
+    /// The backup client (init, backup, snapshots, ls, diff, restore, check, drill, key).
     #[command(flatten)]
     Backup(backup_cli::BackupCommand),
 }

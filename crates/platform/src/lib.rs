@@ -19,6 +19,7 @@ pub mod demo;
 pub mod error;
 pub mod identity;
 pub mod jobs;
+pub mod metering;
 pub mod secrets;
 pub mod tenancy;
 pub mod types;

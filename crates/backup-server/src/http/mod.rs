@@ -8,6 +8,7 @@ use munishare_web::pages::PageRoutes;
 use utoipa_axum::router::OpenApiRouter;
 
 mod client;
+mod evidence;
 mod town;
 
 pub use client::BackupClient;
@@ -23,13 +24,13 @@ impl ServiceKey for Backup {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: town::api(client::api(OpenApiRouter::new())),
+        api: evidence::api(town::api(client::api(OpenApiRouter::new()))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    town::pages(r)
+    evidence::pages(town::pages(r))
 }
 
 /// Bytes for people: `1.5 GiB`, `512 B` (templates pass references).

@@ -11,6 +11,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use munishare_platform::access::{self, Principal, ServiceScope};
+use munishare_platform::metering::YearMonth;
 use munishare_platform::types::{Permission, Service};
 use munishare_platform::{Error, Result};
 use munishare_web::AppState;
@@ -22,6 +23,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Backup;
+use crate::drills::{self, RepoDrills};
+use crate::metering::{self, Usage};
 use crate::monitor::{self, HostStatus, Snapshot, SnapshotQuery, TownBackup, TownFreshness};
 use crate::repos::{self, HostSetting, IntervalIn, Repository, RepositoryIn};
 use crate::retention::{self, HostRetention, RetentionIn, RetentionReport};
@@ -329,6 +332,8 @@ struct TownPage {
     created: Option<CreatedToken>,
     retention: Vec<HostRetention>,
     integrity: Vec<Integrity>,
+    drills: Vec<RepoDrills>,
+    usage: Usage,
 }
 
 /// Width and height of the trend chart, in SVG units.
@@ -365,7 +370,7 @@ async fn town_page(
     created: Option<CreatedToken>,
 ) -> PageResult {
     let can_manage = scope.can(Permission::Administer);
-    let (data, tokens, snapshots, retention, integrity) = {
+    let (data, tokens, snapshots, retention, integrity, drills, usage) = {
         let mut c = st.db.read().await?;
         let data = monitor::town(scope, &mut c, st.now()).await?;
         let tokens = if can_manage {
@@ -384,7 +389,9 @@ async fn town_page(
         .await?;
         let retention = retention::policies(scope, &mut c).await?;
         let integrity = scrub::integrity(scope, &mut c, st.now()).await?;
-        (data, tokens, snapshots, retention, integrity)
+        let drills = drills::list(scope, &mut c, st.now()).await?;
+        let usage = metering::usage(scope, &mut c, YearMonth::of(st.today())).await?;
+        (data, tokens, snapshots, retention, integrity, drills, usage)
     };
     let (bars, bar_width) = trend_bars(&data);
     let town = scope.town();
@@ -408,6 +415,8 @@ async fn town_page(
             created,
             retention,
             integrity,
+            drills,
+            usage,
         },
         user,
     )

@@ -23,7 +23,9 @@ both_dbs!(
     quotas_and_management_rights_are_enforced,
     retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs,
     the_client_rides_out_a_server_restart_mid_upload,
-    the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks
+    the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks,
+    metering_keeps_each_days_peak_and_charges_gb_months,
+    restore_drills_are_reported_checked_and_kept_as_evidence
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -1395,4 +1397,433 @@ async fn the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks(app: TestApp
         page.contains(&format!("data/{a}")) && page.contains("damaged"),
         "{page}"
     );
+}
+
+/// Runs every due periodic job (and what they enqueue) to completion.
+async fn run_due_jobs(app: &TestApp) {
+    let registry = munishare::jobs();
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    registry.schedule_due(&app.db, now).await.unwrap();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+}
+
+/// The hourly meter records each town's stored bytes (the sizes the client PUT, summed by hand)
+/// as the day's peak: a second reading the same day changes nothing, the next day gets its own;
+/// the month sums them into byte-days and GB-months, per town and across the region, with an
+/// export for the chargeback.
+async fn metering_keeps_each_days_peak_and_charges_gb_months(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let config = serde_json::to_vec(&config(&repo_id)).unwrap();
+    let config_len = config.len() as i64;
+    assert_eq!(
+        put(&app, &token, "config", config).await.status,
+        StatusCode::CREATED
+    );
+    for (seed, len) in [(1u8, 5000usize), (2, 3000)] {
+        let bytes = blob(seed, len);
+        let r = put(&app, &token, &format!("data/{}", sha(&bytes)), bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let day1 = config_len + 8000;
+
+    // 2026-11-26 14:00: the first reading.
+    run_due_jobs(&app).await;
+    assert_eq!(audit_count(&app, "backup.metering.reading").await, 1);
+    // More data the same day raises the day's peak …
+    let bytes = blob(3, 2000);
+    assert_eq!(
+        put(&app, &token, &format!("data/{}", sha(&bytes)), bytes)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    app.advance(time::Duration::hours(1));
+    run_due_jobs(&app).await;
+    let day1 = day1 + 2000;
+    assert_eq!(audit_count(&app, "backup.metering.reading").await, 2);
+    // … and an unchanged reading records nothing.
+    app.advance(time::Duration::hours(1));
+    run_due_jobs(&app).await;
+    assert_eq!(audit_count(&app, "backup.metering.reading").await, 2);
+
+    // The next day (2026-11-27 16:00), with one more pack.
+    app.advance(time::Duration::days(1));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let bytes = blob(4, 1000);
+    assert_eq!(
+        put(&app, &token, &format!("data/{}", sha(&bytes)), bytes)
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    run_due_jobs(&app).await;
+    let day2 = day1 + 1000;
+
+    let usage = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/usage?month=2026-11",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.text());
+    let u = usage.json();
+    assert_eq!(
+        u["days"],
+        json!([{"day": "2026-11-26", "stored_bytes": day1}, {"day": "2026-11-27", "stored_bytes": day2}])
+    );
+    assert_eq!(u["byte_days"], day1 + day2);
+    assert_eq!(
+        (u["days_measured"].as_i64(), u["days_in_month"].as_i64()),
+        (Some(2), Some(30))
+    );
+    assert_eq!(u["peak_bytes"], day2);
+    assert_eq!(u["stored_bytes_now"], day2);
+    // A few kilobytes for two days of thirty: 0.000 GB-months to three places.
+    assert_eq!(u["gb_months"], "0.000");
+    // October has no readings.
+    let oct = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/usage?month=2026-10",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(
+        (oct["byte_days"].as_i64(), oct["days_in_month"].as_i64()),
+        (Some(0), Some(31))
+    );
+    let bad = app
+        .api(
+            Method::GET,
+            "/api/v1/towns/hartford/backup/usage?month=2026-13",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bad.text()
+    );
+    assert_eq!(bad.json()["field"], "month");
+
+    // The council's operator sees every town; the town's administrator only Hartford.
+    let operator = app.demo_session("backup.operator").await;
+    let all = app
+        .api(
+            Method::GET,
+            "/api/v1/backup/usage?month=2026-11",
+            &operator,
+            None,
+        )
+        .await
+        .json();
+    let all = all.as_array().unwrap();
+    assert!(all.len() > 1, "{all:?}");
+    let hartford = all.iter().find(|t| t["town"] == "hartford").unwrap();
+    assert_eq!(hartford["byte_days"], day1 + day2);
+    assert!(
+        all.iter()
+            .filter(|t| t["town"] != "hartford")
+            .all(|t| t["byte_days"] == 0)
+    );
+    let own = app
+        .api(
+            Method::GET,
+            "/api/v1/backup/usage?month=2026-11",
+            &admin,
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(own.as_array().unwrap().len(), 1, "{own}");
+    let csv = app
+        .raw(
+            Method::GET,
+            "/backup/usage?month=2026-11&format=csv",
+            &operator,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(
+        csv.text().contains(&format!(
+            "Hartford,2026-11,30,2,{},0.000,{day2}",
+            day1 + day2
+        )),
+        "{}",
+        csv.text()
+    );
+    let page = app
+        .raw(
+            Method::GET,
+            "/backup/usage?month=2026-11",
+            &operator,
+            None,
+            Vec::new(),
+        )
+        .await
+        .text();
+    assert!(
+        page.contains("usage-chart") && page.contains("Hartford"),
+        "{page}"
+    );
+    let town_page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(town_page.contains("GB-months in 2026-11"), "{town_page}");
+}
+
+/// A drill over HTTP with the real client: it reads the chosen packs, restores sample files,
+/// reports; the server checks the report against what it stores and keeps it as evidence. A
+/// drill over damaged data fails and says so; an old pass turns overdue; forged reports are
+/// refused naming the field.
+async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let Auth::Token(secret) = token.clone() else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let dir =
+        std::env::temp_dir().join(format!("munishare-drill-{}", uuid::Uuid::now_v7().simple()));
+    let src = dir.join("src");
+    std::fs::create_dir_all(src.join("scans")).unwrap();
+    let files: Vec<(&str, Vec<u8>)> = vec![
+        ("scans/deed-1.tif", noise(11, 3_000_000)),
+        ("scans/deed-2.tif", noise(12, 2_500_000)),
+        (
+            "minutes.txt",
+            b"Board of Selectmen minutes.\n".repeat(4_000),
+        ),
+    ];
+    for (name, bytes) in &files {
+        std::fs::write(src.join(name), bytes).unwrap();
+    }
+    let logical: i64 = files.iter().map(|(_, b)| b.len() as i64).sum();
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            server.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let (code, out, err) = cli(remote(&["init"])).await;
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let (code, out, err) = cli(remote(&["backup", "--host", "fs01", src.to_str().unwrap()])).await;
+    assert_eq!(code, 0, "backup: {out}\n{err}");
+    let packs: Vec<(String, i64)> = get(&app, &token, "data/")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["size"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(!packs.is_empty());
+    let drills = async |app: &TestApp, who: &Auth| {
+        let r = app
+            .api(
+                Method::GET,
+                "/api/v1/towns/hartford/backup/drills",
+                who,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        r.json()[0].clone()
+    };
+    assert_eq!(drills(&app, &admin).await["state"], "never");
+
+    // A drill reading every pack (subset 1 of 1) and restoring every file.
+    let scratch = dir.join("scratch");
+    let (code, out, err) = cli(remote(&[
+        "drill",
+        "--subset",
+        "1/1",
+        "--scratch",
+        scratch.to_str().unwrap(),
+    ]))
+    .await;
+    assert_eq!(code, 0, "drill: {out}\n{err}");
+    assert!(
+        out.contains("Drill passed.") && out.contains("Restored 3 of 3"),
+        "{out}"
+    );
+    assert!(!scratch.exists(), "the scratch directory is removed");
+    let d = drills(&app, &admin).await;
+    assert_eq!(d["state"], "ok", "{d}");
+    assert_eq!(
+        (d["packs_proven"].as_i64(), d["packs"].as_i64()),
+        (Some(packs.len() as i64), Some(packs.len() as i64))
+    );
+    let last = &d["recent"][0];
+    assert_eq!(last["passed"], true);
+    assert_eq!(last["host"], "fs01");
+    assert_eq!(last["packs_read"], packs.len() as i64);
+    assert_eq!(last["bytes_read"], packs.iter().map(|p| p.1).sum::<i64>());
+    assert_eq!(
+        (
+            last["files_restored"].as_i64(),
+            last["bytes_restored"].as_i64()
+        ),
+        (Some(3), Some(logical))
+    );
+    assert_eq!(audit_count(&app, "backup.drill").await, 1);
+
+    // Forged or broken reports are refused, naming the field; nothing is recorded.
+    let report = |packs: Vec<&str>, bytes_read: i64, subset: &str| {
+        json!({"started_at": "2026-11-26T13:00:00Z", "finished_at": "2026-11-26T13:05:00Z", "subset": subset,
+            "snapshots": 1, "packs": packs, "bytes_read": bytes_read, "snapshot": null,
+            "files_restored": 0, "bytes_restored": 0, "problems": []})
+    };
+    let post = async |body: Value| {
+        let r = app
+            .raw(
+                Method::POST,
+                &format!("{REPO}/drills"),
+                &token,
+                Some("application/json"),
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await;
+        (
+            r.status,
+            r.json()["field"].as_str().unwrap_or_default().to_owned(),
+            r.text(),
+        )
+    };
+    let unknown = "ab".repeat(32);
+    let (status, field, text) = post(report(vec![&unknown], 0, "1/1")).await;
+    assert_eq!(
+        (status, field.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "packs[0]"),
+        "{text}"
+    );
+    let (status, field, text) = post(report(vec![&packs[0].0], packs[0].1 + 1, "1/1")).await;
+    assert_eq!(
+        (status, field.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "bytes_read"),
+        "{text}"
+    );
+    let (status, field, text) = post(report(vec![], 0, "0/10")).await;
+    assert_eq!(
+        (status, field.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "subset"),
+        "{text}"
+    );
+    let mut backwards = report(vec![], 0, "1/10");
+    backwards["finished_at"] = json!("2026-11-26T12:00:00Z");
+    let (status, field, text) = post(backwards).await;
+    assert_eq!(
+        (status, field.as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, "finished_at"),
+        "{text}"
+    );
+    let no_token = app
+        .raw(
+            Method::POST,
+            &format!("{REPO}/drills"),
+            &admin,
+            Some("application/json"),
+            serde_json::to_vec(&report(vec![], 0, "1/1")).unwrap(),
+        )
+        .await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(audit_count(&app, "backup.drill").await, 1);
+
+    // The interval: refused out of range, then a week; eight days later the drill is overdue.
+    let interval = "/api/v1/towns/hartford/backup/repos/town-hall/drill-interval";
+    let r = app
+        .api(
+            Method::PUT,
+            interval,
+            &admin,
+            Some(json!({"drill_interval_days": 0})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].clone()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("drill_interval_days")
+        )
+    );
+    let r = app
+        .api(
+            Method::PUT,
+            interval,
+            &admin,
+            Some(json!({"drill_interval_days": 7})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    app.advance(time::Duration::days(8));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let d = drills(&app, &admin).await;
+    assert_eq!(
+        (
+            d["state"].as_str(),
+            d["interval_days"].as_i64(),
+            d["packs_proven"].as_i64()
+        ),
+        (Some("overdue"), Some(7), Some(0))
+    );
+
+    // A pack altered in the store: the next drill fails, names it, and the town sees it.
+    let town: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM municipalities WHERE slug = 'hartford'").fetch_one(c).await).unwrap()
+    };
+    let root = app
+        .jobs
+        .blobs
+        .describe()
+        .trim_start_matches("file://")
+        .to_owned();
+    let (victim, _) = &packs[0];
+    let path =
+        std::path::Path::new(&root).join(format!("towns/{town}/backup/{repo_id}/data/{victim}"));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[200] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, out, err) = cli(remote(&["drill", "--subset", "1/1"])).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        out.contains("Drill FAILED") && out.contains(victim.as_str()),
+        "{out}"
+    );
+    let d = drills(&app, &admin).await;
+    assert_eq!(d["state"], "failed", "{d}");
+    assert_eq!(d["recent"][0]["passed"], false);
+    let page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(
+        page.contains("last drill failed") && page.contains(victim.as_str()),
+        "{page}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
