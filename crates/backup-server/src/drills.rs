@@ -328,14 +328,14 @@ pub async fn list(
     Ok(out)
 }
 
-/// Sets how often a repository should be drilled (administer).
+/// Sets how often a repository should be drilled (administer); the repository.
 pub async fn set_interval(
     scope: &ServiceScope,
     db: &Db,
     now: Timestamp,
     repo: &str,
     days: i64,
-) -> Result<()> {
+) -> Result<repos::Repository> {
     require(scope, Permission::Administer)?;
     if !(1..=366).contains(&days) {
         return Err(Error::invalid(
@@ -366,5 +366,5 @@ pub async fn set_interval(
     )
     .await?;
     tx.commit().await?;
-    Ok(())
+    Ok(r)
 }

@@ -9,18 +9,22 @@
 //! (`repos::DEFAULT_INTERVAL_HOURS` unless the town set it), `ok` otherwise.
 //! The dedup ratio is the sum of the latest snapshot's logical bytes over the
 //! hosts divided by the bytes stored (everything the repository holds).
+//!
+//! The regional view adds, per town, the packs the scrub found damaged, the
+//! worst restore-drill state and the GB-months metered so far this month.
 
 use std::collections::HashMap;
 
 use munishare_platform::access::ServiceScope;
 use munishare_platform::db::Executor;
+use munishare_platform::metering::YearMonth;
 use munishare_platform::types::{Permission, Timestamp};
 use munishare_platform::{Error, Result, dispatch};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use crate::repos::{self, Repository};
-use crate::require;
+use crate::{drills, metering, require};
 
 /// A host's backup state.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -333,6 +337,13 @@ pub struct TownFreshness {
     pub stored_bytes: i64,
     /// The worst host state: `overdue`, `never`, `ok`, or `none` without hosts.
     pub state: String,
+    /// Packs the scrub found damaged.
+    pub damaged_packs: i64,
+    /// The worst repository's restore-drill state: `failed`, `overdue`, `never`, `ok`, or
+    /// `none` without repositories.
+    pub drill_state: String,
+    /// GB-months metered so far this month.
+    pub gb_months: String,
 }
 
 /// Every given town's freshness (pass the caller's `access::service_scopes`).
@@ -351,12 +362,24 @@ pub async fn regional(
             .into_iter()
             .find(|st| hosts.iter().any(|h| h.state == *st))
             .unwrap_or("none");
+        let damaged_packs: i64 = dispatch!(ex, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM backup_objects WHERE municipality_id = $1 AND kind = 'data' AND damage IS NOT NULL")
+            .bind(s.municipality_id()).fetch_one(c).await)?;
+        let drills = drills::list(s, ex, now).await?;
+        let drill_state = ["failed", "overdue", "never", "ok"]
+            .into_iter()
+            .find(|st| drills.iter().any(|d| d.state == *st))
+            .unwrap_or("none");
+        let usage = metering::usage(s, ex, YearMonth::of(now.datetime().date())).await?;
         out.push(TownFreshness {
             town: s.town().slug.as_str().to_owned(),
             town_name: s.town().name.clone(),
             hosts,
             stored_bytes: stored,
             state: state.to_owned(),
+            damaged_packs,
+            drill_state: drill_state.to_owned(),
+            gb_months: usage.gb_months,
         });
     }
     out.sort_by(|a, b| a.town_name.cmp(&b.town_name));

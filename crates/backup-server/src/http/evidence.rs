@@ -177,9 +177,10 @@ async fn page_set_drill_interval(
             )
         })?;
         let repo = f.get("repo").map_or("", |v| v.trim());
-        drills::set_interval(&scope, &st.db, st.now(), repo, days).await?;
+        let r = drills::set_interval(&scope, &st.db, st.now(), repo, days).await?;
         Ok(format!(
-            "A restore drill of {repo} is expected every {days} days."
+            "A restore drill of {} is expected every {days} days.",
+            r.name
         ))
     }
     .await;

@@ -1138,21 +1138,29 @@ async fn retention_forgets_snapshots_and_collects_what_no_kept_snapshot_needs(ap
     );
 }
 
-/// Everything between the client and the server goes through this relay; `kill` drops every
-/// connection and stops listening, `restart` listens again on the same port — to the client, the
-/// server died mid-upload and came back.
+/// Everything between the client and the server goes through this relay. Once `trip_at` bytes
+/// have gone up to the server, the connection carrying that byte is cut mid-request and `tripped`
+/// fires; `kill` drops every connection and stops listening, `restart` listens again on the same
+/// port — to the client, the server died mid-upload and came back. Tripping on a byte count (not
+/// on a poll of the database) makes the cut land mid-upload however loaded the machine is.
 struct Relay {
     port: u16,
     upstream: std::net::SocketAddr,
     tasks: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+    trip_at: u64,
+    forwarded: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    tripped: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Relay {
-    async fn start(upstream: std::net::SocketAddr, port: u16) -> Relay {
+    async fn start(upstream: std::net::SocketAddr, port: u16, trip_at: u64) -> Relay {
         let relay = Relay {
             port,
             upstream,
             tasks: Default::default(),
+            trip_at,
+            forwarded: Default::default(),
+            tripped: Default::default(),
         };
         relay.restart().await;
         relay
@@ -1163,14 +1171,41 @@ impl Relay {
             .await
             .unwrap();
         let (upstream, tasks) = (self.upstream, self.tasks.clone());
+        let (trip_at, forwarded, tripped) =
+            (self.trip_at, self.forwarded.clone(), self.tripped.clone());
         let accept = async move {
             loop {
-                let Ok((mut client, _)) = listener.accept().await else {
+                let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
+                let (forwarded, tripped) = (forwarded.clone(), tripped.clone());
                 let conn = async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    use std::sync::atomic::Ordering;
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let ((mut cr, mut cw), (mut sr, mut sw)) =
+                        (client.into_split(), server.into_split());
+                    let up = async {
+                        let mut buf = vec![0u8; 64 << 10];
+                        loop {
+                            let n = cr.read(&mut buf).await?;
+                            if n == 0 {
+                                return Ok::<_, std::io::Error>(());
+                            }
+                            let before = forwarded.fetch_add(n as u64, Ordering::SeqCst);
+                            if before < trip_at && before + n as u64 >= trip_at {
+                                tripped.notify_one();
+                                return Ok(());
+                            }
+                            sw.write_all(&buf[..n]).await?;
+                        }
+                    };
+                    let down = tokio::io::copy(&mut sr, &mut cw);
+                    tokio::select! {
+                        _ = up => {}
+                        _ = down => {}
                     }
                 };
                 tasks.lock().unwrap().spawn(conn);
@@ -1188,8 +1223,7 @@ impl Relay {
 /// seconds later; the client retries and completes, and the repository checks clean.
 async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
     let admin = app.demo_session("townadmin.hartford").await;
-    let (repo_id, token) =
-        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let (_, token) = repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
     let Auth::Token(secret) = token else {
         unreachable!()
     };
@@ -1202,7 +1236,8 @@ async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
         .local_addr()
         .unwrap()
         .port();
-    let relay = Relay::start(upstream, port).await;
+    // The first 16 MiB pack goes through; the cut lands in the second.
+    let relay = Relay::start(upstream, port, 20 << 20).await;
     let server = format!("http://127.0.0.1:{port}");
 
     let dir = std::env::temp_dir().join(format!(
@@ -1232,17 +1267,13 @@ async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
         "fs01",
         dir.to_str().unwrap(),
     ])));
-    // Once the first pack has landed, the server goes away for three seconds.
-    let packs = async || -> i64 {
-        let mut c = app.db.read().await.unwrap();
-        dispatch!(&mut c, c => sqlx::query_scalar("SELECT COUNT(*) FROM backup_objects WHERE repo_id = $1 AND kind = 'data'")
-            .bind(&repo_id).fetch_one(c).await)
-        .unwrap()
-    };
-    let started = std::time::Instant::now();
-    while packs().await == 0 && started.elapsed() < std::time::Duration::from_secs(120) {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    // Mid-upload, the server goes away for three seconds.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        relay.tripped.notified(),
+    )
+    .await
+    .expect("the upload reached 20 MiB");
     relay.kill();
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     relay.restart().await;
@@ -1397,6 +1428,30 @@ async fn the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks(app: TestApp
         page.contains(&format!("data/{a}")) && page.contains("damaged"),
         "{page}"
     );
+    // The council sees it on the regional overview.
+    let operator = app.demo_session("backup.operator").await;
+    let towns = app
+        .api(Method::GET, "/api/v1/backup/towns", &operator, None)
+        .await
+        .json();
+    let damaged: Vec<(&str, i64)> = towns
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["damaged_packs"] != 0)
+        .map(|t| {
+            (
+                t["town"].as_str().unwrap(),
+                t["damaged_packs"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(damaged, [("hartford", 1)]);
+    let page = app
+        .raw(Method::GET, "/backup", &operator, None, Vec::new())
+        .await
+        .text();
+    assert!(page.contains("1 damaged pack(s)"), "{page}");
 }
 
 /// Runs every due periodic job (and what they enqueue) to completion.
@@ -1824,6 +1879,15 @@ async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) 
     assert!(
         page.contains("last drill failed") && page.contains(victim.as_str()),
         "{page}"
+    );
+    let towns = app
+        .api(Method::GET, "/api/v1/backup/towns", &admin, None)
+        .await
+        .json();
+    assert_eq!(
+        (towns[0]["town"].as_str(), towns[0]["drill_state"].as_str()),
+        (Some("hartford"), Some("failed")),
+        "{towns}"
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

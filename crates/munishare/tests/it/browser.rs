@@ -1901,7 +1901,7 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
         "--token".into(),
         secret.clone(),
     ];
-    let (init_base, backup_base) = (server.to_vec(), server.to_vec());
+    let (init_base, backup_base, drill_base) = (server.to_vec(), server.to_vec(), server.to_vec());
     tokio::task::spawn_blocking(move || {
         run([vec!["init".into()], init_base].concat());
         let out = run([
@@ -1911,10 +1911,26 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
         ]
         .concat());
         assert!(out.contains("Files:     1 new"), "{out}");
+        let out = run([
+            vec!["drill".into(), "--subset".into(), "1/1".into()],
+            drill_base,
+        ]
+        .concat());
+        assert!(out.contains("Drill passed."), "{out}");
         let _ = std::fs::remove_dir_all(&dir);
     })
     .await
     .unwrap();
+    // The hourly meter reads the town's stored bytes.
+    let registry = munishare::jobs();
+    registry
+        .schedule_due(
+            &app.db,
+            munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock)),
+        )
+        .await
+        .unwrap();
+    while registry.run_one(&app.jobs).await.unwrap() {}
 
     wd.goto(format!("{base}/t/hartford/backup")).await.unwrap();
     let hosts = wd
@@ -1936,9 +1952,49 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
         flash_text(&wd).await,
         "Retention for fs01 saved; it applies the next time retention runs."
     );
+    // The drill the client reported, and its interval set in the form.
+    let drills = wd
+        .find(By::Id("backup-drills"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        drills.contains("passed") && drills.contains("from fs01"),
+        "{drills}"
+    );
+    wd.execute(
+        "document.querySelector('#backup-drills input[name=drill_interval_days]').value = '14';",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click_and_wait(&wd, By::Css("#backup-drills button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "A restore drill of town-hall is expected every 14 days."
+    );
     shot(&wd, "backup-town").await;
     wd.goto(format!("{base}/backup")).await.unwrap();
     let regional = text(&wd).await;
     assert!(regional.contains("Hartford"), "{regional}");
     shot(&wd, "backup-regional").await;
+    // Usage for the chargeback: this month's GB-months, as a chart and a table.
+    wd.goto(format!("{base}/backup/usage?month=2026-11"))
+        .await
+        .unwrap();
+    let usage = wd
+        .find(By::Id("usage-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        usage.contains("Hartford") && usage.contains("1 of 30"),
+        "{usage}"
+    );
+    wd.find(By::Id("usage-chart")).await.unwrap();
+    shot(&wd, "backup-usage").await;
 }
