@@ -22,12 +22,16 @@
 //! `backup.scrub` job, for each repository's owner) and reports damage with the
 //! snapshots it breaks.
 //!
+//! `keys` lists each repository's key files (kind, label, dates — never the sealed key) and lets
+//! a town administrator remove one, never the last passphrase key.
+//!
 //! `metering` reads each town's stored bytes hourly into the platform meter (the day's peak),
 //! charged in GB-months; `drills` records the restore drills clients report (`munishare
 //! drill`) as the town's evidence that restores work, checked against what the server stores.
 
 pub mod drills;
 pub mod http;
+pub mod keys;
 pub mod metering;
 pub mod monitor;
 pub mod objects;

@@ -129,7 +129,7 @@ pub enum KeyCommand {
     },
     /// List the keys.
     List(RepoArgs),
-    /// Remove a key (a local repository's; on the server the town removes keys in the browser).
+    /// Remove a key (a local repository's; on the server a town administrator removes keys on the town's backup page).
     Remove {
         #[command(flatten)]
         repo: RepoArgs,

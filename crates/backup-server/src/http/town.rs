@@ -24,6 +24,7 @@ use utoipa_axum::routes;
 
 use super::Backup;
 use crate::drills::{self, RepoDrills};
+use crate::keys::{self, RepoKey};
 use crate::metering::{self, Usage};
 use crate::monitor::{self, HostStatus, Snapshot, SnapshotQuery, TownBackup, TownFreshness};
 use crate::repos::{self, HostSetting, IntervalIn, Repository, RepositoryIn};
@@ -46,6 +47,8 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(api_apply_retention))
         .routes(routes!(api_integrity))
         .routes(routes!(api_scrub))
+        .routes(routes!(api_keys))
+        .routes(routes!(api_remove_key))
         .routes(routes!(api_regional))
 }
 
@@ -61,6 +64,10 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
             page_apply_retention,
         )
         .post("/t/{town}/backup/repos/{repo}/scrub", page_scrub)
+        .post(
+            "/t/{town}/backup/repos/{repo}/keys/{key}/remove",
+            page_remove_key,
+        )
         .get("/backup", page_regional)
 }
 
@@ -270,6 +277,41 @@ async fn api_scrub(
     ))
 }
 
+/// The repository's keys, oldest first: kind (passphrase or recovery), label and dates — never
+/// the sealed key.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/backup/repos/{repo}/keys", tag = "backup",
+    params(("town" = String, Path, description = TOWN), ("repo" = String, Path, description = "The repository's id or name")),
+    responses((status = 200, body = Vec<RepoKey>), (status = 404, body = munishare_web::error::Problem)))]
+async fn api_keys(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+    Path(p): Path<(String, String)>,
+) -> ApiResult<axum::Json<Vec<RepoKey>>> {
+    let (_, repo) = p;
+    let mut c = st.db.read().await?;
+    Ok(axum::Json(
+        keys::list(&scope, &mut c, &st.blobs, &repo).await?,
+    ))
+}
+
+/// Removes a key (administer; audited): a client can add keys but never remove one. The last
+/// passphrase key cannot be removed (409).
+#[utoipa::path(delete, path = "/api/v1/towns/{town}/backup/repos/{repo}/keys/{key}", tag = "backup",
+    params(("town" = String, Path, description = TOWN), ("repo" = String, Path, description = "The repository's id or name"),
+        ("key" = String, Path, description = "The key's id")),
+    responses((status = 200, body = RepoKey), (status = 403, body = munishare_web::error::Problem),
+        (status = 404, body = munishare_web::error::Problem), (status = 409, body = munishare_web::error::Problem)))]
+async fn api_remove_key(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Backup>,
+    Path(p): Path<(String, String, String)>,
+) -> ApiResult<axum::Json<RepoKey>> {
+    let (_, repo, key) = p;
+    Ok(axum::Json(
+        keys::remove(&scope, &st.db, &st.blobs, st.now(), &repo, &key).await?,
+    ))
+}
+
 /// The town's verified snapshots, newest first, by repository and host.
 #[utoipa::path(get, path = "/api/v1/towns/{town}/backup/snapshots", tag = "backup",
     params(("town" = String, Path, description = TOWN), SnapshotQuery),
@@ -334,6 +376,9 @@ struct TownPage {
     integrity: Vec<Integrity>,
     drills: Vec<RepoDrills>,
     usage: Usage,
+    /// Each repository's name and id with its keys.
+    keys: Vec<(String, String, Vec<RepoKey>)>,
+    key_count: usize,
 }
 
 /// Width and height of the trend chart, in SVG units.
@@ -370,7 +415,7 @@ async fn town_page(
     created: Option<CreatedToken>,
 ) -> PageResult {
     let can_manage = scope.can(Permission::Administer);
-    let (data, tokens, snapshots, retention, integrity, drills, usage) = {
+    let (data, tokens, snapshots, retention, integrity, drills, usage, keys) = {
         let mut c = st.db.read().await?;
         let data = monitor::town(scope, &mut c, st.now()).await?;
         let tokens = if can_manage {
@@ -391,7 +436,14 @@ async fn town_page(
         let integrity = scrub::integrity(scope, &mut c, st.now()).await?;
         let drills = drills::list(scope, &mut c, st.now()).await?;
         let usage = metering::usage(scope, &mut c, YearMonth::of(st.today())).await?;
-        (data, tokens, snapshots, retention, integrity, drills, usage)
+        let mut repo_keys = Vec::with_capacity(data.repos.len());
+        for r in &data.repos {
+            let k = keys::list(scope, &mut c, &st.blobs, &r.repo.id).await?;
+            repo_keys.push((r.repo.name.clone(), r.repo.id.clone(), k));
+        }
+        (
+            data, tokens, snapshots, retention, integrity, drills, usage, repo_keys,
+        )
     };
     let (bars, bar_width) = trend_bars(&data);
     let town = scope.town();
@@ -417,6 +469,8 @@ async fn town_page(
             integrity,
             drills,
             usage,
+            key_count: keys.iter().map(|(_, _, k)| k.len()).sum(),
+            keys,
         },
         user,
     )
@@ -633,6 +687,30 @@ async fn page_scrub(
                 report.damaged.len()
             )
         })
+    }
+    .await;
+    after_form(&st, &back, r)
+}
+
+async fn page_remove_key(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Backup>,
+    Path(p): Path<(String, String, String)>,
+) -> PageResult {
+    let (_, repo, key) = p;
+    let back = format!("/t/{}/backup", scope.town().slug);
+    let r = async {
+        let k = keys::remove(&scope, &st.db, &st.blobs, st.now(), &repo, &key).await?;
+        Ok(format!(
+            "Key {} ({}, {}) removed: it no longer opens the repository.",
+            &k.id[..k.id.len().min(8)],
+            if k.kind == "recovery" {
+                "recovery key"
+            } else {
+                "passphrase"
+            },
+            k.label
+        ))
     }
     .await;
     after_form(&st, &back, r)

@@ -25,7 +25,8 @@ both_dbs!(
     the_client_rides_out_a_server_restart_mid_upload,
     the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks,
     metering_keeps_each_days_peak_and_charges_gb_months,
-    restore_drills_are_reported_checked_and_kept_as_evidence
+    restore_drills_are_reported_checked_and_kept_as_evidence,
+    the_town_lists_keys_and_removes_them_but_never_the_last_passphrase
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -1890,4 +1891,142 @@ async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) 
         "{towns}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Keys: `init` adds a passphrase and the recovery key, `key add` another passphrase; the town
+/// sees all three (kind and label, never the sealed key), cannot remove the only passphrase, and
+/// once a second exists removes the first — which then no longer opens the repository.
+async fn the_town_lists_keys_and_removes_them_but_never_the_last_passphrase(app: TestApp) {
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (_, token) = repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let Auth::Token(secret) = token else {
+        unreachable!()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let remote = |args: &[&str]| {
+        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        v.extend([
+            "--server".into(),
+            server.clone(),
+            "--token".into(),
+            secret.clone(),
+        ]);
+        v
+    };
+    let (code, out, err) = cli(remote(&["init"])).await;
+    assert_eq!(code, 0, "init: {out}\n{err}");
+    let keys_url = "/api/v1/towns/hartford/backup/repos/town-hall/keys";
+    let keys = async |app: &TestApp| -> Vec<(String, String)> {
+        let r = app.api(Method::GET, keys_url, &admin, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let list = r.json();
+        assert!(
+            !list.to_string().contains("\"data\""),
+            "no sealed key material: {list}"
+        );
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                (
+                    k["id"].as_str().unwrap().to_owned(),
+                    k["kind"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let first = keys(&app).await;
+    let mut kinds: Vec<&str> = first.iter().map(|k| k.1.as_str()).collect();
+    kinds.sort_unstable();
+    assert_eq!(kinds, ["argon2id", "recovery"]);
+    let passphrase = first.iter().find(|k| k.1 == "argon2id").unwrap().0.clone();
+
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{keys_url}/{passphrase}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.json()["field"].clone()),
+        (StatusCode::CONFLICT, json!("key")),
+        "{}",
+        r.text()
+    );
+
+    let args = remote(&["key", "add"]);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_munishare"))
+            .args(&args)
+            .env("MUNISHARE_BACKUP_PASSWORD", "town hall passphrase")
+            .env(
+                "MUNISHARE_BACKUP_NEW_PASSWORD",
+                "the new clerk's passphrase",
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(keys(&app).await.len(), 3);
+
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{keys_url}/{passphrase}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["kind"], "argon2id");
+    assert_eq!(audit_count(&app, "backup.key.remove").await, 1);
+    assert_eq!(keys(&app).await.len(), 2);
+    // The removed passphrase opens nothing; the new one does.
+    let (code, out, err) = cli(remote(&["snapshots"])).await;
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.starts_with("error: wrong passphrase"), "{err}");
+    let args = remote(&["snapshots"]);
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_munishare"))
+            .args(&args)
+            .env("MUNISHARE_BACKUP_PASSWORD", "the new clerk's passphrase")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Removing it again: gone.
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{keys_url}/{passphrase}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(
+        page.contains("backup-keys") && page.contains("recovery key"),
+        "{page}"
+    );
 }

@@ -74,6 +74,7 @@ impl TownB {
             "repo" => self.backup_repo_id.clone(),
             "host" => "fs01".to_owned(),
             "token" => self.backup_token_id.clone(),
+            "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
             "name" => "ab".repeat(32),
