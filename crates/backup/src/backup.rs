@@ -347,6 +347,9 @@ impl Walker<'_> {
         };
         let name = path.file_name().unwrap_or(path.as_os_str());
         let mut node = Node::from_metadata(name, &meta);
+        if matches!(node.kind, NodeKind::Dir | NodeKind::File) {
+            node.xattrs = crate::tree::read_xattrs(path);
+        }
         if top {
             self.root_device = node.device;
         }

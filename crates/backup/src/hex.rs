@@ -11,6 +11,18 @@ pub fn encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Decodes hex of any even length (either case); `None` for an odd length or a non-hex digit.
+pub fn decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some((nibble(pair[0])? << 4) | nibble(pair[1])?))
+        .collect()
+}
+
 /// Decodes exactly `N` bytes of hex (either case); `None` for any other length or a non-hex digit.
 pub fn decode_array<const N: usize>(text: &str) -> Option<[u8; N]> {
     let bytes = text.as_bytes();
@@ -52,6 +64,9 @@ mod tests {
         assert_eq!(decode_array::<3>("00ABff"), Some([0x00, 0xab, 0xff]));
         assert_eq!(decode_array::<3>("00abf"), None);
         assert_eq!(decode_array::<2>("0g00"), None);
+        assert_eq!(decode("00abFF"), Some(vec![0x00, 0xab, 0xff]));
+        assert_eq!(decode(""), Some(vec![]));
+        assert_eq!((decode("abc"), decode("zz")), (None, None));
         assert!(is_sha256_name(&"a1".repeat(32)));
         assert!(!is_sha256_name(&"A1".repeat(32)));
     }

@@ -126,6 +126,7 @@ pub fn restore(
                 .push(format!("{}: {why}", file.path.display()));
             continue;
         }
+        set_xattrs(&file.path, &file.node, &mut summary);
         set_metadata(&file.path, &file.node)?;
         summary.files += 1;
         summary.bytes += file.node.size;
@@ -135,6 +136,7 @@ pub fn restore(
     }
     // Directory times last, deepest first (writing inside a directory changes its time).
     for dir in plan.dirs.iter().rev() {
+        set_xattrs(&dir.path, &dir.node, &mut summary);
         set_metadata(&dir.path, &dir.node)?;
     }
     Ok(summary)
@@ -302,6 +304,34 @@ fn write_at(path: &Path, offset: u64, bytes: &[u8]) -> Result<()> {
         file.seek(SeekFrom::Start(offset))
             .map_err(|e| Error::io(path, e))?;
         file.write_all(bytes).map_err(|e| Error::io(path, e))
+    }
+}
+
+/// Sets the node's extended attributes. Only the `user.` namespace is the owner's to set; the
+/// others (`security.`, `trusted.`, `system.`) need privileges or a matching system, so they are
+/// best effort. A `user.` attribute that cannot be set is reported, the file is kept.
+fn set_xattrs(path: &Path, node: &Node, summary: &mut RestoreSummary) {
+    for x in &node.xattrs {
+        let Some(value) = hex::decode(&x.value) else {
+            summary.errors.push(format!(
+                "{}: extended attribute {}: its stored value is not hex",
+                path.display(),
+                x.name
+            ));
+            continue;
+        };
+        #[cfg(unix)]
+        if let Err(e) = xattr::set(path, &x.name, &value)
+            && x.name.starts_with("user.")
+        {
+            summary.errors.push(format!(
+                "{}: extended attribute {} not restored: {e}",
+                path.display(),
+                x.name
+            ));
+        }
+        #[cfg(not(unix))]
+        let _ = value;
     }
 }
 

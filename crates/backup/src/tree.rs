@@ -68,6 +68,47 @@ pub struct Node {
     /// A directory's subtree id (hex).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtree: Option<String>,
+    /// Extended attributes of files and directories (Unix, where the file system has them),
+    /// by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xattrs: Vec<Xattr>,
+}
+
+/// An extended attribute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Xattr {
+    /// Its name, e.g. `user.checksum` (names that are not UTF-8 are not kept).
+    pub name: String,
+    /// Its value (hex).
+    pub value: String,
+}
+
+/// The extended attributes of `path` (not following a symlink), by name; none where the
+/// platform or file system has none, or they cannot be read.
+pub fn read_xattrs(path: &std::path::Path) -> Vec<Xattr> {
+    #[cfg(unix)]
+    {
+        let Ok(names) = xattr::list(path) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Xattr> = names
+            .filter_map(|name| {
+                let value = xattr::get(path, &name).ok()??;
+                Some(Xattr {
+                    name: name.into_string().ok()?,
+                    value: hex::encode(&value),
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Vec::new()
+    }
 }
 
 impl Node {
@@ -111,6 +152,7 @@ impl Node {
             target: None,
             content: Vec::new(),
             subtree: None,
+            xattrs: Vec::new(),
         };
         #[cfg(unix)]
         {
