@@ -12,6 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, ObjectKind};
+use crate::chunker::Chunker;
 use crate::crypto::{BlobId, Keys, Kind};
 use crate::exclude::Excludes;
 use crate::hex;
@@ -153,7 +154,7 @@ pub fn backup(
 
     let failure = Arc::new(Failure::default());
     let workers = options.workers.max(1);
-    let (job_tx, job_rx) = sync_channel::<Job>(workers * 2);
+    let (job_tx, job_rx) = sync_channel::<Job>(workers);
     let (sealed_tx, sealed_rx) = sync_channel::<Sealed>(workers * 2);
     // A rendezvous: the packer fills the next pack while the uploader stores the last one.
     let (pack_tx, pack_rx) = sync_channel::<crate::pack::Pack>(0);
@@ -442,21 +443,17 @@ impl Walker<'_> {
     }
 
     fn file(&mut self, path: &Path) -> Result<Vec<BlobId>> {
-        let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let c = self.repo.config().chunker;
+        let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut ids = Vec::new();
-        for chunk in fastcdc::v2020::StreamCDC::new(file, c.min, c.avg, c.max) {
-            let chunk = chunk.map_err(|e| match e {
-                fastcdc::v2020::Error::IoError(e) => Error::io(path, e),
-                other => Error::Invalid(format!("{}: {other}", path.display())),
-            })?;
-            let len = chunk.data.len() as u64;
+        Chunker::new(self.repo.config().chunker).chunks(path, &mut file, |chunk| {
+            let len = chunk.len() as u64;
             self.summary.bytes_read += len;
             self.progress.bytes_done.fetch_add(len, Ordering::Relaxed);
-            let id = self.repo.keys().blob_id(&chunk.data);
-            self.dispatch(Kind::Data, id, chunk.data)?;
+            let id = self.repo.keys().blob_id(&chunk);
+            self.dispatch(Kind::Data, id, chunk)?;
             ids.push(id);
-        }
+            Ok(())
+        })?;
         Ok(ids)
     }
 
@@ -467,6 +464,7 @@ impl Walker<'_> {
         Ok(id)
     }
 
+    /// Sends a blob to be compressed and sealed, unless the repository or this run has it.
     fn dispatch(&mut self, kind: Kind, id: BlobId, plain: Vec<u8>) -> Result<()> {
         self.used.insert(id);
         if self.repo.index().contains(&id) || !self.pending.insert(id) {

@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod backup;
 pub mod check;
+pub mod chunker;
 pub mod config;
 pub mod crypto;
 pub mod error;
