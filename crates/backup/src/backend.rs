@@ -83,6 +83,12 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<u8>>;
     /// Writes an object unless one of that name exists. Atomic: a reader never sees half an object.
     fn put(&self, kind: ObjectKind, name: &str, bytes: &[u8]) -> Result<Put>;
+    /// Like `put`, taking the bytes, which a backend may free once written, before the object is
+    /// durable (the local backend drops them before its fsync, so a pack's memory is not held
+    /// while the disk catches up).
+    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: Vec<u8>) -> Result<Put> {
+        self.put(kind, name, &bytes)
+    }
     /// Lists the names and sizes of a kind's objects.
     fn list(&self, kind: ObjectKind) -> Result<Vec<(String, u64)>>;
     /// Removes an object (a local repository's owner only; the server refuses clients).
@@ -116,6 +122,42 @@ impl LocalBackend {
         } else {
             dir.join(name)
         })
+    }
+
+    /// Writes an object under a temporary name with `write`, syncs it, then renames it: a crash
+    /// leaves the object whole or absent. An existing object is left as it is.
+    fn write_object(
+        &self,
+        kind: ObjectKind,
+        name: &str,
+        write: impl FnOnce(&mut fs::File) -> std::io::Result<()>,
+    ) -> Result<Put> {
+        let path = self.path(kind, name)?;
+        if path.exists() {
+            return Ok(Put::Existed);
+        }
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        let tmp = dir.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            crate::hex::encode(&crate::crypto::random::<8>()?)
+        ));
+        let written = (|| -> std::io::Result<()> {
+            let mut file = fs::File::create_new(&tmp)?;
+            write(&mut file)?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::io(&path, e));
+        }
+        if path.exists() {
+            let _ = fs::remove_file(&tmp);
+            return Ok(Put::Existed);
+        }
+        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+        Ok(Put::Created)
     }
 
     fn open(&self, kind: ObjectKind, name: &str) -> Result<(fs::File, PathBuf)> {
@@ -167,33 +209,15 @@ impl Backend for LocalBackend {
     }
 
     fn put(&self, kind: ObjectKind, name: &str, bytes: &[u8]) -> Result<Put> {
-        let path = self.path(kind, name)?;
-        if path.exists() {
-            return Ok(Put::Existed);
-        }
-        let dir = path.parent().unwrap_or(&self.root);
-        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        // Written under a temporary name, synced, then renamed: a crash leaves the object whole or absent.
-        let tmp = dir.join(format!(
-            ".tmp-{}-{}",
-            std::process::id(),
-            crate::hex::encode(&crate::crypto::random::<8>()?)
-        ));
-        let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create_new(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()
-        };
-        if let Err(e) = write() {
-            let _ = fs::remove_file(&tmp);
-            return Err(Error::io(&path, e));
-        }
-        if path.exists() {
-            let _ = fs::remove_file(&tmp);
-            return Ok(Put::Existed);
-        }
-        fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-        Ok(Put::Created)
+        self.write_object(kind, name, |file| file.write_all(bytes))
+    }
+
+    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: Vec<u8>) -> Result<Put> {
+        self.write_object(kind, name, move |file| {
+            let written = file.write_all(&bytes);
+            drop(bytes);
+            written
+        })
     }
 
     fn list(&self, kind: ObjectKind) -> Result<Vec<(String, u64)>> {

@@ -181,16 +181,26 @@ pub fn backup(
         );
         thread::spawn(move || packer(&sealed_rx, &pack_tx, &keys, size, max_blob, &failure))
     };
-    let uploader = {
-        let backend = Arc::clone(repo.backend());
-        let (failure, progress, dry, limit) = (
-            Arc::clone(&failure),
-            Arc::clone(progress),
-            options.dry_run,
-            options.upload_limit,
-        );
-        thread::spawn(move || uploader(&pack_rx, &*backend, dry, limit, &progress, &failure))
-    };
+    // Two uploaders: one writes a pack while the other waits for the disk (or the network).
+    let pack_rx = Arc::new(Mutex::new(pack_rx));
+    let rate = Arc::new(Rate {
+        started: Instant::now(),
+        sent: AtomicU64::new(0),
+        limit: options.upload_limit.filter(|r| *r > 0),
+    });
+    let uploaders: Vec<_> = (0..2)
+        .map(|_| {
+            let (rx, backend, failure, progress, rate, dry) = (
+                Arc::clone(&pack_rx),
+                Arc::clone(repo.backend()),
+                Arc::clone(&failure),
+                Arc::clone(progress),
+                Arc::clone(&rate),
+                options.dry_run,
+            );
+            thread::spawn(move || uploader(&rx, &*backend, dry, &rate, &progress, &failure))
+        })
+        .collect();
 
     let mut walker = Walker {
         repo,
@@ -228,7 +238,10 @@ pub fn backup(
         let _ = h.join();
     }
     let _ = packer.join();
-    let uploaded = uploader.join().unwrap_or_default();
+    let uploaded: Vec<_> = uploaders
+        .into_iter()
+        .flat_map(|u| u.join().unwrap_or_default())
+        .collect();
     if let Some(e) = failure.take() {
         return Err(e);
     }
@@ -553,36 +566,45 @@ fn packer(
     }
 }
 
+/// The uploaders' shared bandwidth limit (bytes per second) and what they have sent.
+struct Rate {
+    started: Instant,
+    sent: AtomicU64,
+    limit: Option<u64>,
+}
+
 fn uploader(
-    input: &Receiver<crate::pack::Pack>,
+    input: &Mutex<Receiver<crate::pack::Pack>>,
     backend: &dyn Backend,
     dry_run: bool,
-    limit: Option<u64>,
+    rate: &Rate,
     progress: &Progress,
     failure: &Failure,
 ) -> Vec<(PackId, Vec<Entry>, u64)> {
-    let started = Instant::now();
-    let mut sent = 0u64;
     let mut done = Vec::new();
-    for pack in input {
+    loop {
+        let pack = match input.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return done,
+        };
+        let Ok(pack) = pack else { return done };
+        let len = pack.bytes.len() as u64;
         if !dry_run
-            && let Err(e) = backend.put(ObjectKind::Data, &hex::encode(&pack.id), &pack.bytes)
+            && let Err(e) = backend.put_owned(ObjectKind::Data, &hex::encode(&pack.id), pack.bytes)
         {
             failure.set(e);
             return done;
         }
-        let len = pack.bytes.len() as u64;
-        sent += len;
+        let sent = rate.sent.fetch_add(len, Ordering::Relaxed) + len;
         progress.bytes_uploaded.fetch_add(len, Ordering::Relaxed);
-        if let Some(rate) = limit.filter(|r| *r > 0) {
-            let due = Duration::from_millis(sent.saturating_mul(1000) / rate);
-            if let Some(wait) = due.checked_sub(started.elapsed()) {
+        if let Some(limit) = rate.limit {
+            let due = Duration::from_millis(sent.saturating_mul(1000) / limit);
+            if let Some(wait) = due.checked_sub(rate.started.elapsed()) {
                 thread::sleep(wait);
             }
         }
         done.push((pack.id, pack.entries, len));
     }
-    done
 }
 
 /// Counts files and bytes ahead of the backup, for the progress display's ETA.
