@@ -834,6 +834,27 @@ async fn cli(args: Vec<String>) -> (i32, String, String) {
     .unwrap()
 }
 
+/// Serves the application on a loopback port; its base URL.
+async fn serve(app: &TestApp) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    server
+}
+
+/// A client command line: `args`, then `--server URL --token SECRET`.
+fn remote_args(server: &str, secret: &str, args: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    v.extend([
+        "--server".into(),
+        server.to_owned(),
+        "--token".into(),
+        secret.to_owned(),
+    ]);
+    v
+}
+
 /// Deterministic incompressible bytes.
 fn noise(seed: u64, len: usize) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -856,10 +877,7 @@ async fn the_backup_cli_backs_up_to_the_server_and_restores(app: TestApp) {
     let Auth::Token(secret) = token.clone() else {
         unreachable!()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = serve(&app).await;
 
     let dir = std::env::temp_dir().join(format!("munishare-e2e-{}", uuid::Uuid::now_v7().simple()));
     let (src, target) = (dir.join("src"), dir.join("restore"));
@@ -878,16 +896,7 @@ async fn the_backup_cli_backs_up_to_the_server_and_restores(app: TestApp) {
         std::fs::write(src.join(name), bytes).unwrap();
     }
     let logical: i64 = files.iter().map(|(_, b)| b.len() as i64).sum();
-    let remote = |args: &[&str]| {
-        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        v.extend([
-            "--server".into(),
-            server.clone(),
-            "--token".into(),
-            secret.clone(),
-        ]);
-        v
-    };
+    let remote = |args: &[&str]| remote_args(&server, &secret, args);
     let src_arg = src.to_str().unwrap().to_owned();
 
     let (code, out, err) = cli(remote(&["init"])).await;
@@ -1249,16 +1258,7 @@ async fn the_client_rides_out_a_server_restart_mid_upload(app: TestApp) {
     for i in 0..10u64 {
         std::fs::write(dir.join(format!("scan-{i}.pdf")), noise(i + 10, 5_000_000)).unwrap();
     }
-    let remote = |args: &[&str]| {
-        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        v.extend([
-            "--server".into(),
-            server.clone(),
-            "--token".into(),
-            secret.clone(),
-        ]);
-        v
-    };
+    let remote = |args: &[&str]| remote_args(&server, &secret, args);
     let (code, out, err) = cli(remote(&["init"])).await;
     assert_eq!(code, 0, "init: {out}\n{err}");
 
@@ -1650,10 +1650,7 @@ async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) 
     let Auth::Token(secret) = token.clone() else {
         unreachable!()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = serve(&app).await;
     let dir =
         std::env::temp_dir().join(format!("munishare-drill-{}", uuid::Uuid::now_v7().simple()));
     let src = dir.join("src");
@@ -1670,16 +1667,7 @@ async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) 
         std::fs::write(src.join(name), bytes).unwrap();
     }
     let logical: i64 = files.iter().map(|(_, b)| b.len() as i64).sum();
-    let remote = |args: &[&str]| {
-        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        v.extend([
-            "--server".into(),
-            server.clone(),
-            "--token".into(),
-            secret.clone(),
-        ]);
-        v
-    };
+    let remote = |args: &[&str]| remote_args(&server, &secret, args);
     let (code, out, err) = cli(remote(&["init"])).await;
     assert_eq!(code, 0, "init: {out}\n{err}");
     let (code, out, err) = cli(remote(&["backup", "--host", "fs01", src.to_str().unwrap()])).await;
@@ -1902,20 +1890,8 @@ async fn the_town_lists_keys_and_removes_them_but_never_the_last_passphrase(app:
     let Auth::Token(secret) = token else {
         unreachable!()
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = format!("http://{}", listener.local_addr().unwrap());
-    let router = app.router.clone();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let remote = |args: &[&str]| {
-        let mut v: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-        v.extend([
-            "--server".into(),
-            server.clone(),
-            "--token".into(),
-            secret.clone(),
-        ]);
-        v
-    };
+    let server = serve(&app).await;
+    let remote = |args: &[&str]| remote_args(&server, &secret, args);
     let (code, out, err) = cli(remote(&["init"])).await;
     assert_eq!(code, 0, "init: {out}\n{err}");
     let keys_url = "/api/v1/towns/hartford/backup/repos/town-hall/keys";
