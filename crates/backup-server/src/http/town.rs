@@ -379,6 +379,47 @@ struct TownPage {
     /// Each repository's name and id with its keys.
     keys: Vec<(String, String, Vec<RepoKey>)>,
     key_count: usize,
+    /// What needs attention: missed backups, damage, failed or overdue drills.
+    alerts: Vec<String>,
+}
+
+/// What needs the town's attention, one sentence each.
+fn alerts(data: &TownBackup, integrity: &[Integrity], drills: &[RepoDrills]) -> Vec<String> {
+    let mut out: Vec<String> = data
+        .hosts
+        .iter()
+        .filter(|h| h.state == "overdue")
+        .map(|h| {
+            format!(
+                "{} ({}) missed its backup: the last was {} h ago, expected every {} h.",
+                h.host,
+                h.repo_name,
+                h.hours_since.unwrap_or_default(),
+                h.expected_interval_hours
+            )
+        })
+        .collect();
+    out.extend(integrity.iter().filter(|i| !i.damaged.is_empty()).map(|i| {
+        format!(
+            "{}: {} damaged pack(s), needed by {} snapshot(s); see Integrity.",
+            i.repo_name,
+            i.damaged.len(),
+            i.damaged
+                .iter()
+                .flat_map(|d| &d.snapshots)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+        )
+    }));
+    out.extend(drills.iter().filter_map(|d| match d.state.as_str() {
+        "failed" => Some(format!("The last restore drill of {} failed.", d.repo_name)),
+        "overdue" => Some(format!(
+            "A restore drill of {} is overdue (expected every {} days).",
+            d.repo_name, d.interval_days
+        )),
+        _ => None,
+    }));
+    out
 }
 
 /// Width and height of the trend chart, in SVG units.
@@ -446,6 +487,7 @@ async fn town_page(
         )
     };
     let (bars, bar_width) = trend_bars(&data);
+    let alerts = alerts(&data, &integrity, &drills);
     let town = scope.town();
     let chrome = Chrome::new(
         st,
@@ -470,6 +512,7 @@ async fn town_page(
             drills,
             usage,
             key_count: keys.iter().map(|(_, _, k)| k.len()).sum(),
+            alerts,
             keys,
         },
         user,

@@ -469,6 +469,13 @@ async fn a_client_backs_up_through_the_rest_api(app: TestApp) {
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("missed backup"), "{}", page.text());
+    assert!(
+        page.text().contains(
+            "fs01 (town-hall) missed its backup: the last was 25 h ago, expected every 24 h."
+        ),
+        "the page alerts: {}",
+        page.text()
+    );
     // Expecting a backup every two days makes it fresh again; audited.
     let r = app
         .api(
@@ -1429,6 +1436,10 @@ async fn the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks(app: TestApp
         page.contains(&format!("data/{a}")) && page.contains("damaged"),
         "{page}"
     );
+    assert!(
+        page.contains("town-hall: 1 damaged pack(s), needed by 1 snapshot(s)"),
+        "the page alerts: {page}"
+    );
     // The council sees it on the regional overview.
     let operator = app.demo_session("backup.operator").await;
     let towns = app
@@ -1868,6 +1879,10 @@ async fn restore_drills_are_reported_checked_and_kept_as_evidence(app: TestApp) 
     assert!(
         page.contains("last drill failed") && page.contains(victim.as_str()),
         "{page}"
+    );
+    assert!(
+        page.contains("The last restore drill of town-hall failed."),
+        "the page alerts: {page}"
     );
     let towns = app
         .api(Method::GET, "/api/v1/backup/towns", &admin, None)
