@@ -22,11 +22,16 @@
 //! `backup.scrub` job, for each repository's owner) and reports damage with the
 //! snapshots it breaks.
 //!
-//! Not here yet: replication, metering and restore-drill evidence.
+//! `replication` copies every repository's objects to a second object store (the hourly
+//! `backup.replicate` job, for each repository's owner), mirrors retention's deletions there,
+//! verifies the copies and reports the lag.
+//!
+//! Not here yet: metering and restore-drill evidence.
 
 pub mod http;
 pub mod monitor;
 pub mod objects;
+pub mod replication;
 pub mod repos;
 pub mod retention;
 pub mod scrub;

@@ -333,6 +333,9 @@ pub struct TownFreshness {
     pub stored_bytes: i64,
     /// The worst host state: `overdue`, `never`, `ok`, or `none` without hosts.
     pub state: String,
+    /// Seconds since the oldest object not yet copied to the replica store was stored (0 when
+    /// the replica holds everything); absent without repositories or without a replica store.
+    pub replication_lag_seconds: Option<i64>,
 }
 
 /// Every given town's freshness (pass the caller's `access::service_scopes`).
@@ -357,6 +360,7 @@ pub async fn regional(
             hosts,
             stored_bytes: stored,
             state: state.to_owned(),
+            replication_lag_seconds: crate::replication::town_lag_seconds(s, ex, now).await?,
         });
     }
     out.sort_by(|a, b| a.town_name.cmp(&b.town_name));
