@@ -1487,9 +1487,52 @@ async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestAp
     )
     .await;
 
-    // The hourly job copies all seven objects, acting for the repository's owner.
     let now =
         || munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    // A run reads at most its byte budget (the first object always goes): with one byte, it
+    // copies the oldest object — all arrived at once, so the first by kind: the config.
+    let (owner, town_id): (
+        munishare_platform::types::UserId,
+        munishare_platform::types::MunicipalityId,
+    ) = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_as("SELECT owner_id, municipality_id FROM backup_repositories WHERE id = $1")
+            .bind(&repo_id).fetch_one(c).await)
+        .unwrap()
+    };
+    let scope = munishare_platform::access::authorize_issued_credential(
+        &app.db,
+        now().datetime().date(),
+        &owner,
+        &town_id,
+        munishare_platform::types::Service::Backup,
+        munishare_platform::types::Permission::View,
+        "test",
+    )
+    .await
+    .unwrap();
+    let small = munishare_backup_server::replication::replicate(
+        &scope,
+        &app.db,
+        &primary,
+        &replica,
+        now(),
+        &repo_id,
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (small.copied, small.bytes_copied),
+        (1, config_bytes.len() as i64)
+    );
+    assert_eq!((small.missing, small.complete), (6, false));
+    assert_eq!(
+        small.bytes_pending,
+        (key_file.len() + 4000 + 1000 + 300 + 200 + meta1_len) as i64
+    );
+
+    // The hourly job copies the other six objects, acting for the repository's owner.
     let registry = munishare::jobs();
     registry.schedule_due(&app.db, now()).await.unwrap();
     while registry.run_one(&app.jobs).await.unwrap() {}
@@ -1509,9 +1552,9 @@ async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestAp
         .unwrap()
         .clone();
     assert_eq!(run["skipped"], Value::Null, "{job}");
-    let total = config_bytes.len() + key_file.len() + 4000 + 1000 + 300 + 200 + meta1_len;
-    assert_eq!(run["report"]["copied"], 7, "{job}");
-    assert_eq!(run["report"]["bytes_copied"], total);
+    let rest = key_file.len() + 4000 + 1000 + 300 + 200 + meta1_len;
+    assert_eq!(run["report"]["copied"], 6, "{job}");
+    assert_eq!(run["report"]["bytes_copied"], rest);
     assert_eq!(run["report"]["complete"], true);
     assert_eq!(run["report"]["missing"], 0);
     let in_primary = stored_files(&primary, &town, &repo_id);
@@ -1532,7 +1575,15 @@ async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestAp
         s["repos"][0]["last_verified_complete_at"],
         first_verified.as_str()
     );
-    assert_eq!(audit_count(&app, "backup.replication.run").await, 1);
+    assert_eq!(audit_count(&app, "backup.replication.run").await, 2);
+    let actor: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT actor FROM audit_events WHERE action = 'backup.replication.run' ORDER BY at DESC, seq DESC LIMIT 1")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    assert_eq!(actor, "townadmin.hartford via scheduled backup replication");
 
     // An hour later a second snapshot arrives; half an hour after that it is not yet replicated.
     app.advance(time::Duration::hours(1));
@@ -1605,7 +1656,7 @@ async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestAp
     assert_eq!(report["bytes_pending"], 1500);
     assert_eq!(report["lag_seconds"], 1800);
     assert!(!replica_path("data", &pack2).exists());
-    assert_eq!(audit_count(&app, "backup.replication.run").await, 2);
+    assert_eq!(audit_count(&app, "backup.replication.run").await, 3);
     // The pack is put right; the scrub reads it well and clears the mark; the next run copies it.
     std::fs::write(primary_path("data", &pack2), &pack2_bytes).unwrap();
     let r = app
@@ -1719,6 +1770,37 @@ async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestAp
         stored_files(&replica, &town, &repo_id),
         stored_files(&primary, &town, &repo_id)
     );
+
+    // The shared pack is damaged in the primary and the scrub finds it: the replica's good copy
+    // is kept (never overwritten) and the status says it is the one to restore from.
+    let mut bad = blob(1, 4000);
+    bad[0] ^= 0xff;
+    std::fs::write(primary_path("data", &shared), &bad).unwrap();
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos/town-hall/scrub",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.json()["damaged"][0]["pack"],
+        shared.as_str(),
+        "{}",
+        r.text()
+    );
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["copied"], 0, "{report}");
+    assert_eq!(report["complete"], true);
+    assert_eq!(
+        report["primary_damaged"],
+        json!([{"object": format!("data/{shared}"), "reason": format!("SHA-256 is {}, not its name", sha(&bad)),
+            "replica_has_good_copy": true}])
+    );
+    assert_eq!(std::fs::read(&shared_copy).unwrap(), blob(1, 4000));
+    let s = app.api(Method::GET, status_url, &admin, None).await.json();
+    assert_eq!(s["repos"][0]["primary_damaged"], report["primary_damaged"]);
 
     // Replicating on demand is for administrators: the auditor sees the figures, no more.
     let auditor = app.demo_session("auditor").await;

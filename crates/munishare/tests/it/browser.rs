@@ -1961,6 +1961,13 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
         "{section}"
     );
     shot(&wd, "backup-town").await;
+    wd.execute(
+        "document.getElementById('backup-replication').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&wd, "backup-replication").await;
     wd.goto(format!("{base}/backup")).await.unwrap();
     let regional = text(&wd).await;
     assert!(
