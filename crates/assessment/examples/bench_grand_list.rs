@@ -205,6 +205,7 @@ async fn main() {
         db: db.clone(),
         clock: std::sync::Arc::new(TestClock::new(NOW)),
         blobs: blobs.clone(),
+        replica: None,
         progress: ProgressBoard::default(),
     };
     let mut rates = Vec::new();

@@ -28,6 +28,10 @@
 //! `metering` reads each town's stored bytes hourly into the platform meter (the day's peak),
 //! charged in GB-months; `drills` records the restore drills clients report (`munishare
 //! drill`) as the town's evidence that restores work, checked against what the server stores.
+//!
+//! `replication` copies every repository's objects to a second object store (the hourly
+//! `backup.replicate` job, for each repository's owner), mirrors retention's deletions there,
+//! verifies the copies and reports the lag.
 
 pub mod drills;
 pub mod http;
@@ -35,6 +39,7 @@ pub mod keys;
 pub mod metering;
 pub mod monitor;
 pub mod objects;
+pub mod replication;
 pub mod repos;
 pub mod retention;
 pub mod scrub;

@@ -344,6 +344,9 @@ pub struct TownFreshness {
     pub drill_state: String,
     /// GB-months metered so far this month.
     pub gb_months: String,
+    /// Seconds since the oldest object not yet copied to the replica store was stored (0 when
+    /// the replica holds everything); absent without repositories or without a replica store.
+    pub replication_lag_seconds: Option<i64>,
 }
 
 /// Every given town's freshness (pass the caller's `access::service_scopes`).
@@ -380,6 +383,7 @@ pub async fn regional(
             damaged_packs,
             drill_state: drill_state.to_owned(),
             gb_months: usage.gb_months,
+            replication_lag_seconds: crate::replication::town_lag_seconds(s, ex, now).await?,
         });
     }
     out.sort_by(|a, b| a.town_name.cmp(&b.town_name));

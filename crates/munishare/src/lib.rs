@@ -27,5 +27,6 @@ pub fn jobs() -> Registry {
     munishare_backup_server::retention::register_jobs(&mut registry);
     munishare_backup_server::scrub::register_jobs(&mut registry);
     munishare_backup_server::metering::register_jobs(&mut registry);
+    munishare_backup_server::replication::register_jobs(&mut registry);
     registry
 }

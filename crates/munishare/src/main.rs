@@ -96,6 +96,11 @@ struct ServeArgs {
     /// (with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT, AWS_ALLOW_HTTP).
     #[arg(long, env = "MUNISHARE_OBJECT_STORE")]
     object_store: Option<String>,
+    /// Replica store for off-site backup replication: file:///ABSOLUTE/DIR or s3://BUCKET (as
+    /// --object-store), or `none`. Default: DATA_DIR/replica for the demo (a same-disk replica,
+    /// for showing replication only), none with --no-demo.
+    #[arg(long, env = "MUNISHARE_REPLICA_STORE")]
+    replica_store: Option<String>,
     /// Do not seed the demo region into an empty database; create only a first administrator.
     #[arg(long, env = "MUNISHARE_NO_DEMO")]
     no_demo: bool,
@@ -193,6 +198,21 @@ fn object_store_url(data_dir: &Path, given: Option<&str>) -> Result<String> {
     let dir = std::path::absolute(data_dir.join("objects"))
         .context("cannot resolve the data directory")?;
     Ok(format!("file://{}", dir.display()))
+}
+
+/// The replica store's URL: the one given (`none` for none), else `DATA_DIR/replica` for the
+/// demo and none without it.
+fn replica_store_url(data_dir: &Path, args: &ServeArgs) -> Result<Option<String>> {
+    match args.replica_store.as_deref().map(str::trim) {
+        Some("none") => Ok(None),
+        Some(url) if !url.is_empty() => Ok(Some(url.to_owned())),
+        _ if args.no_demo => Ok(None),
+        _ => {
+            let dir = std::path::absolute(data_dir.join("replica"))
+                .context("cannot resolve the data directory")?;
+            Ok(Some(format!("file://{}", dir.display())))
+        }
+    }
 }
 
 async fn open_db(common: &Common) -> Result<Db> {
@@ -322,6 +342,17 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         args.object_store.as_deref(),
     )?)
     .context("cannot open the object store")?;
+    let replica = match replica_store_url(&common.data_dir, args)? {
+        Some(url) => {
+            let r = BlobStore::open(&url).context("cannot open the replica store")?;
+            println!("Backup replication copies to {}", r.describe());
+            Some(r)
+        }
+        None => {
+            println!("Backup replication is off (no --replica-store)");
+            None
+        }
+    };
     seed_if_empty(&db, &blobs, args.no_demo).await?;
     let addr: SocketAddr = args.listen.parse().with_context(|| {
         format!(
@@ -340,6 +371,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
             db: db.clone(),
             clock: clock.clone(),
             blobs: blobs.clone(),
+            replica: replica.clone(),
             progress: progress.clone(),
         },
         waker.clone(),
@@ -352,6 +384,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         signin_throttle: Default::default(),
         db: db.clone(),
         blobs,
+        replica,
         secrets,
         clock,
         jobs: waker,

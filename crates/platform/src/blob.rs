@@ -213,6 +213,26 @@ impl BlobStore {
             .collect())
     }
 
+    /// Keys and sizes of the objects under one folder of a scope's town and service
+    /// (`towns/{town}/{service}/{folder}/…`), e.g. one backup repository.
+    pub async fn list_under(
+        &self,
+        scope: &ServiceScope,
+        folder: &str,
+    ) -> Result<Vec<(String, u64)>> {
+        let prefix = Path::from(BlobKey::in_scope(scope, folder)?.as_str());
+        let metas: Vec<_> = self
+            .inner
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .map_err(blob_err)?;
+        Ok(metas
+            .into_iter()
+            .map(|m| (m.location.to_string(), m.size))
+            .collect())
+    }
+
     /// Checks the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         self.exists(&BlobKey::system("readyz-probe")?)

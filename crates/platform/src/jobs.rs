@@ -285,6 +285,9 @@ pub struct JobContext {
     pub clock: Arc<dyn Clock>,
     /// The object store (uploaded files wait there for their job).
     pub blobs: BlobStore,
+    /// The second, off-site object store that backup replication copies to (none when the
+    /// server runs without `--replica-store`; the replication job then skips and says so).
+    pub replica: Option<BlobStore>,
     /// Where long jobs report how far they have got.
     pub progress: ProgressBoard,
 }

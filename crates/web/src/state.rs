@@ -44,6 +44,9 @@ pub struct Inner {
     pub db: Db,
     /// Blob storage.
     pub blobs: BlobStore,
+    /// The backup replica store (`--replica-store`), when one is configured; pages show its
+    /// address so nobody mistakes a same-disk replica for an off-site one.
+    pub replica: Option<BlobStore>,
     /// Seals the secrets the database keeps (vendors' bank account numbers).
     pub secrets: SecretKey,
     /// The clock (tests control it).

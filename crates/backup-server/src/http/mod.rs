@@ -1,5 +1,6 @@
 //! The backup module's routes: the client REST API behind backup tokens
-//! (`client`), and the town's and region's session API and pages (`town`).
+//! (`client`), the town's and region's session API and pages (`town`), and
+//! replication's (`replication`).
 
 use munishare_platform::types::Service;
 use munishare_web::Module;
@@ -9,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 mod client;
 mod evidence;
+pub mod replication;
 mod town;
 
 pub use client::BackupClient;
@@ -24,13 +26,13 @@ impl ServiceKey for Backup {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: evidence::api(town::api(client::api(OpenApiRouter::new()))),
+        api: replication::api(evidence::api(town::api(client::api(OpenApiRouter::new())))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    evidence::pages(town::pages(r))
+    replication::pages(evidence::pages(town::pages(r)))
 }
 
 /// Bytes for people: `1.5 GiB`, `512 B` (templates pass references).

@@ -335,7 +335,14 @@ async fn regional(st: &AppState, principal: &Principal) -> Result<Vec<TownFreshn
     )
     .await?;
     let mut c = st.db.read().await?;
-    monitor::regional(&scopes, &mut c, st.now()).await
+    let mut towns = monitor::regional(&scopes, &mut c, st.now()).await?;
+    if st.replica.is_none() {
+        // Nothing is replicated without a replica store: no lag to show.
+        towns
+            .iter_mut()
+            .for_each(|t| t.replication_lag_seconds = None);
+    }
+    Ok(towns)
 }
 
 /// Every town where the caller may view backups (and no other): its hosts' freshness and stored bytes, by town name.

@@ -26,7 +26,8 @@ both_dbs!(
     the_scrub_finds_a_damaged_pack_and_the_snapshots_it_breaks,
     metering_keeps_each_days_peak_and_charges_gb_months,
     restore_drills_are_reported_checked_and_kept_as_evidence,
-    the_town_lists_keys_and_removes_them_but_never_the_last_passphrase
+    the_town_lists_keys_and_removes_them_but_never_the_last_passphrase,
+    replication_copies_mirrors_verifies_and_repairs_the_replica
 );
 
 const REPO: &str = "/api/v1/backup/repo";
@@ -2019,5 +2020,460 @@ async fn the_town_lists_keys_and_removes_them_but_never_the_last_passphrase(app:
     assert!(
         page.contains("backup-keys") && page.contains("recovery key"),
         "{page}"
+    );
+}
+
+/// Every file under `towns/{town}/backup/{repo}/` of a `file://` store, by relative path.
+fn stored_files(
+    store: &munishare_platform::blob::BlobStore,
+    town: &str,
+    repo: &str,
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let root = std::path::PathBuf::from(store.describe().trim_start_matches("file://"))
+        .join(format!("towns/{town}/backup/{repo}"));
+    let mut out = std::collections::BTreeMap::new();
+    let mut dirs = vec![root.clone()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                let rel = path.strip_prefix(&root).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+/// Replication: the hourly job copies every object of a repository to the replica store and
+/// verifies it; a new snapshot shows as lag and pending bytes; a pack damaged in the primary is
+/// reported, not copied; retention's deletions are mirrored; a replica copy cut short or altered
+/// is found by the verify pass and copied again by the next run; without a replica store the
+/// job skips and says why.
+async fn replication_copies_mirrors_verifies_and_repairs_the_replica(app: TestApp) {
+    let replica = app
+        .jobs
+        .replica
+        .clone()
+        .expect("the harness gives a replica store");
+    let primary = app.jobs.blobs.clone();
+    let admin = app.demo_session("townadmin.hartford").await;
+    let (repo_id, token) =
+        repo_and_token(&app, &admin, "hartford", "town-hall", None, "fs01").await;
+    let town: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM municipalities WHERE slug = 'hartford'").fetch_one(c).await).unwrap()
+    };
+    let config_bytes = serde_json::to_vec(&config(&repo_id)).unwrap();
+    assert_eq!(
+        put(&app, &token, "config", config_bytes.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let key_file = br#"{"version":1,"kdf":"argon2id"}"#.to_vec();
+    let key_name = "0123456789abcdef0123456789abcdef";
+    assert_eq!(
+        put(&app, &token, &format!("keys/{key_name}"), key_file.clone())
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let upload = async |kind: &str, bytes: Vec<u8>| -> String {
+        let name = sha(&bytes);
+        let r = put(&app, &token, &format!("{kind}/{name}"), bytes).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{kind}: {}", r.text());
+        name
+    };
+    let snapshot =
+        async |seed: u8, day: &str, packs: Vec<String>, index: String| -> (String, usize) {
+            let snap = upload("snapshots", blob(seed, 200)).await;
+            let mut m = meta(&repo_id, &snap, "fs01", packs, vec![index]);
+            m.time = format!("{day}T02:00:00Z");
+            let signed = SignedMeta::sign(&m, &key()).to_bytes();
+            let len = signed.len();
+            let r = put(&app, &token, &format!("meta/{snap}"), signed).await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+            (snap, len)
+        };
+    let shared = upload("data", blob(1, 4000)).await;
+    let pack1 = upload("data", blob(10, 1000)).await;
+    let index1 = upload("index", blob(11, 300)).await;
+    let (snap1, meta1_len) = snapshot(
+        12,
+        "2026-11-25",
+        vec![shared.clone(), pack1.clone()],
+        index1.clone(),
+    )
+    .await;
+
+    let now =
+        || munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    // A run reads at most its byte budget (the first object always goes): with one byte, it
+    // copies the oldest object — all arrived at once, so the first by kind: the config.
+    let (owner, town_id): (
+        munishare_platform::types::UserId,
+        munishare_platform::types::MunicipalityId,
+    ) = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_as("SELECT owner_id, municipality_id FROM backup_repositories WHERE id = $1")
+            .bind(&repo_id).fetch_one(c).await)
+        .unwrap()
+    };
+    let scope = munishare_platform::access::authorize_issued_credential(
+        &app.db,
+        now().datetime().date(),
+        &owner,
+        &town_id,
+        munishare_platform::types::Service::Backup,
+        munishare_platform::types::Permission::View,
+        "test",
+    )
+    .await
+    .unwrap();
+    let small = munishare_backup_server::replication::replicate(
+        &scope,
+        &app.db,
+        &primary,
+        &replica,
+        now(),
+        &repo_id,
+        1,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (small.copied, small.bytes_copied),
+        (1, config_bytes.len() as i64)
+    );
+    assert_eq!((small.missing, small.complete), (6, false));
+    assert_eq!(
+        small.bytes_pending,
+        (key_file.len() + 4000 + 1000 + 300 + 200 + meta1_len) as i64
+    );
+
+    // The hourly job copies the other six objects, acting for the repository's owner.
+    let registry = munishare::jobs();
+    registry.schedule_due(&app.db, now()).await.unwrap();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let result: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT result FROM jobs WHERE kind = 'backup.replicate' AND status = 'done'")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    let job: Value = serde_json::from_str(&result).unwrap();
+    assert_eq!(job["replica"], replica.describe(), "{job}");
+    let run = job["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["repo_id"] == repo_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(run["skipped"], Value::Null, "{job}");
+    let rest = key_file.len() + 4000 + 1000 + 300 + 200 + meta1_len;
+    assert_eq!(run["report"]["copied"], 6, "{job}");
+    assert_eq!(run["report"]["bytes_copied"], rest);
+    assert_eq!(run["report"]["complete"], true);
+    assert_eq!(run["report"]["missing"], 0);
+    let in_primary = stored_files(&primary, &town, &repo_id);
+    assert_eq!(in_primary.len(), 7);
+    assert_eq!(stored_files(&replica, &town, &repo_id), in_primary);
+    let first_verified = now().to_db();
+    let status_url = "/api/v1/towns/hartford/backup/replication";
+    let status = app.api(Method::GET, status_url, &admin, None).await;
+    assert_eq!(status.status, StatusCode::OK, "{}", status.text());
+    let s = status.json();
+    assert_eq!(s["replica"], replica.describe());
+    assert_eq!(s["repos"][0]["objects"], 7);
+    assert_eq!(s["repos"][0]["replicated"], 7);
+    assert_eq!(s["repos"][0]["bytes_pending"], 0);
+    assert_eq!(s["repos"][0]["lag_seconds"], 0);
+    assert_eq!(s["repos"][0]["missing"], 0);
+    assert_eq!(
+        s["repos"][0]["last_verified_complete_at"],
+        first_verified.as_str()
+    );
+    assert_eq!(audit_count(&app, "backup.replication.run").await, 2);
+    let actor: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar(
+            "SELECT actor FROM audit_events WHERE action = 'backup.replication.run' ORDER BY at DESC, seq DESC LIMIT 1")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    assert_eq!(actor, "townadmin.hartford via scheduled backup replication");
+
+    // An hour later a second snapshot arrives; half an hour after that it is not yet replicated.
+    app.advance(time::Duration::hours(1));
+    let pack2_bytes = blob(20, 1500);
+    let pack2 = upload("data", pack2_bytes.clone()).await;
+    let index2 = upload("index", blob(21, 250)).await;
+    let (snap2, meta2_len) = snapshot(
+        22,
+        "2026-11-26",
+        vec![shared.clone(), pack2.clone()],
+        index2.clone(),
+    )
+    .await;
+    app.advance(time::Duration::minutes(30));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let s = app.api(Method::GET, status_url, &admin, None).await.json();
+    let pending = 1500 + 250 + 200 + meta2_len as i64;
+    let unreplicated: i64 = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT CAST(SUM(size) AS BIGINT) FROM backup_objects WHERE replicated_at IS NULL")
+            .fetch_one(c).await)
+        .unwrap()
+    };
+    assert_eq!(unreplicated, pending);
+    assert_eq!(s["repos"][0]["bytes_pending"], pending, "{s}");
+    assert_eq!(s["repos"][0]["lag_seconds"], 1800);
+    assert_eq!(s["repos"][0]["replicated"], 7);
+    assert_eq!(s["repos"][0]["objects"], 11);
+    let regional = app
+        .api(Method::GET, "/api/v1/backup/towns", &admin, None)
+        .await
+        .json();
+    let hartford = regional
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["town"] == "hartford")
+        .unwrap();
+    assert_eq!(hartford["replication_lag_seconds"], 1800, "{regional}");
+
+    // The new pack is damaged in the primary store before it is copied: it is reported, and
+    // nothing is written in its place in the replica; the other three objects are copied.
+    let primary_path = |kind: &str, name: &str| {
+        std::path::PathBuf::from(primary.describe().trim_start_matches("file://"))
+            .join(format!("towns/{town}/backup/{repo_id}/{kind}/{name}"))
+    };
+    let replica_path = |kind: &str, name: &str| {
+        std::path::PathBuf::from(replica.describe().trim_start_matches("file://"))
+            .join(format!("towns/{town}/backup/{repo_id}/{kind}/{name}"))
+    };
+    let mut bad = pack2_bytes.clone();
+    bad[7] ^= 0xff;
+    std::fs::write(primary_path("data", &pack2), &bad).unwrap();
+    let replicate = "/api/v1/towns/hartford/backup/repos/town-hall/replicate";
+    let r = app.api(Method::POST, replicate, &admin, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let report = r.json();
+    assert_eq!(report["copied"], 3, "{report}");
+    assert_eq!(report["bytes_copied"], 250 + 200 + meta2_len as i64);
+    let damaged = report["primary_damaged"].as_array().unwrap();
+    assert_eq!(damaged.len(), 1, "{report}");
+    assert_eq!(damaged[0]["object"], format!("data/{pack2}"));
+    assert_eq!(
+        damaged[0]["reason"],
+        format!("SHA-256 is {}, not its name", sha(&bad))
+    );
+    assert_eq!(damaged[0]["replica_has_good_copy"], false);
+    assert_eq!(report["missing"], 1);
+    assert_eq!(report["complete"], false);
+    assert_eq!(report["bytes_pending"], 1500);
+    assert_eq!(report["lag_seconds"], 1800);
+    assert!(!replica_path("data", &pack2).exists());
+    assert_eq!(audit_count(&app, "backup.replication.run").await, 3);
+    // The pack is put right; the scrub reads it well and clears the mark; the next run copies it.
+    std::fs::write(primary_path("data", &pack2), &pack2_bytes).unwrap();
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos/town-hall/scrub",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["damaged"], json!([]), "{}", r.text());
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["copied"], 1, "{report}");
+    assert_eq!(report["bytes_copied"], 1500);
+    assert_eq!(report["complete"], true);
+    assert_eq!(report["lag_seconds"], 0);
+    assert_eq!(
+        stored_files(&replica, &town, &repo_id),
+        stored_files(&primary, &town, &repo_id)
+    );
+
+    // Retention keeps the last snapshot; a day on, it forgets the first and collects its pack
+    // and index file. The next run deletes those four objects from the replica too.
+    let r = app
+        .api(
+            Method::PUT,
+            "/api/v1/towns/hartford/backup/repos/town-hall/hosts/fs01/retention",
+            &admin,
+            Some(json!({"keep_last": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    app.advance(time::Duration::hours(25));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos/town-hall/retention/apply",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.json()["forgotten"], json!([snap1]), "{}", r.text());
+    assert_eq!(r.json()["packs_removed"], 1);
+    assert_eq!(r.json()["index_removed"], 1);
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["deleted"], 4, "{report}");
+    assert_eq!(report["copied"], 0);
+    assert_eq!(report["complete"], true);
+    let in_primary = stored_files(&primary, &town, &repo_id);
+    assert_eq!(in_primary.len(), 7);
+    for gone in [
+        format!("data/{pack1}"),
+        format!("index/{index1}"),
+        format!("snapshots/{snap1}"),
+        format!("meta/{snap1}"),
+    ] {
+        assert!(!in_primary.contains_key(&gone), "{gone}");
+    }
+    assert_eq!(stored_files(&replica, &town, &repo_id), in_primary);
+    assert!(in_primary.contains_key(&format!("meta/{snap2}")));
+
+    // A replica copy cut short is found by the verify pass at once (the listing's size) ...
+    let shared_copy = replica_path("data", &shared);
+    std::fs::write(&shared_copy, &blob(1, 4000)[..3999]).unwrap();
+    let verified_before = app.api(Method::GET, status_url, &admin, None).await.json()["repos"][0]
+        ["last_verified_complete_at"]
+        .clone();
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(
+        report["mismatched"],
+        json!([format!(
+            "data/{shared}: 3999 bytes in the replica where 4000 were accepted"
+        )]),
+        "{report}"
+    );
+    assert_eq!(report["missing"], 1);
+    assert_eq!(report["complete"], false);
+    let s = app.api(Method::GET, status_url, &admin, None).await.json();
+    assert_eq!(s["repos"][0]["missing"], 1);
+    assert_eq!(s["repos"][0]["bytes_pending"], 4000);
+    assert_eq!(s["repos"][0]["last_verified_complete_at"], verified_before);
+    // ... and the next run copies it again.
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["copied"], 1, "{report}");
+    assert_eq!(report["complete"], true);
+    assert_eq!(std::fs::read(&shared_copy).unwrap(), blob(1, 4000));
+
+    // A byte altered in a replica copy keeps its size: the weekly re-read finds it.
+    let pack2_copy = replica_path("data", &pack2);
+    let mut altered = pack2_bytes.clone();
+    altered[0] ^= 0x01;
+    std::fs::write(&pack2_copy, &altered).unwrap();
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["mismatched"], json!([]), "not due yet: {report}");
+    app.advance(time::Duration::days(8));
+    let admin = app.demo_session("townadmin.hartford").await;
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(
+        report["mismatched"],
+        json!([format!(
+            "data/{pack2}: the replica's bytes differ from the object's"
+        )]),
+        "{report}"
+    );
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["copied"], 1, "{report}");
+    assert_eq!(report["complete"], true);
+    assert_eq!(std::fs::read(&pack2_copy).unwrap(), pack2_bytes);
+    assert_eq!(
+        stored_files(&replica, &town, &repo_id),
+        stored_files(&primary, &town, &repo_id)
+    );
+
+    // The shared pack is damaged in the primary and the scrub finds it: the replica's good copy
+    // is kept (never overwritten) and the status says it is the one to restore from.
+    let mut bad = blob(1, 4000);
+    bad[0] ^= 0xff;
+    std::fs::write(primary_path("data", &shared), &bad).unwrap();
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/hartford/backup/repos/town-hall/scrub",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.json()["damaged"][0]["pack"],
+        shared.as_str(),
+        "{}",
+        r.text()
+    );
+    let report = app.api(Method::POST, replicate, &admin, None).await.json();
+    assert_eq!(report["copied"], 0, "{report}");
+    assert_eq!(report["complete"], true);
+    assert_eq!(
+        report["primary_damaged"],
+        json!([{"object": format!("data/{shared}"), "reason": format!("SHA-256 is {}, not its name", sha(&bad)),
+            "replica_has_good_copy": true}])
+    );
+    assert_eq!(std::fs::read(&shared_copy).unwrap(), blob(1, 4000));
+    let s = app.api(Method::GET, status_url, &admin, None).await.json();
+    assert_eq!(s["repos"][0]["primary_damaged"], report["primary_damaged"]);
+
+    // Replicating on demand is for administrators: the auditor sees the figures, no more.
+    let auditor = app.demo_session("auditor").await;
+    let r = app.api(Method::GET, status_url, &auditor, None).await;
+    assert_eq!(r.json()["repos"][0]["lag_seconds"], 0, "{}", r.text());
+    let r = app.api(Method::POST, replicate, &auditor, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
+
+    // The town page loads the section; the section names the replica and offers the button.
+    let page = app
+        .raw(Method::GET, "/t/hartford/backup", &admin, None, Vec::new())
+        .await
+        .text();
+    assert!(
+        page.contains("hx-get=\"/t/hartford/backup/replication\""),
+        "{page}"
+    );
+    let section = app
+        .raw(
+            Method::GET,
+            "/t/hartford/backup/replication",
+            &admin,
+            None,
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(section.status, StatusCode::OK, "{}", section.text());
+    let section = section.text();
+    assert!(
+        section.contains(replica.describe())
+            && section.contains("Replicate now")
+            && section.contains("complete"),
+        "{section}"
+    );
+
+    // Without a replica store the job does nothing and says why.
+    let mut without = app.jobs.clone();
+    without.replica = None;
+    let outcome = munishare_backup_server::replication::run_scheduled(&without)
+        .await
+        .unwrap();
+    assert!(outcome.runs.is_empty());
+    assert_eq!(
+        outcome.skipped.as_deref(),
+        Some(munishare_backup_server::replication::NO_REPLICA)
+    );
+    assert!(
+        munishare_backup_server::replication::NO_REPLICA
+            .starts_with("no replica store is configured")
     );
 }

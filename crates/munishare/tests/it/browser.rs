@@ -1975,10 +1975,44 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
         flash_text(&wd).await,
         "A restore drill of town-hall is expected every 14 days."
     );
+    // The replication section loads into the page; "Replicate now" copies the backup to the
+    // replica store, and the section then shows it complete with no lag.
+    let section = wd
+        .find(By::Css("#backup-replication-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(section.contains("town-hall"), "{section}");
+    click_and_wait(&wd, By::Css("#backup-replication button[type=submit]")).await;
+    let flash = flash_text(&wd).await;
+    assert!(flash.ends_with("the replica is complete."), "{flash}");
+    let section = wd
+        .find(By::Css("#backup-replication-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        section.contains("complete") && section.contains("0 s"),
+        "{section}"
+    );
     shot(&wd, "backup-town").await;
+    wd.execute(
+        "document.getElementById('backup-replication').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    shot(&wd, "backup-replication").await;
     wd.goto(format!("{base}/backup")).await.unwrap();
     let regional = text(&wd).await;
-    assert!(regional.contains("Hartford"), "{regional}");
+    assert!(
+        regional.contains("Hartford") && regional.contains("Replication lag"),
+        "{regional}"
+    );
     shot(&wd, "backup-regional").await;
     // Usage for the chargeback: this month's GB-months, as a chart and a table.
     wd.goto(format!("{base}/backup/usage?month=2026-11"))

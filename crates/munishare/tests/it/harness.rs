@@ -115,16 +115,25 @@ impl TestApp {
         let dir =
             std::env::temp_dir().join(format!("munishare-blobs-{}", uuid::Uuid::now_v7().simple()));
         let blobs = BlobStore::open(&format!("file://{}", dir.display())).expect("blob store");
+        // A real second store, as `--replica-store` gives the server.
+        let replica_dir = std::env::temp_dir().join(format!(
+            "munishare-replica-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        let replica =
+            BlobStore::open(&format!("file://{}", replica_dir.display())).expect("replica store");
         let progress = ProgressBoard::default();
         let jobs = JobContext {
             db: db.clone(),
             clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
             blobs: blobs.clone(),
+            replica: Some(replica.clone()),
             progress: progress.clone(),
         };
         let state = AppState::new(Inner {
             db: db.clone(),
             blobs,
+            replica: Some(replica),
             secrets: SecretKey::generate().expect("secret key"),
             clock: Arc::new(clock.clone()) as Arc<dyn Clock>,
             jobs: Waker::default(),
