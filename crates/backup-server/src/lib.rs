@@ -63,6 +63,81 @@ pub(crate) fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
     }
 }
 
+/// One repository's scheduled run (scrub, replication): what it did, or why it was skipped.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Scheduled<T> {
+    /// The town.
+    pub municipality_id: String,
+    /// The repository.
+    pub repo_id: String,
+    /// What the run did.
+    pub report: Option<T>,
+    /// Why it did nothing.
+    pub skipped: Option<String>,
+}
+
+/// Runs `each` on every repository for its owner (who created it), with view in the town's
+/// backup service as that person holds it today: no job holds rights nobody granted. A
+/// repository without an owner, or whose owner lost the right, is skipped with the reason;
+/// `what` names the job in the audit trail and the log.
+pub(crate) async fn for_each_repository<T, F, Fut>(
+    ctx: &munishare_platform::jobs::JobContext,
+    what: &str,
+    mut each: F,
+) -> Result<Vec<Scheduled<T>>>
+where
+    F: FnMut(ServiceScope, String) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    use munishare_platform::types::{MunicipalityId, UserId};
+    let today = munishare_platform::types::Timestamp::new(ctx.clock.now())
+        .datetime()
+        .date();
+    // Ids only; the town's data is read through the scope built below.
+    let owners: Vec<(MunicipalityId, String, Option<UserId>)> = {
+        let mut c = ctx.db.read().await?;
+        munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT municipality_id, id, owner_id FROM backup_repositories ORDER BY municipality_id, id")
+            .fetch_all(c).await)?
+    };
+    let mut runs = Vec::with_capacity(owners.len());
+    for (town, repo, owner) in owners {
+        let outcome = match owner {
+            None => Err("the repository has no owner to act for".to_owned()),
+            Some(owner) => match munishare_platform::access::authorize_issued_credential(
+                &ctx.db,
+                today,
+                &owner,
+                &town,
+                Service::Backup,
+                Permission::View,
+                what,
+            )
+            .await
+            {
+                Ok(scope) => each(scope, repo.clone()).await.map_err(|e| e.to_string()),
+                Err(e) => Err(format!(
+                    "the repository's owner may no longer view its backups: {e}"
+                )),
+            },
+        };
+        let (report, skipped) = match outcome {
+            Ok(r) => (Some(r), None),
+            Err(why) => {
+                tracing::warn!(town = %town, repo = %repo, reason = %why, "{what} skipped");
+                (None, Some(why))
+            }
+        };
+        runs.push(Scheduled {
+            municipality_id: town.to_string(),
+            repo_id: repo,
+            report,
+            skipped,
+        });
+    }
+    Ok(runs)
+}
+
 /// An audit change of the scope's town in the backup service.
 pub(crate) fn change(
     scope: &ServiceScope,

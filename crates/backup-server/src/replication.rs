@@ -24,16 +24,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::{BlobKey, BlobStore};
 use munishare_platform::db::{Db, Executor};
-use munishare_platform::types::{MunicipalityId, Permission, Service, Timestamp, UserId, hex};
+use munishare_platform::types::{MunicipalityId, Permission, Timestamp, hex};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::objects::object_key;
-use crate::{change, repos, require};
+use crate::{Scheduled, change, for_each_repository, repos, require};
 
 /// At most this many bytes are read from the primary (and re-read from the replica) per
 /// repository and run; the rest wait for the next run.
@@ -562,19 +562,6 @@ pub fn register_jobs(registry: &mut munishare_platform::jobs::Registry) {
     );
 }
 
-/// One repository's scheduled replication: its report, or why it was skipped.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScheduledReplication {
-    /// The town.
-    pub municipality_id: String,
-    /// The repository.
-    pub repo_id: String,
-    /// What the run did.
-    pub report: Option<ReplicationReport>,
-    /// Why it did nothing.
-    pub skipped: Option<String>,
-}
-
 /// The scheduled job's result: every repository's run, or why nothing ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScheduledReplications {
@@ -583,7 +570,7 @@ pub struct ScheduledReplications {
     /// Why the job did nothing at all (no replica store).
     pub skipped: Option<String>,
     /// Each repository.
-    pub runs: Vec<ScheduledReplication>,
+    pub runs: Vec<Scheduled<ReplicationReport>>,
 }
 
 /// Replicates every repository, each for its owner with that person's rights today; does
@@ -600,58 +587,23 @@ pub async fn run_scheduled(
         });
     };
     let now = Timestamp::new(ctx.clock.now());
-    // Ids only; the town's data is read through the scope built below.
-    let owners: Vec<(MunicipalityId, String, Option<UserId>)> = {
-        let mut c = ctx.db.read().await?;
-        dispatch!(&mut c, c => sqlx::query_as(
-            "SELECT municipality_id, id, owner_id FROM backup_repositories ORDER BY municipality_id, id")
-            .fetch_all(c).await)?
-    };
-    let mut runs = Vec::new();
-    for (town, repo, owner) in owners {
-        let outcome = match owner {
-            None => Err("the repository has no owner to act for".to_owned()),
-            Some(owner) => match access::authorize_issued_credential(
+    let runs = for_each_repository(
+        ctx,
+        "scheduled backup replication",
+        |scope, repo| async move {
+            replicate(
+                &scope,
                 &ctx.db,
-                now.datetime().date(),
-                &owner,
-                &town,
-                Service::Backup,
-                Permission::View,
-                "scheduled backup replication",
+                &ctx.blobs,
+                replica,
+                now,
+                &repo,
+                BYTES_PER_RUN,
             )
             .await
-            {
-                Ok(scope) => replicate(
-                    &scope,
-                    &ctx.db,
-                    &ctx.blobs,
-                    replica,
-                    now,
-                    &repo,
-                    BYTES_PER_RUN,
-                )
-                .await
-                .map_err(|e| e.to_string()),
-                Err(e) => Err(format!(
-                    "the repository's owner may no longer view its backups: {e}"
-                )),
-            },
-        };
-        let (report, skipped) = match outcome {
-            Ok(r) => (Some(r), None),
-            Err(why) => {
-                tracing::warn!(town = %town, repo = %repo, reason = %why, "scheduled replication skipped");
-                (None, Some(why))
-            }
-        };
-        runs.push(ScheduledReplication {
-            municipality_id: town.to_string(),
-            repo_id: repo,
-            report,
-            skipped,
-        });
-    }
+        },
+    )
+    .await?;
     Ok(ScheduledReplications {
         replica: Some(replica.describe().to_owned()),
         skipped: None,

@@ -7,16 +7,16 @@
 //! The periodic `backup.scrub` job runs it hourly for each repository's owner (who created it),
 //! with that person's rights today; a town administrator can also run it from the page or API.
 
-use munishare_platform::access::{self, ServiceScope};
+use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::BlobStore;
 use munishare_platform::db::{Db, Executor};
-use munishare_platform::types::{MunicipalityId, Permission, Service, Timestamp, UserId};
+use munishare_platform::types::{MunicipalityId, Permission, Timestamp};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::objects::object_key;
-use crate::{change, repos, require};
+use crate::{Scheduled, change, for_each_repository, repos, require};
 
 /// A pack is checked again after this many days.
 pub const RECHECK_DAYS: i64 = 7;
@@ -231,64 +231,13 @@ pub fn register_jobs(registry: &mut munishare_platform::jobs::Registry) {
     );
 }
 
-/// One repository's scheduled scrub: its report, or why it was skipped.
-#[derive(Debug, Clone, Serialize)]
-pub struct ScheduledScrub {
-    /// The town.
-    pub municipality_id: String,
-    /// The repository.
-    pub repo_id: String,
-    /// What the scrub found.
-    pub report: Option<ScrubReport>,
-    /// Why it did nothing.
-    pub skipped: Option<String>,
-}
-
 /// Scrubs every repository, each for its owner with that person's rights today.
 pub async fn run_scheduled(
     ctx: &munishare_platform::jobs::JobContext,
-) -> Result<Vec<ScheduledScrub>> {
+) -> Result<Vec<Scheduled<ScrubReport>>> {
     let now = Timestamp::new(ctx.clock.now());
-    // Ids only; the town's data is read through the scope built below.
-    let owners: Vec<(MunicipalityId, String, Option<UserId>)> = {
-        let mut c = ctx.db.read().await?;
-        dispatch!(&mut c, c => sqlx::query_as(
-            "SELECT municipality_id, id, owner_id FROM backup_repositories ORDER BY municipality_id, id")
-            .fetch_all(c).await)?
-    };
-    let mut runs = Vec::new();
-    for (town, repo, owner) in owners {
-        let outcome = match owner {
-            None => Err("the repository has no owner to act for".to_owned()),
-            Some(owner) => match access::authorize_issued_credential(
-                &ctx.db,
-                now.datetime().date(),
-                &owner,
-                &town,
-                Service::Backup,
-                Permission::View,
-                "scheduled backup scrub",
-            )
-            .await
-            {
-                Ok(scope) => scrub(&scope, &ctx.db, &ctx.blobs, now, &repo, BYTES_PER_RUN)
-                    .await
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(format!(
-                    "the repository's owner may no longer view its backups: {e}"
-                )),
-            },
-        };
-        let (report, skipped) = match outcome {
-            Ok(r) => (Some(r), None),
-            Err(why) => (None, Some(why)),
-        };
-        runs.push(ScheduledScrub {
-            municipality_id: town.to_string(),
-            repo_id: repo,
-            report,
-            skipped,
-        });
-    }
-    Ok(runs)
+    for_each_repository(ctx, "scheduled backup scrub", |scope, repo| async move {
+        scrub(&scope, &ctx.db, &ctx.blobs, now, &repo, BYTES_PER_RUN).await
+    })
+    .await
 }
