@@ -161,11 +161,13 @@ pub fn open_blob(keys: &Keys, entry: &Entry, sealed: &[u8], object: &str) -> Res
     Ok(plain)
 }
 
-/// A pack being filled.
+/// A pack being filled, hashed as it grows (each blob while it is still in the cache, rather
+/// than the whole pack at once when it closes).
 #[derive(Debug, Default)]
 pub struct PackWriter {
     bytes: Vec<u8>,
     entries: Vec<Entry>,
+    hasher: Sha256,
 }
 
 /// A finished pack.
@@ -185,6 +187,7 @@ impl PackWriter {
         PackWriter {
             bytes: Vec::with_capacity(bytes),
             entries: Vec::new(),
+            hasher: Sha256::new(),
         }
     }
 
@@ -195,6 +198,7 @@ impl PackWriter {
         let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
         let plain_len = u32::try_from(plain_len).map_err(|_| too_big())?;
         self.bytes.extend_from_slice(sealed);
+        self.hasher.update(sealed);
         self.entries.push(Entry {
             kind,
             id,
@@ -222,12 +226,15 @@ impl PackWriter {
             entry.encode(&mut header);
         }
         let sealed = keys.seal(Kind::PackHeader, &[0; 32], &header)?;
-        let mut bytes = self.bytes;
-        bytes.extend_from_slice(&sealed);
         let len = u32::try_from(sealed.len())
-            .map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?;
-        bytes.extend_from_slice(&len.to_le_bytes());
-        let id: [u8; 32] = Sha256::digest(&bytes).into();
+            .map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?
+            .to_le_bytes();
+        let (mut bytes, mut hasher) = (self.bytes, self.hasher);
+        bytes.extend_from_slice(&sealed);
+        bytes.extend_from_slice(&len);
+        hasher.update(&sealed);
+        hasher.update(len);
+        let id: [u8; 32] = hasher.finalize().into();
         Ok(Pack {
             id,
             bytes,
