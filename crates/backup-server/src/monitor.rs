@@ -358,9 +358,6 @@ pub async fn regional(
     let mut out = Vec::with_capacity(scopes.len());
     for s in scopes {
         let hosts = hosts(s, ex, now).await?;
-        let stored: i64 = dispatch!(ex, c => sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM backup_objects WHERE municipality_id = $1")
-            .bind(s.municipality_id()).fetch_one(c).await)?;
         let state = ["overdue", "never", "ok"]
             .into_iter()
             .find(|st| hosts.iter().any(|h| h.state == *st))
@@ -378,7 +375,7 @@ pub async fn regional(
             town: s.town().slug.as_str().to_owned(),
             town_name: s.town().name.clone(),
             hosts,
-            stored_bytes: stored,
+            stored_bytes: usage.stored_bytes_now,
             state: state.to_owned(),
             damaged_packs,
             drill_state: drill_state.to_owned(),
