@@ -2,12 +2,12 @@
 //! walk + read + chunk + id + skip known (this thread) → compress + seal (a worker per core) →
 //! pack (one thread) → upload (one thread), with bounded queues between them.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,9 @@ pub struct Outcome {
     pub summary: Summary,
 }
 
+/// What the walker may queue ahead of the workers, in bytes of chunks.
+const JOB_BUDGET: usize = 4 << 20;
+
 struct Job {
     kind: Kind,
     id: BlobId,
@@ -87,6 +90,98 @@ struct Sealed {
     id: BlobId,
     sealed: Vec<u8>,
     plain_len: usize,
+}
+
+/// The walker's queue to the compression workers, bounded by the bytes it holds rather than by a
+/// count of chunks: a run of small files queues many small jobs (so the workers never wait on
+/// the walker's open, stat and read of each), a run of 8 MiB chunks only a few (so memory stays
+/// bounded). A job larger than the whole budget still enters an empty queue.
+struct JobQueue {
+    state: Mutex<QueueState>,
+    /// Signalled when a job arrives or the queue closes.
+    filled: Condvar,
+    /// Signalled when a job leaves or the queue closes.
+    drained: Condvar,
+    budget: usize,
+}
+
+#[derive(Default)]
+struct QueueState {
+    jobs: VecDeque<Job>,
+    bytes: usize,
+    /// No more jobs will come (the walker finished).
+    closed: bool,
+    /// A worker stopped: the walker must stop too.
+    aborted: bool,
+}
+
+impl JobQueue {
+    fn new(budget: usize) -> JobQueue {
+        JobQueue {
+            state: Mutex::new(QueueState::default()),
+            filled: Condvar::new(),
+            drained: Condvar::new(),
+            budget,
+        }
+    }
+
+    /// Queues `job`, waiting while the queue holds its budget; false once a worker has stopped.
+    fn push(&self, job: Job) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        while !state.aborted && state.bytes > 0 && state.bytes + job.plain.len() > self.budget {
+            state = match self.drained.wait(state) {
+                Ok(s) => s,
+                Err(_) => return false,
+            };
+        }
+        if state.aborted {
+            return false;
+        }
+        state.bytes += job.plain.len();
+        state.jobs.push_back(job);
+        self.filled.notify_one();
+        true
+    }
+
+    /// The next job; `None` once the queue is closed and empty, or aborted.
+    fn pop(&self) -> Option<Job> {
+        let mut state = self.state.lock().ok()?;
+        loop {
+            if state.aborted {
+                return None;
+            }
+            if let Some(job) = state.jobs.pop_front() {
+                state.bytes -= job.plain.len();
+                self.drained.notify_one();
+                return Some(job);
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.filled.wait(state).ok()?;
+        }
+    }
+
+    /// The walker is done: workers finish what is queued, then stop.
+    fn close(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.closed = true;
+        }
+        self.filled.notify_all();
+    }
+
+    /// A worker stopped (an error, or the packer is gone): the walker and the others stop.
+    fn abort(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.aborted = true;
+            state.jobs.clear();
+            state.bytes = 0;
+        }
+        self.filled.notify_all();
+        self.drained.notify_all();
+    }
 }
 
 /// The first error of any pipeline thread; the others stop when it is set.
@@ -154,15 +249,14 @@ pub fn backup(
 
     let failure = Arc::new(Failure::default());
     let workers = options.workers.max(1);
-    let (job_tx, job_rx) = sync_channel::<Job>(workers);
+    let jobs = Arc::new(JobQueue::new(JOB_BUDGET));
     let (sealed_tx, sealed_rx) = sync_channel::<Sealed>(workers * 2);
     // A rendezvous: the packer fills the next pack while the uploader stores the last one.
     let (pack_tx, pack_rx) = sync_channel::<crate::pack::Pack>(0);
-    let job_rx = Arc::new(Mutex::new(job_rx));
     let mut handles = Vec::new();
     for _ in 0..workers {
         let (rx, tx, keys, failure) = (
-            Arc::clone(&job_rx),
+            Arc::clone(&jobs),
             sealed_tx.clone(),
             repo.keys().clone(),
             Arc::clone(&failure),
@@ -206,7 +300,7 @@ pub fn backup(
         repo,
         excludes: &options.excludes,
         force: options.force,
-        jobs: job_tx,
+        jobs: &jobs,
         pending: HashSet::new(),
         used: HashSet::new(),
         summary: Summary::default(),
@@ -228,12 +322,9 @@ pub fn backup(
     }
     let root_id = walker.tree_blob(&root)?;
     let Walker {
-        jobs,
-        used,
-        mut summary,
-        ..
+        used, mut summary, ..
     } = walker;
-    drop(jobs);
+    jobs.close();
     for h in handles {
         let _ = h.join();
     }
@@ -329,7 +420,7 @@ struct Walker<'a> {
     repo: &'a Repository,
     excludes: &'a Excludes,
     force: bool,
-    jobs: SyncSender<Job>,
+    jobs: &'a JobQueue,
     /// Blobs sent to the pipeline in this run (not yet in the index).
     pending: HashSet<BlobId>,
     /// Every blob the snapshot needs.
@@ -485,48 +576,43 @@ impl Walker<'_> {
         }
         self.summary.blobs_added += 1;
         self.summary.plain_added += plain.len() as u64;
-        self.jobs.send(Job { kind, id, plain }).map_err(|_| {
-            self.failure
+        if self.jobs.push(Job { kind, id, plain }) {
+            Ok(())
+        } else {
+            Err(self
+                .failure
                 .take()
-                .unwrap_or_else(|| Error::Backend("the pipeline stopped".into()))
-        })
+                .unwrap_or_else(|| Error::Backend("the pipeline stopped".into())))
+        }
     }
 }
 
-fn compress_worker(
-    jobs: &Mutex<Receiver<Job>>,
-    out: &SyncSender<Sealed>,
-    keys: &Keys,
-    failure: &Failure,
-) {
+fn compress_worker(jobs: &JobQueue, out: &SyncSender<Sealed>, keys: &Keys, failure: &Failure) {
     let mut sealer = match BlobSealer::new() {
         Ok(s) => s,
-        Err(e) => return failure.set(e),
+        Err(e) => {
+            failure.set(e);
+            return jobs.abort();
+        }
     };
-    loop {
-        let job = match jobs.lock() {
-            Ok(rx) => rx.recv(),
-            Err(_) => return,
-        };
-        let Ok(job) = job else { return };
-        match sealer.seal(keys, job.kind, &job.id, &job.plain) {
-            Ok(sealed) => {
-                if out
-                    .send(Sealed {
-                        kind: job.kind,
-                        id: job.id,
-                        sealed,
-                        plain_len: job.plain.len(),
-                    })
-                    .is_err()
-                {
-                    return;
-                }
-            }
+    while let Some(job) = jobs.pop() {
+        let sealed = match sealer.seal(keys, job.kind, &job.id, &job.plain) {
+            Ok(sealed) => sealed,
             Err(e) => {
                 failure.set(e);
-                return;
+                return jobs.abort();
             }
+        };
+        let sealed = Sealed {
+            kind: job.kind,
+            id: job.id,
+            sealed,
+            plain_len: job.plain.len(),
+        };
+        // Release the chunk before waiting on the packer.
+        drop(job);
+        if out.send(sealed).is_err() {
+            return jobs.abort();
         }
     }
 }
