@@ -5,6 +5,7 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use crate::pack::PackBytes;
 use crate::{Error, Result};
 
 /// The object kinds of a repository (docs/design/0012, "Repository layout").
@@ -86,7 +87,7 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// Like `put`, taking the bytes, which a backend may free once written, before the object is
     /// durable (the local backend drops them before its fsync, so a pack's memory is not held
     /// while the disk catches up).
-    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: Vec<u8>) -> Result<Put> {
+    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: PackBytes) -> Result<Put> {
         self.put(kind, name, &bytes)
     }
     /// Lists the names and sizes of a kind's objects.
@@ -212,7 +213,7 @@ impl Backend for LocalBackend {
         self.write_object(kind, name, |file| file.write_all(bytes))
     }
 
-    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: Vec<u8>) -> Result<Put> {
+    fn put_owned(&self, kind: ObjectKind, name: &str, bytes: PackBytes) -> Result<Put> {
         self.write_object(kind, name, move |file| {
             let written = file.write_all(&bytes);
             drop(bytes);

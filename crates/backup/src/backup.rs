@@ -625,7 +625,11 @@ fn packer(
     max_blob: usize,
     failure: &Failure,
 ) {
-    let mut writer = PackWriter::with_capacity(size + max_blob);
+    let new_writer = || PackWriter::with_capacity(size + max_blob);
+    let mut writer = match new_writer() {
+        Ok(w) => w,
+        Err(e) => return failure.set(e),
+    };
     let finish = |writer: PackWriter| match writer.finish(keys) {
         Ok(pack) => out.send(pack).is_ok(),
         Err(e) => {
@@ -638,13 +642,14 @@ fn packer(
             failure.set(e);
             return;
         }
-        if writer.len() >= size
-            && !finish(std::mem::replace(
-                &mut writer,
-                PackWriter::with_capacity(size + max_blob),
-            ))
-        {
-            return;
+        if writer.len() >= size {
+            let next = match new_writer() {
+                Ok(w) => w,
+                Err(e) => return failure.set(e),
+            };
+            if !finish(std::mem::replace(&mut writer, next)) {
+                return;
+            }
         }
     }
     if !writer.is_empty() {

@@ -161,11 +161,60 @@ pub fn open_blob(keys: &Keys, entry: &Entry, sealed: &[u8], object: &str) -> Res
     Ok(plain)
 }
 
+/// A pack's bytes, in memory of their own (an anonymous map) that goes back to the system when
+/// dropped. Packs are the largest buffers of a backup (16 MiB and up, three in flight); taken from
+/// the heap, the allocator keeps them once freed and raises its threshold for using maps of its
+/// own, and a first backup's peak memory grew by 40–55 MiB (measured: 112–128 MiB against 72).
+pub struct PackBytes {
+    map: memmap2::MmapMut,
+    len: usize,
+}
+
+impl PackBytes {
+    /// Room for `capacity` bytes (it grows when needed).
+    pub fn with_capacity(capacity: usize) -> Result<PackBytes> {
+        let map = memmap2::MmapOptions::new()
+            .len(capacity.max(1))
+            .map_anon()
+            .map_err(|e| {
+                Error::Invalid(format!("cannot reserve {capacity} bytes of memory: {e}"))
+            })?;
+        Ok(PackBytes { map, len: 0 })
+    }
+
+    /// Appends `bytes`, moving to a map twice as large when this one is full.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) -> Result<()> {
+        let end = self.len + bytes.len();
+        if end > self.map.len() {
+            let mut larger = PackBytes::with_capacity(end.max(2 * self.map.len()))?;
+            larger.map[..self.len].copy_from_slice(&self.map[..self.len]);
+            larger.len = self.len;
+            *self = larger;
+        }
+        self.map[self.len..end].copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for PackBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.map[..self.len]
+    }
+}
+
+impl std::fmt::Debug for PackBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PackBytes({} of {})", self.len, self.map.len())
+    }
+}
+
 /// A pack being filled, hashed as it grows (each blob while it is still in the cache, rather
 /// than the whole pack at once when it closes).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PackWriter {
-    bytes: Vec<u8>,
+    bytes: PackBytes,
     entries: Vec<Entry>,
     hasher: Sha256,
 }
@@ -176,19 +225,19 @@ pub struct Pack {
     /// SHA-256 of `bytes`: the pack's name.
     pub id: [u8; 32],
     /// What is uploaded.
-    pub bytes: Vec<u8>,
+    pub bytes: PackBytes,
     /// Its blobs.
     pub entries: Vec<Entry>,
 }
 
 impl PackWriter {
     /// A writer with room for `bytes` (a pack's target plus its largest blob: no reallocation).
-    pub fn with_capacity(bytes: usize) -> PackWriter {
-        PackWriter {
-            bytes: Vec::with_capacity(bytes),
+    pub fn with_capacity(bytes: usize) -> Result<PackWriter> {
+        Ok(PackWriter {
+            bytes: PackBytes::with_capacity(bytes)?,
             entries: Vec::new(),
             hasher: Sha256::new(),
-        }
+        })
     }
 
     /// Appends a sealed blob.
@@ -197,7 +246,7 @@ impl PackWriter {
         let offset = u32::try_from(self.bytes.len()).map_err(|_| too_big())?;
         let length = u32::try_from(sealed.len()).map_err(|_| too_big())?;
         let plain_len = u32::try_from(plain_len).map_err(|_| too_big())?;
-        self.bytes.extend_from_slice(sealed);
+        self.bytes.extend_from_slice(sealed)?;
         self.hasher.update(sealed);
         self.entries.push(Entry {
             kind,
@@ -230,8 +279,8 @@ impl PackWriter {
             .map_err(|_| Error::Invalid("pack header over 4 GiB".into()))?
             .to_le_bytes();
         let (mut bytes, mut hasher) = (self.bytes, self.hasher);
-        bytes.extend_from_slice(&sealed);
-        bytes.extend_from_slice(&len);
+        bytes.extend_from_slice(&sealed)?;
+        bytes.extend_from_slice(&len)?;
         hasher.update(&sealed);
         hasher.update(len);
         let id: [u8; 32] = hasher.finalize().into();
@@ -297,7 +346,8 @@ mod tests {
             .update(b"noise")
             .finalize_xof()
             .fill(&mut noise);
-        let mut writer = PackWriter::default();
+        // Too small on purpose: the pack moves to larger maps as it grows.
+        let mut writer = PackWriter::with_capacity(1000).unwrap();
         for (kind, plain) in [
             (Kind::Data, text.as_slice()),
             (Kind::Tree, noise.as_slice()),
@@ -309,7 +359,7 @@ mod tests {
         let pack = writer.finish(&keys).unwrap();
         assert_eq!(
             hex::encode(&pack.id),
-            hex::encode(&<[u8; 32]>::from(Sha256::digest(&pack.bytes)))
+            hex::encode(&<[u8; 32]>::from(Sha256::digest(&*pack.bytes)))
         );
         // The text compressed; the noise was kept raw (flag byte + seal overhead only).
         assert!(pack.entries[0].length < 1000, "{:?}", pack.entries[0]);
