@@ -16,6 +16,10 @@
 #   DROP_CACHES=1  drop the page cache before each timed step, when the kernel lets us
 #   STEP_TIMEOUT   seconds before a step counts as hung and the run fails (1800)
 #
+# On a shared machine, run it as `nice -n -15 bench/backup.sh` with builds niced and
+# `sysctl kernel.sched_autogroup_enabled=0` (otherwise each terminal session gets an equal CPU share
+# whatever its niceness); the report records both settings.
+#
 # Each round, for each tool (the order alternates between rounds): a fresh day-1 corpus, `init`,
 # first backup (timed), the day-2 change set, incremental backup (timed), repository size (`du -sb`),
 # full restore of the latest snapshot into an empty directory (timed), then `diff -r` against the
@@ -289,6 +293,8 @@ REPORT=$BENCH_DIR/report.md
     echo "Corpus (seed $SEED): day 1 $DAY1_FILES files, $DAY1_BYTES bytes (manifest $DAY1_DIGEST);" \
         "day 2 $DAY2_FILES files, $DAY2_BYTES bytes, $CHANGED files changed (manifest $DAY2_DIGEST)."
     echo "Page cache: $CACHE_NOTE."
+    echo "Scheduling: both tools ran at nice $(nice) (inherited from this script); kernel.sched_autogroup_enabled=$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo '?')" \
+        "(with 0, a niced build elsewhere on the machine yields to the benchmark; with 1 it keeps its share)."
     [ -z "$OURS_NOTE" ] || echo "**$OURS_NOTE**"
     echo
     row measure munishare "restic ($(restic version | awk '{print $2}'), --compression auto, repo v2)" "ours/restic" target met
