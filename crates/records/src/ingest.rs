@@ -92,18 +92,18 @@ pub fn human_bytes(n: i64) -> String {
 
 /// A town's records settings.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Settings {
+pub struct RecordsSettings {
     /// The largest file accepted, in bytes (1 to 4 GiB; 256 MiB unless set).
     pub max_upload_bytes: i64,
 }
 
 /// The town's settings.
-pub async fn settings(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Settings> {
+pub async fn settings(scope: &ServiceScope, ex: &mut impl Executor) -> Result<RecordsSettings> {
     require(scope, Permission::View)?;
     let v: Option<(i64,)> = dispatch!(ex, c => sqlx::query_as(
         "SELECT max_upload_bytes FROM records_settings WHERE municipality_id = $1")
         .bind(scope.municipality_id()).fetch_optional(c).await)?;
-    Ok(Settings {
+    Ok(RecordsSettings {
         max_upload_bytes: v.map_or(DEFAULT_MAX_UPLOAD, |v| v.0),
     })
 }
@@ -132,8 +132,8 @@ pub async fn set_settings(
     scope: &ServiceScope,
     tx: &mut Tx,
     now: Timestamp,
-    req: &Settings,
-) -> Result<Settings> {
+    req: &RecordsSettings,
+) -> Result<RecordsSettings> {
     require(scope, Permission::Administer)?;
     if !(1..=MAX_MAX_UPLOAD).contains(&req.max_upload_bytes) {
         return Err(Error::invalid(

@@ -18,7 +18,7 @@ use crate::documents::{
     self, Document, DocumentDetail, DocumentIn, DocumentPage, DocumentQuery, Filed, Note, NoteIn,
     Tag, TagsIn,
 };
-use crate::ingest::{self, Settings, SweepReport};
+use crate::ingest::{self, RecordsSettings, SweepReport};
 use crate::types::{self, DocumentType, DocumentTypeIn};
 use crate::visibility::{self, Department, DepartmentLimit, DepartmentLimitIn};
 
@@ -26,19 +26,19 @@ const TOWN: &str = "The town's slug, e.g. `hartford`.";
 const DOC: &str = "The document's id.";
 
 pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
-    r.routes(routes!(api_list, api_upload))
-        .routes(routes!(api_detail, api_update))
-        .routes(routes!(api_new_version))
-        .routes(routes!(api_content))
-        .routes(routes!(api_add_note))
-        .routes(routes!(api_set_tags))
-        .routes(routes!(api_tags))
-        .routes(routes!(api_types, api_create_type))
-        .routes(routes!(api_update_type, api_delete_type))
-        .routes(routes!(api_departments))
-        .routes(routes!(api_settings, api_set_settings))
-        .routes(routes!(api_limits, api_set_limit))
-        .routes(routes!(api_sweep))
+    r.routes(routes!(records_list, records_upload))
+        .routes(routes!(records_detail, records_update))
+        .routes(routes!(records_new_version))
+        .routes(routes!(records_content))
+        .routes(routes!(records_add_note))
+        .routes(routes!(records_set_tags))
+        .routes(routes!(records_tags))
+        .routes(routes!(records_types, records_create_type))
+        .routes(routes!(records_update_type, records_delete_type))
+        .routes(routes!(records_departments))
+        .routes(routes!(records_settings, records_set_settings))
+        .routes(routes!(records_limits, records_set_limit))
+        .routes(routes!(records_sweep))
 }
 
 /// The upload's metadata, in the query string (the body is the file).
@@ -93,7 +93,7 @@ impl UploadQuery {
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents", tag = "records",
     params(("town" = String, Path, description = TOWN), DocumentQuery),
     responses((status = 200, body = DocumentPage), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_list(
+async fn records_list(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     ApiQuery(q): ApiQuery<DocumentQuery>,
@@ -108,7 +108,7 @@ async fn api_list(
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Filed), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 422, body = Problem)))]
-async fn api_upload(
+async fn records_upload(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     ApiQuery(q): ApiQuery<UploadQuery>,
@@ -144,7 +144,7 @@ async fn api_upload(
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents/{document}", tag = "records",
     params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC)),
     responses((status = 200, body = DocumentDetail), (status = 404, body = Problem)))]
-async fn api_detail(
+async fn records_detail(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -158,7 +158,7 @@ async fn api_detail(
     params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC)),
     request_body = DocumentIn,
     responses((status = 200, body = Document), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_update(
+async fn records_update(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -184,7 +184,7 @@ struct VersionQuery {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Filed), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 413, body = Problem), (status = 422, body = Problem)))]
-async fn api_new_version(
+async fn records_new_version(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -232,7 +232,7 @@ struct ContentQuery {
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents/{document}/content", tag = "records",
     params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC), ContentQuery),
     responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
-async fn api_content(
+async fn records_content(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -250,7 +250,7 @@ async fn api_content(
     params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC)),
     request_body = NoteIn,
     responses((status = 201, body = Note), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_add_note(
+async fn records_add_note(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -267,7 +267,7 @@ async fn api_add_note(
     params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC)),
     request_body = TagsIn,
     responses((status = 200, body = Document), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_set_tags(
+async fn records_set_tags(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -283,7 +283,7 @@ async fn api_set_tags(
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/tags", tag = "records",
     params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = Vec<Tag>), (status = 404, body = Problem)))]
-async fn api_tags(
+async fn records_tags(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
 ) -> ApiResult<axum::Json<Vec<Tag>>> {
@@ -295,7 +295,7 @@ async fn api_tags(
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/types", tag = "records",
     params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = Vec<DocumentType>), (status = 404, body = Problem)))]
-async fn api_types(
+async fn records_types(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
 ) -> ApiResult<axum::Json<Vec<DocumentType>>> {
@@ -307,7 +307,7 @@ async fn api_types(
 #[utoipa::path(post, path = "/api/v1/towns/{town}/records/types", tag = "records",
     params(("town" = String, Path, description = TOWN)), request_body = DocumentTypeIn,
     responses((status = 201, body = DocumentType), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn api_create_type(
+async fn records_create_type(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     ApiJson(req): ApiJson<DocumentTypeIn>,
@@ -324,7 +324,7 @@ async fn api_create_type(
     request_body = DocumentTypeIn,
     responses((status = 200, body = DocumentType), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn api_update_type(
+async fn records_update_type(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -340,7 +340,7 @@ async fn api_update_type(
 #[utoipa::path(delete, path = "/api/v1/towns/{town}/records/types/{type_id}", tag = "records",
     params(("town" = String, Path, description = TOWN), ("type_id" = String, Path, description = "The type's id")),
     responses((status = 204, description = "Deleted"), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
-async fn api_delete_type(
+async fn records_delete_type(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     Path((_town, id)): Path<(String, String)>,
@@ -355,7 +355,7 @@ async fn api_delete_type(
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/departments", tag = "records",
     params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = Vec<Department>), (status = 404, body = Problem)))]
-async fn api_departments(
+async fn records_departments(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
 ) -> ApiResult<axum::Json<Vec<Department>>> {
@@ -366,24 +366,24 @@ async fn api_departments(
 /// The town's records settings (the upload size limit).
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/settings", tag = "records",
     params(("town" = String, Path, description = TOWN)),
-    responses((status = 200, body = Settings), (status = 404, body = Problem)))]
-async fn api_settings(
+    responses((status = 200, body = RecordsSettings), (status = 404, body = Problem)))]
+async fn records_settings(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
-) -> ApiResult<axum::Json<Settings>> {
+) -> ApiResult<axum::Json<RecordsSettings>> {
     let mut c = st.db.read().await?;
     Ok(axum::Json(ingest::settings(&scope, &mut c).await?))
 }
 
 /// Sets the town's upload size limit (administer; 1 byte to 4 GiB); audited.
 #[utoipa::path(put, path = "/api/v1/towns/{town}/records/settings", tag = "records",
-    params(("town" = String, Path, description = TOWN)), request_body = Settings,
-    responses((status = 200, body = Settings), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_set_settings(
+    params(("town" = String, Path, description = TOWN)), request_body = RecordsSettings,
+    responses((status = 200, body = RecordsSettings), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn records_set_settings(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
-    ApiJson(req): ApiJson<Settings>,
-) -> ApiResult<axum::Json<Settings>> {
+    ApiJson(req): ApiJson<RecordsSettings>,
+) -> ApiResult<axum::Json<RecordsSettings>> {
     let mut tx = st.db.begin().await?;
     let s = ingest::set_settings(&scope, &mut tx, st.now(), &req).await?;
     tx.commit().await?;
@@ -394,7 +394,7 @@ async fn api_set_settings(
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/department-limits", tag = "records",
     params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = Vec<DepartmentLimit>), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn api_limits(
+async fn records_limits(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
 ) -> ApiResult<axum::Json<Vec<DepartmentLimit>>> {
@@ -406,7 +406,7 @@ async fn api_limits(
 #[utoipa::path(put, path = "/api/v1/towns/{town}/records/department-limits", tag = "records",
     params(("town" = String, Path, description = TOWN)), request_body = DepartmentLimitIn,
     responses((status = 200, body = DepartmentLimit), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn api_set_limit(
+async fn records_set_limit(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
     ApiJson(req): ApiJson<DepartmentLimitIn>,
@@ -421,7 +421,7 @@ async fn api_set_limit(
 #[utoipa::path(post, path = "/api/v1/towns/{town}/records/sweep", tag = "records",
     params(("town" = String, Path, description = TOWN)),
     responses((status = 200, body = SweepReport), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn api_sweep(
+async fn records_sweep(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
 ) -> ApiResult<axum::Json<SweepReport>> {
