@@ -22,7 +22,8 @@ both_dbs!(
     departments_and_confidential_documents_are_seen_only_by_those_allowed,
     another_towns_documents_answer_404,
     an_upload_cut_off_before_its_commit_is_swept_and_never_half_filed,
-    the_page_files_several_files_each_with_its_own_result
+    the_page_files_several_files_each_with_its_own_result,
+    a_file_of_several_store_parts_arrives_whole
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -1215,4 +1216,39 @@ async fn the_page_files_several_files_each_with_its_own_result(app: TestApp) {
         .await
         .text();
     assert!(!page.contains("data-records-upload"));
+}
+
+/// 12 MiB crosses the store's 5 MiB part size twice: the parts join into the
+/// same bytes, hashed the same way, and a second upload is deduplicated.
+async fn a_file_of_several_store_parts_arrives_whole(app: TestApp) {
+    use sha2::{Digest, Sha256};
+    let clerk = app.demo_session("records.west-hartford").await;
+    let text: Vec<u8> = (0..12 * 1024 * 1024u32)
+        .map(|i| {
+            if i % 64 == 63 {
+                b'\n'
+            } else {
+                b'a' + (i % 26) as u8
+            }
+        })
+        .collect();
+    let expected = munishare_platform::types::hex(&Sha256::digest(&text));
+    let r = upload(&app, &clerk, WH, "filename=big-minutes.txt", &text).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["sha256"], expected.as_str());
+    assert_eq!(r.json()["size"], 12 * 1024 * 1024);
+    let id = r.json()["document"]["id"].as_str().unwrap().to_owned();
+    let d = app
+        .api(
+            Method::GET,
+            &format!("{WH}/documents/{id}/content"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(d.headers[header::CONTENT_LENGTH], "12582912");
+    assert!(d.body == text, "the download is the upload, byte for byte");
+    let again = upload(&app, &clerk, WH, "filename=copy.txt", &text).await;
+    assert_eq!(again.json()["deduplicated"], true);
+    assert_eq!(objects(&app, "west-hartford", "content/").await.len(), 1);
 }
