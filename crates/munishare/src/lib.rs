@@ -13,6 +13,7 @@ pub fn app(state: AppState) -> App {
             munishare_ledger::http::module(),
             munishare_assessment::http::module(),
             munishare_backup_server::http::module(),
+            munishare_records::http::module(),
         ],
     )
 }
@@ -28,5 +29,6 @@ pub fn jobs() -> Registry {
     munishare_backup_server::scrub::register_jobs(&mut registry);
     munishare_backup_server::metering::register_jobs(&mut registry);
     munishare_backup_server::replication::register_jobs(&mut registry);
+    munishare_records::ingest::register_jobs(&mut registry);
     registry
 }

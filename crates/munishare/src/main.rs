@@ -278,6 +278,7 @@ async fn seed_demo(db: &Db, blobs: &BlobStore) -> Result<()> {
     let started = std::time::Instant::now();
     let rolls = munishare_assessment::demo::seed_rolls(db, blobs, now).await?;
     let roll_took = started.elapsed();
+    let records = munishare_records::demo::seed(db, blobs, now).await?;
     print_demo(&creds);
     println!(
         "Finance books (town and board of education, last year closed and this year's months) for {} towns, \
@@ -297,6 +298,10 @@ async fn seed_demo(db: &Db, blobs: &BlobStore) -> Result<()> {
         rolls.iter().map(|r| r.2).sum::<usize>(),
         roll_took.as_secs(),
         roll_took.subsec_millis() / 100
+    );
+    println!(
+        "Records: {records} documents with document types in {} towns at /t/hartford/records\n",
+        munishare_records::demo::TOWNS.len()
     );
     Ok(())
 }

@@ -233,10 +233,86 @@ impl BlobStore {
             .collect())
     }
 
+    /// Starts a streamed write of `key`: bytes go out in parts as they are
+    /// written (object_store multipart: 5 MiB parts on S3, a staging file on
+    /// disk), so memory stays bounded by the part size, never the object. The
+    /// object appears only when [`BlobWriter::finish`] succeeds.
+    pub async fn writer(&self, key: &BlobKey) -> Result<BlobWriter> {
+        let upload = self
+            .inner
+            .put_multipart(&Path::from(key.as_str()))
+            .await
+            .map_err(blob_err)?;
+        Ok(BlobWriter {
+            inner: object_store::WriteMultipart::new(upload),
+        })
+    }
+
+    /// Copies an object to another key (replacing what is there).
+    pub async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<()> {
+        match self
+            .inner
+            .copy(&Path::from(from.as_str()), &Path::from(to.as_str()))
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { what: "object" }),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
+    /// Reads an object as a stream of chunks, with its size (downloads that
+    /// must not hold a whole file in memory).
+    pub async fn get_stream(
+        &self,
+        key: &BlobKey,
+    ) -> Result<(u64, futures::stream::BoxStream<'static, Result<Bytes>>)> {
+        match self.inner.get(&Path::from(key.as_str())).await {
+            Ok(r) => {
+                let size = r.meta.size;
+                Ok((size, Box::pin(r.into_stream().map_err(blob_err))))
+            }
+            Err(object_store::Error::NotFound { .. }) => Err(Error::NotFound { what: "object" }),
+            Err(e) => Err(blob_err(e)),
+        }
+    }
+
     /// Checks the store answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         self.exists(&BlobKey::system("readyz-probe")?)
             .await
             .map(|_| ())
+    }
+}
+
+/// A streamed write in progress (see [`BlobStore::writer`]). Dropping it
+/// without [`finish`](Self::finish) leaves no object at the key (a local
+/// store may leave a staging file, removed by [`abort`](Self::abort)).
+pub struct BlobWriter {
+    inner: object_store::WriteMultipart,
+}
+
+impl std::fmt::Debug for BlobWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobWriter").finish_non_exhaustive()
+    }
+}
+
+impl BlobWriter {
+    /// Writes bytes, waiting while two parts are still being sent (back-pressure).
+    pub async fn write(&mut self, bytes: Bytes) -> Result<()> {
+        self.inner.wait_for_capacity(2).await.map_err(blob_err)?;
+        self.inner.put(bytes);
+        Ok(())
+    }
+
+    /// Completes the object.
+    pub async fn finish(self) -> Result<()> {
+        self.inner.finish().await.map_err(blob_err).map(|_| ())
+    }
+
+    /// Gives up: nothing is stored at the key.
+    pub async fn abort(self) -> Result<()> {
+        self.inner.abort().await.map_err(blob_err)
     }
 }

@@ -2032,3 +2032,113 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
     wd.find(By::Id("usage-chart")).await.unwrap();
     shot(&wd, "backup-usage").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_flow_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, a_clerk_drops_several_files_into_records).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_flow_on_postgres() {
+    crate::harness::run(Backend::Postgres, a_clerk_drops_several_files_into_records).await;
+}
+
+/// A records clerk files three files at once through the drop zone's script
+/// (one API call per file): two land, the third (not an accepted kind) is
+/// refused by name while the others still land; the clerk opens one.
+async fn a_clerk_drops_several_files_into_records(app: TestApp) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let dir = std::env::temp_dir().join(format!(
+        "munishare-records-{}",
+        uuid::Uuid::now_v7().simple()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let files = [
+        (
+            "minutes-2026-11-03.txt",
+            &b"Minutes of the Board of Selectmen, November 3, 2026"[..],
+        ),
+        ("setup.exe", &b"MZ\x90\x00\x03\x00\x00\x00\x04\x00"[..]),
+        ("permit-0412.pdf", &b"%PDF-1.4\n%%EOF\n"[..]),
+    ];
+    let mut paths = Vec::new();
+    for (name, bytes) in files {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        paths.push(p.display().to_string());
+    }
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "records.west-hartford", PASSWORD).await;
+    wd.goto(format!("{base}/t/west-hartford/records"))
+        .await
+        .unwrap();
+    wd.find(By::Id("records-files"))
+        .await
+        .unwrap()
+        .send_keys(paths.join("\n"))
+        .await
+        .unwrap();
+    wd.find(By::Css(
+        "#records-upload select[name=department] option[value=CLK]",
+    ))
+    .await
+    .unwrap()
+    .click()
+    .await
+    .unwrap();
+    wd.find(By::Css("#records-upload button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut results = String::new();
+    for _ in 0..200 {
+        results = wd
+            .find(By::Id("records-upload-results"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if results.lines().count() == 3 && !results.contains("sending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        results.contains("minutes-2026-11-03.txt: filed."),
+        "{results}"
+    );
+    assert!(results.contains("permit-0412.pdf: filed."), "{results}");
+    assert!(
+        results.contains("setup.exe: file: \"setup.exe\" is not a kind of file"),
+        "{results}"
+    );
+    assert_eq!(
+        wd.find_all(By::Css("#records-upload-results li.ok"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    wd.find(By::Id("records-upload-results"))
+        .await
+        .unwrap()
+        .scroll_into_view()
+        .await
+        .unwrap();
+    shot(&wd, "records-town").await;
+    click_and_wait(&wd, By::Css("#records-upload-results li.ok a")).await;
+    let page = text(&wd).await;
+    assert!(page.contains("Town Clerk"), "{page}");
+    assert!(
+        page.contains("minutes-2026-11-03.txt") || page.contains("permit-0412.pdf"),
+        "{page}"
+    );
+    shot(&wd, "records-document").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -41,6 +41,8 @@ struct TownB {
     attachment_id: String,
     backup_repo_id: String,
     backup_token_id: String,
+    records_document_id: String,
+    records_type_id: String,
 }
 
 impl TownB {
@@ -74,6 +76,8 @@ impl TownB {
             "repo" => self.backup_repo_id.clone(),
             "host" => "fs01".to_owned(),
             "token" => self.backup_token_id.clone(),
+            "document" => self.records_document_id.clone(),
+            "type_id" => self.records_type_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
@@ -492,6 +496,36 @@ async fn fixtures(app: &TestApp) -> TownB {
         "{}",
         backup_token.text()
     );
+    // West Hartford's records: a document type and a document.
+    let records_type = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/types",
+            &b_user,
+            Some(json!({"name": "B type"})),
+        )
+        .await;
+    assert_eq!(
+        records_type.status,
+        StatusCode::CREATED,
+        "{}",
+        records_type.text()
+    );
+    let records_doc = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/documents?filename=b.txt&type=B%20type",
+            &b_user,
+            Some("application/octet-stream"),
+            b"West Hartford record".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        records_doc.status,
+        StatusCode::CREATED,
+        "{}",
+        records_doc.text()
+    );
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -550,6 +584,11 @@ async fn fixtures(app: &TestApp) -> TownB {
             .as_str()
             .unwrap()
             .to_owned(),
+        records_document_id: records_doc.json()["document"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        records_type_id: records_type.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

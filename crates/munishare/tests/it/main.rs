@@ -30,6 +30,7 @@ mod jobs;
 mod ops;
 mod other_property;
 mod parcel_record;
+mod records;
 mod supplemental;
 mod ucoa;
 mod valuation;
