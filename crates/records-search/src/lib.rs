@@ -14,13 +14,16 @@ use std::ops::Bound;
 use std::path::Path;
 use std::sync::Mutex;
 
+mod snippet;
+
+use snippet::Snippets;
+
 use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema,
     TextFieldIndexing, TextOptions, Value,
 };
-use tantivy::snippet::SnippetGenerator;
 use tantivy::{
     DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
 };
@@ -394,8 +397,7 @@ impl TownIndex {
             }
         };
 
-        let mut snippets = SnippetGenerator::create(&searcher, &*text_query, self.fields.body)?;
-        snippets.set_max_num_chars(200);
+        let snippets = Snippets::new(&searcher, &*text_query, self.fields.body)?;
         let hits = addresses
             .into_iter()
             .map(|address: DocAddress| {
@@ -409,7 +411,7 @@ impl TownIndex {
                 Ok(Hit {
                     id: text(self.fields.id),
                     title: text(self.fields.title),
-                    snippet_html: snippets.snippet_from_doc(&doc).to_html(),
+                    snippet_html: snippets.html(&text(self.fields.body)),
                     date: doc.get_first(self.fields.date).and_then(|v| v.as_i64()),
                 })
             })

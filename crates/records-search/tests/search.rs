@@ -377,3 +377,49 @@ fn an_index_on_disk_survives_reopening() {
     assert_eq!(index.num_docs(), 1);
     assert_eq!(search(&index, "october", &everything()), ["x"]);
 }
+
+#[test]
+fn snippets_match_stems_and_read_only_the_start_of_long_texts() {
+    let index = TownIndex::in_memory().unwrap();
+    // "zoning" first appears after 70,000 bytes of filler: found, but no passage is cut.
+    let long = format!("{} zoning variance", "filler ".repeat(10_000));
+    index
+        .apply(
+            &[
+                doc(
+                    "c",
+                    "Revaluation",
+                    "The revaluation changed assessments.",
+                    None,
+                ),
+                doc("long", "Long report", &long, None),
+            ],
+            &[],
+        )
+        .unwrap();
+    let snippet = |text: &str| {
+        index
+            .search(
+                &SearchRequest {
+                    text: text.into(),
+                    limit: 5,
+                    ..SearchRequest::default()
+                },
+                &everything(),
+            )
+            .unwrap()
+            .hits
+            .into_iter()
+            .map(|h| (h.id, h.snippet_html))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        snippet("assessment"),
+        [(
+            "c".to_owned(),
+            // A passage ends with its last word.
+            "The revaluation changed <b>assessments</b>".to_owned()
+        )]
+    );
+    assert_eq!(snippet("zoning"), [("long".to_owned(), String::new())]);
+}
