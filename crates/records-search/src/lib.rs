@@ -10,9 +10,10 @@
 //! The crate knows nothing of the database or HTTP; `munishare-records` feeds it documents and
 //! turns its results into pages and API answers.
 
+use std::collections::HashMap;
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::Mutex;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 mod snippet;
 
@@ -512,6 +513,67 @@ impl TownIndex {
             ));
         }
         clauses
+    }
+}
+
+/// Every town's index, each in its own directory under one root (`ROOT/{town id}`), opened on
+/// first use and kept open.
+#[derive(Debug)]
+pub struct Indexes {
+    root: PathBuf,
+    open: Mutex<HashMap<String, Arc<TownIndex>>>,
+}
+
+impl Indexes {
+    /// The indexes under `root` (created when first needed).
+    pub fn new(root: impl Into<PathBuf>) -> Indexes {
+        Indexes {
+            root: root.into(),
+            open: Mutex::default(),
+        }
+    }
+
+    /// The index of `town` (its id: letters, digits and `-` only, so it names one directory
+    /// under the root and nothing else).
+    pub fn town(&self, town: &str) -> Result<Arc<TownIndex>> {
+        let dir = self.dir(town)?;
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(index) = open.get(town) {
+            return Ok(Arc::clone(index));
+        }
+        let index = Arc::new(TownIndex::open(&dir)?);
+        open.insert(town.to_owned(), Arc::clone(&index));
+        Ok(index)
+    }
+
+    /// Deletes `town`'s index from disk (a rebuild starts from nothing).
+    pub fn remove(&self, town: &str) -> Result<()> {
+        let dir = self.dir(town)?;
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(town);
+        match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Dir {
+                path: dir.display().to_string(),
+                source: e,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn dir(&self, town: &str) -> Result<PathBuf> {
+        let plain = !town.is_empty()
+            && town.len() <= 64
+            && town.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if plain {
+            Ok(self.root.join(town))
+        } else {
+            Err(Error::Invalid {
+                field: "town",
+                message: format!("{town:?} is not a town id (letters, digits and '-')"),
+            })
+        }
     }
 }
 

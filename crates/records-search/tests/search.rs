@@ -423,3 +423,41 @@ fn snippets_match_stems_and_read_only_the_start_of_long_texts() {
     );
     assert_eq!(snippet("zoning"), [("long".to_owned(), String::new())]);
 }
+
+#[test]
+fn each_town_has_its_own_index_directory() {
+    use munishare_records_search::Indexes;
+    let dir = tempfile::tempdir().unwrap();
+    let indexes = Indexes::new(dir.path().join("search"));
+    let hartford = "018f3a1c-0000-7000-8000-000000000001";
+    let avon = "018f3a1c-0000-7000-8000-000000000002";
+    indexes
+        .town(hartford)
+        .unwrap()
+        .apply(
+            &[doc("h1", "Hartford budget", "Capital budget.", None)],
+            &[],
+        )
+        .unwrap();
+    // The same handle comes back; the other town's index is empty.
+    assert_eq!(indexes.town(hartford).unwrap().num_docs(), 1);
+    assert_eq!(
+        search(&indexes.town(avon).unwrap(), "budget", &everything()),
+        Vec::<String>::new()
+    );
+    assert!(dir.path().join("search").join(hartford).is_dir());
+    // Ids that would name another directory are refused, naming the field.
+    for bad in ["", "..", "../x", "a/b", "a b", &"a".repeat(65)] {
+        let e = indexes.town(bad).unwrap_err();
+        assert!(
+            matches!(e, Error::Invalid { field: "town", .. }),
+            "{bad:?}: {e}"
+        );
+    }
+    // Removing an index deletes it; the next use starts empty.
+    indexes.remove(hartford).unwrap();
+    assert!(!dir.path().join("search").join(hartford).exists());
+    assert_eq!(indexes.town(hartford).unwrap().num_docs(), 0);
+    indexes.remove(avon).unwrap();
+    indexes.remove(avon).unwrap();
+}
