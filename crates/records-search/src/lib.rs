@@ -175,7 +175,11 @@ pub struct SearchResults {
 #[derive(Debug, Clone, Copy)]
 struct Fields {
     id: Field,
+    /// Title and body together: what the words must match.
+    text: Field,
+    /// The title alone: a match there ranks higher.
     title: Field,
+    /// The body, stored for snippets (matched through `text`).
     body: Field,
     department: Field,
     doc_type: Field,
@@ -189,7 +193,10 @@ struct Fields {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    // English stemming, positions for phrases; the body is stored for snippets.
+    // English stemming, positions for phrases. Words are matched in one field holding title and
+    // body: over two fields a phrase became a union of two phrase scorers, which checks positions
+    // in every document of a window before the department filter can skip it (half of a phrase
+    // search's time).
     let text = |stored: bool| {
         let options = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
@@ -204,8 +211,9 @@ fn schema() -> (Schema, Fields) {
     };
     let fields = Fields {
         id: b.add_text_field("id", STRING | STORED),
+        text: b.add_text_field("text", text(false)),
         title: b.add_text_field("title", text(true)),
-        body: b.add_text_field("body", text(true)),
+        body: b.add_text_field("body", STORED),
         department: b.add_text_field("department", STRING),
         doc_type: b.add_text_field("type", STRING),
         tags: b.add_text_field("tag", STRING),
@@ -309,6 +317,8 @@ impl TownIndex {
         let f = &self.fields;
         let mut doc = TantivyDocument::default();
         doc.add_text(f.id, &d.id);
+        doc.add_text(f.text, &d.title);
+        doc.add_text(f.text, &d.body);
         doc.add_text(f.title, &d.title);
         doc.add_text(f.body, &d.body);
         let department = d.department.as_deref().unwrap_or(TOWN_WIDE);
@@ -354,9 +364,10 @@ impl TownIndex {
             });
         }
         let searcher = self.reader.searcher();
-        let text_query = self.text_query(&request.text);
+        let (text_query, title_query) = self.text_query(&request.text);
         let query = BooleanQuery::new(
             std::iter::once((Occur::Must, text_query.box_clone()))
+                .chain(title_query.map(|q| (Occur::Should, q)))
                 .chain(self.filters(request, visibility))
                 .collect(),
         );
@@ -398,7 +409,7 @@ impl TownIndex {
             }
         };
 
-        let snippets = Snippets::new(&searcher, &*text_query, self.fields.body)?;
+        let snippets = Snippets::new(&searcher, &*text_query, self.fields.text)?;
         let hits = addresses
             .into_iter()
             .map(|address: DocAddress| {
@@ -440,17 +451,19 @@ impl TownIndex {
         })
     }
 
-    /// The user's words over title (counted double) and body; all words must match. Syntax
-    /// errors do not fail the search: the parser keeps what it understood.
-    fn text_query(&self, text: &str) -> Box<dyn Query> {
+    /// The user's words over title and body, all required, and the same words over the title
+    /// alone, optional, so a title match ranks higher. Syntax errors do not fail the search: the
+    /// parser keeps what it understood.
+    fn text_query(&self, text: &str) -> (Box<dyn Query>, Option<Box<dyn Query>>) {
         if text.trim().is_empty() {
-            return Box::new(AllQuery);
+            return (Box::new(AllQuery), None);
         }
-        let mut parser =
-            QueryParser::for_index(&self.index, vec![self.fields.title, self.fields.body]);
-        parser.set_conjunction_by_default();
-        parser.set_field_boost(self.fields.title, 2.0);
-        parser.parse_query_lenient(text).0
+        let parse = |field| {
+            let mut parser = QueryParser::for_index(&self.index, vec![field]);
+            parser.set_conjunction_by_default();
+            parser.parse_query_lenient(text).0
+        };
+        (parse(self.fields.text), Some(parse(self.fields.title)))
     }
 
     /// The caller's visibility, then the request's filters, as required clauses.

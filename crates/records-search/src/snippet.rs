@@ -99,7 +99,8 @@ impl TokenStream for MemoStemStream<'_> {
     }
 }
 
-/// Snippets of `field` for the words of `query`, weighted as tantivy does (rarer words count more).
+/// Snippets for the words `query` looks for in `field`, weighted as tantivy does (rarer words
+/// count more).
 pub struct Snippets(SnippetGenerator);
 
 impl Snippets {
