@@ -1777,3 +1777,33 @@ async fn admin_retry_job(
     st.jobs.wake();
     after_form(&st, "/admin/jobs", r)
 }
+
+/// Bytes for people: `1.5 GiB`, `512 B` (binary units; templates pass references).
+pub fn fmt_bytes(n: &i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = *n as f64;
+    let mut unit = 0;
+    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod bytes_tests {
+    use super::fmt_bytes;
+
+    #[test]
+    fn bytes_read_for_people() {
+        assert_eq!(fmt_bytes(&0), "0 B");
+        assert_eq!(fmt_bytes(&1023), "1023 B");
+        assert_eq!(fmt_bytes(&1536), "1.5 KiB");
+        assert_eq!(fmt_bytes(&(16 << 20)), "16.0 MiB");
+        assert_eq!(fmt_bytes(&(3 << 40)), "3.0 TiB");
+    }
+}

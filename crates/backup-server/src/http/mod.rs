@@ -35,21 +35,8 @@ fn pages(r: PageRoutes) -> PageRoutes {
     replication::pages(evidence::pages(town::pages(r)))
 }
 
-/// Bytes for people: `1.5 GiB`, `512 B` (templates pass references).
-pub fn fmt_bytes(n: &i64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = *n as f64;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+/// Bytes for people (templates call it as `crate::http::fmt_bytes`).
+pub use munishare_web::pages::fmt_bytes;
 
 /// A ratio for people: `3.2×`, or `—` when there is none.
 pub fn fmt_ratio(r: &Option<f64>) -> String {
@@ -61,12 +48,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bytes_read_for_people() {
-        assert_eq!(fmt_bytes(&0), "0 B");
-        assert_eq!(fmt_bytes(&1023), "1023 B");
-        assert_eq!(fmt_bytes(&1536), "1.5 KiB");
-        assert_eq!(fmt_bytes(&(16 << 20)), "16.0 MiB");
-        assert_eq!(fmt_bytes(&(3 << 40)), "3.0 TiB");
+    fn ratios_read_for_people() {
         assert_eq!(fmt_ratio(&Some(2.0)), "2.00×");
         assert_eq!(fmt_ratio(&None), "—");
     }

@@ -130,21 +130,8 @@ pub(crate) async fn download(
     Ok(resp)
 }
 
-/// Bytes for people: `1.5 MiB`, `512 B` (templates pass references).
-pub fn fmt_bytes(n: &i64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = *n as f64;
-    let mut unit = 0;
-    while v.abs() >= 1024.0 && unit < UNITS.len() - 1 {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
+/// Bytes for people (templates call it as `crate::http::fmt_bytes`).
+pub use munishare_web::pages::fmt_bytes;
 
 #[cfg(test)]
 mod tests {
@@ -158,6 +145,5 @@ mod tests {
             "attachment; filename=\"Minutes _final_.pdf\"; filename*=UTF-8''Minutes%20%22final%22.pdf"
         );
         assert!(HeaderValue::from_str(&disposition("Procès-verbal.pdf")).is_ok());
-        assert_eq!(fmt_bytes(&1536), "1.5 KiB");
     }
 }
