@@ -184,6 +184,16 @@ impl JobQueue {
     }
 }
 
+/// Aborts the job queue when dropped: on an early return from the walk, the workers, the
+/// packer and the uploaders stop rather than wait forever for jobs.
+struct StopOnDrop<'a>(&'a JobQueue);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// The first error of any pipeline thread; the others stop when it is set.
 #[derive(Default)]
 struct Failure(Mutex<Option<Error>>, AtomicBool);
@@ -296,6 +306,8 @@ pub fn backup(
         })
         .collect();
 
+    // If the walk fails, the pipeline stops instead of waiting for jobs that will not come.
+    let stop_on_error = StopOnDrop(&jobs);
     let mut walker = Walker {
         repo,
         excludes: &options.excludes,
@@ -324,6 +336,7 @@ pub fn backup(
     let Walker {
         used, mut summary, ..
     } = walker;
+    std::mem::forget(stop_on_error);
     jobs.close();
     for h in handles {
         let _ = h.join();
@@ -725,4 +738,45 @@ fn scan(paths: &[PathBuf], excludes: &Excludes, progress: &Progress) {
         walk(p, excludes, progress, true);
     }
     progress.scan_done.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    fn job(len: usize) -> Job {
+        Job {
+            kind: Kind::Data,
+            id: [0; 32],
+            plain: vec![0; len],
+        }
+    }
+
+    #[test]
+    fn the_job_queue_is_bounded_by_bytes_and_drains_after_closing() {
+        let queue = JobQueue::new(10);
+        // A job larger than the whole budget still enters an empty queue.
+        assert!(queue.push(job(25)));
+        thread::scope(|s| {
+            // The next one waits until the worker takes the first.
+            let walker = s.spawn(|| queue.push(job(4)) && queue.push(job(6)));
+            assert_eq!(queue.pop().map(|j| j.plain.len()), Some(25));
+            assert!(walker.join().unwrap());
+        });
+        queue.close();
+        let sizes: Vec<_> = std::iter::from_fn(|| queue.pop().map(|j| j.plain.len())).collect();
+        assert_eq!(sizes, [4, 6], "closing keeps what was queued");
+    }
+
+    #[test]
+    fn a_walk_that_fails_stops_the_workers() {
+        let queue = JobQueue::new(10);
+        thread::scope(|s| {
+            let worker = s.spawn(|| queue.pop().is_none());
+            drop(StopOnDrop(&queue));
+            assert!(worker.join().unwrap(), "the waiting worker stops");
+        });
+        assert!(!queue.push(job(1)), "nothing more is queued");
+    }
 }
