@@ -32,3 +32,13 @@ pub fn jobs() -> Registry {
     munishare_records::ingest::register_jobs(&mut registry);
     registry
 }
+
+/// What the modules keep for the life of the process, for `Inner::modules`: the records search
+/// indexes under `data_dir/search`.
+pub fn module_state(data_dir: &std::path::Path) -> axum::http::Extensions {
+    let mut m = axum::http::Extensions::new();
+    m.insert(munishare_records::search::SearchIndexes::new(
+        data_dir.join("search"),
+    ));
+    m
+}

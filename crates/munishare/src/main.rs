@@ -387,6 +387,7 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let state = AppState::new(Inner {
         region_name: demo::region_name(&db).await?,
         signin_throttle: Default::default(),
+        modules: munishare::module_state(&common.data_dir),
         db: db.clone(),
         blobs,
         replica,

@@ -282,11 +282,19 @@ impl TownIndex {
     /// Adds or replaces `docs` and removes `removed` (ids), in one commit: readers see all of it
     /// or none of it.
     pub fn apply(&self, docs: &[IndexedDocument], removed: &[String]) -> Result<()> {
-        let _turn = self
-            .writing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut writer: IndexWriter = self.index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        self.apply_marked(docs, removed, None)
+    }
+
+    /// [`apply`](Self::apply), recording `mark` with the commit (what the caller has applied
+    /// up to; [`mark`](Self::mark) reads it back, also after a restart).
+    pub fn apply_marked(
+        &self,
+        docs: &[IndexedDocument],
+        removed: &[String],
+        mark: Option<&str>,
+    ) -> Result<()> {
+        let _turn = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer: IndexWriter = self.index.writer_with_num_threads(1, WRITER_MEMORY)?;
         for id in removed {
             writer.delete_term(Term::from_field_text(self.fields.id, id));
         }
@@ -294,23 +302,50 @@ impl TownIndex {
             writer.delete_term(Term::from_field_text(self.fields.id, &doc.id));
             writer.add_document(self.document(doc))?;
         }
-        writer.commit()?;
+        self.commit(writer, mark)
+    }
+
+    /// Replaces the whole index with the documents `batches` yields, in one commit marked
+    /// `mark`: until it commits, readers keep seeing the old index. Memory is bounded by the
+    /// writer's arena (it flushes segments as it fills), not by the number of documents, so
+    /// `batches` can stream a town of any size. Returns the documents indexed.
+    pub fn rebuild<I>(&self, batches: I, mark: &str) -> Result<u64>
+    where
+        I: IntoIterator<Item = Result<Vec<IndexedDocument>>>,
+    {
+        let _turn = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let writer: IndexWriter = self.index.writer_with_num_threads(1, WRITER_MEMORY)?;
+        writer.delete_all_documents()?;
+        let mut n = 0;
+        for batch in batches {
+            for doc in &batch? {
+                writer.add_document(self.document(doc))?;
+                n += 1;
+            }
+        }
+        self.commit(writer, Some(mark))?;
+        Ok(n)
+    }
+
+    fn commit(&self, mut writer: IndexWriter, mark: Option<&str>) -> Result<()> {
+        let mut prepared = writer.prepare_commit()?;
+        if let Some(mark) = mark {
+            prepared.set_payload(mark);
+        }
+        prepared.commit()?;
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         Ok(())
     }
 
+    /// The mark of the last commit that recorded one.
+    pub fn mark(&self) -> Result<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
     /// Empties the index (before a rebuild).
     pub fn clear(&self) -> Result<()> {
-        let _turn = self
-            .writing
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut writer: IndexWriter = self.index.writer_with_num_threads(1, WRITER_MEMORY)?;
-        writer.delete_all_documents()?;
-        writer.commit()?;
-        self.reader.reload()?;
-        Ok(())
+        self.rebuild(std::iter::empty(), "").map(|_| ())
     }
 
     fn document(&self, d: &IndexedDocument) -> TantivyDocument {

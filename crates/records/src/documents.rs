@@ -384,6 +384,38 @@ pub async fn get(scope: &ServiceScope, ex: &mut impl Executor, id: &str) -> Resu
     Ok(with_tags(scope, ex, vec![row]).await?.remove(0))
 }
 
+/// The documents of `ids` that the caller may see, in no particular order; the others are left out.
+pub async fn get_many(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    vis: &Visibility,
+    ids: &[String],
+) -> Result<Vec<Document>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = SqlBuilder::new(SELECT);
+    q.bind(scope.municipality_id().to_string());
+    vis.push_filter(&mut q);
+    q.push(" AND d.id IN (");
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.bind(id.clone());
+    }
+    q.push(")");
+    let (sql, args) = q.build();
+    let rows: Vec<DocRow> = dispatch!(ex, c => {
+        let mut query = sqlx::query_as::<_, DocRow>(sqlx::AssertSqlSafe(sql.clone()));
+        for a in args {
+            query = query.bind(a);
+        }
+        query.fetch_all(c).await
+    })?;
+    with_tags(scope, ex, rows).await
+}
+
 /// A version of a document.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Version {
@@ -701,6 +733,7 @@ pub async fn file(
         .bind(&scope.actor().label).execute(c).await)?;
     insert_version(scope, &mut tx, now, &id, 1, staged).await?;
     replace_tags(scope, &mut tx, &id, &meta.tags).await?;
+    crate::index::touch(scope, &mut tx, now, &[&id]).await?;
     let document = get(scope, &mut tx, &id).await?;
     audit::record(
         &mut tx,
@@ -754,6 +787,7 @@ pub async fn add_version(
     execute!(&mut tx, c => sqlx::query(
         "UPDATE records_documents SET current_version = $3, updated_at = $4 WHERE municipality_id = $1 AND id = $2")
         .bind(scope.municipality_id()).bind(id).bind(n).bind(now.to_db()).execute(c).await)?;
+    crate::index::touch(scope, &mut tx, now, &[id]).await?;
     let document = get(scope, &mut tx, id).await?;
     audit::record(
         &mut tx,
@@ -818,6 +852,7 @@ pub async fn update(
         .bind(&meta.department_id).bind(&meta.correspondent).bind(&meta.document_date).bind(m.confidential)
         .bind(&fields_json).bind(now.to_db()).execute(c).await)?;
     replace_tags(scope, tx, id, &meta.tags).await?;
+    crate::index::touch(scope, tx, now, &[id]).await?;
     // Read back as the caller sees it; a change that hides the document from them still commits.
     let after = match get(scope, tx, id).await {
         Ok(d) => d,
@@ -926,6 +961,7 @@ pub async fn set_tags(
     replace_tags(scope, tx, id, &tags).await?;
     execute!(tx, c => sqlx::query("UPDATE records_documents SET updated_at = $3 WHERE municipality_id = $1 AND id = $2")
         .bind(scope.municipality_id()).bind(id).bind(now.to_db()).execute(c).await)?;
+    crate::index::touch(scope, tx, now, &[id]).await?;
     let after = get(scope, tx, id).await?;
     audit::record(
         tx,

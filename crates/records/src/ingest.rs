@@ -109,7 +109,11 @@ pub async fn settings(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Re
 }
 
 /// Makes sure the town's settings row exists (it is also the ingestion lock).
-async fn ensure_settings(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<()> {
+pub(crate) async fn ensure_settings(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+) -> Result<()> {
     execute!(tx, c => sqlx::query(
         "INSERT INTO records_settings (municipality_id, max_upload_bytes, updated_at) VALUES ($1, $2, $3) \
          ON CONFLICT (municipality_id) DO NOTHING")

@@ -14,7 +14,9 @@
 pub mod demo;
 pub mod documents;
 pub mod http;
+pub mod index;
 pub mod ingest;
+pub mod search;
 pub mod sniff;
 pub mod types;
 pub mod visibility;

@@ -61,6 +61,9 @@ pub struct Inner {
     pub region_name: String,
     /// Sign-in attempts per client address.
     pub signin_throttle: crate::auth::SigninThrottle,
+    /// What modules keep for the life of the process, by type (the records module's search
+    /// indexes); `munishare::module_state` fills it.
+    pub modules: axum::http::Extensions,
 }
 
 impl AppState {

@@ -141,6 +141,10 @@ impl TestApp {
             config: WebConfig::default(),
             region_name: "Capitol Region Council of Governments".into(),
             signin_throttle: Default::default(),
+            modules: munishare::module_state(
+                &std::env::temp_dir()
+                    .join(format!("munishare-data-{}", uuid::Uuid::now_v7().simple())),
+            ),
         });
         let App {
             router,
