@@ -20,6 +20,7 @@ use munishare_web::{AppState, Inner, WebConfig};
 mod backup_cli;
 mod backup_http;
 mod import_cli;
+mod records_cli;
 
 /// MuniShare: the shared back office of a region's towns.
 #[derive(Debug, Parser)]
@@ -69,6 +70,9 @@ enum Command {
     /// Import a town's data from a file.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Records tools (rebuild the search index).
+    #[command(subcommand)]
+    Records(records_cli::RecordsCommand),
     /// The backup client (init, backup, snapshots, ls, diff, restore, check, drill, key).
     #[command(flatten)]
     Backup(backup_cli::BackupCommand),
@@ -381,13 +385,25 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         },
         waker.clone(),
         std::time::Duration::from_secs(2),
-        stop_rx,
+        stop_rx.clone(),
     ));
+    let modules = munishare::module_state(&common.data_dir);
+    let indexer = modules
+        .get::<munishare_records::search::SearchIndexes>()
+        .cloned()
+        .map(|indexes| {
+            tokio::spawn(munishare_records::search::run_indexer(
+                db.clone(),
+                indexes,
+                std::time::Duration::from_secs(1),
+                stop_rx.clone(),
+            ))
+        });
     let tls = args.tls_cert.is_some();
     let state = AppState::new(Inner {
         region_name: demo::region_name(&db).await?,
         signin_throttle: Default::default(),
-        modules: munishare::module_state(&common.data_dir),
+        modules,
         db: db.clone(),
         blobs,
         replica,
@@ -434,6 +450,9 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    if let Some(indexer) = indexer {
+        let _ = indexer.await;
+    }
     db.close().await;
     Ok(())
 }
@@ -657,6 +676,14 @@ async fn main() -> Result<()> {
                     std::process::exit(1)
                 }
             }
+        }
+        Some(Command::Records(cmd)) => {
+            let db = open_db(&cli.common).await?;
+            let indexes =
+                munishare_records::search::SearchIndexes::new(cli.common.data_dir.join("search"));
+            let done = records_cli::run(&db, &indexes, cmd).await;
+            db.close().await;
+            done
         }
         Some(Command::Audit(AuditCommand::Verify)) => {
             if audit_verify(&cli.common).await? {

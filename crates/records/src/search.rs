@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use munishare_platform::access::CouncilAdmin;
 use munishare_platform::access::ServiceScope;
 use munishare_platform::db::{Db, Executor, SqlBuilder, Tx};
+use munishare_platform::jobs::Progress;
 use munishare_platform::types::{MunicipalityId, Permission, Timestamp};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use munishare_records_search as engine;
@@ -99,6 +101,16 @@ pub struct Synced {
 /// Brings this node's index of `town` up to the database: applies the logged changes past its
 /// mark, or rebuilds it whole when the mark is missing, of another epoch, or older than the log.
 pub async fn sync_town(db: &Db, indexes: &SearchIndexes, town: &MunicipalityId) -> Result<Synced> {
+    sync_town_with(db, indexes, town, None).await
+}
+
+/// [`sync_town`], reporting documents done (and the share of a rebuild) to `progress`.
+pub async fn sync_town_with(
+    db: &Db,
+    indexes: &SearchIndexes,
+    town: &MunicipalityId,
+    progress: Option<&Progress>,
+) -> Result<Synced> {
     let index = indexes.0.town(town.as_str()).map_err(engine_error)?;
     let (epoch, seq) = counters(db, town).await?;
     let mark = {
@@ -144,6 +156,14 @@ pub async fn sync_town(db: &Db, indexes: &SearchIndexes, town: &MunicipalityId) 
             Ok(out)
         }
         None => {
+            let total: i64 = {
+                let mut c = db.read().await?;
+                dispatch!(&mut c, c => sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM records_documents WHERE municipality_id = $1")
+                    .bind(town).fetch_one(c).await)?
+            };
+            let total = u64::try_from(total).unwrap_or(0);
+            let mut sent = 0u64;
             let (tx, mut rx) = tokio::sync::mpsc::channel::<engine::Result<Vec<_>>>(2);
             let writer = tokio::task::spawn_blocking(move || {
                 index.rebuild(std::iter::from_fn(|| rx.blocking_recv()), &new_mark)
@@ -162,6 +182,10 @@ pub async fn sync_town(db: &Db, indexes: &SearchIndexes, town: &MunicipalityId) 
                 let Some(last) = batch.last() else { break };
                 after = last.id.clone();
                 let full = batch.len() == BATCH;
+                sent += batch.len() as u64;
+                if let Some(p) = progress {
+                    p.set(sent, sent, total.max(sent));
+                }
                 if tx.send(Ok(batch)).await.is_err() || !full {
                     break;
                 }
@@ -381,6 +405,44 @@ pub async fn request_reindex(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) 
     )
     .await?;
     Ok(epoch)
+}
+
+/// Asks every node to rebuild its index of `town`, or of every town with records, from the
+/// server's console (audited as the operator); returns the towns asked.
+pub async fn request_reindex_by_operator(
+    admin: &CouncilAdmin,
+    db: &Db,
+    now: Timestamp,
+    town: Option<&MunicipalityId>,
+) -> Result<Vec<MunicipalityId>> {
+    let mut tx = db.begin().await?;
+    let towns: Vec<MunicipalityId> = match town {
+        Some(t) => dispatch!(&mut tx, c => sqlx::query_scalar(
+            "UPDATE records_settings SET index_epoch = index_epoch + 1 WHERE municipality_id = $1 RETURNING municipality_id")
+            .bind(t).fetch_all(c).await)?,
+        None => dispatch!(&mut tx, c => sqlx::query_scalar(
+            "UPDATE records_settings SET index_epoch = index_epoch + 1 RETURNING municipality_id")
+            .fetch_all(c).await)?,
+    };
+    for t in &towns {
+        audit::record(
+            &mut tx,
+            now,
+            admin.actor(),
+            audit::Change {
+                municipality_id: Some(t.clone()),
+                service: Some(munishare_platform::types::Service::Records),
+                action: "records.index.rebuild",
+                entity_type: "records_index",
+                entity_id: t.to_string(),
+                before: None,
+                after: Some(serde_json::json!({ "by": "console" })),
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(towns)
 }
 
 /// A search: words and filters, as the page's form and the API's query string give them.

@@ -43,6 +43,7 @@ struct TownB {
     backup_token_id: String,
     records_document_id: String,
     records_type_id: String,
+    records_saved_search_id: String,
 }
 
 impl TownB {
@@ -78,6 +79,7 @@ impl TownB {
             "token" => self.backup_token_id.clone(),
             "document" => self.records_document_id.clone(),
             "type_id" => self.records_type_id.clone(),
+            "search" => self.records_saved_search_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
@@ -526,6 +528,20 @@ async fn fixtures(app: &TestApp) -> TownB {
         "{}",
         records_doc.text()
     );
+    let records_search = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/saved-searches",
+            &b_user,
+            Some(json!({"name": "B search", "query": {"q": "record"}, "shared": true})),
+        )
+        .await;
+    assert_eq!(
+        records_search.status,
+        StatusCode::CREATED,
+        "{}",
+        records_search.text()
+    );
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -589,6 +605,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             .unwrap()
             .to_owned(),
         records_type_id: records_type.json()["id"].as_str().unwrap().to_owned(),
+        records_saved_search_id: records_search.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -1,0 +1,483 @@
+//! Records search (issue 6): the index follows every change through the change log; words,
+//! stems, phrases and exclusions; filters and facet counts; the caller's visibility inside the
+//! search (departments, confidential); saved searches; the rebuild a new node or
+//! `records reindex` makes; the page and its CSV. Expected hits come from reading the
+//! hand-written documents below, not from the code.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_dbs;
+use crate::harness::{Auth, TestApp};
+
+both_dbs!(
+    search_finds_words_within_the_callers_visibility,
+    the_index_follows_changes_and_a_new_node_rebuilds_it,
+    saved_searches_are_the_owners_unless_shared,
+    the_search_page_narrows_saves_and_exports
+);
+
+const WH: &str = "/api/v1/towns/west-hartford/records";
+
+/// Files a text document with `query` (title, department, tags …); returns its id.
+async fn file(app: &TestApp, auth: &Auth, query: &str) -> String {
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("{WH}/documents?{query}"),
+            auth,
+            Some("application/octet-stream"),
+            b"scanned page".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    r.json()["document"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn search(app: &TestApp, auth: &Auth, query: &str) -> Value {
+    let r = app
+        .api(Method::GET, &format!("{WH}/search?{query}"), auth, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{query}: {}", r.text());
+    r.json()
+}
+
+/// The titles of the hits, in order.
+fn titles(v: &Value) -> Vec<String> {
+    v["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["document"]["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// `(value, count)` of one facet.
+fn facet(v: &Value, name: &str) -> Vec<(String, u64)> {
+    let mut out: Vec<(String, u64)> = v["facets"][name]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["value"].as_str().unwrap().to_owned(),
+                f["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Four documents of West Hartford: two in Public Works and the Town Clerk's office, one
+/// town-wide, one confidential.
+async fn the_four(app: &TestApp, officer: &Auth) -> [String; 4] {
+    [
+        file(app, officer, "filename=a.txt&title=Sewer+main+break+on+Farmington+Avenue&department=DPW&correspondent=Metropolitan+District&tags=sewer,emergency&document_date=2024-03-05").await,
+        file(app, officer, "filename=b.txt&title=Sewer+easement+deed&department=CLK&tags=deed&document_date=2019-06-01").await,
+        file(app, officer, "filename=c.txt&title=Budget+hearing+minutes&document_date=2025-02-10").await,
+        file(app, officer, "filename=d.txt&title=Sewer+crew+grievance&department=CLK&confidential=true").await,
+    ]
+}
+
+const A: &str = "Sewer main break on Farmington Avenue";
+const B: &str = "Sewer easement deed";
+const C: &str = "Budget hearing minutes";
+const D: &str = "Sewer crew grievance";
+
+async fn search_finds_words_within_the_callers_visibility(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    the_four(&app, &officer).await;
+
+    // The records officer sees all three sewer documents; the facets count them by department.
+    let r = search(&app, &officer, "q=sewer").await;
+    assert_eq!(r["total"], 3);
+    assert_eq!(
+        sorted(titles(&r)),
+        sorted(vec![A.into(), B.into(), D.into()])
+    );
+    assert_eq!(
+        facet(&r, "departments"),
+        vec![("CLK".into(), 2), ("DPW".into(), 1)]
+    );
+    assert_eq!(r["index"]["behind"], 0);
+    // The clerk never sees the confidential one, nor counts it.
+    let r = search(&app, &clerk, "q=sewer").await;
+    assert_eq!(r["total"], 2);
+    assert_eq!(sorted(titles(&r)), sorted(vec![A.into(), B.into()]));
+    assert_eq!(
+        facet(&r, "departments"),
+        vec![("CLK".into(), 1), ("DPW".into(), 1)]
+    );
+    assert_eq!(
+        facet(&r, "tags"),
+        vec![
+            ("deed".into(), 1),
+            ("emergency".into(), 1),
+            ("sewer".into(), 1)
+        ]
+    );
+
+    // Stems, phrases, exclusion, the correspondent's words, and a highlighted snippet.
+    assert_eq!(titles(&search(&app, &officer, "q=breaks").await), vec![A]);
+    assert_eq!(
+        titles(&search(&app, &officer, "q=%22main+break%22").await),
+        vec![A]
+    );
+    assert!(
+        titles(&search(&app, &officer, "q=%22break+main%22").await).is_empty(),
+        "a phrase keeps its order"
+    );
+    assert_eq!(
+        sorted(titles(&search(&app, &officer, "q=sewer+-deed").await)),
+        sorted(vec![A.into(), D.into()])
+    );
+    let r = search(&app, &officer, "q=metropolitan").await;
+    assert_eq!(titles(&r), vec![A]);
+    assert_eq!(r["hits"][0]["snippet_html"], "<b>Metropolitan</b> District");
+
+    // Filters: department, tags, date range; date order puts undated documents last.
+    assert_eq!(
+        titles(&search(&app, &officer, "q=sewer&department=dpw").await),
+        vec![A]
+    );
+    assert_eq!(titles(&search(&app, &officer, "tags=deed").await), vec![B]);
+    assert_eq!(
+        sorted(titles(&search(&app, &officer, "from=2020-01-01").await)),
+        sorted(vec![A.into(), C.into()])
+    );
+    assert_eq!(
+        titles(&search(&app, &officer, "department=none").await),
+        vec![C]
+    );
+    assert_eq!(
+        titles(&search(&app, &officer, "q=sewer&sort=oldest").await),
+        vec![B, A, D]
+    );
+    assert_eq!(
+        titles(&search(&app, &officer, "q=sewer&sort=newest").await),
+        vec![A, B, D]
+    );
+    let r = search(&app, &officer, "q=sewer&sort=oldest&per_page=2&page=2").await;
+    assert_eq!((r["total"].as_u64(), titles(&r)), (Some(3), vec![D.into()]));
+
+    // Limited to the Town Clerk's department, the clerk no longer sees or counts Public Works'.
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{WH}/department-limits"),
+            &officer,
+            Some(json!({"username": "records.west-hartford", "departments": ["CLK"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = search(&app, &clerk, "q=sewer").await;
+    assert_eq!((r["total"].as_u64(), titles(&r)), (Some(1), vec![B.into()]));
+    assert_eq!(facet(&r, "departments"), vec![("CLK".into(), 1)]);
+    assert!(facet(&r, "tags").iter().all(|(t, _)| t == "deed"));
+
+    // Bad input names the field.
+    for (q, field) in [
+        ("q=x&sort=bogus", "sort"),
+        ("from=2024-13-01", "from"),
+        ("from=2024-05-01&to=2024-04-01", "to"),
+        ("type=Nope", "type"),
+        ("department=NOPE", "department"),
+        ("per_page=0", "per_page"),
+        ("fields=permit", "fields"),
+    ] {
+        let r = app
+            .api(Method::GET, &format!("{WH}/search?{q}"), &officer, None)
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
+        assert_eq!(r.json()["field"], field, "{q}");
+    }
+    // Another town's records: 404, as if they did not exist.
+    let other = app.demo_session("townadmin.east-hartford").await;
+    let r = app
+        .api(Method::GET, &format!("{WH}/search?q=sewer"), &other, None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+async fn the_index_follows_changes_and_a_new_node_rebuilds_it(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    let [a, b, _, _] = the_four(&app, &officer).await;
+    assert_eq!(search(&app, &officer, "q=sewer").await["total"], 3);
+
+    // A new title: the old words no longer find it, the new ones do.
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{WH}/documents/{a}"),
+            &officer,
+            Some(json!({"title": "Water main break", "department": "DPW", "tags": ["water"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        sorted(titles(&search(&app, &officer, "q=sewer").await)),
+        sorted(vec![B.into(), D.into()])
+    );
+    assert_eq!(
+        titles(&search(&app, &officer, "q=water&tags=water").await),
+        vec!["Water main break"]
+    );
+    // Moved to Public Works, the easement leaves the clerk's view once they are limited to CLK.
+    app.api(
+        Method::PUT,
+        &format!("{WH}/department-limits"),
+        &officer,
+        Some(json!({"username": "records.west-hartford", "departments": ["CLK"]})),
+    )
+    .await;
+    assert_eq!(titles(&search(&app, &clerk, "q=easement").await), vec![B]);
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{WH}/documents/{b}"),
+            &officer,
+            Some(json!({"title": B, "department": "DPW"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert!(titles(&search(&app, &clerk, "q=easement").await).is_empty());
+    // Tags set on their own are followed too.
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{WH}/documents/{b}/tags"),
+            &officer,
+            Some(json!({"tags": ["Easements"]})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(
+        titles(&search(&app, &officer, "tags=easements").await),
+        vec![B]
+    );
+
+    // A node that has never indexed the town (a new server, or a lost disk) rebuilds its copy
+    // from the database and finds the same documents; a second sync has nothing to do.
+    let dir = std::env::temp_dir().join(format!("munishare-newnode-{}", uuid::Uuid::now_v7()));
+    let node = munishare_records::search::SearchIndexes::new(&dir);
+    let town = {
+        let mut c = app.db.read().await.unwrap();
+        munishare_platform::tenancy::find_by_slug(&mut c, "west-hartford")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let s = munishare_records::search::sync_town(&app.db, &node, &town)
+        .await
+        .unwrap();
+    assert!(s.rebuilt);
+    assert_eq!(s.indexed, 4);
+    let s = munishare_records::search::sync_town(&app.db, &node, &town)
+        .await
+        .unwrap();
+    assert_eq!(s, munishare_records::search::Synced::default());
+    // One change later, that node applies just the one document from the log.
+    app.api(
+        Method::PUT,
+        &format!("{WH}/documents/{b}/tags"),
+        &officer,
+        Some(json!({"tags": []})),
+    )
+    .await;
+    let s = munishare_records::search::sync_town(&app.db, &node, &town)
+        .await
+        .unwrap();
+    assert_eq!((s.rebuilt, s.indexed, s.removed), (false, 1, 0));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // Asking for a rebuild is the administrator's, audited; the next search rebuilds.
+    let r = app
+        .api(Method::POST, &format!("{WH}/reindex"), &clerk, None)
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api(Method::POST, &format!("{WH}/reindex"), &officer, None)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text());
+    assert_eq!(r.json()["epoch"], 1);
+    assert_eq!(search(&app, &officer, "q=sewer").await["total"], 2);
+    let mut c = app.db.read().await.unwrap();
+    let n: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'records.index.rebuild'").fetch_one(c).await)
+    .unwrap();
+    assert_eq!(n, 1);
+}
+
+async fn saved_searches_are_the_owners_unless_shared(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    let save = |auth: &Auth, body: Value| {
+        let (app, auth) = (app.clone(), auth.clone());
+        async move {
+            app.api(
+                Method::POST,
+                &format!("{WH}/saved-searches"),
+                &auth,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let names = |auth: &Auth| {
+        let (app, auth) = (app.clone(), auth.clone());
+        async move {
+            let r = app
+                .api(Method::GET, &format!("{WH}/saved-searches"), &auth, None)
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            r.json()
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let mine = save(
+        &clerk,
+        json!({"name": "Sewer deeds", "query": {"q": "sewer", "tags": "deed", "page": 4}}),
+    )
+    .await;
+    assert_eq!(mine.status, StatusCode::CREATED, "{}", mine.text());
+    assert_eq!(
+        mine.json()["query"]["page"],
+        Value::Null,
+        "the page is not kept"
+    );
+    let shared = save(
+        &clerk,
+        json!({"name": "Emergencies", "query": {"tags": "emergency", "sort": "newest"}, "shared": true}),
+    )
+    .await;
+    assert_eq!(shared.status, StatusCode::CREATED, "{}", shared.text());
+    assert_eq!(names(&clerk).await, vec!["Emergencies", "Sewer deeds"]);
+    assert_eq!(names(&officer).await, vec!["Emergencies"]);
+    // Bad input: the same name, no name, a query that does not read.
+    let r = save(&clerk, json!({"name": "sewer DEEDS", "query": {}})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(r.json()["field"], "name");
+    let r = save(&clerk, json!({"name": " ", "query": {}})).await;
+    assert_eq!(r.json()["field"], "name");
+    let r = save(
+        &clerk,
+        json!({"name": "Bad", "query": {"sort": "sideways"}}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "sort");
+    // The officer cannot delete the clerk's private search (it is not theirs to see) but, as
+    // the town's records administrator, may delete a shared one.
+    let private_id = mine.json()["id"].as_str().unwrap().to_owned();
+    let shared_id = shared.json()["id"].as_str().unwrap().to_owned();
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{WH}/saved-searches/{private_id}"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = app
+        .api(
+            Method::DELETE,
+            &format!("{WH}/saved-searches/{shared_id}"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(names(&clerk).await, vec!["Sewer deeds"]);
+    let mut c = app.db.read().await.unwrap();
+    let n: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action IN ('records.search.save', 'records.search.delete')").fetch_one(c).await)
+    .unwrap();
+    assert_eq!(n, 3);
+}
+
+async fn the_search_page_narrows_saves_and_exports(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    the_four(&app, &officer).await;
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/search?q=metropolitan",
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("<b>Metropolitan</b> District"), "{html}");
+    assert!(html.contains(A));
+    // The department facet links narrow the search to Public Works.
+    assert!(
+        html.contains("href=\"?q=metropolitan&#38;department=DPW\""),
+        "{html}"
+    );
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/search?q=sewer&sort=oldest&format=csv",
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csv = page.text();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert!(lines[0].starts_with("id,title,type,department"));
+    assert!(lines[1].contains(B) && lines[2].contains(A) && lines[3].contains(D));
+    // Saving from the page keeps the search and returns to it.
+    let r = app
+        .form(
+            "/t/west-hartford/records/search/saved",
+            &officer,
+            &[
+                ("name", "Sewer, oldest first"),
+                ("q", "sewer"),
+                ("sort", "oldest"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert!(
+        r.location()
+            .ends_with("/records/search?q=sewer&sort=oldest")
+    );
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/search",
+            &officer,
+            None,
+        )
+        .await;
+    assert!(page.text().contains("Sewer, oldest first"));
+    // A filter that does not read is named above the form, not a server error.
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/search?from=someday",
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("from"));
+}
