@@ -156,7 +156,7 @@ async fn report(progress: Arc<Progress>, started: Instant) {
 }
 
 /// The scope a named user has in a town's service, as a command acting for them.
-async fn scope_as(
+pub(crate) async fn scope_as(
     db: &Db,
     now: Timestamp,
     username: &str,

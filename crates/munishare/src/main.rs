@@ -84,6 +84,8 @@ enum ImportCommand {
     Finance(import_cli::FinanceImport),
     /// Assessment: the parcel roll, sales, building permits or the DMV's vehicles (CSV).
     Assessment(import_cli::AssessmentImport),
+    /// Records: file every file under a directory as a document (bulk loads, scans), with progress.
+    Records(records_cli::RecordsImport),
     /// OPM's real-estate sales file (CSV from data.ct.gov), for the regional ratio studies.
     OpmSales {
         /// The CSV file.
@@ -651,6 +653,21 @@ async fn main() -> Result<()> {
             let imported = import_cli::run_assessment(&db, &blobs, args).await;
             db.close().await;
             if imported? {
+                Ok(())
+            } else {
+                std::process::exit(2)
+            }
+        }
+        Some(Command::Import(ImportCommand::Records(args))) => {
+            let db = open_db(&cli.common).await?;
+            let blobs = BlobStore::open(&object_store_url(
+                &cli.common.data_dir,
+                args.object_store.as_deref(),
+            )?)
+            .context("cannot open the object store")?;
+            let filed = records_cli::import(&db, &blobs, args).await;
+            db.close().await;
+            if filed? {
                 Ok(())
             } else {
                 std::process::exit(2)

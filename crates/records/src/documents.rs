@@ -717,13 +717,29 @@ pub async fn file(
     require(scope, Permission::Edit)?;
     let mut tx = db.begin().await?;
     let committed = ingest::commit(scope, &mut tx, blobs, now, staged).await?;
+    let filed = insert_filed(scope, &mut tx, now, staged, meta, committed.deduplicated).await?;
+    crate::index::touch(scope, &mut tx, now, &[&filed.document.id]).await?;
+    tx.commit().await?;
+    Ok(filed)
+}
+
+/// Writes a new document's rows for content the town now holds (its content row is in) and
+/// its audit event, inside the caller's transaction; the caller logs it for the index.
+pub(crate) async fn insert_filed(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    staged: &Staged,
+    meta: &CheckedMeta,
+    deduplicated: bool,
+) -> Result<Filed> {
     let id = new_id();
     let title = meta
         .title
         .clone()
         .unwrap_or_else(|| title_from(&staged.file_name));
     let fields_json = serde_json::Value::Object(meta.fields.clone()).to_string();
-    execute!(&mut tx, c => sqlx::query(
+    execute!(tx, c => sqlx::query(
         "INSERT INTO records_documents (municipality_id, id, department_id, type_id, title, correspondent, document_date, \
          confidential, fields_json, current_version, created_at, created_by, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10)")
@@ -731,29 +747,27 @@ pub async fn file(
         .bind(meta.doc_type.as_ref().map(|t| t.id.clone())).bind(&title).bind(&meta.correspondent)
         .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
         .bind(&scope.actor().label).execute(c).await)?;
-    insert_version(scope, &mut tx, now, &id, 1, staged).await?;
-    replace_tags(scope, &mut tx, &id, &meta.tags).await?;
-    crate::index::touch(scope, &mut tx, now, &[&id]).await?;
-    let document = get(scope, &mut tx, &id).await?;
+    insert_version(scope, tx, now, &id, 1, staged).await?;
+    replace_tags(scope, tx, &id, &meta.tags).await?;
+    let document = get(scope, tx, &id).await?;
     audit::record(
-        &mut tx,
+        tx,
         now,
         scope.actor(),
         change(scope, "records.document.file", "records_document", &id, None, Some(serde_json::json!({
             "title": document.title, "type": document.type_name, "department": document.department,
             "confidential": document.confidential, "file_name": staged.file_name, "sha256": staged.sha256,
-            "size": staged.size, "media_type": staged.media_type, "deduplicated": committed.deduplicated,
+            "size": staged.size, "media_type": staged.media_type, "deduplicated": deduplicated,
         }))),
     )
     .await?;
-    tx.commit().await?;
     Ok(Filed {
         document,
         version: 1,
         sha256: staged.sha256.clone(),
         size: staged.size,
         media_type: staged.media_type.to_owned(),
-        deduplicated: committed.deduplicated,
+        deduplicated,
     })
 }
 

@@ -123,7 +123,7 @@ pub(crate) async fn ensure_settings(
 
 /// Takes the town's ingestion lock for the rest of the transaction (a row lock
 /// on PostgreSQL; SQLite's write transactions are exclusive already).
-async fn lock_town(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<()> {
+pub(crate) async fn lock_town(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<()> {
     ensure_settings(scope, tx, now).await?;
     execute!(tx, c => sqlx::query(
         "UPDATE records_settings SET max_upload_bytes = max_upload_bytes WHERE municipality_id = $1")
@@ -193,6 +193,33 @@ pub struct Staged {
     pub media_type: &'static str,
     /// The file name, checked.
     pub file_name: String,
+}
+
+impl Staged {
+    /// An upload whose content was written straight to its content key (the bulk import, which
+    /// hashes a file before storing it): its intent row names a temporary object that is never
+    /// written, so a sweep of the row removes only content no version references.
+    pub(crate) fn in_place(
+        id: String,
+        sha256: String,
+        size: i64,
+        media_type: &'static str,
+        file_name: String,
+    ) -> Staged {
+        Staged {
+            temp_name: format!("tmp/{id}"),
+            id,
+            sha256,
+            size,
+            media_type,
+            file_name,
+        }
+    }
+
+    /// The intent row's temporary object's name under the town's scope.
+    pub(crate) fn temp_name(&self) -> &str {
+        &self.temp_name
+    }
 }
 
 /// Streams an upload into the store (see the module documentation): refuses
@@ -364,7 +391,11 @@ where
     ))
 }
 
-async fn content_known(scope: &ServiceScope, ex: &mut impl Executor, sha256: &str) -> Result<bool> {
+pub(crate) async fn content_known(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    sha256: &str,
+) -> Result<bool> {
     let n: i64 = dispatch!(ex, c => sqlx::query_scalar(
         "SELECT COUNT(*) FROM records_contents WHERE municipality_id = $1 AND sha256 = $2")
         .bind(scope.municipality_id()).bind(sha256).fetch_one(c).await)?;

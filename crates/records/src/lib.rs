@@ -11,6 +11,7 @@
 //! which documents a caller may see inside the town (departments,
 //! confidential). `http` is the API and the pages; `demo` seeds the demo towns.
 
+pub mod bulk;
 pub mod demo;
 pub mod documents;
 pub mod http;

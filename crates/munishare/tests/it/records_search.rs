@@ -14,7 +14,8 @@ both_dbs!(
     search_finds_words_within_the_callers_visibility,
     the_index_follows_changes_and_a_new_node_rebuilds_it,
     saved_searches_are_the_owners_unless_shared,
-    the_search_page_narrows_saves_and_exports
+    the_search_page_narrows_saves_and_exports,
+    a_directory_is_filed_in_bulk_and_each_refusal_is_named
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -480,4 +481,155 @@ async fn the_search_page_narrows_saves_and_exports(app: TestApp) {
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("from"));
+}
+
+async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    // A limit of 10 MiB: the 9 MiB file streams in, the 11 MiB one is refused.
+    let r = app
+        .api(
+            Method::PUT,
+            &format!("{WH}/settings"),
+            &officer,
+            Some(json!({"max_upload_bytes": 10 * 1024 * 1024})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let dir = std::env::temp_dir().join(format!("munishare-bulk-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(dir.join("2019/march")).unwrap();
+    std::fs::create_dir_all(dir.join(".thumbnails")).unwrap();
+    let write = |name: &str, bytes: &[u8]| std::fs::write(dir.join(name), bytes).unwrap();
+    write(
+        "sewer-inspection.txt",
+        b"Sewer inspection of Farmington Avenue",
+    );
+    // The same bytes again, deeper: a second document, the content stored once.
+    write(
+        "2019/march/sewer-inspection-copy.txt",
+        b"Sewer inspection of Farmington Avenue",
+    );
+    write(
+        "deed.pdf",
+        b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n",
+    );
+    write("empty.txt", b"");
+    write(
+        "setup.exe",
+        b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff",
+    );
+    write("bell\u{7}.txt", b"a bell in the name");
+    write(".DS_Store", b"\x00\x00\x00\x01Bud1");
+    write(
+        "large-minutes.txt",
+        &b"minutes ".repeat(9 * 1024 * 1024 / 8),
+    );
+    write("too-large.txt", &b"x".repeat(11 * 1024 * 1024));
+    let scope = {
+        let mut c = app.db.read().await.unwrap();
+        let u = munishare_platform::identity::user_by_username(&mut c, "townadmin.west-hartford")
+            .await
+            .unwrap()
+            .unwrap();
+        drop(c);
+        munishare_platform::access::authorize_service(
+            &app.db,
+            &munishare_platform::identity::principal_for_user(&u),
+            time::macros::date!(2026 - 11 - 26),
+            "west-hartford",
+            munishare_platform::types::Service::Records,
+            munishare_platform::types::Permission::Edit,
+        )
+        .await
+        .unwrap()
+    };
+    let meta = {
+        let mut c = app.db.read().await.unwrap();
+        munishare_records::documents::check_meta(
+            &scope,
+            &mut c,
+            &munishare_records::documents::DocumentIn {
+                department: Some("DPW".into()),
+                tags: vec!["scanned 2026".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+    };
+    let listing = munishare_records::bulk::list_files(&dir).unwrap();
+    assert_eq!(listing.hidden, 2, ".DS_Store and .thumbnails");
+    assert_eq!(listing.files.len(), 8);
+    let progress = munishare_platform::jobs::Progress::default();
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let report = munishare_records::bulk::import(
+        &scope,
+        &app.db,
+        &app.jobs.blobs,
+        now,
+        &listing,
+        &meta,
+        &progress,
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((report.filed, report.deduplicated), (4, 1));
+    assert_eq!(progress.items(), 8);
+    assert_eq!(progress.permille(), 1000);
+    let refused: Vec<(String, String)> = report
+        .refused
+        .iter()
+        .map(|r| (r.file.clone(), r.message.clone()))
+        .collect();
+    assert_eq!(refused.len(), 4, "{refused:?}");
+    assert_eq!(refused[0].0, "bell\u{7}.txt");
+    assert!(refused[0].1.contains("control characters"), "{refused:?}");
+    assert_eq!(
+        refused[1],
+        ("empty.txt".into(), "is empty (0 bytes)".into())
+    );
+    assert_eq!(refused[2].0, "setup.exe");
+    assert!(
+        refused[2]
+            .1
+            .starts_with("is not a kind of file records accepts"),
+        "{refused:?}"
+    );
+    assert_eq!(refused[3].0, "too-large.txt");
+    assert!(refused[3].1.contains("10 MiB"), "{refused:?}");
+
+    // Filed as the importer, in Public Works, tagged, and found by the words of their names.
+    let r = search(
+        &app,
+        &officer,
+        "q=sewer+inspection&department=DPW&tags=scanned+2026",
+    )
+    .await;
+    assert_eq!(
+        sorted(titles(&r)),
+        vec![
+            "sewer-inspection".to_owned(),
+            "sewer-inspection-copy".to_owned()
+        ]
+    );
+    let r = search(&app, &officer, "q=minutes").await;
+    assert_eq!(titles(&r), vec!["large-minutes"]);
+    assert_eq!(r["hits"][0]["document"]["size"], 9 * 1024 * 1024);
+    let count = |sql: &'static str| {
+        let app = app.clone();
+        async move {
+            let mut c = app.db.read().await.unwrap();
+            munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c).await).unwrap()
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM records_documents").await, 4);
+    assert_eq!(count("SELECT COUNT(*) FROM records_contents").await, 3);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM records_staged_uploads").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE action = 'records.document.file'").await,
+        4
+    );
 }
