@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p munishare-records-search --example search_bench -- \
-//!     --out DIR [--docs 1000000] [--towns 38] [--queries 200] [--seed 1]
+//!     --out DIR [--docs 1000000] [--towns 38] [--queries 200] [--seed 1] [--corpus-only true]
 //! ```
 //!
 //! 1. Writes a deterministic corpus to `DIR/corpus/TOWN.tsv` (`town, id, department, date, title,
@@ -16,6 +16,9 @@
 //!    multi-term (all words) and phrase, each with a department filter, `--queries` of each class.
 //! 4. Runs each query once to warm up, then times it (20 hits, total, facets and snippets) and
 //!    prints `CLASS_p50_ms`, `CLASS_p95_ms`, `CLASS_mean_hits`.
+//!
+//! With `--corpus-only true` it stops after step 1 (`bench/records_ingest.sh` files that corpus
+//! through `munishare import records`).
 //!
 //! The random numbers are SplitMix64 seeded from `--seed`: the same arguments give the same corpus
 //! and queries.
@@ -127,6 +130,7 @@ struct Args {
     towns: u64,
     queries: usize,
     seed: u64,
+    corpus_only: bool,
 }
 
 fn args() -> Args {
@@ -136,6 +140,7 @@ fn args() -> Args {
         towns: 38,
         queries: 200,
         seed: 1,
+        corpus_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -146,6 +151,7 @@ fn args() -> Args {
             "--towns" => a.towns = value.parse().expect("--towns"),
             "--queries" => a.queries = value.parse().expect("--queries"),
             "--seed" => a.seed = value.parse().expect("--seed"),
+            "--corpus-only" => a.corpus_only = value.parse().expect("--corpus-only true|false"),
             _ => panic!("unknown flag {flag}"),
         }
     }
@@ -196,6 +202,9 @@ fn main() {
     println!("corpus_docs={}", a.docs);
     println!("corpus_bytes={}", dir_size(&corpus));
     println!("corpus_seconds={:.1}", started.elapsed().as_secs_f64());
+    if a.corpus_only {
+        return;
+    }
 
     // 2. The indexes, one per town, two towns at a time.
     let index_dir = a.out.join("index");

@@ -382,6 +382,35 @@ pub async fn run_indexer(
     }
 }
 
+/// How long the change log is kept: a node whose index is further behind rebuilds it whole.
+pub const LOG_KEPT: time::Duration = time::Duration::days(30);
+/// The daily job that trims the change log.
+pub const LOG_PRUNE_JOB: &str = "records.index_log_prune";
+
+/// Registers [`LOG_PRUNE_JOB`]: once a day, log rows older than [`LOG_KEPT`] go. The job holds
+/// no town's rights and reads no document: it deletes bookkeeping rows only, so it is not audited.
+pub fn register_jobs(registry: &mut munishare_platform::jobs::Registry) {
+    registry.register_periodic(
+        LOG_PRUNE_JOB,
+        time::Duration::days(1),
+        |ctx: munishare_platform::jobs::JobContext, _p: serde_json::Value| async move {
+            let now = Timestamp::new(ctx.clock.now());
+            let n = prune_log(&ctx.db, now).await?;
+            Ok(serde_json::json!({ "log_rows_removed": n }))
+        },
+    );
+}
+
+/// Deletes change-log rows older than [`LOG_KEPT`]; returns how many.
+pub async fn prune_log(db: &Db, now: Timestamp) -> Result<u64> {
+    let cutoff = Timestamp::new(now.datetime() - LOG_KEPT).to_db();
+    let mut tx = db.begin().await?;
+    let n = execute!(&mut tx, c => sqlx::query("DELETE FROM records_index_log WHERE logged_at < $1")
+        .bind(&cutoff).execute(c).await)?;
+    tx.commit().await?;
+    Ok(n)
+}
+
 /// Asks every node to rebuild its index of the scope's town (administer; audited): bumps the
 /// town's index epoch. Returns the new epoch.
 pub async fn request_reindex(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<i64> {

@@ -298,6 +298,40 @@ async fn the_index_follows_changes_and_a_new_node_rebuilds_it(app: TestApp) {
         .await
         .unwrap();
     assert_eq!((s.rebuilt, s.indexed, s.removed), (false, 1, 0));
+    // The log is kept 30 days: a node that missed a change the trimmed log no longer holds
+    // rebuilds its copy whole.
+    let set_tags = |officer: &Auth, tags: Value| {
+        let (app, officer, b) = (app.clone(), officer.clone(), b.clone());
+        async move {
+            let r = app
+                .api(
+                    Method::PUT,
+                    &format!("{WH}/documents/{b}/tags"),
+                    &officer,
+                    Some(json!({"tags": tags})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        }
+    };
+    set_tags(&officer, json!(["one"])).await;
+    app.advance(time::Duration::days(31));
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    // Four filings, two metadata changes and three tag changes.
+    assert_eq!(
+        munishare_records::search::prune_log(&app.db, now)
+            .await
+            .unwrap(),
+        9
+    );
+    // Sessions end in 31 days: sign in again.
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    set_tags(&officer, json!(["two"])).await;
+    let s = munishare_records::search::sync_town(&app.db, &node, &town)
+        .await
+        .unwrap();
+    assert_eq!((s.rebuilt, s.indexed), (true, 4));
     let _ = std::fs::remove_dir_all(&dir);
 
     // Asking for a rebuild is the administrator's, audited; the next search rebuilds.
