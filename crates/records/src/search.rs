@@ -529,8 +529,13 @@ impl SearchQuery {
             ("fields", &self.fields),
             ("sort", &self.sort),
         ] {
-            if let Some(v) = given(v.as_deref()) {
-                s.append_pair(k, v);
+            match given(v.as_deref()) {
+                // The default order is left out of links.
+                Some("relevance") if k == "sort" => {}
+                Some(v) => {
+                    s.append_pair(k, v);
+                }
+                None => {}
             }
         }
         s.finish()

@@ -2140,5 +2140,52 @@ async fn a_clerk_drops_several_files_into_records(app: TestApp) {
         "{page}"
     );
     shot(&wd, "records-document").await;
+
+    // Search: the words of the title find it; the facet narrows to the Town Clerk's documents;
+    // the search is saved under a name and listed.
+    wd.goto(format!("{base}/t/west-hartford/records/search"))
+        .await
+        .unwrap();
+    fill(&wd, "s-q", "minute").await;
+    click_and_wait(&wd, By::Css("#records-search-form button[type=submit]")).await;
+    let hits = wd
+        .find(By::Id("records-hits"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(hits.starts_with("1 document"), "{hits}");
+    assert!(hits.contains("minutes-2026-11-03"), "{hits}");
+    let facet = wd
+        .find(By::Id("facet-department"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        facet.split_whitespace().collect::<Vec<_>>(),
+        ["Town", "Clerk", "1"]
+    );
+    click_and_wait(&wd, By::Css("#facet-department a")).await;
+    let url = wd.current_url().await.unwrap();
+    assert!(url.as_str().ends_with("?q=minute&department=CLK"), "{url}");
+    fill(&wd, "save-name", "Clerk's minutes").await;
+    click_and_wait(&wd, By::Css("#records-save-search button[type=submit]")).await;
+    assert!(
+        flash_text(&wd)
+            .await
+            .contains("Saved the search as 'Clerk's minutes'.")
+    );
+    let saved = wd
+        .find(By::Id("records-saved-searches"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(saved.contains("Clerk's minutes"), "{saved}");
+    shot(&wd, "records-search").await;
     let _ = std::fs::remove_dir_all(&dir);
 }
