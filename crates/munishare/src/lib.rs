@@ -30,6 +30,7 @@ pub fn jobs() -> Registry {
     munishare_backup_server::metering::register_jobs(&mut registry);
     munishare_backup_server::replication::register_jobs(&mut registry);
     munishare_records::ingest::register_jobs(&mut registry);
+    munishare_records::text::register_jobs(&mut registry);
     registry
 }
 
