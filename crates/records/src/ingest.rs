@@ -610,14 +610,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            cut.contains("scan-0042.pdf is damaged or cut short"),
+            cut.contains("\"scan-0042.pdf\" is damaged or cut short"),
             "{cut}"
         );
         let locked = b"%PDF-1.4\ntrailer << /Root 1 0 R /ID [<aa><aa>] /Encrypt 6 0 R >>\nstartxref\n1084\n%%EOF\n";
         let e = pdf_tail("scan-0042.pdf", locked).unwrap_err().to_string();
         assert!(
             e.contains(
-                "scan-0042.pdf is password-protected: remove the password and upload it again"
+                "\"scan-0042.pdf\" is password-protected: remove the password and upload it again"
             ),
             "{e}"
         );
