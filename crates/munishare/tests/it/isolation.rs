@@ -77,6 +77,8 @@ impl TownB {
             "host" => "fs01".to_owned(),
             "token" => self.backup_token_id.clone(),
             "document" => self.records_document_id.clone(),
+            // The document's first version.
+            "version" => "1".to_owned(),
             "type_id" => self.records_type_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
