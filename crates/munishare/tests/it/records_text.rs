@@ -346,7 +346,9 @@ async fn images_and_scans_are_ocrd_into_a_searchable_pdf(app: TestApp) {
         let r = app
             .api(
                 Method::GET,
-                &format!("/api/v1/towns/hartford/records/documents/{doc}/versions/1/searchable.pdf"),
+                &format!(
+                    "/api/v1/towns/hartford/records/documents/{doc}/versions/1/searchable.pdf"
+                ),
                 &other,
                 None,
             )
@@ -379,8 +381,9 @@ async fn damaged_and_password_protected_pdfs_are_refused_by_name_and_the_rest_la
     let r = upload(&app, &clerk, "scan-0042.pdf", &locked).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text());
     assert!(
-        r.text()
-            .contains("\\\"scan-0042.pdf\\\" is password-protected: remove the password and upload it again"),
+        r.text().contains(
+            "\\\"scan-0042.pdf\\\" is password-protected: remove the password and upload it again"
+        ),
         "{}",
         r.text()
     );
@@ -424,11 +427,15 @@ async fn damaged_and_password_protected_pdfs_are_refused_by_name_and_the_rest_la
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let page = r.text();
     assert!(
-        page.contains("<strong>scan-0042.pdf</strong>: file: &#34;scan-0042.pdf&#34; is password-protected"),
+        page.contains(
+            "<strong>scan-0042.pdf</strong>: file: &#34;scan-0042.pdf&#34; is password-protected"
+        ),
         "{page}"
     );
     assert!(
-        page.contains("<strong>scan-0043.pdf</strong>: file: &#34;scan-0043.pdf&#34; is damaged or cut short"),
+        page.contains(
+            "<strong>scan-0043.pdf</strong>: file: &#34;scan-0043.pdf&#34; is damaged or cut short"
+        ),
         "{page}"
     );
     assert!(
@@ -497,10 +504,16 @@ async fn a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again(app: T
     let e = text::extract_version(&app.jobs, &payload, &Tools::on_path(empty.as_os_str()))
         .await
         .unwrap_err();
-    assert_eq!(e.to_string(), "tesseract-ocr is not installed on this server");
+    assert_eq!(
+        e.to_string(),
+        "tesseract-ocr is not installed on this server"
+    );
     let t = text_of(&app, &clerk, &doc, 1).await;
     assert_eq!(t["status"], "failed");
-    assert_eq!(t["message"], "tesseract-ocr is not installed on this server");
+    assert_eq!(
+        t["message"],
+        "tesseract-ocr is not installed on this server"
+    );
     assert_eq!(t["attempts"], 1);
     // The page says so, with a Retry button.
     let page = app
