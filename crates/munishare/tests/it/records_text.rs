@@ -21,6 +21,7 @@ both_dbs!(
     images_and_scans_are_ocrd_into_a_searchable_pdf,
     damaged_and_password_protected_pdfs_are_refused_by_name_and_the_rest_land,
     a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again,
+    word_and_opendocument_files_get_their_text,
     the_demo_documents_get_their_text
 );
 
@@ -582,6 +583,86 @@ async fn a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again(app: T
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&empty);
+}
+
+/// A zip of `entries` (name, content, stored rather than deflated).
+fn zip_of(entries: &[(&str, &str, bool)]) -> Vec<u8> {
+    use std::io::Write;
+    use zip::write::SimpleFileOptions;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (name, content, stored) in entries {
+        let o = SimpleFileOptions::default().compression_method(if *stored {
+            zip::CompressionMethod::Stored
+        } else {
+            zip::CompressionMethod::Deflated
+        });
+        w.start_file(*name, o).unwrap();
+        w.write_all(content.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+async fn word_and_opendocument_files_get_their_text(app: TestApp) {
+    let clerk = app.demo_session("records.west-hartford").await;
+    let docx = zip_of(&[
+        (
+            "[Content_Types].xml",
+            r#"<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"/>"#,
+            false,
+        ),
+        (
+            "word/document.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body><w:p><w:r><w:t>Zoning Board of Appeals</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">Variance granted &amp; </w:t></w:r><w:r><w:t>recorded</w:t></w:r></w:p></w:body></w:document>"#,
+            false,
+        ),
+    ]);
+    let odt = zip_of(&[
+        ("mimetype", "application/vnd.oasis.opendocument.text", true),
+        (
+            "content.xml",
+            r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:text><text:h text:outline-level="1">Harbor Commission</text:h><text:p>Mooring fees<text:tab/>unchanged</text:p></office:text></office:body></office:document-content>"#,
+            false,
+        ),
+    ]);
+    let d = filed(&app, &clerk, "zba.docx", &docx).await;
+    let o = filed(&app, &clerk, "harbor.odt", &odt).await;
+    run_jobs(&app).await;
+    let t = text_of(&app, &clerk, &d, 1).await;
+    assert_eq!(
+        (t["status"].as_str(), t["method"].as_str()),
+        (Some("done"), Some("docx")),
+        "{t}"
+    );
+    assert_eq!(
+        body_of(&app, &d, 1).await,
+        "Zoning Board of Appeals\nVariance granted & recorded\n"
+    );
+    let t = text_of(&app, &clerk, &o, 1).await;
+    assert_eq!(
+        (t["status"].as_str(), t["method"].as_str()),
+        (Some("done"), Some("odt")),
+        "{t}"
+    );
+    assert_eq!(
+        body_of(&app, &o, 1).await,
+        "Harbor Commission\nMooring fees\tunchanged\n"
+    );
+    // A Word file without its document part fails by name; the job will retry it.
+    let broken = zip_of(&[
+        ("[Content_Types].xml", "<Types/>", false),
+        ("word/styles.xml", "<w:styles/>", false),
+    ]);
+    let b = filed(&app, &clerk, "broken.docx", &broken).await;
+    run_jobs(&app).await;
+    let t = text_of(&app, &clerk, &b, 1).await;
+    assert_eq!(t["status"], "failed", "{t}");
+    assert!(
+        t["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("\"broken.docx\" is damaged: it has no word/document.xml"),
+        "{t}"
+    );
 }
 
 async fn the_demo_documents_get_their_text(app: TestApp) {
