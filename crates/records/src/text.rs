@@ -846,12 +846,20 @@ pub async fn extract_version(
             );
         }
     }
-    let work = tempfile::Builder::new()
+    // From here on every failure is written on the text row, so a job that
+    // runs out of attempts never leaves it pending.
+    let shown = sniff::shown(&version.file_name);
+    let work = match tempfile::Builder::new()
         .prefix("munishare-extract-")
         .tempdir()
-        .map_err(|e| Error::Internal(format!("no temporary directory: {e}")))?;
+    {
+        Ok(w) => w,
+        Err(e) => return fail(format!("{shown}: this server has no room to work in ({e})")).await,
+    };
     let input = work.path().join("input");
-    fetch(&ctx.blobs, &key, &input).await?;
+    if let Err(e) = fetch(&ctx.blobs, &key, &input).await {
+        return fail(format!("{shown}: the stored file could not be read ({e})")).await;
+    }
     let outcome = extract_file(
         tools,
         &input,
@@ -864,16 +872,13 @@ pub async fn extract_version(
         Ok(x) => x,
         Err(message) => return fail(message).await,
     };
-    if let Some(pdf) = &x.searchable_pdf {
-        let bytes = tokio::fs::read(pdf)
-            .await
-            .map_err(|e| Error::Internal(format!("the searchable PDF was not written: {e}")))?;
-        ctx.blobs
-            .put(
-                &searchable_key(&scope, &version.sha256)?,
-                Bytes::from(bytes),
-            )
-            .await?;
+    if let Some(pdf) = &x.searchable_pdf
+        && let Err(e) = store(&ctx.blobs, pdf, &searchable_key(&scope, &version.sha256)?).await
+    {
+        return fail(format!(
+            "{shown}: its searchable PDF could not be stored ({e})"
+        ))
+        .await;
     }
     let now = Timestamp::new(ctx.clock.now());
     let mut tx = ctx.db.begin().await?;
@@ -889,6 +894,31 @@ pub async fn extract_version(
         "document": p.document_id, "version": p.number, "method": x.method, "pages": x.pages,
         "characters": x.body.chars().count(),
     }))
+}
+
+/// Streams a local file into the store (a long scan's searchable PDF can be large).
+async fn store(blobs: &BlobStore, from: &Path, key: &BlobKey) -> Result<()> {
+    use tokio::io::AsyncReadExt;
+    let io =
+        |e: std::io::Error| Error::Internal(format!("the searchable PDF could not be read: {e}"));
+    let mut file = tokio::fs::File::open(from).await.map_err(io)?;
+    let mut writer = blobs.writer(key).await?;
+    loop {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = match file.read(&mut buf).await {
+            Ok(n) => n,
+            Err(e) => {
+                writer.abort().await?;
+                return Err(io(e));
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        writer.write(Bytes::from(buf)).await?;
+    }
+    writer.finish().await
 }
 
 /// Copies a stored object to a local file.
