@@ -127,7 +127,7 @@ pub(crate) async fn statuses(
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// The text taken from a version the caller may see (empty while pending or failed).
+/// The text taken from a version the caller may see; 404 while it is not taken (pending or failed).
 pub async fn body(
     scope: &ServiceScope,
     ex: &mut impl Executor,
@@ -139,7 +139,7 @@ pub async fn body(
         "SELECT body FROM records_version_texts WHERE municipality_id = $1 AND document_id = $2 AND number = $3 \
          AND status = 'done'")
         .bind(scope.municipality_id()).bind(document).bind(number).fetch_optional(c).await)?;
-    Ok(b.unwrap_or_default())
+    b.ok_or(Error::NotFound { what: "text" })
 }
 
 /// Marks a version's text pending and enqueues its extraction, inside the

@@ -231,6 +231,17 @@ async fn text_files_and_born_digital_pdfs_get_their_text_and_the_index_hears_of_
     assert_eq!(t["method"], "text");
     assert_eq!(t["attempts"], 1);
     assert_eq!(body_of(&app, &doc, 1).await, minutes);
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{WH}/documents/{doc}/versions/1/text"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(r.text(), minutes, "the API gives the text as taken");
     assert_eq!(
         log_rows(&app, &doc).await,
         logged + 1,
@@ -516,6 +527,15 @@ async fn a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again(app: T
         "tesseract-ocr is not installed on this server"
     );
     assert_eq!(t["attempts"], 1);
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{WH}/documents/{doc}/versions/1/text"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "no text while it failed");
     // The page says so, with a Retry button.
     let page = app
         .api(

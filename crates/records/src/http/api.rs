@@ -32,6 +32,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(records_new_version))
         .routes(routes!(records_content))
         .routes(routes!(records_searchable_pdf))
+        .routes(routes!(records_version_text))
         .routes(routes!(records_extract))
         .routes(routes!(records_add_note))
         .routes(routes!(records_set_tags))
@@ -277,6 +278,32 @@ async fn records_searchable_pdf(
         text::searchable_pdf(&scope, &mut c, &id, n).await?
     };
     Ok(download(&st.blobs, &scope, &v, &key).await?)
+}
+
+/// The text taken from a version (extracted or OCR'd), as plain UTF-8; 404 until it is taken.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents/{document}/versions/{version}/text", tag = "records",
+    params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC),
+        ("version" = String, Path, description = VERSION)),
+    responses((status = 200, description = "The text", content_type = "text/plain; charset=utf-8", body = String), (status = 404, body = Problem)))]
+async fn records_version_text(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let n = version_number(&version)?;
+    let mut c = st.db.read().await?;
+    let body = text::body(&scope, &mut c, &id, n).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Takes a version's text again (edit): it goes back to pending and the extraction job is queued, acting for the caller; 409 while one is waiting; audited.

@@ -424,10 +424,12 @@ async fn page_document(
     let departments = visibility::departments(scope, &mut c).await?;
     let mut bodies = Vec::new();
     for t in d.texts.iter().filter(|t| t.status == "done") {
-        bodies.push((
-            t.number,
-            crate::text::body(scope, &mut c, &id, t.number).await?,
-        ));
+        match crate::text::body(scope, &mut c, &id, t.number).await {
+            Ok(b) => bodies.push((t.number, b)),
+            // Retried since the statuses were read: shown as pending next time.
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     drop(c);
     let fields = d
