@@ -10,7 +10,9 @@
 #     otherwise the script warns and the PostgreSQL tests skip themselves.
 #   - moto_server (S3-compatible test server, from PyPI: moto[server]).
 #   - Debian's chromium + chromedriver (browser tests).
-#   - Debian's poppler-utils (pdftotext, pdfinfo: the tax-bill tests read the PDFs back).
+#   - Debian's poppler-utils (pdftotext, pdfinfo: the tax-bill tests read the PDFs back;
+#     pdftotext, pdftoppm, pdfunite: records text extraction and OCR),
+#     tesseract-ocr with tesseract-ocr-eng (records OCR) and qpdf (the records tests encrypt a PDF).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -81,11 +83,14 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
-# ---- poppler-utils (pdftotext, pdfinfo) ---------------------------------------------------
-if [[ ! -x /usr/bin/pdftotext || ! -x /usr/bin/pdfinfo ]]; then
-    log "installing poppler-utils with apt"
+# ---- poppler-utils, tesseract-ocr (+ English), qpdf -------------------------------------
+# The product installs nothing at run time; the tests need the real tools.
+if [[ ! -x /usr/bin/pdftotext || ! -x /usr/bin/pdfinfo || ! -x /usr/bin/pdftoppm || ! -x /usr/bin/pdfunite \
+      || ! -x /usr/bin/tesseract || ! -x /usr/bin/qpdf ]] \
+   || ! ls /usr/share/tesseract-ocr/*/tessdata/eng.traineddata >/dev/null 2>&1; then
+    log "installing poppler-utils, tesseract-ocr, tesseract-ocr-eng and qpdf with apt"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils tesseract-ocr tesseract-ocr-eng qpdf >/dev/null
 fi
 
 # ---- run the tests ----------------------------------------------------------------------

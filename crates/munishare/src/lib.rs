@@ -31,6 +31,7 @@ pub fn jobs() -> Registry {
     munishare_backup_server::replication::register_jobs(&mut registry);
     munishare_records::ingest::register_jobs(&mut registry);
     munishare_records::search::register_jobs(&mut registry);
+    munishare_records::text::register_jobs(&mut registry);
     registry
 }
 

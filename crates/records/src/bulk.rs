@@ -249,6 +249,10 @@ async fn read_small(
             sniff::ACCEPTED
         )
     })?;
+    if media == sniff::PDF {
+        ingest::pdf_tail(name, &bytes[bytes.len().saturating_sub(ingest::PDF_TAIL)..])
+            .map_err(|e| message_of(&e))?;
+    }
     let sha = munishare_platform::types::hex(&Sha256::digest(&bytes));
     Ok((sha, media, bytes))
 }

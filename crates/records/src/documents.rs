@@ -457,6 +457,9 @@ pub struct DocumentDetail {
     pub versions: Vec<Version>,
     /// Its notes, oldest first.
     pub notes: Vec<Note>,
+    /// The text taken from each version (for search), newest first; a version
+    /// filed before text extraction existed has none until it is retried.
+    pub texts: Vec<crate::text::VersionText>,
 }
 
 /// A document the caller may see, with versions and notes.
@@ -474,10 +477,12 @@ pub async fn detail(
         "SELECT id, body, created_at, created_by FROM records_notes \
          WHERE municipality_id = $1 AND document_id = $2 ORDER BY created_at, id")
         .bind(scope.municipality_id()).bind(id).fetch_all(c).await)?;
+    let texts = crate::text::statuses(scope, ex, id).await?;
     Ok(DocumentDetail {
         document,
         versions,
         notes,
+        texts,
     })
 }
 
@@ -748,6 +753,7 @@ pub(crate) async fn insert_filed(
         .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
         .bind(&scope.actor().label).execute(c).await)?;
     insert_version(scope, tx, now, &id, 1, staged).await?;
+    crate::text::queue(scope, tx, now, &id, 1).await?;
     replace_tags(scope, tx, &id, &meta.tags).await?;
     let document = get(scope, tx, &id).await?;
     audit::record(
@@ -798,6 +804,7 @@ pub async fn add_version(
     let before = get(scope, &mut tx, id).await?;
     let n = before.current_version + 1;
     insert_version(scope, &mut tx, now, id, n, staged).await?;
+    crate::text::queue(scope, &mut tx, now, id, n).await?;
     execute!(&mut tx, c => sqlx::query(
         "UPDATE records_documents SET current_version = $3, updated_at = $4 WHERE municipality_id = $1 AND id = $2")
         .bind(scope.municipality_id()).bind(id).bind(n).bind(now.to_db()).execute(c).await)?;

@@ -323,6 +323,8 @@ where
     let mut size: i64 = 0;
     let mut head: Vec<u8> = Vec::with_capacity(sniff::HEAD);
     let mut media: Option<&'static str> = None;
+    // The last bytes, for the PDF checks at the end (bounded: at most twice PDF_TAIL).
+    let mut tail: Vec<u8> = Vec::with_capacity(2 * PDF_TAIL);
     let unsupported = || {
         Error::invalid(
             "file",
@@ -356,6 +358,10 @@ where
                     media = Some(sniff::media_type(&head, false).ok_or_else(unsupported)?);
                 }
             }
+            tail.extend_from_slice(&chunk[chunk.len().saturating_sub(PDF_TAIL)..]);
+            if tail.len() > 2 * PDF_TAIL {
+                tail.drain(..tail.len() - PDF_TAIL);
+            }
             writer.write(chunk).await?;
         }
         Ok(())
@@ -383,12 +389,57 @@ where
             }
         },
     };
+    if media == sniff::PDF
+        && let Err(e) = pdf_tail(file_name, &tail)
+    {
+        writer.abort().await?;
+        return Err(e.into());
+    }
     writer.finish().await?;
     Ok((
         munishare_platform::types::hex(&hasher.finalize()),
         size,
         media,
     ))
+}
+
+/// How many of a PDF's last bytes [`pdf_tail`] looks at.
+pub const PDF_TAIL: usize = 8 * 1024;
+
+/// The cheap checks of a PDF's end, made while it streams in: a PDF ends with
+/// `%%EOF` (ISO 32000-1, 7.5.5; readers accept it within the last 1024 bytes),
+/// so one without is cut short or damaged; one whose trailer names an
+/// `/Encrypt` dictionary (7.6.1) is password-protected, and its text cannot be
+/// taken. What this misses, the extraction job reports.
+pub fn pdf_tail(file_name: &str, tail: &[u8]) -> Result<()> {
+    let last = &tail[tail.len().saturating_sub(1024)..];
+    if !last.windows(5).any(|w| w == b"%%EOF") {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "{} is damaged or cut short: it does not end like a PDF (no %%EOF); upload it again, or scan it again",
+                sniff::shown(file_name)
+            ),
+        ));
+    }
+    let trailer = tail
+        .windows(7)
+        .rposition(|w| w == b"trailer")
+        .map_or(tail, |i| &tail[i..]);
+    // A cross-reference stream (PDF 1.5) carries the trailer's keys in its dictionary.
+    let xref_stream = tail.windows(10).any(|w| w == b"/Type/XRef")
+        || tail.windows(11).any(|w| w == b"/Type /XRef");
+    let looked = if xref_stream { tail } else { trailer };
+    if looked.windows(8).any(|w| w == b"/Encrypt") {
+        return Err(Error::invalid(
+            "file",
+            format!(
+                "{} is password-protected: remove the password and upload it again",
+                sniff::shown(file_name)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(crate) async fn content_known(
@@ -575,4 +626,35 @@ async fn sweep_all(ctx: &JobContext) -> Result<serde_json::Value> {
         }
     }
     Ok(serde_json::json!({ "runs": runs }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::pdf_tail;
+
+    #[test]
+    fn a_pdf_without_its_end_or_with_a_password_is_refused_by_name() {
+        let whole = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<</Root 1 0 R>>\nstartxref\n9\n%%EOF\n";
+        assert!(pdf_tail("a.pdf", whole).is_ok());
+        let cut = pdf_tail("scan-0042.pdf", &whole[..40])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            cut.contains("\"scan-0042.pdf\" is damaged or cut short"),
+            "{cut}"
+        );
+        let locked = b"%PDF-1.4\ntrailer << /Root 1 0 R /ID [<aa><aa>] /Encrypt 6 0 R >>\nstartxref\n1084\n%%EOF\n";
+        let e = pdf_tail("scan-0042.pdf", locked).unwrap_err().to_string();
+        assert!(
+            e.contains(
+                "\"scan-0042.pdf\" is password-protected: remove the password and upload it again"
+            ),
+            "{e}"
+        );
+        // "/Encrypt" in a page's text before the trailer is not a password.
+        let text =
+            b"%PDF-1.4\n5 0 obj<<>>stream\n(/Encrypt) Tj\nendstream\ntrailer<</Root 1 0 R>>\n%%EOF";
+        assert!(pdf_tail("a.pdf", text).is_ok());
+    }
 }

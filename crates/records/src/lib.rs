@@ -9,7 +9,9 @@
 //! (`records_staged_uploads`) and the `records.sweep` job. `documents` lists,
 //! reads and changes documents, versions, tags and notes; `visibility` decides
 //! which documents a caller may see inside the town (departments,
-//! confidential). `http` is the API and the pages; `demo` seeds the demo towns.
+//! confidential). `text` takes each version's text (extraction and OCR, the
+//! `records.extract` job) for search. `http` is the API and the pages; `demo`
+//! seeds the demo towns.
 
 pub mod bulk;
 pub mod demo;
@@ -19,6 +21,7 @@ pub mod index;
 pub mod ingest;
 pub mod search;
 pub mod sniff;
+pub mod text;
 pub mod types;
 pub mod visibility;
 

@@ -78,6 +78,8 @@ impl TownB {
             "host" => "fs01".to_owned(),
             "token" => self.backup_token_id.clone(),
             "document" => self.records_document_id.clone(),
+            // The document's first version.
+            "version" => "1".to_owned(),
             "type_id" => self.records_type_id.clone(),
             "search" => self.records_saved_search_id.clone(),
             "key" => "cd".repeat(32),

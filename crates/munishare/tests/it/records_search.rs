@@ -199,6 +199,16 @@ async fn search_finds_words_within_the_callers_visibility(app: TestApp) {
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{q}");
         assert_eq!(r.json()["field"], field, "{q}");
     }
+    // Once the text jobs have read the files, their words are found too, highlighted.
+    let registry = munishare::jobs();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let r = search(&app, &officer, "q=%22scanned+page%22").await;
+    assert_eq!(r["total"], 4);
+    let r = search(&app, &officer, "q=metropolitan").await;
+    assert_eq!(
+        r["hits"][0]["snippet_html"],
+        "<b>Metropolitan</b> District\nscanned page"
+    );
     // Another town's records: 404, as if they did not exist.
     let other = app.demo_session("townadmin.east-hartford").await;
     let r = app

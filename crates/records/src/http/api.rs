@@ -19,6 +19,7 @@ use crate::documents::{
     Tag, TagsIn,
 };
 use crate::ingest::{self, RecordsSettings, SweepReport};
+use crate::text::{self, VersionText};
 use crate::types::{self, DocumentType, DocumentTypeIn};
 use crate::visibility::{self, Department, DepartmentLimit, DepartmentLimitIn};
 
@@ -30,6 +31,9 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(records_detail, records_update))
         .routes(routes!(records_new_version))
         .routes(routes!(records_content))
+        .routes(routes!(records_searchable_pdf))
+        .routes(routes!(records_version_text))
+        .routes(routes!(records_extract))
         .routes(routes!(records_add_note))
         .routes(routes!(records_set_tags))
         .routes(routes!(records_tags))
@@ -137,6 +141,7 @@ async fn records_upload(
     let filed = documents::file(&scope, &st.db, &st.blobs, st.now(), &staged, &meta)
         .await
         .map_err(fail)?;
+    st.jobs.wake();
     Ok((StatusCode::CREATED, axum::Json(filed)).into_response())
 }
 
@@ -217,6 +222,7 @@ async fn records_new_version(
     let filed = documents::add_version(&scope, &st.db, &st.blobs, st.now(), &staged, &id)
         .await
         .map_err(fail)?;
+    st.jobs.wake();
     Ok((StatusCode::CREATED, axum::Json(filed)).into_response())
 }
 
@@ -243,6 +249,77 @@ async fn records_content(
         documents::version_content(&scope, &mut c, &id, q.version).await?
     };
     Ok(download(&st.blobs, &scope, &v, &key).await?)
+}
+
+const VERSION: &str = "The version's number, from 1.";
+
+/// A version number from the path; one that does not read is a version that does not exist.
+pub(crate) fn version_number(v: &str) -> Result<i64, Error> {
+    v.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .ok_or(Error::NotFound { what: "version" })
+}
+
+/// Downloads the searchable PDF made by OCR from a scanned PDF or an image (the page images with their text underneath); 404 when the version has none.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents/{document}/versions/{version}/searchable.pdf", tag = "records",
+    params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC),
+        ("version" = String, Path, description = VERSION)),
+    responses((status = 200, description = "The searchable PDF", content_type = "application/pdf"), (status = 404, body = Problem)))]
+async fn records_searchable_pdf(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let n = version_number(&version)?;
+    let (v, key) = {
+        let mut c = st.db.read().await?;
+        text::searchable_pdf(&scope, &mut c, &id, n).await?
+    };
+    Ok(download(&st.blobs, &scope, &v, &key).await?)
+}
+
+/// The text taken from a version (extracted or OCR'd), as plain UTF-8; 404 until it is taken.
+#[utoipa::path(get, path = "/api/v1/towns/{town}/records/documents/{document}/versions/{version}/text", tag = "records",
+    params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC),
+        ("version" = String, Path, description = VERSION)),
+    responses((status = 200, description = "The text", content_type = "text/plain; charset=utf-8", body = String), (status = 404, body = Problem)))]
+async fn records_version_text(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let n = version_number(&version)?;
+    let mut c = st.db.read().await?;
+    let body = text::body(&scope, &mut c, &id, n).await?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            ),
+            (axum::http::header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// Takes a version's text again (edit): it goes back to pending and the extraction job is queued, acting for the caller; 409 while one is waiting; audited.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/records/documents/{document}/versions/{version}/extract", tag = "records",
+    params(("town" = String, Path, description = TOWN), ("document" = String, Path, description = DOC),
+        ("version" = String, Path, description = VERSION)),
+    responses((status = 202, body = VersionText), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn records_extract(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let n = version_number(&version)?;
+    let t = text::retry(&scope, &st.db, st.now(), &id, n).await?;
+    st.jobs.wake();
+    Ok((StatusCode::ACCEPTED, axum::Json(t)).into_response())
 }
 
 /// Adds a note to a document (edit); audited.

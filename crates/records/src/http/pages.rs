@@ -42,6 +42,25 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
             "/t/{town}/records/documents/{document}/content",
             page_content,
         )
+        .get(
+            "/t/{town}/records/documents/{document}/versions/{version}/searchable.pdf",
+            page_searchable_pdf,
+        )
+        .post(
+            "/t/{town}/records/documents/{document}/versions/{version}/extract",
+            page_extract,
+        )
+}
+
+/// The banner the records pages show when this server lacks the OCR tools.
+fn tools_banner() -> Option<String> {
+    let missing = crate::text::Tools::from_env().missing();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "Text extraction is limited: {}. Scans and images get no text until an administrator installs it.",
+            missing.join("; ")
+        )
+    })
 }
 
 fn base(scope: &ServiceScope) -> String {
@@ -71,6 +90,8 @@ struct ListPage {
     max_upload: String,
     /// The filters as a query string (without sort and page), for links.
     filters: String,
+    /// Which text-extraction tools this server lacks, if any.
+    tools_banner: Option<String>,
 }
 
 impl ListPage {
@@ -194,6 +215,7 @@ async fn page_list(
             can_edit: scope.can(Permission::Edit),
             max_upload,
             filters,
+            tools_banner: tools_banner(),
         },
         &page.user,
     )
@@ -324,6 +346,7 @@ async fn page_upload(
             Ok(documents::file(scope, &st.db, &st.blobs, st.now(), &staged, meta).await?)
         }
         .await;
+        st.jobs.wake();
         results.push(match outcome {
             Ok(f) => FileResult {
                 name,
@@ -372,6 +395,21 @@ struct DocumentPageT {
     can_edit: bool,
     officer: bool,
     fields: Vec<(String, String)>,
+    /// The text of each version whose text was taken, by number.
+    bodies: Vec<(i64, String)>,
+    tools_banner: Option<String>,
+}
+
+impl DocumentPageT {
+    fn text(&self, n: &i64) -> Option<&crate::text::VersionText> {
+        self.d.texts.iter().find(|t| t.number == *n)
+    }
+    fn body(&self, n: &i64) -> &str {
+        self.bodies
+            .iter()
+            .find(|(k, _)| k == n)
+            .map_or("", |(_, b)| b.as_str())
+    }
 }
 
 async fn page_document(
@@ -384,6 +422,15 @@ async fn page_document(
     let d = documents::detail(scope, &mut c, &id).await?;
     let types = types::list(scope, &mut c).await?;
     let departments = visibility::departments(scope, &mut c).await?;
+    let mut bodies = Vec::new();
+    for t in d.texts.iter().filter(|t| t.status == "done") {
+        match crate::text::body(scope, &mut c, &id, t.number).await {
+            Ok(b) => bodies.push((t.number, b)),
+            // Retried since the statuses were read: shown as pending next time.
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
     drop(c);
     let fields = d
         .document
@@ -417,6 +464,8 @@ async fn page_document(
             can_edit: scope.can(Permission::Edit),
             officer: scope.can(Permission::Approve),
             fields,
+            bodies,
+            tools_banner: tools_banner(),
         },
         &page.user,
     )
@@ -588,6 +637,36 @@ async fn page_content(
     };
     let resp: Response = download(&st.blobs, &page.scope, &v, &key).await?;
     Ok(resp)
+}
+
+async fn page_searchable_pdf(
+    State(st): State<AppState>,
+    page: ServicePage<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> PageResult {
+    let n = super::api::version_number(&version)?;
+    let (v, key) = {
+        let mut c = st.db.read().await?;
+        crate::text::searchable_pdf(&page.scope, &mut c, &id, n).await?
+    };
+    let resp: Response = download(&st.blobs, &page.scope, &v, &key).await?;
+    Ok(resp)
+}
+
+async fn page_extract(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Records>,
+    Path((_town, id, version)): Path<(String, String, String)>,
+) -> PageResult {
+    let back = format!("{}/documents/{}", base(&scope), enc(&id));
+    let r = async {
+        let n = super::api::version_number(&version)?;
+        crate::text::retry(&scope, &st.db, st.now(), &id, n).await?;
+        st.jobs.wake();
+        Ok(format!("The text of version {n} will be taken again."))
+    }
+    .await;
+    after_form(&st, &back, r)
 }
 
 #[derive(Template)]
