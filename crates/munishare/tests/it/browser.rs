@@ -2143,6 +2143,9 @@ async fn a_clerk_drops_several_files_into_records(app: TestApp) {
 
     // Search: the words of the title find it; the facet narrows to the Town Clerk's documents;
     // the search is saved under a name and listed.
+    // The text jobs read the files (the server's worker does this by itself).
+    let registry = munishare::jobs();
+    while registry.run_one(&app.jobs).await.unwrap() {}
     wd.goto(format!("{base}/t/west-hartford/records/search"))
         .await
         .unwrap();
@@ -2157,6 +2160,14 @@ async fn a_clerk_drops_several_files_into_records(app: TestApp) {
         .unwrap();
     assert!(hits.starts_with("1 document"), "{hits}");
     assert!(hits.contains("minutes-2026-11-03"), "{hits}");
+    let snippet = wd
+        .find(By::Css("#records-hits .snippet b"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(snippet, "Minutes");
     let facet = wd
         .find(By::Id("facet-department"))
         .await
