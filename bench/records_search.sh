@@ -8,7 +8,7 @@
 #
 # Environment (all optional):
 #   BENCH_DIR   work directory, emptied first              (/tmp/munishare-bench-search)
-#   DOCS, TOWNS, QUERIES, SEED                              (1000000, 38, 200, 1)
+#   DOCS, TOWNS, QUERIES, ROUNDS, SEED                      (1000000, 38, 200, 5, 1)
 #   PGURL       a PostgreSQL server to use                  (postgres://postgres@127.0.0.1:5432/postgres)
 #   SEARCH_BENCH_BIN  a built example (otherwise `cargo build --release --example search_bench`)
 #
@@ -19,9 +19,10 @@
 # best by `ts_rank` — lighter work than ours, which also counts every hit, computes facets and cuts
 # snippets; this is the comparison the target is read against. For context the script also times
 # PostgreSQL producing more of our page: the same 20 with the total (`count(*) OVER ()`) and a
-# `ts_headline` each (still no facets). Both sides run every query once to warm up, then once
-# timed; PostgreSQL's times are psql's `\timing` (client-observed over loopback), ours are measured
-# around the search call.
+# `ts_headline` each (still no facets). Both sides run every query once to warm up, then ROUNDS
+# times timed, and keep each query's median (p50 and p95 are over those medians, so one stall of a
+# shared machine does not become a query's time); PostgreSQL's times are psql's `\timing`
+# (client-observed over loopback), ours are measured around the search call.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +30,7 @@ BENCH_DIR=${BENCH_DIR:-/tmp/munishare-bench-search}
 DOCS=${DOCS:-1000000}
 TOWNS=${TOWNS:-38}
 QUERIES=${QUERIES:-200}
+ROUNDS=${ROUNDS:-5}
 SEED=${SEED:-1}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432/postgres}
 DB=munishare_search_bench
@@ -54,7 +56,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- ours ---------------------------------------------------------------------------------------
 say "corpus, index and searches: $DOCS documents, $TOWNS towns, $QUERIES queries per class"
-"$SEARCH_BENCH_BIN" --out "$BENCH_DIR" --docs "$DOCS" --towns "$TOWNS" --queries "$QUERIES" --seed "$SEED" \
+"$SEARCH_BENCH_BIN" --out "$BENCH_DIR" --docs "$DOCS" --towns "$TOWNS" --queries "$QUERIES" --rounds "$ROUNDS" --seed "$SEED" \
     | tee "$BENCH_DIR/ours.txt" >&2
 ours() { sed -n "s/^$1=//p" "$BENCH_DIR/ours.txt"; }
 
@@ -82,9 +84,9 @@ PG_ROWS=$(psql -X -A -t "$DBURL" -c "SELECT count(*) FROM docs")
 [ "$PG_ROWS" = "$DOCS" ] || die "PostgreSQL holds $PG_ROWS documents, expected $DOCS"
 
 say "PostgreSQL: searches"
-# One session per variant: every query twice, the second timed.
+# One session per variant: every query once to warm up, then ROUNDS times timed; each query's median.
 pg_run() { # variant: top (the 20 best) or page (with the total and headlines)
-    awk -F'\t' -v variant="$1" '
+    awk -F'\t' -v variant="$1" -v rounds="$ROUNDS" '
         function q(s) { gsub(/\047/, "\047\047", s); return "\047" s "\047" }
         {
             text = $4
@@ -92,10 +94,17 @@ pg_run() { # variant: top (the 20 best) or page (with the total and headlines)
             cols = variant == "page" ? "id, title, ts_headline(\047english\047, body, query), count(*) OVER ()" : "id, title"
             sql = "SELECT " cols " FROM docs, " f "(\047english\047, " q(text) ") query WHERE town = " $2 \
                   " AND department = " q($3) " AND tsv @@ query ORDER BY ts_rank(tsv, query) DESC LIMIT 20;"
-            print sql; print "\\timing on"; print sql; print "\\timing off"
+            print sql; print "\\timing on"; for (r = 0; r < rounds; r++) print sql; print "\\timing off"
         }' "$BENCH_DIR/queries.tsv" >"$BENCH_DIR/pg_$1.sql"
     psql -X -q -A -t -o /dev/null "$DBURL" -f "$BENCH_DIR/pg_$1.sql" \
-        | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' >"$BENCH_DIR/pg_$1_times.txt"
+        | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' \
+        | awk -v rounds="$ROUNDS" '
+            { t[++n] = $1 + 0 }
+            n == rounds {
+                for (i = 2; i <= n; i++) { v = t[i]; j = i - 1; while (j > 0 && t[j] > v) { t[j + 1] = t[j]; j-- } t[j + 1] = v }
+                print t[int(n / 2) + 1]; n = 0
+            }
+        ' >"$BENCH_DIR/pg_$1_times.txt"
     [ "$(wc -l <"$BENCH_DIR/pg_$1_times.txt")" = "$(wc -l <"$BENCH_DIR/queries.tsv")" ] ||
         die "psql timed $(wc -l <"$BENCH_DIR/pg_$1_times.txt") of $(wc -l <"$BENCH_DIR/queries.tsv") queries ($1)"
     paste <(cut -f1 "$BENCH_DIR/queries.tsv") "$BENCH_DIR/pg_$1_times.txt" >"$BENCH_DIR/pg_$1.tsv"
@@ -111,7 +120,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 # --- report -------------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
 {
-    echo "### $(date -u '+%Y-%m-%d %H:%M UTC'), $DOCS documents across $TOWNS towns, $QUERIES queries per class"
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC'), $DOCS documents across $TOWNS towns, $QUERIES queries per class, each query's median of $ROUNDS"
     echo
     echo "Machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), Linux $(uname -r);" \
         "load average $LOAD_BEFORE before, $LOAD_AFTER after; $(psql -X -A -t "$PGURL" -c 'SHOW server_version' | head -1 | sed 's/^/PostgreSQL /');" \

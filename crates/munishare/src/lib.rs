@@ -36,11 +36,17 @@ pub fn jobs() -> Registry {
 }
 
 /// What the modules keep for the life of the process, for `Inner::modules`: the records search
-/// indexes under `data_dir/search`.
-pub fn module_state(data_dir: &std::path::Path) -> axum::http::Extensions {
+/// indexes under `data_dir/search` and the intake folders' root (`data_dir/intake` unless given).
+pub fn module_state(
+    data_dir: &std::path::Path,
+    intake_dir: Option<&std::path::Path>,
+) -> axum::http::Extensions {
     let mut m = axum::http::Extensions::new();
     m.insert(munishare_records::search::SearchIndexes::new(
         data_dir.join("search"),
+    ));
+    m.insert(munishare_records::intake::IntakeRoot(
+        intake_dir.map_or_else(|| data_dir.join("intake"), std::path::Path::to_path_buf),
     ));
     m
 }

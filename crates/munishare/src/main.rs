@@ -116,6 +116,10 @@ struct ServeArgs {
     /// TLS private key (PEM).
     #[arg(long, env = "MUNISHARE_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Records intake folders: files dropped into DIR/{town}/{folder} are filed by themselves
+    /// (default: DATA_DIR/intake).
+    #[arg(long, env = "MUNISHARE_INTAKE_DIR")]
+    intake_dir: Option<PathBuf>,
     /// Mark cookies Secure even without --tls-cert (behind a TLS-terminating proxy).
     #[arg(long, env = "MUNISHARE_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -389,7 +393,20 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         std::time::Duration::from_secs(2),
         stop_rx.clone(),
     ));
-    let modules = munishare::module_state(&common.data_dir);
+    let modules = munishare::module_state(&common.data_dir, args.intake_dir.as_deref());
+    let intake = modules
+        .get::<munishare_records::intake::IntakeRoot>()
+        .cloned()
+        .map(|root| {
+            tokio::spawn(munishare_records::intake::run_watcher(
+                db.clone(),
+                blobs.clone(),
+                root.0,
+                clock.clone(),
+                std::time::Duration::from_secs(10),
+                stop_rx.clone(),
+            ))
+        });
     let indexer = modules
         .get::<munishare_records::search::SearchIndexes>()
         .cloned()
@@ -452,8 +469,8 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     }
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    if let Some(indexer) = indexer {
-        let _ = indexer.await;
+    for task in [indexer, intake].into_iter().flatten() {
+        let _ = task.await;
     }
     db.close().await;
     Ok(())

@@ -134,11 +134,19 @@ pub async fn import(db: &Db, blobs: &BlobStore, args: RecordsImport) -> Result<b
     let progress = Arc::new(Progress::default());
     let started = Instant::now();
     let reporter = tokio::spawn(report(progress.clone(), scope.town().name.clone(), "files"));
+    let mut r = munishare_records::bulk::BulkReport::default();
     let outcome =
-        munishare_records::bulk::import(&scope, db, blobs, now, &listing, &meta, &progress).await;
+        munishare_records::bulk::import(&scope, db, blobs, now, &listing, &meta, &progress, &mut r)
+            .await;
     reporter.abort();
     eprintln!();
-    let r = outcome?;
+    if let Err(e) = outcome {
+        bail!(
+            "the import stopped after filing {} documents ({} files were refused before it): {e}",
+            r.filed,
+            r.refused.len()
+        );
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "Filed {} documents into {} ({} already held, stored once) from {} in {:.1} s: {:.0} documents/s.",

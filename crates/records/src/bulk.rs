@@ -59,6 +59,8 @@ pub struct BulkReport {
     pub bytes: u64,
     /// Files refused, in path order.
     pub refused: Vec<Refused>,
+    /// The files filed, in the order they were committed.
+    pub filed_files: Vec<PathBuf>,
 }
 
 /// The files of a directory to file.
@@ -109,6 +111,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, hidden: &mut u64) -> Result<()> {
 
 /// A small file read, hashed and sniffed, waiting for its batch.
 struct Ready {
+    path: PathBuf,
     shown: String,
     staged: Staged,
     bytes: Bytes,
@@ -116,7 +119,9 @@ struct Ready {
 
 /// Files every file of `listing` as a document with `meta` (edit), reporting
 /// files done and bytes read to `progress`. Refusals are per file; an error of the database or
-/// the store stops the import, leaving the batches before it filed.
+/// the store stops the import, leaving the batches before it filed: `report` says which files
+/// those are either way.
+#[allow(clippy::too_many_arguments)] // the CLI and the intake folders call it; each argument is a different thing
 pub async fn import(
     scope: &ServiceScope,
     db: &Db,
@@ -125,7 +130,8 @@ pub async fn import(
     listing: &Listing,
     meta: &CheckedMeta,
     progress: &Progress,
-) -> Result<BulkReport> {
+    report: &mut BulkReport,
+) -> Result<()> {
     let (dir, files) = (&listing.dir, &listing.files);
     require(scope, Permission::Edit)?;
     let limit = {
@@ -136,7 +142,6 @@ pub async fn import(
         .iter()
         .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
         .sum();
-    let mut report = BulkReport::default();
     let mut batch: Vec<Ready> = Vec::new();
     let mut batch_bytes = 0;
     for (i, path) in files.iter().enumerate() {
@@ -150,7 +155,7 @@ pub async fn import(
         let len = match std::fs::metadata(path) {
             Ok(m) => m.len(),
             Err(e) => {
-                refuse(&mut report, format!("cannot be read: {e}"));
+                refuse(report, format!("cannot be read: {e}"));
                 continue;
             }
         };
@@ -163,11 +168,12 @@ pub async fn import(
                 Ok(f) => {
                     report.filed += 1;
                     report.deduplicated += u64::from(f.deduplicated);
+                    report.filed_files.push(path.clone());
                 }
                 Err(IngestError::Other(e @ (Error::Invalid { .. } | Error::Conflict { .. }))) => {
-                    refuse(&mut report, message_of(&e));
+                    refuse(report, message_of(&e));
                 }
-                Err(e @ IngestError::TooLarge { .. }) => refuse(&mut report, e.to_string()),
+                Err(e @ IngestError::TooLarge { .. }) => refuse(report, e.to_string()),
                 Err(IngestError::Other(e)) => return Err(e),
             }
         } else {
@@ -175,6 +181,7 @@ pub async fn import(
                 Ok((sha256, media_type, bytes)) => {
                     batch_bytes += len;
                     batch.push(Ready {
+                        path: path.clone(),
                         shown,
                         staged: Staged::in_place(
                             new_id(),
@@ -186,7 +193,7 @@ pub async fn import(
                         bytes,
                     });
                 }
-                Err(message) => refuse(&mut report, message),
+                Err(message) => refuse(report, message),
             }
         }
         report.bytes += len;
@@ -198,7 +205,7 @@ pub async fn import(
                 now,
                 std::mem::take(&mut batch),
                 meta,
-                &mut report,
+                report,
             )
             .await?;
             batch_bytes = 0;
@@ -206,10 +213,10 @@ pub async fn import(
         progress.set(i as u64 + 1, report.bytes, total);
     }
     if !batch.is_empty() {
-        file_batch(scope, db, blobs, now, batch, meta, &mut report).await?;
+        file_batch(scope, db, blobs, now, batch, meta, report).await?;
     }
     progress.finish();
-    Ok(report)
+    Ok(())
 }
 
 fn message_of(e: &Error) -> String {
@@ -341,14 +348,12 @@ async fn file_batch(
         }
     }
     let mut ids = Vec::with_capacity(batch.len());
+    let mut deduplicated = 0;
     let mut first_of_content: HashSet<&str> = HashSet::new();
     for r in &batch {
-        let deduplicated =
-            known.contains(&r.staged.sha256) || !first_of_content.insert(&r.staged.sha256);
-        let filed =
-            documents::insert_filed(scope, &mut tx, now, &r.staged, meta, deduplicated).await?;
-        report.filed += 1;
-        report.deduplicated += u64::from(deduplicated);
+        let dedup = known.contains(&r.staged.sha256) || !first_of_content.insert(&r.staged.sha256);
+        let filed = documents::insert_filed(scope, &mut tx, now, &r.staged, meta, dedup).await?;
+        deduplicated += u64::from(dedup);
         ids.push(filed.document.id);
         tracing::debug!(file = %r.shown, document = %ids[ids.len() - 1], "filed");
     }
@@ -373,6 +378,9 @@ async fn file_batch(
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     crate::index::touch(scope, &mut tx, now, &refs).await?;
     tx.commit().await?;
+    report.filed += batch.len() as u64;
+    report.deduplicated += deduplicated;
+    report.filed_files.extend(batch.into_iter().map(|r| r.path));
     Ok(())
 }
 

@@ -19,6 +19,7 @@ pub mod documents;
 pub mod http;
 pub mod index;
 pub mod ingest;
+pub mod intake;
 pub mod search;
 pub mod sniff;
 pub mod text;

@@ -144,6 +144,7 @@ impl TestApp {
             modules: munishare::module_state(
                 &std::env::temp_dir()
                     .join(format!("munishare-data-{}", uuid::Uuid::now_v7().simple())),
+                None,
             ),
         });
         let App {

@@ -44,6 +44,7 @@ struct TownB {
     records_document_id: String,
     records_type_id: String,
     records_saved_search_id: String,
+    records_intake_folder_id: String,
 }
 
 impl TownB {
@@ -82,6 +83,7 @@ impl TownB {
             "version" => "1".to_owned(),
             "type_id" => self.records_type_id.clone(),
             "search" => self.records_saved_search_id.clone(),
+            "folder" => self.records_intake_folder_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
@@ -544,6 +546,20 @@ async fn fixtures(app: &TestApp) -> TownB {
         "{}",
         records_search.text()
     );
+    let records_intake = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/intake-folders",
+            &b_user,
+            Some(json!({"name": "b-scans"})),
+        )
+        .await;
+    assert_eq!(
+        records_intake.status,
+        StatusCode::CREATED,
+        "{}",
+        records_intake.text()
+    );
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -608,6 +624,7 @@ async fn fixtures(app: &TestApp) -> TownB {
             .to_owned(),
         records_type_id: records_type.json()["id"].as_str().unwrap().to_owned(),
         records_saved_search_id: records_search.json()["id"].as_str().unwrap().to_owned(),
+        records_intake_folder_id: records_intake.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -15,7 +15,8 @@ both_dbs!(
     the_index_follows_changes_and_a_new_node_rebuilds_it,
     saved_searches_are_the_owners_unless_shared,
     the_search_page_narrows_saves_and_exports,
-    a_directory_is_filed_in_bulk_and_each_refusal_is_named
+    a_directory_is_filed_in_bulk_and_each_refusal_is_named,
+    an_intake_folder_files_what_is_dropped_into_it
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -605,7 +606,8 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
     assert_eq!(listing.files.len(), 8);
     let progress = munishare_platform::jobs::Progress::default();
     let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
-    let report = munishare_records::bulk::import(
+    let mut report = munishare_records::bulk::BulkReport::default();
+    munishare_records::bulk::import(
         &scope,
         &app.db,
         &app.jobs.blobs,
@@ -613,9 +615,11 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
         &listing,
         &meta,
         &progress,
+        &mut report,
     )
     .await
     .unwrap();
+    assert_eq!(report.filed_files.len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((report.filed, report.deduplicated), (4, 1));
     assert_eq!(progress.items(), 8);
@@ -676,4 +680,138 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
         count("SELECT COUNT(*) FROM audit_events WHERE action = 'records.document.file'").await,
         4
     );
+}
+
+async fn an_intake_folder_files_what_is_dropped_into_it(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    let folders = format!("{WH}/intake-folders");
+    let create = |auth: &Auth, body: Value| {
+        let (app, auth, folders) = (app.clone(), auth.clone(), folders.clone());
+        async move { app.api(Method::POST, &folders, &auth, Some(body)).await }
+    };
+    // Only a records administrator sets one up; the name must name one folder.
+    let r = create(&clerk, json!({"name": "clerk-scans"})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    for bad in ["../etc", "", "a b", "-x"] {
+        let r = create(&officer, json!({"name": bad})).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(r.json()["field"], "name", "{bad}");
+    }
+    let r = create(&officer, json!({"name": "x", "department": "NOPE"})).await;
+    assert_eq!(r.json()["field"], "department");
+    let r = create(
+        &officer,
+        json!({"name": "clerk-scans", "department": "CLK", "tags": ["scanned"]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    assert_eq!(r.json()["file_as"], "townadmin.west-hartford");
+    let r = create(&officer, json!({"name": "Clerk-Scans"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    // A scan, an empty file and a file still being named by the scanner are dropped in.
+    let root = std::env::temp_dir().join(format!("munishare-intake-{}", uuid::Uuid::now_v7()));
+    let dir = munishare_records::intake::folder_path(&root, "west-hartford", "clerk-scans");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("deed-1932.txt"),
+        b"Quitclaim deed, Farmington Avenue",
+    )
+    .unwrap();
+    std::fs::write(dir.join("empty.txt"), b"").unwrap();
+    std::fs::write(dir.join(".scan-in-progress"), b"partial").unwrap();
+    let now =
+        || munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let pass = munishare_records::intake::run_once(
+        &app.db,
+        &app.jobs.blobs,
+        &root,
+        now(),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        pass,
+        munishare_records::intake::Pass {
+            filed: 1,
+            refused: 1
+        }
+    );
+    assert!(
+        !dir.join("deed-1932.txt").exists(),
+        "filed files are removed"
+    );
+    assert!(
+        dir.join(".scan-in-progress").exists(),
+        "hidden files are left alone"
+    );
+    assert!(dir.join(".refused/empty.txt").exists());
+    assert_eq!(
+        std::fs::read_to_string(dir.join(".refused/empty.txt.why.txt")).unwrap(),
+        "empty.txt is empty (0 bytes)\n"
+    );
+    // Filed as the administrator who set the folder up, in the Town Clerk's office, tagged;
+    // once its text is read, a word inside it finds it.
+    let registry = munishare::jobs();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let r = search(&app, &officer, "q=quitclaim").await;
+    assert_eq!(titles(&r), vec!["deed-1932"]);
+    let d = &r["hits"][0]["document"];
+    assert_eq!(
+        (
+            d["created_by"].as_str(),
+            d["department"].as_str(),
+            d["tags"].clone()
+        ),
+        (
+            Some("townadmin.west-hartford via intake folder clerk-scans"),
+            Some("CLK"),
+            json!(["scanned"])
+        )
+    );
+    let list = app.api(Method::GET, &folders, &clerk, None).await.json();
+    assert_eq!(
+        (
+            list[0]["last_filed"].as_i64(),
+            list[0]["last_refused"].as_i64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_eq!(list[0]["last_message"], Value::Null);
+
+    // The administrator is disabled: the folder pauses, says why, and files nothing in their name.
+    {
+        let mut c = app.db.begin().await.unwrap();
+        munishare_platform::execute!(&mut c, c => sqlx::query(
+            "UPDATE users SET active = FALSE WHERE username = 'townadmin.west-hartford'").execute(c).await)
+        .unwrap();
+        c.commit().await.unwrap();
+    }
+    std::fs::write(dir.join("later.txt"), b"Later scan").unwrap();
+    let pass = munishare_records::intake::run_once(
+        &app.db,
+        &app.jobs.blobs,
+        &root,
+        now(),
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass, munishare_records::intake::Pass::default());
+    assert!(
+        dir.join("later.txt").exists(),
+        "a paused folder keeps its files"
+    );
+    let list = app.api(Method::GET, &folders, &clerk, None).await.json();
+    let message = list[0]["last_message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        message.starts_with("paused: townadmin.west-hartford can no longer file records here"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
 }

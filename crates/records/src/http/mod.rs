@@ -17,6 +17,7 @@ use crate::documents::Version;
 use crate::ingest::IngestError;
 
 mod api;
+mod intake_http;
 mod pages;
 mod search_api;
 mod search_pages;
@@ -32,13 +33,13 @@ impl ServiceKey for Records {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: search_api::api(api::api(OpenApiRouter::new())),
+        api: intake_http::api(search_api::api(api::api(OpenApiRouter::new()))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    search_pages::pages(pages::pages(r))
+    intake_http::pages(search_pages::pages(pages::pages(r)))
 }
 
 /// The declared length of a request body, when the client sent one.
