@@ -123,7 +123,7 @@ pub(crate) async fn ensure_settings(
 
 /// Takes the town's ingestion lock for the rest of the transaction (a row lock
 /// on PostgreSQL; SQLite's write transactions are exclusive already).
-async fn lock_town(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<()> {
+pub(crate) async fn lock_town(scope: &ServiceScope, tx: &mut Tx, now: Timestamp) -> Result<()> {
     ensure_settings(scope, tx, now).await?;
     execute!(tx, c => sqlx::query(
         "UPDATE records_settings SET max_upload_bytes = max_upload_bytes WHERE municipality_id = $1")

@@ -12,10 +12,13 @@
 //! confidential). `http` is the API and the pages; `demo` seeds the demo towns.
 
 pub mod demo;
+pub mod disposition;
 pub mod documents;
+pub mod holds;
 pub mod http;
 pub mod index;
 pub mod ingest;
+pub mod retention;
 pub mod search;
 pub mod sniff;
 pub mod types;
