@@ -18,6 +18,8 @@ use crate::ingest::IngestError;
 
 mod api;
 mod pages;
+mod retention_api;
+mod retention_pages;
 
 /// The records service, for the access-checking extractors.
 #[derive(Debug)]
@@ -30,13 +32,13 @@ impl ServiceKey for Records {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: api::api(OpenApiRouter::new()),
+        api: retention_api::api(api::api(OpenApiRouter::new())),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    pages::pages(r)
+    retention_pages::pages(pages::pages(r))
 }
 
 /// The declared length of a request body, when the client sent one.

@@ -113,6 +113,7 @@ fn filter_string(q: &DocumentQuery) -> String {
         ("tag", &q.tag),
         ("from", &q.from),
         ("to", &q.to),
+        ("due_before", &q.due_before),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             s.append_pair(k, v);
@@ -135,6 +136,7 @@ async fn page_list(
         tag: get("tag"),
         from: get("from"),
         to: get("to"),
+        due_before: get("due_before"),
         sort: get("sort"),
         dir: get("dir"),
         page: get("page").and_then(|v| v.parse().ok()),
@@ -222,6 +224,7 @@ async fn export_csv(
             "sha256",
             "created_at",
             "created_by",
+            "retention_due",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -248,6 +251,7 @@ async fn export_csv(
                 d.sha256,
                 d.created_at,
                 d.created_by,
+                d.retention_due.unwrap_or_default(),
             ]);
         }
         if n < 200 {
