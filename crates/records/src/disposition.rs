@@ -75,7 +75,7 @@ pub struct DueQuery {
 
 const DUE_SELECT: &str = "SELECT d.id AS document_id, d.title, t.name AS type_name, p.code AS department, d.document_date, \
     d.retention_due, s.schedule, s.code AS series_code, s.title AS series_title, \
-    (SELECT COALESCE(SUM(v.size), 0) FROM records_versions v WHERE v.municipality_id = d.municipality_id AND v.document_id = d.id) AS bytes, \
+    CAST((SELECT COALESCE(SUM(v.size), 0) FROM records_versions v WHERE v.municipality_id = d.municipality_id AND v.document_id = d.id) AS BIGINT) AS bytes, \
     (SELECT MIN(b.number) FROM records_disposal_items i JOIN records_disposal_batches b ON b.municipality_id = i.municipality_id \
      AND b.id = i.batch_id WHERE i.municipality_id = d.municipality_id AND i.document_id = d.id AND b.status IN ('draft', 'approved')) AS batch \
     FROM records_documents d \
@@ -235,7 +235,7 @@ pub async fn batch(scope: &ServiceScope, ex: &mut impl Executor, id: &str) -> Re
         "SELECT i.document_id, COALESCE(d.title, x.title, '') AS title, COALESCE(s.schedule, xs.schedule) AS schedule, \
          COALESCE(s.code, x.series_code) AS series_code, COALESCE(s.title, x.series_title) AS series_title, \
          COALESCE(d.document_date, x.document_date) AS document_date, COALESCE(d.retention_due, x.retention_due) AS retention_due, \
-         COALESCE((SELECT SUM(v.size) FROM records_versions v WHERE v.municipality_id = i.municipality_id AND v.document_id = i.document_id), 0) AS bytes, \
+         CAST(COALESCE((SELECT SUM(v.size) FROM records_versions v WHERE v.municipality_id = i.municipality_id AND v.document_id = i.document_id), 0) AS BIGINT) AS bytes, \
          CASE WHEN x.id IS NULL THEN FALSE ELSE TRUE END AS destroyed \
          FROM records_disposal_items i \
          LEFT JOIN records_documents d ON d.municipality_id = i.municipality_id AND d.id = i.document_id \

@@ -31,6 +31,7 @@ mod ops;
 mod other_property;
 mod parcel_record;
 mod records;
+mod records_retention;
 mod supplemental;
 mod ucoa;
 mod valuation;

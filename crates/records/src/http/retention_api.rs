@@ -36,7 +36,10 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(retention_create_region_series))
         .routes(routes!(retention_update_region_series))
         .routes(routes!(retention_import_region_series))
-        .routes(routes!(retention_town_series, retention_create_local_series))
+        .routes(routes!(
+            retention_town_series,
+            retention_create_local_series
+        ))
         .routes(routes!(retention_update_local_series))
         .routes(routes!(retention_document, retention_set_trigger))
         .routes(routes!(disposition_due))
@@ -184,7 +187,9 @@ async fn retention_document(
     Path((_town, id)): Path<(String, String)>,
 ) -> ApiResult<axum::Json<DocumentRetention>> {
     let mut c = st.db.read().await?;
-    Ok(axum::Json(retention::of_document(&scope, &mut c, &id).await?))
+    Ok(axum::Json(
+        retention::of_document(&scope, &mut c, &id).await?,
+    ))
 }
 
 /// Records (or clears) the date a document's retention starts from for event triggers (audit completed, expiration, project completion, event) (edit); the due date follows; audited.
@@ -299,10 +304,7 @@ async fn disposition_authorization(
 ) -> ApiResult<Response> {
     let (number, bytes) = disposition::authorization(&scope, &st.db, &st.blobs, &id).await?;
     Ok(pdf(
-        &format!(
-            "disposition-{}-{number}.pdf",
-            scope.town().slug
-        ),
+        &format!("disposition-{}-{number}.pdf", scope.town().slug),
         bytes,
     ))
 }
