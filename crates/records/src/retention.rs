@@ -165,7 +165,8 @@ pub enum Disposition {
 }
 
 impl Disposition {
-    fn as_str(self) -> &'static str {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Destroy => "destroy",
             Disposition::Retain => "retain",

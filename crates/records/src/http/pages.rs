@@ -376,6 +376,7 @@ struct DocumentPageT {
     can_edit: bool,
     officer: bool,
     fields: Vec<(String, String)>,
+    retention: crate::retention::DocumentRetention,
 }
 
 async fn page_document(
@@ -386,6 +387,7 @@ async fn page_document(
     let scope = &page.scope;
     let mut c = st.db.read().await?;
     let d = documents::detail(scope, &mut c, &id).await?;
+    let retention = crate::retention::of_document(scope, &mut c, &id).await?;
     let types = types::list(scope, &mut c).await?;
     let departments = visibility::departments(scope, &mut c).await?;
     drop(c);
@@ -421,6 +423,7 @@ async fn page_document(
             can_edit: scope.can(Permission::Edit),
             officer: scope.can(Permission::Approve),
             fields,
+            retention,
         },
         &page.user,
     )
