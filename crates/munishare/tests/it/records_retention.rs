@@ -20,7 +20,8 @@ both_dbs!(
     records_retention_holds_block_disposal_until_released,
     records_retention_a_batch_is_approved_with_its_authorization_and_destroyed,
     records_retention_is_the_records_officers_and_stays_in_its_town,
-    records_retention_series_import_is_all_or_nothing_by_row_and_column
+    records_retention_series_import_is_all_or_nothing_by_row_and_column,
+    records_retention_pages_take_the_officer_from_catalog_to_destruction
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -1185,4 +1186,265 @@ async fn records_retention_series_import_is_all_or_nothing_by_row_and_column(app
         .await,
         2
     );
+}
+
+async fn records_retention_pages_take_the_officer_from_catalog_to_destruction(app: TestApp) {
+    let admin = app.demo_session("admin").await;
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    // The council administrator adds a series by the form; a bad one names its field.
+    let r = app
+        .form(
+            "/records/retention-catalog",
+            &admin,
+            &[
+                ("schedule", "M3"),
+                ("code", "M3-120"),
+                ("title", "Bills paid"),
+                ("rule", "years"),
+                ("trigger", "fiscal_year_end"),
+                ("years", "3"),
+                ("disposition", "destroy"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let r = app
+        .form(
+            "/records/retention-catalog",
+            &admin,
+            &[
+                ("schedule", "M99"),
+                ("code", "X-1"),
+                ("title", "x"),
+                ("rule", "permanent"),
+                ("disposition", "retain"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app
+        .form(
+            "/records/retention-catalog",
+            &officer,
+            &[("schedule", "M3"), ("code", "M3-9")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page = app
+        .api(
+            Method::GET,
+            "/records/retention-catalog?schedule=M3",
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.text().contains("Fiscal year end + 3 years"),
+        "{}",
+        page.text()
+    );
+    assert!(
+        !page.text().contains("Edit M3-120"),
+        "only the council administrator edits"
+    );
+    let page = app
+        .api(Method::GET, "/records/retention-catalog", &admin, None)
+        .await;
+    assert!(page.text().contains("Edit M3-120"));
+    // The town's type and a record past retention.
+    ok(
+        app.api(
+            Method::POST,
+            &format!("{WH}/types"),
+            &officer,
+            Some(json!({"name": "Bills", "retention_series": "M3-120"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let doc = file(
+        &app,
+        &officer,
+        "filename=bill.txt&type=Bills&document_date=2019-08-15&title=Bill%20of%20August",
+        b"bill",
+    )
+    .await;
+    let id = doc["id"].as_str().unwrap();
+    let page = app
+        .api(
+            Method::GET,
+            &format!("/t/west-hartford/records/documents/{id}"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for want in [
+        "M3-120 — Bills paid",
+        "Fiscal year end + 3 years",
+        "2023-06-30",
+    ] {
+        assert!(page.text().contains(want), "{want}");
+    }
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records?due_before=2023-12-31",
+            &officer,
+            None,
+        )
+        .await;
+    assert!(page.text().contains("Bill of August"));
+    // The officer's list, its CSV, a batch from the ticked row; the clerk is refused.
+    let r = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/disposition",
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/disposition",
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("Bill of August"));
+    assert!(
+        page.text()
+            .contains(&format!("aria-label=\"Pick Bill of August\""))
+    );
+    let csv = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/disposition?schedule=M3&format=csv",
+            &officer,
+            None,
+        )
+        .await;
+    assert!(
+        csv.text().contains(&format!(
+            "{id},Bill of August,Bills,,2019-08-15,2023-06-30,M3,M3-120,Bills paid,4,,,true"
+        )),
+        "{}",
+        csv.text()
+    );
+    let r = app
+        .form(
+            "/t/west-hartford/records/disposition",
+            &officer,
+            &[("documents", id), ("agency", "Finance")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let batch_page = r.location();
+    assert!(
+        batch_page.starts_with("/t/west-hartford/records/disposition/"),
+        "{batch_page}"
+    );
+    let page = app.api(Method::GET, &batch_page, &officer, None).await;
+    assert!(
+        page.text()
+            .contains("Approve and produce the authorization")
+    );
+    let r = app
+        .form(&format!("{batch_page}/approve"), &officer, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = app.api(Method::GET, &batch_page, &officer, None).await;
+    assert!(
+        page.text().contains("Download the authorization"),
+        "{}",
+        page.text()
+    );
+    let pdf = app
+        .api(
+            Method::GET,
+            &format!("{batch_page}/authorization"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert!(pdf_text(&pdf.body).contains("M3-120"));
+    // A hold placed after approval stops the destruction, naming it.
+    let r = app
+        .form(
+            "/t/west-hartford/records/holds",
+            &officer,
+            &[
+                ("kind", "document"),
+                ("target", id),
+                ("matter", "Late audit question"),
+                ("reason", "Auditor asked"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = app
+        .api(
+            Method::GET,
+            "/t/west-hartford/records/holds",
+            &officer,
+            None,
+        )
+        .await;
+    assert!(page.text().contains("Late audit question"));
+    let page = app
+        .api(
+            Method::GET,
+            &format!("/t/west-hartford/records/documents/{id}"),
+            &officer,
+            None,
+        )
+        .await;
+    assert!(page.text().contains("Late audit question"));
+    let r = app
+        .form(&format!("{batch_page}/destroy"), &officer, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM records_tombstones").await,
+        0,
+        "held: nothing destroyed"
+    );
+    let hold_id: String = {
+        let mut c = app.db.read().await.unwrap();
+        dispatch!(&mut c, c => sqlx::query_scalar("SELECT id FROM records_legal_holds").fetch_one(c).await).unwrap()
+    };
+    let r = app
+        .form(
+            &format!("/t/west-hartford/records/holds/{hold_id}/release"),
+            &officer,
+            &[("reason", "Answered")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = app
+        .form(&format!("{batch_page}/destroy"), &officer, &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM records_tombstones").await,
+        1
+    );
+    let page = app.api(Method::GET, &batch_page, &officer, None).await;
+    assert!(page.text().contains("destroyed (tombstone)"));
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/t/west-hartford/records/documents/{id}"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
