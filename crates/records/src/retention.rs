@@ -1472,7 +1472,7 @@ pub async fn seed_illustrative(tx: &mut Tx, now: Timestamp) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::panic)]
     use super::*;
     use time::macros::date;
 
