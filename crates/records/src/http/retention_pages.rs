@@ -25,8 +25,14 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
     r.get("/records/retention-catalog", page_catalog)
         .post("/records/retention-catalog", page_create_region)
         .upload("/records/retention-catalog/import", page_import)
-        .get("/admin/records/retention-catalog/{series}", page_edit_region)
-        .post("/admin/records/retention-catalog/{series}", page_update_region)
+        .get(
+            "/admin/records/retention-catalog/{series}",
+            page_edit_region,
+        )
+        .post(
+            "/admin/records/retention-catalog/{series}",
+            page_update_region,
+        )
         .get("/t/{town}/records/retention", page_town_catalog)
         .post("/t/{town}/records/retention", page_create_local)
         .get("/t/{town}/records/retention/{series}", page_edit_local)
