@@ -1318,10 +1318,7 @@ async fn records_retention_pages_take_the_officer_from_catalog_to_destruction(ap
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("Bill of August"));
-    assert!(
-        page.text()
-            .contains(&format!("aria-label=\"Pick Bill of August\""))
-    );
+    assert!(page.text().contains("aria-label=\"Pick Bill of August\""));
     let csv = app
         .api(
             Method::GET,
