@@ -92,6 +92,17 @@ pub async fn due(
     today: time::Date,
     f: &DueQuery,
 ) -> Result<Vec<DueRecord>> {
+    due_of(scope, ex, today, f, None).await
+}
+
+/// [`due`], limited to `only` when given (the batch checks: no page limit applies to them).
+async fn due_of(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    today: time::Date,
+    f: &DueQuery,
+    only: Option<&[String]>,
+) -> Result<Vec<DueRecord>> {
     require(scope, Permission::Approve)?;
     let mut q = SqlBuilder::new(DUE_SELECT);
     q.bind(scope.municipality_id().to_string());
@@ -120,7 +131,23 @@ pub async fn due(
         let b = parse_date("due_before", &b)?;
         q.push(" AND d.retention_due <= ").bind(b.to_string());
     }
-    q.push(" ORDER BY d.retention_due, d.id LIMIT 5000");
+    match only {
+        Some(ids) => {
+            q.push(" AND d.id IN (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.bind(id.clone());
+            }
+            q.push(")");
+            q.push(" ORDER BY d.retention_due, d.id");
+        }
+        // A page of the list: the oldest 5,000 (filters narrow it).
+        None => {
+            q.push(" ORDER BY d.retention_due, d.id LIMIT 5000");
+        }
+    }
     let (sql, args) = q.build();
     let mut rows: Vec<DueRecord> = dispatch!(ex, c => {
         let mut query = sqlx::query_as::<_, DueRecord>(sqlx::AssertSqlSafe(sql.clone()));
@@ -269,7 +296,7 @@ async fn check_eligible(
     ids: &[String],
     batch: Option<&str>,
 ) -> Result<()> {
-    let due = due(scope, ex, today, &DueQuery::default()).await?;
+    let due = due_of(scope, ex, today, &DueQuery::default(), Some(ids)).await?;
     for (i, id) in ids.iter().enumerate() {
         let field = format!("documents[{i}]");
         if ids[..i].contains(id) {

@@ -21,7 +21,8 @@ both_dbs!(
     records_retention_a_batch_is_approved_with_its_authorization_and_destroyed,
     records_retention_is_the_records_officers_and_stays_in_its_town,
     records_retention_series_import_is_all_or_nothing_by_row_and_column,
-    records_retention_pages_take_the_officer_from_catalog_to_destruction
+    records_retention_pages_take_the_officer_from_catalog_to_destruction,
+    records_retention_the_demo_seeds_illustrative_series_only
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -1444,4 +1445,71 @@ async fn records_retention_pages_take_the_officer_from_catalog_to_destruction(ap
         )
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+async fn records_retention_the_demo_seeds_illustrative_series_only(app: TestApp) {
+    let now =
+        munishare_platform::types::Timestamp::new(time::macros::datetime!(2026-11-26 14:00 UTC));
+    munishare_records::demo::seed(&app.db, &app.jobs.blobs, now)
+        .await
+        .unwrap();
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let cat = ok(
+        app.api(Method::GET, "/api/v1/retention/series", &officer, None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let cat = cat.as_array().unwrap();
+    assert_eq!(cat.len(), 4);
+    assert!(
+        cat.iter()
+            .all(|s| s["source"] == "illustrative"
+                && s["code"].as_str().unwrap().starts_with("DEMO-"))
+    );
+    let types = ok(
+        app.api(Method::GET, &format!("{WH}/types"), &officer, None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let series_of = |name: &str| {
+        types
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["retention_series"]
+            .clone()
+    };
+    assert_eq!(series_of("Meeting minutes"), "DEMO-M1-MINUTES");
+    assert_eq!(series_of("Invoice"), "DEMO-M3-BILLS");
+    let docs = ok(
+        app.api(
+            Method::GET,
+            &format!("{WH}/documents?per_page=200"),
+            &officer,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let invoice = docs["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["type_name"] == "Invoice")
+        .unwrap()
+        .clone();
+    let r = due_of(&app, &officer, invoice["id"].as_str().unwrap()).await;
+    assert_eq!(r["status"], "pending", "bills wait for the audit: {r}");
+    // Seeding twice adds no series.
+    munishare_records::demo::seed(&app.db, &app.jobs.blobs, now)
+        .await
+        .ok();
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM records_retention_series").await,
+        4
+    );
 }

@@ -110,10 +110,10 @@ struct FileQuery {
     file_name: Option<String>,
 }
 
-/// Imports series into the region's catalog from CSV (council administrators): header `schedule, code, title, description, rule, trigger, years, follow, disposition, essential`. All or nothing: 200 when imported, 422 with every problem by row and column otherwise; a code already in the catalog is updated.
+/// Imports series into the region's catalog from CSV (council administrators): header `schedule, code, title, description, rule, trigger, years, follow, disposition, essential`. All or nothing: 200 when imported; otherwise 422, a problem (`field` names the first row and column) with `problems`, every problem by row and column; a code already in the catalog is updated.
 #[utoipa::path(post, path = "/api/v1/admin/retention/series/import", tag = "admin", params(FileQuery),
     request_body(content = Vec<u8>, content_type = "text/csv"),
-    responses((status = 200, body = SeriesImport), (status = 422, body = SeriesImport), (status = 403, body = Problem)))]
+    responses((status = 200, body = SeriesImport), (status = 422, body = Problem), (status = 403, body = Problem)))]
 async fn retention_import_region_series(
     State(st): State<AppState>,
     AdminCaller(admin): AdminCaller,
@@ -126,12 +126,32 @@ async fn retention_import_region_series(
     };
     let name = q.file_name.unwrap_or_else(|| "series.csv".into());
     let out = retention::import_region(&admin, &st.db, st.now(), &name, &bytes).await?;
-    let status = if out.status == "done" {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((status, axum::Json(out)).into_response())
+    if out.status == "done" {
+        return Ok((StatusCode::OK, axum::Json(out)).into_response());
+    }
+    // A rejected file is a problem (application/problem+json) that lists every row and column.
+    let field = out.problems.first().map(|p| {
+        if p.column.is_empty() {
+            format!("row {}", p.row)
+        } else {
+            format!("row {}, column {}", p.row, p.column)
+        }
+    });
+    let body = serde_json::json!({
+        "type": "https://munishare.example/problems/invalid",
+        "title": "Unprocessable Entity",
+        "status": 422,
+        "detail": format!("{name} was not imported: {} problems, nothing changed", out.problems.len()),
+        "field": field,
+        "rows": out.rows,
+        "problems": out.problems,
+    });
+    let mut r = (StatusCode::UNPROCESSABLE_ENTITY, body.to_string()).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    Ok(r)
 }
 
 /// The series the town uses: the region's catalog and its own local series.
