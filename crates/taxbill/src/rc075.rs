@@ -377,6 +377,23 @@ mod tests {
     }
 
     #[test]
+    fn a_long_authorization_takes_several_pages() {
+        let mut a = auth();
+        a.lines = (0..30)
+            .map(|i| DispositionLine {
+                series_code: format!("M3-{}", 100 + i),
+                series_title:
+                    "A series title long enough that it has to be cut to fit its column on the page"
+                        .into(),
+                ..a.lines[0].clone()
+            })
+            .collect();
+        let pdf = render_disposition(&a).unwrap();
+        let text = String::from_utf8_lossy(&pdf);
+        assert!(text.contains("/Count 2"), "two pages of 24 lines");
+    }
+
+    #[test]
     fn volumes_read_in_decimal_units() {
         assert_eq!(human_bytes(999), "999 bytes");
         assert_eq!(human_bytes(1500), "1.5 kB");
