@@ -769,6 +769,9 @@ async fn finish_purges(
             blobs
                 .delete(&crate::ingest::content_key(scope, &sha)?)
                 .await?;
+            // What the text module derives from the content (the OCR'd searchable PDF,
+            // `derived/{sha256}.searchable.pdf`) holds the same words: it goes too.
+            blobs.delete(&derived_key(scope, &sha)?).await?;
             deleted += 1;
         }
         execute!(&mut tx, c => sqlx::query(
@@ -777,6 +780,11 @@ async fn finish_purges(
         tx.commit().await?;
     }
     Ok(deleted)
+}
+
+/// The searchable PDF the text module stores per content (see `text::searchable_key` on main).
+fn derived_key(scope: &ServiceScope, sha256: &str) -> Result<BlobKey> {
+    BlobKey::in_scope(scope, &format!("derived/{sha256}.searchable.pdf"))
 }
 
 /// A destroyed document's tombstone.

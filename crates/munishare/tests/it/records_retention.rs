@@ -608,6 +608,14 @@ async fn records_retention_a_batch_is_approved_with_its_authorization_and_destro
     for s in own_shas.iter().chain([&shared_sha]) {
         assert!(app.jobs.blobs.exists(&key(s)).await.unwrap());
     }
+    // A searchable PDF the text module derived from the first bill's content.
+    let derived =
+        BlobKey::in_scope(&scope, &format!("derived/{}.searchable.pdf", own_shas[0])).unwrap();
+    app.jobs
+        .blobs
+        .put(&derived, bytes::Bytes::from_static(b"%PDF-1.4 ocr"))
+        .await
+        .unwrap();
 
     // The batch (the records officer's), then its approval.
     let r = app
@@ -763,6 +771,10 @@ async fn records_retention_a_batch_is_approved_with_its_authorization_and_destro
             "content {s} purged"
         );
     }
+    assert!(
+        !app.jobs.blobs.exists(&derived).await.unwrap(),
+        "derived searchable PDF purged"
+    );
     assert!(app.jobs.blobs.exists(&key(&shared_sha)).await.unwrap());
     let r = app
         .api(
