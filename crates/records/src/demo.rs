@@ -110,6 +110,10 @@ fn ty(name: &str, series: Option<&str>, fields: &[(&str, FieldKind, bool)]) -> D
 /// Seeds every demo town that subscribes to records; returns how many documents were filed.
 pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
     let mut filed = 0;
+    // A few illustrative region series (made-up DEMO- codes, labelled as such) for the demo types.
+    let mut tx = db.begin().await?;
+    crate::retention::seed_illustrative(&mut tx, now).await?;
+    tx.commit().await?;
     for slug in TOWNS {
         let scope = match munishare_platform::demo::seed_scope(
             db,
@@ -127,7 +131,7 @@ pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
         for t in [
             ty(
                 "Meeting minutes",
-                Some("M1-250"),
+                Some("DEMO-M1-MINUTES"),
                 &[
                     ("board", FieldKind::Text, false),
                     ("approved", FieldKind::Boolean, false),
@@ -135,7 +139,7 @@ pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
             ),
             ty(
                 "Building permit",
-                Some("M7-185"),
+                None,
                 &[
                     ("permit_number", FieldKind::Text, true),
                     ("estimated_cost_dollars", FieldKind::Number, false),
@@ -143,7 +147,7 @@ pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
             ),
             ty(
                 "Invoice",
-                Some("M3-160"),
+                Some("DEMO-M3-BILLS"),
                 &[
                     ("invoice_number", FieldKind::Text, true),
                     ("due_date", FieldKind::Date, false),

@@ -58,6 +58,9 @@ pub struct Document {
     pub created_by: String,
     /// Last changed.
     pub updated_at: String,
+    /// The end of its retention, from its type's series (retained through this date); absent
+    /// when it never falls due or a date is missing (`GET …/retention` says which).
+    pub retention_due: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -80,6 +83,7 @@ struct DocRow {
     created_at: String,
     created_by: String,
     updated_at: String,
+    retention_due: Option<String>,
 }
 
 impl DocRow {
@@ -105,13 +109,14 @@ impl DocRow {
             created_at: self.created_at,
             created_by: self.created_by,
             updated_at: self.updated_at,
+            retention_due: self.retention_due,
         }
     }
 }
 
 const SELECT: &str = "SELECT d.id, d.title, d.type_id, t.name AS type_name, p.code AS department, \
     p.name AS department_name, d.correspondent, d.document_date, d.confidential, d.fields_json, d.current_version, \
-    v.size, v.media_type, v.file_name, v.sha256, d.created_at, d.created_by, d.updated_at \
+    v.size, v.media_type, v.file_name, v.sha256, d.created_at, d.created_by, d.updated_at, d.retention_due \
     FROM records_documents d \
     JOIN records_versions v ON v.municipality_id = d.municipality_id AND v.document_id = d.id AND v.number = d.current_version \
     LEFT JOIN records_document_types t ON t.municipality_id = d.municipality_id AND t.id = d.type_id \
@@ -137,7 +142,9 @@ pub struct DocumentQuery {
     pub from: Option<String>,
     /// Document date to (inclusive), `YYYY-MM-DD`.
     pub to: Option<String>,
-    /// `title`, `date` (the document's), `created` (default) or `updated`.
+    /// Only documents whose retention ends on or before this date, `YYYY-MM-DD`.
+    pub due_before: Option<String>,
+    /// `title`, `date` (the document's), `created` (default), `updated` or `due` (end of retention).
     pub sort: Option<String>,
     /// `asc` or `desc` (default for dates: `desc`).
     pub dir: Option<String>,
@@ -242,6 +249,15 @@ async fn filters(
     if let Some(b) = to {
         q.push(" AND d.document_date <= ").bind(b.to_string());
     }
+    if let Some(b) = f
+        .due_before
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let b = parse_date("due_before", b)?;
+        q.push(" AND d.retention_due <= ").bind(b.to_string());
+    }
     Ok(())
 }
 
@@ -309,7 +325,7 @@ pub async fn list(
         return Err(Error::invalid("per_page", "must be 1 to 200"));
     }
     let page = f.page.unwrap_or(1).max(1);
-    let desc_default = !matches!(f.sort.as_deref(), Some("title"));
+    let desc_default = !matches!(f.sort.as_deref(), Some("title" | "due"));
     let desc = match f.dir.as_deref() {
         None | Some("") => desc_default,
         Some("asc") => false,
@@ -325,10 +341,12 @@ pub async fn list(
         ("created", true) => " ORDER BY d.created_at DESC, d.id DESC",
         ("updated", false) => " ORDER BY d.updated_at, d.id",
         ("updated", true) => " ORDER BY d.updated_at DESC, d.id DESC",
+        ("due", false) => " ORDER BY COALESCE(d.retention_due, '9999'), d.id",
+        ("due", true) => " ORDER BY COALESCE(d.retention_due, '') DESC, d.id DESC",
         _ => {
             return Err(Error::invalid(
                 "sort",
-                "must be title, date, created or updated",
+                "must be title, date, created, updated or due",
             ));
         }
     };
@@ -755,6 +773,14 @@ pub(crate) async fn insert_filed(
     insert_version(scope, tx, now, &id, 1, staged).await?;
     crate::text::queue(scope, tx, now, &id, 1).await?;
     replace_tags(scope, tx, &id, &meta.tags).await?;
+    crate::retention::recompute(
+        tx,
+        &crate::retention::Scope::Documents(
+            scope.municipality_id().as_str().to_owned(),
+            vec![id.clone()],
+        ),
+    )
+    .await?;
     let document = get(scope, tx, &id).await?;
     audit::record(
         tx,
@@ -873,6 +899,14 @@ pub async fn update(
         .bind(&meta.department_id).bind(&meta.correspondent).bind(&meta.document_date).bind(m.confidential)
         .bind(&fields_json).bind(now.to_db()).execute(c).await)?;
     replace_tags(scope, tx, id, &meta.tags).await?;
+    crate::retention::recompute(
+        tx,
+        &crate::retention::Scope::Documents(
+            scope.municipality_id().as_str().to_owned(),
+            vec![id.to_owned()],
+        ),
+    )
+    .await?;
     crate::index::touch(scope, tx, now, &[id]).await?;
     // Read back as the caller sees it; a change that hides the document from them still commits.
     let after = match get(scope, tx, id).await {

@@ -15,11 +15,14 @@
 
 pub mod bulk;
 pub mod demo;
+pub mod disposition;
 pub mod documents;
+pub mod holds;
 pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod intake;
+pub mod retention;
 pub mod search;
 pub mod sniff;
 pub mod text;

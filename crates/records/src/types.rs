@@ -42,8 +42,11 @@ pub struct DocumentType {
     pub id: String,
     /// Name, unique in the town, e.g. `Meeting minutes`.
     pub name: String,
-    /// The retention series code it maps to, e.g. `M1-250` (checked against the catalog in a later slice).
+    /// The retention series code it maps to, e.g. `M1-250`: a series of the town's catalog
+    /// (the region's or its own); a code entered before the catalog existed shows as entered.
     pub retention_series: Option<String>,
+    /// The catalog series' id (absent: no series, or a code entered before the catalog that is not in it).
+    pub retention_series_id: Option<String>,
     /// Its custom fields.
     pub fields: Vec<FieldDef>,
     /// How many documents have this type.
@@ -55,7 +58,8 @@ pub struct DocumentType {
 pub struct DocumentTypeIn {
     /// 1 to 100 characters, unique in the town.
     pub name: String,
-    /// Optional retention series code (up to 40 characters).
+    /// Optional retention series: the code (e.g. `M3-120`) or id of a series in the town's
+    /// catalog (422 naming `retention_series` when it is not there).
     #[serde(default)]
     pub retention_series: Option<String>,
     /// Custom fields (at most 30, names unique).
@@ -68,6 +72,7 @@ struct Row {
     id: String,
     name: String,
     retention_series: Option<String>,
+    retention_series_id: Option<String>,
     fields_json: String,
     documents: i64,
 }
@@ -80,14 +85,15 @@ impl Row {
             id: self.id,
             name: self.name,
             retention_series: self.retention_series,
+            retention_series_id: self.retention_series_id,
             documents: self.documents,
         })
     }
 }
 
-const SELECT: &str = "SELECT t.id, t.name, t.retention_series, t.fields_json, \
+const SELECT: &str = "SELECT t.id, t.name, COALESCE(s.code, t.retention_series) AS retention_series, t.retention_series_id, t.fields_json, \
     (SELECT COUNT(*) FROM records_documents d WHERE d.municipality_id = t.municipality_id AND d.type_id = t.id) AS documents \
-    FROM records_document_types t WHERE t.municipality_id = $1";
+    FROM records_document_types t LEFT JOIN records_retention_series s ON s.id = t.retention_series_id WHERE t.municipality_id = $1";
 
 /// The town's document types, by name.
 pub async fn list(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<DocumentType>> {
@@ -167,6 +173,21 @@ fn check(req: &DocumentTypeIn) -> Result<(String, Option<String>, Vec<FieldDef>)
     Ok((name, series, fields))
 }
 
+/// The catalog series a type refers to (its code and id), or a 422 naming `retention_series`.
+async fn catalog_series(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    series: Option<String>,
+) -> Result<(Option<String>, Option<String>)> {
+    match series {
+        None => Ok((None, None)),
+        Some(code) => {
+            let s = crate::retention::find_for_town(scope, tx, "retention_series", &code).await?;
+            Ok((Some(s.code), Some(s.id)))
+        }
+    }
+}
+
 /// Refuses a name another type of the town has, whatever its case.
 async fn unique_name(
     scope: &ServiceScope,
@@ -196,19 +217,21 @@ pub async fn create(
 ) -> Result<DocumentType> {
     require(scope, Permission::Administer)?;
     let (name, series, fields) = check(req)?;
+    let (series, series_id) = catalog_series(scope, tx, series).await?;
     unique_name(scope, tx, &name, None).await?;
     let id = new_id();
     let fields_json = serde_json::to_string(&fields).map_err(|e| Error::Internal(e.to_string()))?;
     execute!(tx, c => sqlx::query(
-        "INSERT INTO records_document_types (municipality_id, id, name, retention_series, fields_json, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)")
+        "INSERT INTO records_document_types (municipality_id, id, name, retention_series, retention_series_id, fields_json, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $7, $5, $6, $6)")
         .bind(scope.municipality_id()).bind(&id).bind(&name).bind(&series).bind(&fields_json)
-        .bind(now.to_db()).execute(c).await)
+        .bind(now.to_db()).bind(&series_id).execute(c).await)
     .map_err(|e| Error::from(e).on_conflict("name", format!("{} already has a document type '{name}'", scope.town().name)))?;
     let t = DocumentType {
         id,
         name,
         retention_series: series,
+        retention_series_id: series_id,
         fields,
         documents: 0,
     };
@@ -241,18 +264,35 @@ pub async fn update(
     require(scope, Permission::Administer)?;
     let before = get(scope, tx, id).await?;
     let (name, series, fields) = check(req)?;
+    // A code entered before the catalog existed may stay as it is until the type's series is changed.
+    let (series, series_id) = if before.retention_series_id.is_none()
+        && series.is_some()
+        && series == before.retention_series
+    {
+        (series, None)
+    } else {
+        catalog_series(scope, tx, series).await?
+    };
     unique_name(scope, tx, &name, Some(id)).await?;
     let fields_json = serde_json::to_string(&fields).map_err(|e| Error::Internal(e.to_string()))?;
     execute!(tx, c => sqlx::query(
-        "UPDATE records_document_types SET name = $3, retention_series = $4, fields_json = $5, updated_at = $6 \
+        "UPDATE records_document_types SET name = $3, retention_series = $4, fields_json = $5, updated_at = $6, retention_series_id = $7 \
          WHERE municipality_id = $1 AND id = $2")
         .bind(scope.municipality_id()).bind(id).bind(&name).bind(&series).bind(&fields_json)
-        .bind(now.to_db()).execute(c).await)
+        .bind(now.to_db()).bind(&series_id).execute(c).await)
     .map_err(|e| Error::from(e).on_conflict("name", format!("{} already has a document type '{name}'", scope.town().name)))?;
+    if series_id != before.retention_series_id {
+        crate::retention::recompute(
+            tx,
+            &crate::retention::Scope::Town(scope.municipality_id().as_str().to_owned()),
+        )
+        .await?;
+    }
     let after = DocumentType {
         id: before.id.clone(),
         name,
         retention_series: series,
+        retention_series_id: series_id,
         fields,
         documents: before.documents,
     };

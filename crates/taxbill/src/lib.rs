@@ -19,6 +19,7 @@ mod bill;
 mod error;
 mod layout;
 mod notice;
+mod rc075;
 mod scan_line;
 mod text;
 mod winansi_tables;
@@ -32,6 +33,7 @@ pub use bill::{
 };
 pub use error::{BillError, Problem};
 pub use notice::{ComparableSale, MAX_COMPARABLES, Notice, Office, ValueLine};
+pub use rc075::{DispositionAuthorization, DispositionLine, render_disposition};
 pub use text::REPLACEMENT;
 
 /// Renders one bill as a one-page US Letter PDF, after [`Bill::validate`].

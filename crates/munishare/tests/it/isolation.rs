@@ -45,6 +45,9 @@ struct TownB {
     records_type_id: String,
     records_saved_search_id: String,
     records_intake_folder_id: String,
+    records_series_id: String,
+    records_batch_id: String,
+    records_hold_id: String,
 }
 
 impl TownB {
@@ -84,6 +87,9 @@ impl TownB {
             "type_id" => self.records_type_id.clone(),
             "search" => self.records_saved_search_id.clone(),
             "folder" => self.records_intake_folder_id.clone(),
+            "series" => self.records_series_id.clone(),
+            "batch" => self.records_batch_id.clone(),
+            "hold" => self.records_hold_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
@@ -560,6 +566,53 @@ async fn fixtures(app: &TestApp) -> TownB {
         "{}",
         records_intake.text()
     );
+    // West Hartford's retention: a local series, a record past it in a disposal batch, a hold.
+    let series = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/retention/series",
+            &b_user,
+            Some(json!({"code": "WHB-1", "title": "B series", "rule": "years", "trigger": "creation", "years": 1, "disposition": "destroy"})),
+        )
+        .await;
+    assert_eq!(series.status, StatusCode::CREATED, "{}", series.text());
+    let r = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/types",
+            &b_user,
+            Some(json!({"name": "B retained", "retention_series": "WHB-1"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let old = app
+        .raw(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/documents?filename=old.txt&type=B%20retained&document_date=2000-01-01",
+            &b_user,
+            Some("application/octet-stream"),
+            b"Old West Hartford record".to_vec(),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::CREATED, "{}", old.text());
+    let batch = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/disposition/batches",
+            &b_user,
+            Some(json!({"documents": [old.json()["document"]["id"]]})),
+        )
+        .await;
+    assert_eq!(batch.status, StatusCode::CREATED, "{}", batch.text());
+    let hold = app
+        .api(
+            Method::POST,
+            "/api/v1/towns/west-hartford/records/holds",
+            &b_user,
+            Some(json!({"kind": "series", "target": "WHB-1", "matter": "B matter", "reason": "B reason"})),
+        )
+        .await;
+    assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.text());
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -625,6 +678,9 @@ async fn fixtures(app: &TestApp) -> TownB {
         records_type_id: records_type.json()["id"].as_str().unwrap().to_owned(),
         records_saved_search_id: records_search.json()["id"].as_str().unwrap().to_owned(),
         records_intake_folder_id: records_intake.json()["id"].as_str().unwrap().to_owned(),
+        records_series_id: series.json()["id"].as_str().unwrap().to_owned(),
+        records_batch_id: batch.json()["batch"]["id"].as_str().unwrap().to_owned(),
+        records_hold_id: hold.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -385,7 +385,7 @@ async fn versions_notes_tags_types_and_filters(app: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = app.api(Method::POST, &format!("{WH}/types"), &admin, Some(json!({
-        "name": "Permit", "retention_series": "M7-185",
+        "name": "Permit",
         "fields": [{"name": "permit_number", "kind": "text", "required": true}, {"name": "cost", "kind": "number"},
                    {"name": "issued", "kind": "date"}]}))).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());

@@ -19,6 +19,8 @@ use crate::ingest::IngestError;
 mod api;
 mod intake_http;
 mod pages;
+mod retention_api;
+mod retention_pages;
 mod search_api;
 mod search_pages;
 
@@ -33,13 +35,15 @@ impl ServiceKey for Records {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: intake_http::api(search_api::api(api::api(OpenApiRouter::new()))),
+        api: retention_api::api(intake_http::api(search_api::api(api::api(
+            OpenApiRouter::new(),
+        )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    intake_http::pages(search_pages::pages(pages::pages(r)))
+    retention_pages::pages(intake_http::pages(search_pages::pages(pages::pages(r))))
 }
 
 /// The declared length of a request body, when the client sent one.

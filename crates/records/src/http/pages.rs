@@ -134,6 +134,7 @@ fn filter_string(q: &DocumentQuery) -> String {
         ("tag", &q.tag),
         ("from", &q.from),
         ("to", &q.to),
+        ("due_before", &q.due_before),
     ] {
         if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
             s.append_pair(k, v);
@@ -156,6 +157,7 @@ async fn page_list(
         tag: get("tag"),
         from: get("from"),
         to: get("to"),
+        due_before: get("due_before"),
         sort: get("sort"),
         dir: get("dir"),
         page: get("page").and_then(|v| v.parse().ok()),
@@ -244,6 +246,7 @@ async fn export_csv(
             "sha256",
             "created_at",
             "created_by",
+            "retention_due",
         ]
         .map(str::to_owned)
         .to_vec(),
@@ -270,6 +273,7 @@ async fn export_csv(
                 d.sha256,
                 d.created_at,
                 d.created_by,
+                d.retention_due.unwrap_or_default(),
             ]);
         }
         if n < 200 {
@@ -395,6 +399,7 @@ struct DocumentPageT {
     can_edit: bool,
     officer: bool,
     fields: Vec<(String, String)>,
+    retention: crate::retention::DocumentRetention,
     /// The text of each version whose text was taken, by number.
     bodies: Vec<(i64, String)>,
     tools_banner: Option<String>,
@@ -420,6 +425,7 @@ async fn page_document(
     let scope = &page.scope;
     let mut c = st.db.read().await?;
     let d = documents::detail(scope, &mut c, &id).await?;
+    let retention = crate::retention::of_document(scope, &mut c, &id).await?;
     let types = types::list(scope, &mut c).await?;
     let departments = visibility::departments(scope, &mut c).await?;
     let mut bodies = Vec::new();
@@ -464,6 +470,7 @@ async fn page_document(
             can_edit: scope.can(Permission::Edit),
             officer: scope.can(Permission::Approve),
             fields,
+            retention,
             bodies,
             tools_banner: tools_banner(),
         },
