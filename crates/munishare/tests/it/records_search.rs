@@ -813,5 +813,16 @@ async fn an_intake_folder_files_what_is_dropped_into_it(app: TestApp) {
         message.starts_with("paused: townadmin.west-hartford can no longer file records here"),
         "{message}"
     );
+    // The page shows the folder, whom it files as, and why it stopped.
+    let page = app
+        .api(Method::GET, "/t/west-hartford/records/intake", &clerk, None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("<code>clerk-scans</code>"), "{html}");
+    assert!(
+        html.contains("stopped</span> paused: townadmin.west-hartford"),
+        "{html}"
+    );
     let _ = std::fs::remove_dir_all(&root);
 }
