@@ -481,6 +481,20 @@ impl SqlBuilder {
         self
     }
 
+    /// Appends `($1, $2, …)` binding each of `values`, for `IN` (the caller makes sure there is
+    /// at least one: `IN ()` is not SQL).
+    pub fn bind_list<V: Into<String>>(&mut self, values: impl IntoIterator<Item = V>) -> &mut Self {
+        self.sql.push('(');
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.bind(v);
+        }
+        self.sql.push(')');
+        self
+    }
+
     /// Appends a decimal literal (page sizes); numbers cannot carry SQL.
     pub fn push_number(&mut self, n: u32) -> &mut Self {
         self.sql.push_str(&n.to_string());

@@ -359,14 +359,8 @@ async fn file_batch(
     }
     let mut del = SqlBuilder::new("DELETE FROM records_staged_uploads WHERE municipality_id = ");
     del.bind(scope.municipality_id().to_string())
-        .push(" AND id IN (");
-    for (i, r) in batch.iter().enumerate() {
-        if i > 0 {
-            del.push(", ");
-        }
-        del.bind(r.staged.id.clone());
-    }
-    del.push(")");
+        .push(" AND id IN ")
+        .bind_list(batch.iter().map(|r| r.staged.id.clone()));
     let (sql, args) = del.build();
     dispatch!(&mut tx, c => {
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
@@ -396,14 +390,8 @@ async fn put_content(scope: &ServiceScope, blobs: &BlobStore, r: &Ready) -> Resu
 async fn known_contents(scope: &ServiceScope, db: &Db, batch: &[Ready]) -> Result<HashSet<String>> {
     let mut q = SqlBuilder::new("SELECT sha256 FROM records_contents WHERE municipality_id = ");
     q.bind(scope.municipality_id().to_string())
-        .push(" AND sha256 IN (");
-    for (i, r) in batch.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(r.staged.sha256.clone());
-    }
-    q.push(")");
+        .push(" AND sha256 IN ")
+        .bind_list(batch.iter().map(|r| r.staged.sha256.clone()));
     let (sql, args) = q.build();
     let mut c = db.read().await?;
     let rows: Vec<String> = dispatch!(&mut c, c => {

@@ -415,14 +415,7 @@ pub async fn get_many(
     let mut q = SqlBuilder::new(SELECT);
     q.bind(scope.municipality_id().to_string());
     vis.push_filter(&mut q);
-    q.push(" AND d.id IN (");
-    for (i, id) in ids.iter().enumerate() {
-        if i > 0 {
-            q.push(", ");
-        }
-        q.bind(id.clone());
-    }
-    q.push(")");
+    q.push(" AND d.id IN ").bind_list(ids.iter().cloned());
     let (sql, args) = q.build();
     let rows: Vec<DocRow> = dispatch!(ex, c => {
         let mut query = sqlx::query_as::<_, DocRow>(sqlx::AssertSqlSafe(sql.clone()));

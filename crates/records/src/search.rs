@@ -244,14 +244,7 @@ async fn load(
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            q.push(" AND d.id IN (");
-            for (i, id) in ids.iter().enumerate() {
-                if i > 0 {
-                    q.push(", ");
-                }
-                q.bind(id.clone());
-            }
-            q.push(")");
+            q.push(" AND d.id IN ").bind_list(ids.iter().cloned());
         }
         Load::After(after) => {
             q.push(" AND d.id > ")
@@ -275,14 +268,9 @@ async fn load(
             "SELECT dt.document_id, g.name FROM records_document_tags dt JOIN records_tags g \
              ON g.municipality_id = dt.municipality_id AND g.id = dt.tag_id WHERE dt.municipality_id = ",
         );
-        t.bind(town.to_string()).push(" AND dt.document_id IN (");
-        for (i, r) in rows.iter().enumerate() {
-            if i > 0 {
-                t.push(", ");
-            }
-            t.bind(r.id.clone());
-        }
-        t.push(")");
+        t.bind(town.to_string())
+            .push(" AND dt.document_id IN ")
+            .bind_list(rows.iter().map(|r| r.id.clone()));
         let (sql, args) = t.build();
         let pairs: Vec<(String, String)> = dispatch!(&mut c, c => {
             let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql.clone()));
