@@ -32,6 +32,7 @@ pub fn jobs() -> Registry {
     munishare_records::ingest::register_jobs(&mut registry);
     munishare_records::search::register_jobs(&mut registry);
     munishare_records::text::register_jobs(&mut registry);
+    munishare_records::metering::register_jobs(&mut registry);
     registry
 }
 

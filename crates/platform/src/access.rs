@@ -432,11 +432,38 @@ pub async fn authorize_service(
     service: Service,
     permission: Permission,
 ) -> Result<ServiceScope> {
+    authorize(db, principal, today, slug, service, Some(permission)).await
+}
+
+/// Checks the caller holds some permission — whichever — on `service` in the
+/// town named `slug`: for a module that decides itself what each permission
+/// lets a caller see (records lets a caller who may edit but not view see
+/// only what they filed). Not found as [`authorize_service`] answers.
+pub async fn authorize_member(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+    slug: &str,
+    service: Service,
+) -> Result<ServiceScope> {
+    authorize(db, principal, today, slug, service, None).await
+}
+
+async fn authorize(
+    db: &Db,
+    principal: &Principal,
+    today: Date,
+    slug: &str,
+    service: Service,
+    permission: Option<Permission>,
+) -> Result<ServiceScope> {
     let town = authorize_town(db, principal, today, slug).await?;
     let Some(access) = town.services.iter().find(|s| s.service == service) else {
         return Err(Error::NotFound { what: "service" });
     };
-    if !access.permissions.contains(&permission) {
+    if let Some(permission) = permission
+        && !access.permissions.contains(&permission)
+    {
         return Err(Error::Forbidden(format!(
             "You may {} {} in {} but not {} it.",
             access

@@ -120,6 +120,12 @@ pub fn builtin_roles() -> Vec<BuiltinRole> {
             permissions: all(&[Service::Records], &[View, Edit]),
         },
         BuiltinRole {
+            slug: "scanning-operator",
+            name: "Scanning bureau operator",
+            description: "Council staff who scan and file records for towns that grant them; they see only what they filed.",
+            permissions: all(&[Service::Records], &[Edit]),
+        },
+        BuiltinRole {
             slug: "backup-operator",
             name: "Backup operator",
             description: "Council data-center staff who run the backup service.",
@@ -423,7 +429,7 @@ pub async fn seed(
         Option<Service>,
         &'static str,
     );
-    let people: [Person; 9] = [
+    let people: [Person; 10] = [
         (
             "townadmin.hartford",
             "Hartford Town Administrator",
@@ -481,6 +487,14 @@ pub async fn seed(
             "council field assessor in Hartford, East Hartford, Manchester and Wethersfield",
         ),
         (
+            "scan.bureau",
+            "Council Scanning Bureau",
+            "scanning-operator",
+            Some("hartford"),
+            Some(Service::Records),
+            "council scanning bureau in Hartford, West Hartford and East Hartford: files records, sees only what it filed",
+        ),
+        (
             "auditor",
             "Regional Auditor",
             "auditor",
@@ -527,6 +541,9 @@ pub async fn seed(
         let mut scopes = vec![town.and_then(town_id)];
         if username == "field.assessor" {
             scopes.extend(["east-hartford", "manchester", "wethersfield"].map(&town_id));
+        }
+        if username == "scan.bureau" {
+            scopes.extend(["west-hartford", "east-hartford"].map(&town_id));
         }
         for municipality_id in scopes {
             insert_grant_raw(

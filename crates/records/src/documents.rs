@@ -713,10 +713,11 @@ async fn insert_version(
     s: &Staged,
 ) -> Result<()> {
     execute!(tx, c => sqlx::query(
-        "INSERT INTO records_versions (municipality_id, document_id, number, sha256, size, media_type, file_name, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        "INSERT INTO records_versions (municipality_id, document_id, number, sha256, size, media_type, file_name, created_at, created_by, contributed) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(scope.municipality_id()).bind(doc).bind(n).bind(&s.sha256).bind(s.size).bind(s.media_type)
-        .bind(&s.file_name).bind(now.to_db()).bind(&scope.actor().label).execute(c).await)?;
+        .bind(&s.file_name).bind(now.to_db()).bind(&scope.actor().label)
+        .bind(!scope.can(Permission::View)).execute(c).await)?;
     Ok(())
 }
 
@@ -757,12 +758,12 @@ pub(crate) async fn insert_filed(
     let fields_json = serde_json::Value::Object(meta.fields.clone()).to_string();
     execute!(tx, c => sqlx::query(
         "INSERT INTO records_documents (municipality_id, id, department_id, type_id, title, correspondent, document_date, \
-         confidential, fields_json, current_version, created_at, created_by, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10)")
+         confidential, fields_json, current_version, created_at, created_by, updated_at, filed_by_user) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $12)")
         .bind(scope.municipality_id()).bind(&id).bind(&meta.department_id)
         .bind(meta.doc_type.as_ref().map(|t| t.id.clone())).bind(&title).bind(&meta.correspondent)
         .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
-        .bind(&scope.actor().label).execute(c).await)?;
+        .bind(&scope.actor().label).bind(scope.user_id()).execute(c).await)?;
     insert_version(scope, tx, now, &id, 1, staged).await?;
     crate::text::queue(scope, tx, now, &id, 1).await?;
     replace_tags(scope, tx, &id, &meta.tags).await?;

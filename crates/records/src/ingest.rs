@@ -99,7 +99,7 @@ pub struct RecordsSettings {
 
 /// The town's settings.
 pub async fn settings(scope: &ServiceScope, ex: &mut impl Executor) -> Result<RecordsSettings> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     let v: Option<(i64,)> = dispatch!(ex, c => sqlx::query_as(
         "SELECT max_upload_bytes FROM records_settings WHERE municipality_id = $1")
         .bind(scope.municipality_id()).fetch_optional(c).await)?;

@@ -442,8 +442,14 @@ async fn scope_of(db: &Db, now: Timestamp, row: &Row) -> Result<ServiceScope> {
     )
     .await
     .map_err(|e| {
+        let why = match e {
+            Error::Unauthenticated(_) => "'s account is disabled",
+            Error::NotFound { .. } => " no longer has records in this town",
+            Error::Forbidden(_) => " may no longer file records here",
+            other => return other,
+        };
         Error::Forbidden(format!(
-            "paused: {} can no longer file records here ({e}); a records administrator should set the folder up again",
+            "paused: {}{why}; a records administrator should set the folder up again",
             row.file_as_name
         ))
     })

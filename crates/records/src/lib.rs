@@ -22,6 +22,7 @@ pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod intake;
+pub mod metering;
 pub mod retention;
 pub mod search;
 pub mod sniff;
@@ -49,6 +50,17 @@ pub(crate) fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
             "You may not {what} in {}.",
             scope.town().name
         )))
+    }
+}
+
+/// Refuses unless the scope may read records at all: view, or edit without view — a
+/// contributor such as the council's scanning bureau, who then sees only what they filed
+/// ([`visibility::of`]).
+pub(crate) fn require_reader(scope: &ServiceScope) -> Result<()> {
+    if scope.service() == Service::Records && scope.can(Permission::Edit) {
+        Ok(())
+    } else {
+        require(scope, Permission::View)
     }
 }
 

@@ -41,8 +41,9 @@ impl SearchIndexes {
     }
 }
 
-/// Pending changes a search catches up on before it runs; past this it searches what the index
-/// holds and says how far behind it is (the background indexer is on it).
+/// Pending changes a search catches up on before it runs — or, when the node has no index of the
+/// town yet or a rebuild was asked for, documents it indexes first; past this it searches what
+/// the index holds and says how far behind it is (the background indexer is on it).
 const CATCH_UP_INLINE: i64 = 2_000;
 /// Documents read from the database per batch when indexing.
 const BATCH: usize = 500;
@@ -85,6 +86,13 @@ async fn counters(db: &Db, town: &MunicipalityId) -> Result<(i64, i64)> {
         "SELECT index_epoch, index_seq FROM records_settings WHERE municipality_id = $1")
         .bind(town).fetch_optional(c).await)?;
     Ok(row.unwrap_or((0, 0)))
+}
+
+async fn documents_in(db: &Db, town: &MunicipalityId) -> Result<i64> {
+    let mut c = db.read().await?;
+    Ok(dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM records_documents WHERE municipality_id = $1")
+        .bind(town).fetch_one(c).await)?)
 }
 
 /// What [`sync_town`] did.
@@ -156,12 +164,7 @@ pub async fn sync_town_with(
             Ok(out)
         }
         None => {
-            let total: i64 = {
-                let mut c = db.read().await?;
-                dispatch!(&mut c, c => sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM records_documents WHERE municipality_id = $1")
-                    .bind(town).fetch_one(c).await)?
-            };
+            let total = documents_in(db, town).await?;
             let total = u64::try_from(total).unwrap_or(0);
             let mut sent = 0u64;
             let (tx, mut rx) = tokio::sync::mpsc::channel::<engine::Result<Vec<_>>>(2);
@@ -219,7 +222,8 @@ struct IndexRow {
     type_id: Option<String>,
     document_date: Option<String>,
     confidential: bool,
-    created_by: String,
+    /// The user who filed it ('' for documents filed before that was kept).
+    filed_by: String,
     fields_json: String,
     correspondent: Option<String>,
     body: Option<String>,
@@ -233,7 +237,7 @@ async fn load(
     which: Load<'_>,
 ) -> Result<Vec<engine::IndexedDocument>> {
     let mut q = SqlBuilder::new(
-        "SELECT d.id, d.title, d.department_id, d.type_id, d.document_date, d.confidential, d.created_by, \
+        "SELECT d.id, d.title, d.department_id, d.type_id, d.document_date, d.confidential, COALESCE(d.filed_by_user, '') AS filed_by, \
          d.fields_json, d.correspondent, x.body FROM records_documents d \
          LEFT JOIN records_version_texts x ON x.municipality_id = d.municipality_id AND x.document_id = d.id \
          AND x.number = d.current_version AND x.status = 'done' WHERE d.municipality_id = ",
@@ -307,7 +311,7 @@ async fn load(
                 doc_type: r.type_id,
                 date: r.document_date.as_deref().and_then(days),
                 confidential: r.confidential,
-                created_by: r.created_by,
+                created_by: r.filed_by,
                 fields,
             }
         })
@@ -599,21 +603,29 @@ pub async fn search(
         (request, page, per_page, vis)
     };
     let town = scope.municipality_id();
-    let (_, seq) = counters(db, town).await?;
+    let (epoch, seq) = counters(db, town).await?;
     let index = indexes.0.town(town.as_str()).map_err(engine_error)?;
     let mark = {
         let index = Arc::clone(&index);
         parse_mark(blocking(move || index.mark()).await?.as_deref())
     };
-    let pending = mark.map_or(seq, |(_, s)| (seq - s).max(0));
-    if pending > 0 && pending <= CATCH_UP_INLINE || mark.is_none() {
+    let inline = match mark {
+        Some((e, s)) if e == epoch => seq > s && seq - s <= CATCH_UP_INLINE,
+        // No index on this node yet, or a rebuild was asked for: inline only for a small town;
+        // the server's indexer builds a large one while the answer says how far behind it is.
+        _ => documents_in(db, town).await? <= CATCH_UP_INLINE,
+    };
+    if inline {
         sync_town(db, indexes, town).await?;
     }
     let behind = {
         let index = Arc::clone(&index);
         let mark = parse_mark(blocking(move || index.mark()).await?.as_deref());
-        let (_, now_seq) = counters(db, town).await?;
-        mark.map_or(now_seq, |(_, s)| (now_seq - s).max(0))
+        let (now_epoch, now_seq) = counters(db, town).await?;
+        match mark {
+            Some((e, s)) if e == now_epoch => (now_seq - s).max(0),
+            _ => now_seq.max(1),
+        }
     };
     let engine_vis = engine::Visibility {
         departments: if vis.officer {
@@ -622,7 +634,7 @@ pub async fn search(
             vis.departments.clone()
         },
         confidential: vis.officer,
-        created_by: None,
+        created_by: vis.filed_by.clone(),
     };
     let results = blocking(move || index.search(&request, &engine_vis)).await?;
     let mut c = db.read().await?;
@@ -856,7 +868,7 @@ struct SavedRow {
 
 /// The caller's saved searches and those shared in the town, by name.
 pub async fn saved(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<SavedSearch>> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     let rows: Vec<SavedRow> = dispatch!(ex, c => sqlx::query_as(
         "SELECT id, name, query, shared, owner_id, created_at FROM records_saved_searches \
          WHERE municipality_id = $1 AND (owner_id = $2 OR shared) ORDER BY LOWER(name), id")
@@ -881,8 +893,9 @@ pub async fn save(
     now: Timestamp,
     req: &SavedSearchIn,
 ) -> Result<SavedSearch> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     if req.shared {
+        require(scope, Permission::View)?;
         require(scope, Permission::Edit)?;
     }
     let name = crate::opt_text("name", Some(&req.name), 100)?

@@ -97,7 +97,7 @@ const SELECT: &str = "SELECT t.id, t.name, COALESCE(s.code, t.retention_series) 
 
 /// The town's document types, by name.
 pub async fn list(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<DocumentType>> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     let sql = format!("{SELECT} ORDER BY t.name");
     let rows: Vec<Row> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(scope.municipality_id()).fetch_all(c).await)?;
@@ -111,7 +111,7 @@ pub async fn find(
     field: &str,
     id_or_name: &str,
 ) -> Result<DocumentType> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     let sql = format!("{SELECT} AND (t.id = $2 OR LOWER(t.name) = LOWER($2))");
     let row: Option<Row> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(scope.municipality_id()).bind(id_or_name.trim()).fetch_optional(c).await)?;
@@ -129,7 +129,7 @@ pub async fn find(
 
 /// Gets a type by id for the type routes: another town's or an unknown one is 404.
 pub async fn get(scope: &ServiceScope, ex: &mut impl Executor, id: &str) -> Result<DocumentType> {
-    require(scope, Permission::View)?;
+    crate::require_reader(scope)?;
     let sql = format!("{SELECT} AND t.id = $2");
     let row: Option<Row> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(scope.municipality_id()).bind(id).fetch_optional(c).await)?;

@@ -5,7 +5,9 @@
 //! - anyone else sees town-wide documents (no department) and documents of
 //!   the departments they are limited to in `records_department_access`, or of
 //!   every department when they have no such rows;
-//! - confidential documents only the records officer sees.
+//! - confidential documents only the records officer sees;
+//! - a contributor — edit without view, as the town grants the council's
+//!   scanning bureau — sees only the documents they filed themselves.
 //!
 //! The rule is applied in SQL (`push_filter`), so lists, counts and pages
 //! never include what the caller may not read, and a hidden document answers
@@ -17,7 +19,7 @@ use munishare_platform::types::{Permission, Timestamp};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
 
-use crate::{change, require};
+use crate::{change, require, require_reader};
 
 /// What the caller may see in the town.
 #[derive(Debug, Clone)]
@@ -26,6 +28,8 @@ pub struct Visibility {
     pub officer: bool,
     /// The departments (ids) the caller is limited to; None: every department.
     pub departments: Option<Vec<String>>,
+    /// A contributor (edit without view): only the documents this user filed.
+    pub filed_by: Option<String>,
 }
 
 impl Visibility {
@@ -49,6 +53,10 @@ impl Visibility {
             return;
         }
         q.push(" AND NOT d.confidential");
+        if let Some(user) = &self.filed_by {
+            q.push(" AND d.filed_by_user = ");
+            q.bind(user.clone());
+        }
         if let Some(list) = &self.departments {
             q.push(" AND (d.department_id IS NULL OR d.department_id IN (");
             for (i, id) in list.iter().enumerate() {
@@ -64,11 +72,19 @@ impl Visibility {
 
 /// The caller's visibility in the scope's town.
 pub async fn of(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Visibility> {
-    require(scope, Permission::View)?;
+    require_reader(scope)?;
     if scope.can(Permission::Approve) {
         return Ok(Visibility {
             officer: true,
             departments: None,
+            filed_by: None,
+        });
+    }
+    if !scope.can(Permission::View) {
+        return Ok(Visibility {
+            officer: false,
+            departments: None,
+            filed_by: Some(scope.user_id().to_string()),
         });
     }
     let rows: Vec<(String,)> = dispatch!(ex, c => sqlx::query_as(
@@ -77,6 +93,7 @@ pub async fn of(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Visibili
     Ok(Visibility {
         officer: false,
         departments: (!rows.is_empty()).then(|| rows.into_iter().map(|r| r.0).collect()),
+        filed_by: None,
     })
 }
 
@@ -93,7 +110,7 @@ pub struct Department {
 
 /// The town's departments, by code.
 pub async fn departments(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Vec<Department>> {
-    require(scope, Permission::View)?;
+    require_reader(scope)?;
     Ok(dispatch!(ex, c => sqlx::query_as(
         "SELECT id, code, name FROM departments WHERE municipality_id = $1 ORDER BY code")
         .bind(scope.municipality_id()).fetch_all(c).await)?)

@@ -236,8 +236,8 @@ async fn create_token_for(
     expires_in_days: Option<u32>,
 ) -> ApiResult<Response> {
     let service = Service::parse("service", service)?;
-    let scope =
-        access::authorize_service(&st.db, p, st.today(), town, service, Permission::View).await?;
+    // A token acts within its issuer's own permissions, whichever they are.
+    let scope = access::authorize_member(&st.db, p, st.today(), town, service).await?;
     let (token, secret) =
         identity::create_api_token(&scope, &st.db, st.now(), label, expires_in_days).await?;
     Ok((

@@ -167,6 +167,32 @@ impl FromRequestParts<AppState> for AdminCaller {
 pub trait ServiceKey: Send + Sync + 'static {
     /// The service.
     const SERVICE: Service;
+    /// Whether a caller who holds some permission on the service but not view
+    /// is let through: the module then decides what each permission shows
+    /// (records: a contributor sees only what they filed). Otherwise view is
+    /// needed to reach any of the service's routes.
+    const CONTRIBUTORS: bool = false;
+}
+
+/// The scope of service `S` in `town`, as [`ServiceKey::CONTRIBUTORS`] says who enters.
+async fn authorize_key<S: ServiceKey>(
+    state: &AppState,
+    principal: &Principal,
+    town: &str,
+) -> munishare_platform::Result<ServiceScope> {
+    if S::CONTRIBUTORS {
+        access::authorize_member(&state.db, principal, state.today(), town, S::SERVICE).await
+    } else {
+        access::authorize_service(
+            &state.db,
+            principal,
+            state.today(),
+            town,
+            S::SERVICE,
+            Permission::View,
+        )
+        .await
+    }
 }
 
 /// The `{town}` path parameter (empty when the route has none, which no town matches).
@@ -181,7 +207,7 @@ async fn town_param(parts: &mut Parts, state: &AppState) -> String {
         .unwrap_or_default()
 }
 
-/// An API caller who may view service `S` in the town named by the `{town}`
+/// An API caller who may view service `S` (or, as [`ServiceKey::CONTRIBUTORS`] says, hold some permission on it) in the town named by the `{town}`
 /// path parameter; checked before the body is read, so another town's
 /// resources answer 404 whatever was sent.
 #[derive(Debug)]
@@ -196,21 +222,15 @@ impl<S: ServiceKey> FromRequestParts<AppState> for ServiceCaller<S> {
     ) -> Result<Self, Self::Rejection> {
         let ApiCaller(p) = ApiCaller::from_request_parts(parts, state).await?;
         let town = town_param(parts, state).await;
-        access::authorize_service(
-            &state.db,
-            &p,
-            state.today(),
-            &town,
-            S::SERVICE,
-            Permission::View,
-        )
-        .await
-        .map(|scope| Self(scope, PhantomData))
-        .map_err(|e| ApiError(e).into_response())
+        authorize_key::<S>(state, &p, &town)
+            .await
+            .map(|scope| Self(scope, PhantomData))
+            .map_err(|e| ApiError(e).into_response())
     }
 }
 
-/// A signed-in browser user who may view service `S` in the `{town}` of the path.
+/// A signed-in browser user who may view service `S` (or, as [`ServiceKey::CONTRIBUTORS`]
+/// says, hold some permission on it) in the `{town}` of the path.
 #[derive(Debug)]
 pub struct ServicePage<S> {
     /// The user.
@@ -229,16 +249,9 @@ impl<S: ServiceKey> FromRequestParts<AppState> for ServicePage<S> {
     ) -> Result<Self, Self::Rejection> {
         let user = PageUser::from_request_parts(parts, state).await?;
         let town = town_param(parts, state).await;
-        let scope = access::authorize_service(
-            &state.db,
-            &user.principal,
-            state.today(),
-            &town,
-            S::SERVICE,
-            Permission::View,
-        )
-        .await
-        .map_err(|e| render_error_page(&e))?;
+        let scope = authorize_key::<S>(state, &user.principal, &town)
+            .await
+            .map_err(|e| render_error_page(&e))?;
         Ok(Self {
             user,
             scope,

@@ -896,15 +896,8 @@ async fn profile_create_token(
                     .map_err(|_| Error::invalid("expires_in_days", "enter a number of days"))?,
             ),
         };
-        let scope = access::authorize_service(
-            &st.db,
-            &user.principal,
-            st.today(),
-            town,
-            service,
-            munishare_platform::types::Permission::View,
-        )
-        .await?;
+        let scope =
+            access::authorize_member(&st.db, &user.principal, st.today(), town, service).await?;
         let (_, secret) =
             identity::create_api_token(&scope, &st.db, st.now(), &f.label, days).await?;
         Ok(format!(

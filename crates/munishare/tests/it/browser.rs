@@ -2198,5 +2198,90 @@ async fn a_clerk_drops_several_files_into_records(app: TestApp) {
         .unwrap();
     assert!(saved.contains("Clerk's minutes"), "{saved}");
     shot(&wd, "records-search").await;
+
+    // The council's scanning bureau files a scan into West Hartford through the same drop zone
+    // and sees only what it filed; its pages are metered for the chargeback.
+    click_and_wait(&wd, By::Css("form[action='/signout'] button")).await;
+    sign_in(&wd, &base, "scan.bureau", PASSWORD).await;
+    wd.goto(format!("{base}/t/west-hartford/records"))
+        .await
+        .unwrap();
+    assert!(
+        text(&wd)
+            .await
+            .contains("You file records for West Hartford as the scanning bureau")
+    );
+    let scan = dir.join("tax-map-12.pdf");
+    std::fs::write(
+        &scan,
+        crate::records_text::text_pdf(&["Tax map sheet 12"], 14),
+    )
+    .unwrap();
+    wd.find(By::Id("records-files"))
+        .await
+        .unwrap()
+        .send_keys(scan.display().to_string())
+        .await
+        .unwrap();
+    wd.find(By::Css("#records-upload button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut filed = String::new();
+    for _ in 0..200 {
+        filed = wd
+            .find(By::Id("records-upload-results"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !filed.contains("sending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(filed.starts_with("tax-map-12.pdf: filed."), "{filed}");
+    wd.goto(format!("{base}/t/west-hartford/records"))
+        .await
+        .unwrap();
+    let rows = wd
+        .find_all(By::Css("#records-documents tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1, "{}", text(&wd).await);
+    let row = rows[0].text().await.unwrap();
+    assert!(row.contains("tax-map-12"), "{row}");
+    shot(&wd, "records-bureau").await;
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    munishare_records::metering::measure(&app.db, now)
+        .await
+        .unwrap();
+    click_and_wait(&wd, By::Css("form[action='/signout'] button")).await;
+    sign_in(&wd, &base, "auditor", PASSWORD).await;
+    wd.goto(format!("{base}/records/usage?month=2026-11"))
+        .await
+        .unwrap();
+    // The bureau's one page; the clerk's "PDF" above is only a header, with no pages to count.
+    let total = wd
+        .find(By::Id("pages-total"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let bureau = wd
+        .find(By::Id("pages-bureau"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!((total.as_str(), bureau.as_str()), ("1", "1"));
+    wd.find(By::Id("pages-chart")).await.unwrap();
+    shot(&wd, "records-usage").await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -31,6 +31,7 @@ mod ops;
 mod other_property;
 mod parcel_record;
 mod records;
+mod records_bureau;
 mod records_retention;
 mod records_search;
 mod records_text;

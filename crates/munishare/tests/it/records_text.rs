@@ -60,7 +60,7 @@ fn stream(dict: &str, data: &[u8]) -> Vec<u8> {
 }
 
 /// A born-digital one-page PDF (Helvetica, `size` points) with one line per entry of `lines`.
-fn text_pdf(lines: &[&str], size: u32) -> Vec<u8> {
+pub(crate) fn text_pdf(lines: &[&str], size: u32) -> Vec<u8> {
     let mut content = String::new();
     for (i, l) in lines.iter().enumerate() {
         let y = 700 - (i as u32) * (size + size / 2);

@@ -23,6 +23,7 @@ mod retention_api;
 mod retention_pages;
 mod search_api;
 mod search_pages;
+mod usage_http;
 
 /// The records service, for the access-checking extractors.
 #[derive(Debug)]
@@ -30,20 +31,24 @@ pub struct Records;
 
 impl ServiceKey for Records {
     const SERVICE: Service = Service::Records;
+    /// The scanning bureau files with edit alone and sees what it filed (`visibility`).
+    const CONTRIBUTORS: bool = true;
 }
 
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: retention_api::api(intake_http::api(search_api::api(api::api(
-            OpenApiRouter::new(),
+        api: usage_http::api(retention_api::api(intake_http::api(search_api::api(
+            api::api(OpenApiRouter::new()),
         )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    retention_pages::pages(intake_http::pages(search_pages::pages(pages::pages(r))))
+    usage_http::pages(retention_pages::pages(intake_http::pages(
+        search_pages::pages(pages::pages(r)),
+    )))
 }
 
 /// The declared length of a request body, when the client sent one.

@@ -87,6 +87,9 @@ struct ListPage {
     types: Vec<DocumentType>,
     departments: Vec<Department>,
     can_edit: bool,
+    /// Edit without view (the scanning bureau): the list holds only what they filed.
+    contributor: bool,
+    town_name: String,
     max_upload: String,
     /// The filters as a query string (without sort and page), for links.
     filters: String,
@@ -215,6 +218,8 @@ async fn page_list(
             types,
             departments,
             can_edit: scope.can(Permission::Edit),
+            contributor: !scope.can(Permission::View),
+            town_name: scope.town().name.clone(),
             max_upload,
             filters,
             tools_banner: tools_banner(),
