@@ -347,15 +347,24 @@ async fn file_batch(
                 .bind(r.staged.media_type).bind(now.to_db()).execute(c).await)?;
         }
     }
-    let mut ids = Vec::with_capacity(batch.len());
     let mut deduplicated = 0;
     let mut first_of_content: HashSet<&str> = HashSet::new();
+    let mut docs = Vec::with_capacity(batch.len());
     for r in &batch {
         let dedup = known.contains(&r.staged.sha256) || !first_of_content.insert(&r.staged.sha256);
-        let filed = documents::insert_filed(scope, &mut tx, now, &r.staged, meta, dedup).await?;
         deduplicated += u64::from(dedup);
-        ids.push(filed.document.id);
-        tracing::debug!(file = %r.shown, document = %ids[ids.len() - 1], "filed");
+        docs.push(documents::NewDocument {
+            staged: &r.staged,
+            deduplicated: dedup,
+            // A plain-text file's text is the file, read whole already: no extraction job.
+            text: (r.staged.media_type == sniff::TEXT)
+                .then(|| std::str::from_utf8(&r.bytes).ok().map(str::to_owned))
+                .flatten(),
+        });
+    }
+    let ids = documents::insert_filed(scope, &mut tx, now, meta, &docs).await?;
+    for (r, id) in batch.iter().zip(&ids) {
+        tracing::debug!(file = %r.shown, document = %id, "filed");
     }
     let mut del = SqlBuilder::new("DELETE FROM records_staged_uploads WHERE municipality_id = ");
     del.bind(scope.municipality_id().to_string())

@@ -772,6 +772,16 @@ async fn finish_purges(
             // What the text module derives from the content (the OCR'd searchable PDF,
             // `derived/{sha256}.searchable.pdf`) holds the same words: it goes too.
             blobs.delete(&derived_key(scope, &sha)?).await?;
+            // And so do its page images (`preview`).
+            let prefix = format!("{}/", BlobKey::prefix(scope));
+            for (location, _) in blobs
+                .list_under(scope, &crate::preview::derived_folder(&sha))
+                .await?
+            {
+                if let Some(name) = location.strip_prefix(&prefix) {
+                    blobs.delete(&BlobKey::in_scope(scope, name)?).await?;
+                }
+            }
             deleted += 1;
         }
         execute!(&mut tx, c => sqlx::query(

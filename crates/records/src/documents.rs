@@ -551,6 +551,8 @@ pub struct CheckedMeta {
     title: Option<String>,
     doc_type: Option<DocumentType>,
     department_id: Option<String>,
+    /// The department's code, for the audit record.
+    department_code: Option<String>,
     correspondent: Option<String>,
     document_date: Option<String>,
     confidential: bool,
@@ -587,7 +589,7 @@ async fn check_meta_as(
         Some(t) => Some(types::find(scope, ex, "type", t).await?),
         None => None,
     };
-    let department_id = match m
+    let department = match m
         .department
         .as_deref()
         .map(str::trim)
@@ -601,7 +603,7 @@ async fn check_meta_as(
                     format!("you may not file records for {}", dep.name),
                 ));
             }
-            Some(dep.id)
+            Some(dep)
         }
         None => None,
     };
@@ -633,7 +635,8 @@ async fn check_meta_as(
     Ok(CheckedMeta {
         title,
         doc_type,
-        department_id,
+        department_id: department.as_ref().map(|d| d.id.clone()),
+        department_code: department.map(|d| d.code),
         correspondent: opt_text("correspondent", m.correspondent.as_deref(), 200)?,
         document_date,
         confidential: m.confidential,
@@ -734,67 +737,103 @@ pub async fn file(
     require(scope, Permission::Edit)?;
     let mut tx = db.begin().await?;
     let committed = ingest::commit(scope, &mut tx, blobs, now, staged).await?;
-    let filed = insert_filed(scope, &mut tx, now, staged, meta, committed.deduplicated).await?;
-    crate::index::touch(scope, &mut tx, now, &[&filed.document.id]).await?;
-    tx.commit().await?;
-    Ok(filed)
-}
-
-/// Writes a new document's rows for content the town now holds (its content row is in) and
-/// its audit event, inside the caller's transaction; the caller logs it for the index.
-pub(crate) async fn insert_filed(
-    scope: &ServiceScope,
-    tx: &mut Tx,
-    now: Timestamp,
-    staged: &Staged,
-    meta: &CheckedMeta,
-    deduplicated: bool,
-) -> Result<Filed> {
-    let id = new_id();
-    let title = meta
-        .title
-        .clone()
-        .unwrap_or_else(|| title_from(&staged.file_name));
-    let fields_json = serde_json::Value::Object(meta.fields.clone()).to_string();
-    execute!(tx, c => sqlx::query(
-        "INSERT INTO records_documents (municipality_id, id, department_id, type_id, title, correspondent, document_date, \
-         confidential, fields_json, current_version, created_at, created_by, updated_at, filed_by_user) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $12)")
-        .bind(scope.municipality_id()).bind(&id).bind(&meta.department_id)
-        .bind(meta.doc_type.as_ref().map(|t| t.id.clone())).bind(&title).bind(&meta.correspondent)
-        .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
-        .bind(&scope.actor().label).bind(scope.user_id()).execute(c).await)?;
-    insert_version(scope, tx, now, &id, 1, staged).await?;
-    crate::text::queue(scope, tx, now, &id, 1).await?;
-    replace_tags(scope, tx, &id, &meta.tags).await?;
-    crate::retention::recompute(
-        tx,
-        &crate::retention::Scope::Documents(
-            scope.municipality_id().as_str().to_owned(),
-            vec![id.clone()],
-        ),
-    )
-    .await?;
-    let document = get(scope, tx, &id).await?;
-    audit::record(
-        tx,
+    let ids = insert_filed(
+        scope,
+        &mut tx,
         now,
-        scope.actor(),
-        change(scope, "records.document.file", "records_document", &id, None, Some(serde_json::json!({
-            "title": document.title, "type": document.type_name, "department": document.department,
-            "confidential": document.confidential, "file_name": staged.file_name, "sha256": staged.sha256,
-            "size": staged.size, "media_type": staged.media_type, "deduplicated": deduplicated,
-        }))),
+        meta,
+        &[NewDocument {
+            staged,
+            deduplicated: committed.deduplicated,
+            text: None,
+        }],
     )
     .await?;
+    crate::index::touch(scope, &mut tx, now, &[&ids[0]]).await?;
+    let document = get(scope, &mut tx, &ids[0]).await?;
+    tx.commit().await?;
     Ok(Filed {
         document,
         version: 1,
         sha256: staged.sha256.clone(),
         size: staged.size,
         media_type: staged.media_type.to_owned(),
-        deduplicated,
+        deduplicated: committed.deduplicated,
     })
+}
+
+/// A new document for [`insert_filed`].
+pub(crate) struct NewDocument<'a> {
+    /// Its content, which the town now holds (its content row is in).
+    pub staged: &'a Staged,
+    /// The town held the content before.
+    pub deduplicated: bool,
+    /// Its text when the filer already has it (a plain-text file read whole): stored as taken,
+    /// with no extraction job. None: a `records.extract` job takes it.
+    pub text: Option<String>,
+}
+
+/// Writes new documents' rows, all with `meta`, and one audit event each, inside the caller's
+/// transaction; returns their ids in order. The caller logs them for the index.
+pub(crate) async fn insert_filed(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    meta: &CheckedMeta,
+    docs: &[NewDocument<'_>],
+) -> Result<Vec<String>> {
+    let fields_json = serde_json::Value::Object(meta.fields.clone()).to_string();
+    let tag_ids = tag_ids(scope, tx, &meta.tags).await?;
+    let type_id = meta.doc_type.as_ref().map(|t| t.id.clone());
+    let type_name = meta.doc_type.as_ref().map(|t| t.name.clone());
+    let mut ids = Vec::with_capacity(docs.len());
+    for doc in docs {
+        let staged = doc.staged;
+        let id = new_id();
+        let title = meta
+            .title
+            .clone()
+            .unwrap_or_else(|| title_from(&staged.file_name));
+        execute!(tx, c => sqlx::query(
+            "INSERT INTO records_documents (municipality_id, id, department_id, type_id, title, correspondent, document_date, \
+             confidential, fields_json, current_version, created_at, created_by, updated_at, filed_by_user) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $12)")
+            .bind(scope.municipality_id()).bind(&id).bind(&meta.department_id)
+            .bind(&type_id).bind(&title).bind(&meta.correspondent)
+            .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
+            .bind(&scope.actor().label).bind(scope.user_id()).execute(c).await)?;
+        insert_version(scope, tx, now, &id, 1, staged).await?;
+        match &doc.text {
+            Some(body) => crate::text::record_taken(scope, tx, now, &id, 1, body).await?,
+            None => crate::text::queue(scope, tx, now, &id, 1).await?,
+        }
+        for tag in &tag_ids {
+            execute!(tx, c => sqlx::query(
+                "INSERT INTO records_document_tags (municipality_id, document_id, tag_id) VALUES ($1, $2, $3)")
+                .bind(scope.municipality_id()).bind(&id).bind(tag).execute(c).await)?;
+        }
+        audit::record(
+            tx,
+            now,
+            scope.actor(),
+            change(scope, "records.document.file", "records_document", &id, None, Some(serde_json::json!({
+                "title": title, "type": type_name, "department": meta.department_code,
+                "confidential": meta.confidential, "file_name": staged.file_name, "sha256": staged.sha256,
+                "size": staged.size, "media_type": staged.media_type, "deduplicated": doc.deduplicated,
+            }))),
+        )
+        .await?;
+        ids.push(id);
+    }
+    crate::retention::recompute(
+        tx,
+        &crate::retention::Scope::Documents(
+            scope.municipality_id().as_str().to_owned(),
+            ids.clone(),
+        ),
+    )
+    .await?;
+    Ok(ids)
 }
 
 /// Checks, before an upload is read, that the caller may add a version to the

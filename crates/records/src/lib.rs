@@ -23,6 +23,7 @@ pub mod index;
 pub mod ingest;
 pub mod intake;
 pub mod metering;
+pub mod preview;
 pub mod retention;
 pub mod search;
 pub mod sniff;

@@ -177,6 +177,23 @@ pub(crate) async fn queue(
     Ok(())
 }
 
+/// Records a version's text as taken, in the filing transaction, when the filer already has it
+/// (a plain-text file read whole by a bulk load): what the job would store for it, with no job.
+pub(crate) async fn record_taken(
+    scope: &ServiceScope,
+    tx: &mut Tx,
+    now: Timestamp,
+    document: &str,
+    number: i64,
+    body: &str,
+) -> Result<()> {
+    execute!(tx, c => sqlx::query(
+        "INSERT INTO records_version_texts (municipality_id, document_id, number, status, method, body, message, pages, attempts, updated_at) \
+         VALUES ($1, $2, $3, 'done', 'text', $4, NULL, NULL, 0, $5)")
+        .bind(scope.municipality_id()).bind(document).bind(number).bind(body).bind(now.to_db()).execute(c).await)?;
+    Ok(())
+}
+
 /// Takes a version's text again (edit): the row goes back to pending and a
 /// job is queued that acts for the caller; audited. Refused while one waits.
 pub async fn retry(
@@ -382,7 +399,7 @@ fn tool_failure(tool: &str, status: Option<i32>, stderr: &[u8]) -> String {
 }
 
 /// Runs a tool with a timeout, one core; returns its standard output, or why it failed.
-async fn run_tool(
+pub(crate) async fn run_tool(
     tools: &Tools,
     tool: &str,
     args: &[&OsStr],
@@ -414,7 +431,7 @@ async fn run_tool(
 }
 
 #[derive(Debug)]
-enum ToolError {
+pub(crate) enum ToolError {
     /// Its package is not installed: the exact message.
     Missing(String),
     /// It exited with an error.
@@ -425,7 +442,7 @@ enum ToolError {
 
 impl ToolError {
     /// The message for the text row: a missing package as is, anything else naming the file.
-    fn about(self, file: &str) -> String {
+    pub(crate) fn about(self, file: &str) -> String {
         match self {
             Self::Missing(m) => m,
             Self::Exit { message, .. } | Self::Failed(message) => format!("{file}: {message}"),
@@ -922,7 +939,7 @@ async fn store(blobs: &BlobStore, from: &Path, key: &BlobKey) -> Result<()> {
 }
 
 /// Copies a stored object to a local file.
-async fn fetch(blobs: &BlobStore, key: &BlobKey, to: &Path) -> Result<()> {
+pub(crate) async fn fetch(blobs: &BlobStore, key: &BlobKey, to: &Path) -> Result<()> {
     let (_, mut stream) = blobs.get_stream(key).await?;
     let mut file = tokio::fs::File::create(to)
         .await

@@ -2256,6 +2256,27 @@ async fn a_clerk_drops_several_files_into_records(app: TestApp) {
     assert!(row.contains("tax-map-12"), "{row}");
     shot(&wd, "records-bureau").await;
     while registry.run_one(&app.jobs).await.unwrap() {}
+    // Its preview: the page rendered on the server, 1,200 pixels high, loads as an image.
+    click_and_wait(&wd, By::Css("#records-documents tbody a")).await;
+    let mut height = serde_json::Value::Null;
+    for _ in 0..100 {
+        height = wd
+            .execute(
+                "const i = document.querySelector('#records-preview img'); return i && i.complete ? i.naturalHeight : -1;",
+                Vec::new(),
+            )
+            .await
+            .unwrap()
+            .json()
+            .clone();
+        if height != serde_json::json!(-1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(height, serde_json::json!(1200));
+    assert!(text(&wd).await.contains("Page 1 of 1"));
+    shot(&wd, "records-preview").await;
     let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
     munishare_records::metering::measure(&app.db, now)
         .await

@@ -103,6 +103,7 @@ impl TownB {
             "decision" => "approve".to_owned(),
             "fiscal_year" => "2027".to_owned(),
             "period" => "1".to_owned(),
+            "page" => "1".to_owned(),
             other => panic!(
                 "route {path} has a parameter {{{other}}} that the isolation test has no town-B fixture for; add one"
             ),

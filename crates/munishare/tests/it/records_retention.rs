@@ -616,6 +616,14 @@ async fn records_retention_a_batch_is_approved_with_its_authorization_and_destro
         .put(&derived, bytes::Bytes::from_static(b"%PDF-1.4 ocr"))
         .await
         .unwrap();
+    // And a page image the preview rendered from it.
+    let page_image =
+        BlobKey::in_scope(&scope, &format!("derived/{}/p1-200.png", own_shas[0])).unwrap();
+    app.jobs
+        .blobs
+        .put(&page_image, bytes::Bytes::from_static(b"\x89PNG page"))
+        .await
+        .unwrap();
 
     // The batch (the records officer's), then its approval.
     let r = app
@@ -774,6 +782,10 @@ async fn records_retention_a_batch_is_approved_with_its_authorization_and_destro
     assert!(
         !app.jobs.blobs.exists(&derived).await.unwrap(),
         "derived searchable PDF purged"
+    );
+    assert!(
+        !app.jobs.blobs.exists(&page_image).await.unwrap(),
+        "page images purged"
     );
     assert!(app.jobs.blobs.exists(&key(&shared_sha)).await.unwrap());
     let r = app

@@ -22,7 +22,8 @@ both_dbs!(
     damaged_and_password_protected_pdfs_are_refused_by_name_and_the_rest_land,
     a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again,
     word_and_opendocument_files_get_their_text,
-    the_demo_documents_get_their_text
+    the_demo_documents_get_their_text,
+    pages_show_as_images_for_the_preview_and_thumbnails
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -702,4 +703,103 @@ async fn the_demo_documents_get_their_text(app: TestApp) {
     for r in rows {
         assert_eq!((r.0.as_str(), r.1.as_str()), ("done", "text"), "{r:?}");
     }
+}
+
+/// `(width, height)` from a PNG's IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");
+    let be = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+async fn image(app: &TestApp, auth: &Auth, path: &str) -> crate::harness::Resp {
+    app.api(Method::GET, &format!("{WH}/documents/{path}"), auth, None)
+        .await
+}
+
+async fn pages_show_as_images_for_the_preview_and_thumbnails(app: TestApp) {
+    let clerk = app.demo_session("records.west-hartford").await;
+    let dir = scratch();
+    // A born-digital PDF of OCR_LINES (US Letter, 612 × 792 points), a photographed page
+    // (PNG) and plain text.
+    let pdf = filed(&app, &clerk, "easement.pdf", &text_pdf(&OCR_LINES, 40)).await;
+    let png = filed(&app, &clerk, "easement-photo.png", &ocr_png(&dir)).await;
+    let txt = filed(&app, &clerk, "memo.txt", b"No pages here").await;
+
+    // A PDF has its first page before its text is read; a photo only once OCR made its PDF.
+    let thumb = image(&app, &clerk, &format!("{pdf}/versions/1/thumbnail")).await;
+    assert_eq!(thumb.status, StatusCode::OK, "{}", thumb.text());
+    assert_eq!(thumb.headers["content-type"], "image/png");
+    assert_eq!(thumb.headers["x-content-type-options"], "nosniff");
+    // The long side is 200 pixels; the short side keeps the page's 612:792 proportion.
+    let (w, h) = png_size(&thumb.body);
+    assert_eq!(h, 200);
+    assert!((154..=155).contains(&w), "{w}");
+    assert_eq!(
+        image(&app, &clerk, &format!("{png}/versions/1/thumbnail"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    run_jobs(&app).await;
+
+    // The preview page: 1,200 pixels high, and it reads: OCR of the image finds the words.
+    let page = image(&app, &clerk, &format!("{pdf}/versions/1/pages/1")).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let (w, h) = png_size(&page.body);
+    assert_eq!(h, 1200);
+    assert!((927..=928).contains(&w), "{w}");
+    std::fs::write(dir.join("preview.png"), &page.body).unwrap();
+    let read = String::from_utf8(tool("tesseract", &["preview.png", "-"], &dir)).unwrap();
+    for words in OCR_LINES {
+        assert!(read.contains(words), "{words} not in the preview: {read}");
+    }
+    // Stored on first use: the same bytes again.
+    let again = image(&app, &clerk, &format!("{pdf}/versions/1/pages/1")).await;
+    assert_eq!(again.body, page.body);
+
+    // The photo, through its searchable PDF.
+    let photo = image(&app, &clerk, &format!("{png}/versions/1/thumbnail")).await;
+    assert_eq!(photo.status, StatusCode::OK, "{}", photo.text());
+    assert_eq!(png_size(&photo.body).1.max(png_size(&photo.body).0), 200);
+
+    // No pages: plain text, a page past the end, a page that is not a number.
+    for path in [
+        format!("{txt}/versions/1/thumbnail"),
+        format!("{pdf}/versions/1/pages/2"),
+        format!("{pdf}/versions/1/pages/0"),
+        format!("{pdf}/versions/1/pages/one"),
+        format!("{pdf}/versions/2/pages/1"),
+    ] {
+        let r = image(&app, &clerk, &path).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.text());
+    }
+    // The bureau did not file it: not there for them.
+    let bureau = app.demo_session("scan.bureau").await;
+    assert_eq!(
+        image(&app, &bureau, &format!("{pdf}/versions/1/thumbnail"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // The document page shows the page image; the list shows thumbnails.
+    let html = app
+        .api(
+            Method::GET,
+            &format!("/t/west-hartford/records/documents/{pdf}"),
+            &clerk,
+            None,
+        )
+        .await
+        .text();
+    assert!(html.contains("id=\"records-preview\""), "{html}");
+    assert!(html.contains(&format!("{WH}/documents/{pdf}/versions/1/pages/1")));
+    assert!(html.contains("Page 1 of 1"));
+    let list = app
+        .api(Method::GET, "/t/west-hartford/records", &clerk, None)
+        .await
+        .text();
+    assert!(list.contains(&format!("{WH}/documents/{pdf}/versions/1/thumbnail")));
+    assert!(!list.contains(&format!("{WH}/documents/{txt}/versions/1/thumbnail")));
 }

@@ -19,6 +19,7 @@ use crate::ingest::IngestError;
 mod api;
 mod intake_http;
 mod pages;
+mod preview_http;
 mod retention_api;
 mod retention_pages;
 mod search_api;
@@ -38,8 +39,8 @@ impl ServiceKey for Records {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: usage_http::api(retention_api::api(intake_http::api(search_api::api(
-            api::api(OpenApiRouter::new()),
+        api: preview_http::api(usage_http::api(retention_api::api(intake_http::api(
+            search_api::api(api::api(OpenApiRouter::new())),
         )))),
         pages,
     }

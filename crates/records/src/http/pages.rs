@@ -126,6 +126,11 @@ impl ListPage {
     fn value<'a>(&self, v: &'a Option<String>) -> &'a str {
         v.as_deref().unwrap_or("")
     }
+    /// Whether a document of this kind may have a thumbnail (PDFs, and scans once read; one
+    /// that has none yet answers 404, which an image with empty alt text shows as nothing).
+    fn thumbnailed(&self, media_type: &str) -> bool {
+        media_type == crate::sniff::PDF || media_type.starts_with("image/")
+    }
 }
 
 fn filter_string(q: &DocumentQuery) -> String {
@@ -408,6 +413,16 @@ struct DocumentPageT {
     /// The text of each version whose text was taken, by number.
     bodies: Vec<(i64, String)>,
     tools_banner: Option<String>,
+    /// The current version's page images, when it has them.
+    preview: Option<PreviewPage>,
+}
+
+/// One page of the preview, with where the others are.
+struct PreviewPage {
+    version: i64,
+    page: i64,
+    pages: i64,
+    src: String,
 }
 
 impl DocumentPageT {
@@ -426,6 +441,7 @@ async fn page_document(
     State(st): State<AppState>,
     page: ServicePage<Records>,
     Path((_town, id)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> PageResult {
     let scope = &page.scope;
     let mut c = st.db.read().await?;
@@ -458,6 +474,34 @@ async fn page_document(
                 .collect()
         })
         .unwrap_or_default();
+    let current = d.document.current_version;
+    let preview = d
+        .versions
+        .iter()
+        .find(|v| v.number == current)
+        .and_then(|v| {
+            let t = d.texts.iter().find(|t| t.number == current);
+            crate::preview::has_pages(&v.media_type, t.is_some_and(|t| t.searchable_pdf)).then(
+                || {
+                    let pages = t.and_then(|t| t.pages).unwrap_or(1).max(1);
+                    let at = q
+                        .get("page")
+                        .and_then(|p| p.trim().parse::<i64>().ok())
+                        .unwrap_or(1)
+                        .clamp(1, pages);
+                    PreviewPage {
+                        version: current,
+                        page: at,
+                        pages,
+                        src: format!(
+                            "/api/v1/towns/{}/records/documents/{}/versions/{current}/pages/{at}",
+                            scope.town().slug,
+                            d.document.id
+                        ),
+                    }
+                },
+            )
+        });
     let chrome = Chrome::new(
         &st,
         &page.user,
@@ -478,6 +522,7 @@ async fn page_document(
             retention,
             bodies,
             tools_banner: tools_banner(),
+            preview,
         },
         &page.user,
     )
