@@ -189,6 +189,82 @@ pub async fn record(
     Ok(id)
 }
 
+/// Records many changes of one town (or all of the region's) at once, in order, inside the
+/// caller's transaction: the same chain, hashes and rows as one [`record`] per change, in
+/// four statements per batch instead of four per change (a bulk load files thousands).
+pub async fn record_all(
+    tx: &mut Tx,
+    now: Timestamp,
+    actor: &Actor,
+    changes: Vec<Change>,
+) -> Result<()> {
+    let Some(first) = changes.first() else {
+        return Ok(());
+    };
+    let town = first.municipality_id.clone();
+    if changes.iter().any(|c| c.municipality_id != town) {
+        return Err(Error::Internal(
+            "audit::record_all takes the changes of one chain".into(),
+        ));
+    }
+    let chain = town
+        .as_ref()
+        .map_or_else(|| REGION_CHAIN.to_owned(), |m| m.as_str().to_owned());
+    let n = i64::try_from(changes.len()).map_err(|e| Error::Internal(e.to_string()))?;
+    execute!(tx, c => sqlx::query(
+        "INSERT INTO audit_chain_heads (chain, seq, hash) VALUES ($1, 0, $2) ON CONFLICT (chain) DO NOTHING")
+        .bind(&chain).bind(GENESIS).execute(c).await)?;
+    let (last, mut prev_hash): (i64, String) = dispatch!(tx, c => sqlx::query_as(
+        "UPDATE audit_chain_heads SET seq = seq + $2 WHERE chain = $1 RETURNING seq, hash")
+        .bind(&chain).bind(n).fetch_one(c).await)?;
+    let at = now.to_db();
+    let mut events = Vec::with_capacity(changes.len());
+    for (i, change) in changes.into_iter().enumerate() {
+        let mut event = AuditEvent {
+            chain: chain.clone(),
+            seq: last - n + 1 + i64::try_from(i).map_err(|e| Error::Internal(e.to_string()))?,
+            id: AuditEventId::generate().to_string(),
+            at: at.clone(),
+            actor_user_id: actor.user_id.as_ref().map(ToString::to_string),
+            actor: actor.label.clone(),
+            municipality_id: change.municipality_id.as_ref().map(ToString::to_string),
+            service: change.service.map(|s| s.as_str().to_owned()),
+            action: change.action.to_owned(),
+            entity_type: change.entity_type.to_owned(),
+            entity_id: change.entity_id,
+            before_json: change.before.map(|v| v.to_string()),
+            after_json: change.after.map(|v| v.to_string()),
+            request_id: actor.request_id.clone(),
+            prev_hash,
+            hash: String::new(),
+        };
+        event.hash = event.compute_hash();
+        prev_hash = event.hash.clone();
+        events.push(event);
+    }
+    const COLS: usize = 16;
+    for chunk in events.chunks(crate::db::rows_per_statement(COLS)) {
+        let sql = format!(
+            "INSERT INTO audit_events (chain, seq, id, at, actor_user_id, actor, municipality_id, service, \
+             action, entity_type, entity_id, before_json, after_json, request_id, prev_hash, hash) VALUES {}",
+            crate::db::value_rows(chunk.len(), COLS, 0)
+        );
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for e in chunk {
+                q = q.bind(&e.chain).bind(e.seq).bind(&e.id).bind(&e.at).bind(&e.actor_user_id).bind(&e.actor)
+                    .bind(&e.municipality_id).bind(&e.service).bind(&e.action).bind(&e.entity_type)
+                    .bind(&e.entity_id).bind(&e.before_json).bind(&e.after_json).bind(&e.request_id)
+                    .bind(&e.prev_hash).bind(&e.hash);
+            }
+            q.execute(c).await
+        })?;
+    }
+    execute!(tx, c => sqlx::query("UPDATE audit_chain_heads SET hash = $1 WHERE chain = $2")
+        .bind(&prev_hash).bind(&chain).execute(c).await)?;
+    Ok(())
+}
+
 /// The first place a chain stops being consistent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BrokenLink {

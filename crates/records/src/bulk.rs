@@ -20,7 +20,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::BlobStore;
-use munishare_platform::db::{Db, SqlBuilder};
+use munishare_platform::db::{self, Db, Executor, SqlBuilder};
 use munishare_platform::jobs::Progress;
 use munishare_platform::types::{Permission, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
@@ -308,17 +308,26 @@ async fn file_batch(
     // 1. The intents, before any byte is stored.
     let mut tx = db.begin().await?;
     ingest::ensure_settings(scope, &mut tx, now).await?;
-    for r in &batch {
-        execute!(&mut tx, c => sqlx::query(
-            "INSERT INTO records_staged_uploads (municipality_id, id, temp_key, sha256, started_by, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(scope.municipality_id()).bind(&r.staged.id).bind(r.staged.temp_name())
-            .bind(&r.staged.sha256).bind(scope.user_id()).bind(now.to_db()).execute(c).await)?;
+    for chunk in batch.chunks(db::rows_per_statement(3 + 3)) {
+        let sql = format!(
+            "INSERT INTO records_staged_uploads (id, temp_key, sha256, municipality_id, started_by, started_at) VALUES {}",
+            db::value_rows(chunk.len(), 3, 3)
+        );
+        execute!(&mut tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for r in chunk {
+                q = q.bind(&r.staged.id).bind(r.staged.temp_name()).bind(&r.staged.sha256);
+            }
+            q.bind(scope.municipality_id()).bind(scope.user_id()).bind(now.to_db()).execute(c).await
+        })?;
     }
     tx.commit().await?;
 
     // 2. The contents the town does not hold yet, written straight to their keys.
-    let known = known_contents(scope, db, &batch).await?;
+    let known = {
+        let mut c = db.read().await?;
+        known_contents(scope, &mut c, batch.iter().map(|r| &r.staged.sha256)).await?
+    };
     let mut fresh: Vec<&Ready> = Vec::new();
     let mut seen: HashSet<&str> = HashSet::new();
     for r in &batch {
@@ -340,12 +349,29 @@ async fn file_batch(
             // A sweep of an abandoned upload of the same bytes took it meanwhile: store it again.
             blobs.put(&key, r.bytes.clone()).await?;
         }
-        if !ingest::content_known(scope, &mut tx, &r.staged.sha256).await? {
-            execute!(&mut tx, c => sqlx::query(
-                "INSERT INTO records_contents (municipality_id, sha256, size, media_type, created_at) VALUES ($1, $2, $3, $4, $5)")
-                .bind(scope.municipality_id()).bind(&r.staged.sha256).bind(r.staged.size)
-                .bind(r.staged.media_type).bind(now.to_db()).execute(c).await)?;
-        }
+    }
+    // Under the lock, the contents another filing added meanwhile are known; the rest go in.
+    let known_now = if fresh.is_empty() {
+        HashSet::new()
+    } else {
+        known_contents(scope, &mut tx, fresh.iter().map(|r| &r.staged.sha256)).await?
+    };
+    let new_contents: Vec<&&Ready> = fresh
+        .iter()
+        .filter(|r| !known_now.contains(&r.staged.sha256))
+        .collect();
+    for chunk in new_contents.chunks(db::rows_per_statement(3 + 2)) {
+        let sql = format!(
+            "INSERT INTO records_contents (sha256, size, media_type, municipality_id, created_at) VALUES {}",
+            db::value_rows(chunk.len(), 3, 2)
+        );
+        execute!(&mut tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for r in chunk {
+                q = q.bind(&r.staged.sha256).bind(r.staged.size).bind(r.staged.media_type);
+            }
+            q.bind(scope.municipality_id()).bind(now.to_db()).execute(c).await
+        })?;
     }
     let mut deduplicated = 0;
     let mut first_of_content: HashSet<&str> = HashSet::new();
@@ -396,14 +422,18 @@ async fn put_content(scope: &ServiceScope, blobs: &BlobStore, r: &Ready) -> Resu
         .await
 }
 
-async fn known_contents(scope: &ServiceScope, db: &Db, batch: &[Ready]) -> Result<HashSet<String>> {
+/// Which of `shas` (at least one) the town holds.
+async fn known_contents<'a>(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    shas: impl Iterator<Item = &'a String>,
+) -> Result<HashSet<String>> {
     let mut q = SqlBuilder::new("SELECT sha256 FROM records_contents WHERE municipality_id = ");
     q.bind(scope.municipality_id().to_string())
         .push(" AND sha256 IN ")
-        .bind_list(batch.iter().map(|r| r.staged.sha256.clone()));
+        .bind_list(shas.cloned());
     let (sql, args) = q.build();
-    let mut c = db.read().await?;
-    let rows: Vec<String> = dispatch!(&mut c, c => {
+    let rows: Vec<String> = dispatch!(ex, c => {
         let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql.clone()));
         for a in args {
             query = query.bind(a);

@@ -6,7 +6,7 @@
 
 use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::{BlobKey, BlobStore};
-use munishare_platform::db::{Db, Executor, SqlBuilder, Tx};
+use munishare_platform::db::{self, Db, Executor, SqlBuilder, Tx};
 use munishare_platform::types::{Permission, Timestamp};
 use munishare_platform::{Error, Result, audit, dispatch, execute};
 use serde::{Deserialize, Serialize};
@@ -774,7 +774,8 @@ pub(crate) struct NewDocument<'a> {
 }
 
 /// Writes new documents' rows, all with `meta`, and one audit event each, inside the caller's
-/// transaction; returns their ids in order. The caller logs them for the index.
+/// transaction; returns their ids in order. The caller logs them for the index. Rows go in
+/// multi-row statements: a bulk load's batch of 256 takes a dozen statements, not thousands.
 pub(crate) async fn insert_filed(
     scope: &ServiceScope,
     tx: &mut Tx,
@@ -782,55 +783,117 @@ pub(crate) async fn insert_filed(
     meta: &CheckedMeta,
     docs: &[NewDocument<'_>],
 ) -> Result<Vec<String>> {
+    let town = scope.municipality_id();
+    let at = now.to_db();
     let fields_json = serde_json::Value::Object(meta.fields.clone()).to_string();
-    let tag_ids = tag_ids(scope, tx, &meta.tags).await?;
     let type_id = meta.doc_type.as_ref().map(|t| t.id.clone());
     let type_name = meta.doc_type.as_ref().map(|t| t.name.clone());
-    let mut ids = Vec::with_capacity(docs.len());
-    for doc in docs {
-        let staged = doc.staged;
-        let id = new_id();
-        let title = meta
-            .title
-            .clone()
-            .unwrap_or_else(|| title_from(&staged.file_name));
-        execute!(tx, c => sqlx::query(
-            "INSERT INTO records_documents (municipality_id, id, department_id, type_id, title, correspondent, document_date, \
-             confidential, fields_json, current_version, created_at, created_by, updated_at, filed_by_user) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1, $10, $11, $10, $12)")
-            .bind(scope.municipality_id()).bind(&id).bind(&meta.department_id)
-            .bind(&type_id).bind(&title).bind(&meta.correspondent)
-            .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(now.to_db())
-            .bind(&scope.actor().label).bind(scope.user_id()).execute(c).await)?;
-        insert_version(scope, tx, now, &id, 1, staged).await?;
-        match &doc.text {
-            Some(body) => crate::text::record_taken(scope, tx, now, &id, 1, body).await?,
-            None => crate::text::queue(scope, tx, now, &id, 1).await?,
-        }
-        for tag in &tag_ids {
-            execute!(tx, c => sqlx::query(
-                "INSERT INTO records_document_tags (municipality_id, document_id, tag_id) VALUES ($1, $2, $3)")
-                .bind(scope.municipality_id()).bind(&id).bind(tag).execute(c).await)?;
-        }
-        audit::record(
-            tx,
-            now,
-            scope.actor(),
-            change(scope, "records.document.file", "records_document", &id, None, Some(serde_json::json!({
-                "title": title, "type": type_name, "department": meta.department_code,
-                "confidential": meta.confidential, "file_name": staged.file_name, "sha256": staged.sha256,
-                "size": staged.size, "media_type": staged.media_type, "deduplicated": doc.deduplicated,
-            }))),
-        )
-        .await?;
-        ids.push(id);
+    let filed: Vec<(String, String, &NewDocument<'_>)> = docs
+        .iter()
+        .map(|d| {
+            let title = meta
+                .title
+                .clone()
+                .unwrap_or_else(|| title_from(&d.staged.file_name));
+            (new_id(), title, d)
+        })
+        .collect();
+
+    for chunk in filed.chunks(db::rows_per_statement(2 + 12)) {
+        let sql = format!(
+            "INSERT INTO records_documents (id, title, municipality_id, department_id, type_id, correspondent, \
+             document_date, confidential, fields_json, current_version, created_at, created_by, updated_at, \
+             filed_by_user) VALUES {}",
+            db::value_rows(chunk.len(), 2, 12)
+        );
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (id, title, _) in chunk {
+                q = q.bind(id).bind(title);
+            }
+            q.bind(town).bind(&meta.department_id).bind(&type_id).bind(&meta.correspondent)
+                .bind(&meta.document_date).bind(meta.confidential).bind(&fields_json).bind(1_i64).bind(&at)
+                .bind(&scope.actor().label).bind(&at).bind(scope.user_id()).execute(c).await
+        })?;
     }
+    for chunk in filed.chunks(db::rows_per_statement(5 + 5)) {
+        let sql = format!(
+            "INSERT INTO records_versions (document_id, sha256, size, media_type, file_name, municipality_id, number, \
+             created_at, created_by, contributed) VALUES {}",
+            db::value_rows(chunk.len(), 5, 5)
+        );
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (id, _, d) in chunk {
+                let s = d.staged;
+                q = q.bind(id).bind(&s.sha256).bind(s.size).bind(s.media_type).bind(&s.file_name);
+            }
+            q.bind(town).bind(1_i64).bind(&at).bind(&scope.actor().label)
+                .bind(!scope.can(Permission::View)).execute(c).await
+        })?;
+    }
+    let taken: Vec<(&String, &String)> = filed
+        .iter()
+        .filter_map(|(id, _, d)| d.text.as_ref().map(|t| (id, t)))
+        .collect();
+    for chunk in taken.chunks(db::rows_per_statement(2 + 6)) {
+        // What the text job stores for a plain-text file, stored at once.
+        let sql = format!(
+            "INSERT INTO records_version_texts (document_id, body, municipality_id, number, status, method, \
+             attempts, updated_at) VALUES {}",
+            db::value_rows(chunk.len(), 2, 6)
+        );
+        execute!(tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+            for (id, body) in chunk {
+                q = q.bind(*id).bind(*body);
+            }
+            q.bind(town).bind(1_i64).bind("done").bind("text").bind(0_i64).bind(&at).execute(c).await
+        })?;
+    }
+    for (id, _, d) in &filed {
+        if d.text.is_none() {
+            crate::text::queue(scope, tx, now, id, 1).await?;
+        }
+    }
+    for tag in tag_ids(scope, tx, &meta.tags).await? {
+        for chunk in filed.chunks(db::rows_per_statement(1 + 2)) {
+            let sql = format!(
+                "INSERT INTO records_document_tags (document_id, municipality_id, tag_id) VALUES {}",
+                db::value_rows(chunk.len(), 1, 2)
+            );
+            execute!(tx, c => {
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for (id, _, _) in chunk {
+                    q = q.bind(id);
+                }
+                q.bind(town).bind(&tag).execute(c).await
+            })?;
+        }
+    }
+    let changes = filed
+        .iter()
+        .map(|(id, title, d)| {
+            let s = d.staged;
+            change(
+                scope,
+                "records.document.file",
+                "records_document",
+                id,
+                None,
+                Some(serde_json::json!({
+                    "title": title, "type": type_name, "department": meta.department_code,
+                    "confidential": meta.confidential, "file_name": s.file_name, "sha256": s.sha256,
+                    "size": s.size, "media_type": s.media_type, "deduplicated": d.deduplicated,
+                })),
+            )
+        })
+        .collect();
+    audit::record_all(tx, now, scope.actor(), changes).await?;
+    let ids: Vec<String> = filed.into_iter().map(|(id, _, _)| id).collect();
     crate::retention::recompute(
         tx,
-        &crate::retention::Scope::Documents(
-            scope.municipality_id().as_str().to_owned(),
-            ids.clone(),
-        ),
+        &crate::retention::Scope::Documents(town.as_str().to_owned(), ids.clone()),
     )
     .await?;
     Ok(ids)

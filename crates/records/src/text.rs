@@ -177,23 +177,6 @@ pub(crate) async fn queue(
     Ok(())
 }
 
-/// Records a version's text as taken, in the filing transaction, when the filer already has it
-/// (a plain-text file read whole by a bulk load): what the job would store for it, with no job.
-pub(crate) async fn record_taken(
-    scope: &ServiceScope,
-    tx: &mut Tx,
-    now: Timestamp,
-    document: &str,
-    number: i64,
-    body: &str,
-) -> Result<()> {
-    execute!(tx, c => sqlx::query(
-        "INSERT INTO records_version_texts (municipality_id, document_id, number, status, method, body, message, pages, attempts, updated_at) \
-         VALUES ($1, $2, $3, 'done', 'text', $4, NULL, NULL, 0, $5)")
-        .bind(scope.municipality_id()).bind(document).bind(number).bind(body).bind(now.to_db()).execute(c).await)?;
-    Ok(())
-}
-
 /// Takes a version's text again (edit): the row goes back to pending and a
 /// job is queued that acts for the caller; audited. Refused while one waits.
 pub async fn retry(

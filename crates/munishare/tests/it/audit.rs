@@ -95,6 +95,43 @@ async fn the_chains_verify_and_tampering_is_found(app: TestApp) {
     .await;
     assert_eq!(audit::verify(&app.db).await.unwrap().events, before + 1);
 
+    // A batch written at once (a bulk load's) chains like single events: three, then one more.
+    let town = {
+        let mut c = app.db.read().await.unwrap();
+        munishare_platform::tenancy::find_by_slug(&mut c, "hartford")
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let change = |n: usize| audit::Change {
+        municipality_id: Some(town.clone()),
+        service: None,
+        action: "test.batch",
+        entity_type: "test",
+        entity_id: format!("item-{n}"),
+        before: None,
+        after: Some(json!({"n": n})),
+    };
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let actor = audit::Actor::system("test");
+    let mut tx = app.db.begin().await.unwrap();
+    audit::record_all(&mut tx, now, &actor, (1..=3).map(change).collect())
+        .await
+        .unwrap();
+    audit::record(&mut tx, now, &actor, change(4))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let report = audit::verify(&app.db).await.unwrap();
+    assert!(report.broken.is_empty(), "{report:?}");
+    assert_eq!(report.events, before + 5);
+    let mut c = app.db.read().await.unwrap();
+    let order: Vec<String> = dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT entity_id FROM audit_events WHERE action = 'test.batch' ORDER BY seq").fetch_all(c).await).unwrap();
+    assert_eq!(order, ["item-1", "item-2", "item-3", "item-4"]);
+    drop(c);
+
     // Someone with DDL rights removes the guard and edits an event behind the application's back.
     dialect::drop_guards_for_tamper_test(&app.db).await.unwrap();
     let mut c = app.db.read().await.unwrap();
@@ -175,10 +212,10 @@ async fn the_viewer_filters_exports_csv_and_shows_only_what_the_reader_may_see(a
         )
         .await
         .json();
-    // The demo's ten users, and the demo seed's account: created, then disabled.
-    assert_eq!(users["events"].as_array().unwrap().len(), 12);
+    // The demo's eleven users, and the demo seed's account: created, then disabled.
+    assert_eq!(users["events"].as_array().unwrap().len(), 13);
 
-    // Filters and cursor pagination: 12 user events in pages of 4.
+    // Filters and cursor pagination: 13 user events in pages of 4.
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
@@ -200,7 +237,7 @@ async fn the_viewer_filters_exports_csv_and_shows_only_what_the_reader_may_see(a
         }
     }
     seen.dedup();
-    assert_eq!(seen.len(), 12);
+    assert_eq!(seen.len(), 13);
 
     let bad = app
         .api(Method::GET, "/api/v1/audit?from=26/11/2026", &admin, None)
