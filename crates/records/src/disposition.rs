@@ -727,6 +727,7 @@ async fn tombstone(
         .bind(&filed_at).bind(&filed_by).bind(batch).bind(now.to_db()).bind(&scope.actor().label).execute(c).await)?;
     for sql in [
         "DELETE FROM records_document_tags WHERE municipality_id = $1 AND document_id = $2",
+        "DELETE FROM records_hold_documents WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_notes WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_version_texts WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_versions WHERE municipality_id = $1 AND document_id = $2",

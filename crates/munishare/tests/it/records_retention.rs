@@ -18,6 +18,7 @@ use crate::harness::{Auth, Resp, TestApp};
 both_dbs!(
     records_retention_due_dates_follow_the_rule_and_are_recomputed,
     records_retention_holds_block_disposal_until_released,
+    records_retention_a_hold_on_a_search_holds_what_it_found,
     records_retention_a_batch_is_approved_with_its_authorization_and_destroyed,
     records_retention_is_the_records_officers_and_stays_in_its_town,
     records_retention_series_import_is_all_or_nothing_by_row_and_column,
@@ -507,6 +508,192 @@ async fn records_retention_holds_block_disposal_until_released(app: TestApp) {
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM audit_events WHERE action IN ('records.hold.place', 'records.hold.release')").await,
         3
+    );
+}
+
+/// `(title, eligible, first hold's matter)` of each record past retention, by title.
+async fn eligibility(app: &TestApp, auth: &Auth) -> Vec<(String, bool, String)> {
+    let d = due_list(app, auth, "").await;
+    let mut v: Vec<(String, bool, String)> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["title"].as_str().unwrap().to_owned(),
+                r["eligible"].as_bool().unwrap(),
+                r["holds"][0]["matter"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+async fn records_retention_a_hold_on_a_search_holds_what_it_found(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    catalog(&app).await;
+    types(&app, &officer).await;
+    // Three records past retention; two mention road salt.
+    for (name, body) in [
+        ("salt-bill.txt", "Invoice: road salt, 40 tons"),
+        ("salt-letter.txt", "Letter about the road salt delivery"),
+        ("library-letter.txt", "Letter about the library hours"),
+    ] {
+        let ty = if name.contains("bill") {
+            "Bills&document_date=2019-08-15"
+        } else {
+            "Correspondence&document_date=2014-03-02"
+        };
+        file(
+            &app,
+            &officer,
+            &format!("filename={name}&type={ty}"),
+            body.as_bytes(),
+        )
+        .await;
+    }
+    let registry = munishare::jobs();
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    ok(
+        app.api(
+            Method::POST,
+            &format!("{WH}/saved-searches"),
+            &officer,
+            Some(json!({"name": "Road salt", "query": {"q": "salt"}})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+
+    // Not the clerk's to place; a saved search that does not exist is named.
+    let hold = json!({"kind": "search", "target": "road salt", "matter": "Salt contract dispute", "reason": "Counsel's request"});
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{WH}/holds"),
+            &clerk,
+            Some(hold.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{WH}/holds"),
+            &officer,
+            Some(json!({"kind": "search", "target": "Snow", "matter": "x", "reason": "y"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json()["field"], "target");
+    assert!(r.text().contains("no saved search 'Snow'"), "{}", r.text());
+
+    let placed = ok(
+        app.api(Method::POST, &format!("{WH}/holds"), &officer, Some(hold))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(placed["kind"], "search");
+    assert_eq!(
+        placed["target"],
+        "search 'Road salt' (q=salt), 2 documents when placed"
+    );
+    assert_eq!(
+        eligibility(&app, &officer).await,
+        [
+            ("library-letter".to_owned(), true, String::new()),
+            (
+                "salt-bill".to_owned(),
+                false,
+                "Salt contract dispute".to_owned()
+            ),
+            (
+                "salt-letter".to_owned(),
+                false,
+                "Salt contract dispute".to_owned()
+            ),
+        ]
+    );
+
+    // A record filed later is not held until the hold runs its search again.
+    file(
+        &app,
+        &officer,
+        "filename=salt-memo.txt&type=Correspondence&document_date=2014-03-02",
+        b"Memo on salt storage",
+    )
+    .await;
+    while registry.run_one(&app.jobs).await.unwrap() {}
+    let later = eligibility(&app, &officer).await;
+    assert_eq!(later[3], ("salt-memo".to_owned(), true, String::new()));
+    let hid = placed["id"].as_str().unwrap();
+    let r = ok(
+        app.api(
+            Method::POST,
+            &format!("{WH}/holds/{hid}/refresh"),
+            &officer,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["added"], 1);
+    let r = ok(
+        app.api(
+            Method::POST,
+            &format!("{WH}/holds/{hid}/refresh"),
+            &officer,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(r["added"], 0);
+    assert_eq!(
+        eligibility(&app, &officer).await[3],
+        (
+            "salt-memo".to_owned(),
+            false,
+            "Salt contract dispute".to_owned()
+        )
+    );
+
+    // Released: all eligible again; a released hold is not refreshed.
+    ok(
+        app.api(
+            Method::POST,
+            &format!("{WH}/holds/{hid}/release"),
+            &officer,
+            Some(json!({"reason": "Settled"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(
+        eligibility(&app, &officer)
+            .await
+            .iter()
+            .all(|(_, eligible, _)| *eligible)
+    );
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{WH}/holds/{hid}/refresh"),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM audit_events WHERE action IN ('records.hold.place', 'records.hold.refresh', 'records.hold.release')").await,
+        4
     );
 }
 

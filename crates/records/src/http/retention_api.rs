@@ -11,7 +11,7 @@ use munishare_web::AppState;
 use munishare_web::api::{ApiJson, ApiQuery};
 use munishare_web::auth::{AdminCaller, ApiCaller, ServiceCaller};
 use munishare_web::error::{ApiResult, Problem};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -52,6 +52,7 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
         .routes(routes!(disposition_tombstones))
         .routes(routes!(holds_list, holds_place))
         .routes(routes!(holds_release))
+        .routes(routes!(holds_refresh))
 }
 
 /// The State Library's general retention schedules for municipalities (M1–M16, M15.1), as listed.
@@ -391,7 +392,7 @@ async fn holds_list(
     ))
 }
 
-/// Places a legal hold on a document or a series (the records officer), naming the matter; audited.
+/// Places a legal hold on a document, a series, or what a saved search finds now (the records officer), naming the matter; audited.
 #[utoipa::path(post, path = "/api/v1/towns/{town}/records/holds", tag = "records",
     params(("town" = String, Path, description = TOWN)), request_body = HoldIn,
     responses((status = 201, body = Hold), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -400,10 +401,30 @@ async fn holds_place(
     ServiceCaller(scope, _): ServiceCaller<Records>,
     ApiJson(req): ApiJson<HoldIn>,
 ) -> ApiResult<Response> {
-    let mut tx = st.db.begin().await?;
-    let h = holds::place(&scope, &mut tx, st.now(), &req).await?;
-    tx.commit().await?;
+    let indexes = super::search_api::indexes(&st)?;
+    let h = holds::place(&scope, &st.db, indexes, st.now(), &req).await?;
     Ok((StatusCode::CREATED, axum::Json(h)).into_response())
+}
+
+/// What refreshing a hold on a search did.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Refreshed {
+    /// Documents the search finds now that the hold did not hold yet, now held.
+    pub added: u64,
+}
+
+/// Runs a hold on a search again and holds what it finds now too (the records officer); audited.
+#[utoipa::path(post, path = "/api/v1/towns/{town}/records/holds/{hold}/refresh", tag = "records",
+    params(("town" = String, Path, description = TOWN), ("hold" = String, Path, description = HOLD)),
+    responses((status = 200, body = Refreshed), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+async fn holds_refresh(
+    State(st): State<AppState>,
+    ServiceCaller(scope, _): ServiceCaller<Records>,
+    Path((_town, id)): Path<(String, String)>,
+) -> ApiResult<axum::Json<Refreshed>> {
+    let indexes = super::search_api::indexes(&st)?;
+    let added = holds::refresh(&scope, &st.db, indexes, st.now(), &id).await?;
+    Ok(axum::Json(Refreshed { added }))
 }
 
 /// Releases a legal hold (the records officer), with the reason; audited.

@@ -59,6 +59,7 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
         .get("/t/{town}/records/holds", page_holds)
         .post("/t/{town}/records/holds", page_place_hold)
         .post("/t/{town}/records/holds/{hold}/release", page_release_hold)
+        .post("/t/{town}/records/holds/{hold}/refresh", page_refresh_hold)
 }
 
 fn base(scope: &ServiceScope) -> String {
@@ -744,10 +745,10 @@ async fn page_place_hold(
     let back = format!("{}/holds", base(&scope));
     let r = async {
         let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-        let mut tx = st.db.begin().await?;
         let h = holds::place(
             &scope,
-            &mut tx,
+            &st.db,
+            super::search_api::indexes(&st)?,
             st.now(),
             &HoldIn {
                 kind: get("kind"),
@@ -757,8 +758,32 @@ async fn page_place_hold(
             },
         )
         .await?;
-        tx.commit().await?;
         Ok(format!("Hold '{}' placed on {}.", h.matter, h.target))
+    }
+    .await;
+    after_form(&st, &back, r)
+}
+
+async fn page_refresh_hold(
+    State(st): State<AppState>,
+    ServicePage { scope, .. }: ServicePage<Records>,
+    Path((_town, id)): Path<(String, String)>,
+) -> PageResult {
+    let back = format!("{}/holds", base(&scope));
+    let r = async {
+        let added = holds::refresh(
+            &scope,
+            &st.db,
+            super::search_api::indexes(&st)?,
+            st.now(),
+            &id,
+        )
+        .await?;
+        Ok(match added {
+            0 => "The search finds nothing the hold does not hold already.".to_owned(),
+            1 => "The hold now holds 1 more document the search finds.".to_owned(),
+            n => format!("The hold now holds {n} more documents the search finds."),
+        })
     }
     .await;
     after_form(&st, &back, r)
