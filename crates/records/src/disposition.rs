@@ -728,6 +728,7 @@ async fn tombstone(
     for sql in [
         "DELETE FROM records_document_tags WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_hold_documents WHERE municipality_id = $1 AND document_id = $2",
+        "DELETE FROM records_links WHERE municipality_id = $1 AND (document_id = $2 OR (kind = 'records.document' AND target = $2))",
         "DELETE FROM records_notes WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_version_texts WHERE municipality_id = $1 AND document_id = $2",
         "DELETE FROM records_versions WHERE municipality_id = $1 AND document_id = $2",

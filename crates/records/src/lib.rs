@@ -22,6 +22,7 @@ pub mod http;
 pub mod index;
 pub mod ingest;
 pub mod intake;
+pub mod links;
 pub mod metering;
 pub mod preview;
 pub mod retention;

@@ -48,6 +48,7 @@ struct TownB {
     records_series_id: String,
     records_batch_id: String,
     records_hold_id: String,
+    records_link_id: String,
 }
 
 impl TownB {
@@ -90,6 +91,7 @@ impl TownB {
             "series" => self.records_series_id.clone(),
             "batch" => self.records_batch_id.clone(),
             "hold" => self.records_hold_id.clone(),
+            "link" => self.records_link_id.clone(),
             "key" => "cd".repeat(32),
             // The backup client routes carry no town (the backup token names it).
             "kind" => "data".to_owned(),
@@ -614,6 +616,18 @@ async fn fixtures(app: &TestApp) -> TownB {
         )
         .await;
     assert_eq!(hold.status, StatusCode::CREATED, "{}", hold.text());
+    let link = app
+        .api(
+            Method::POST,
+            &format!(
+                "/api/v1/towns/west-hartford/records/documents/{}/links",
+                records_doc.json()["document"]["id"].as_str().unwrap()
+            ),
+            &b_user,
+            Some(json!({"kind": "finance.invoice", "target": "B-INV-1", "label": "B invoice"})),
+        )
+        .await;
+    assert_eq!(link.status, StatusCode::CREATED, "{}", link.text());
     // Hartford shares its benchmarks, so its own benchmarks route answers 200 (the positive control).
     let a_user = app.demo_session("townadmin.hartford").await;
     let r = app
@@ -682,6 +696,7 @@ async fn fixtures(app: &TestApp) -> TownB {
         records_series_id: series.json()["id"].as_str().unwrap().to_owned(),
         records_batch_id: batch.json()["batch"]["id"].as_str().unwrap().to_owned(),
         records_hold_id: hold.json()["id"].as_str().unwrap().to_owned(),
+        records_link_id: link.json()["id"].as_str().unwrap().to_owned(),
     }
 }
 

@@ -32,6 +32,7 @@ mod other_property;
 mod parcel_record;
 mod records;
 mod records_bureau;
+mod records_links;
 mod records_retention;
 mod records_search;
 mod records_text;

@@ -18,6 +18,7 @@ use crate::ingest::IngestError;
 
 mod api;
 mod intake_http;
+mod links_http;
 mod pages;
 mod preview_http;
 mod retention_api;
@@ -39,16 +40,16 @@ impl ServiceKey for Records {
 /// The module, for `munishare::app`.
 pub fn module() -> Module {
     Module {
-        api: preview_http::api(usage_http::api(retention_api::api(intake_http::api(
-            search_api::api(api::api(OpenApiRouter::new())),
+        api: links_http::api(preview_http::api(usage_http::api(retention_api::api(
+            intake_http::api(search_api::api(api::api(OpenApiRouter::new()))),
         )))),
         pages,
     }
 }
 
 fn pages(r: PageRoutes) -> PageRoutes {
-    usage_http::pages(retention_pages::pages(intake_http::pages(
-        search_pages::pages(pages::pages(r)),
+    links_http::pages(usage_http::pages(retention_pages::pages(
+        intake_http::pages(search_pages::pages(pages::pages(r))),
     )))
 }
 

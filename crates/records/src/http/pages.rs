@@ -415,6 +415,7 @@ struct DocumentPageT {
     tools_banner: Option<String>,
     /// The current version's page images, when it has them.
     preview: Option<PreviewPage>,
+    links: Vec<crate::links::Link>,
 }
 
 /// One page of the preview, with where the others are.
@@ -447,6 +448,7 @@ async fn page_document(
     let mut c = st.db.read().await?;
     let d = documents::detail(scope, &mut c, &id).await?;
     let retention = crate::retention::of_document(scope, &mut c, &id).await?;
+    let links = crate::links::of_document(scope, &mut c, &id).await?;
     let types = types::list(scope, &mut c).await?;
     let departments = visibility::departments(scope, &mut c).await?;
     let mut bodies = Vec::new();
@@ -523,6 +525,7 @@ async fn page_document(
             bodies,
             tools_banner: tools_banner(),
             preview,
+            links,
         },
         &page.user,
     )
