@@ -106,7 +106,10 @@ async fn documents_link_to_each_other_and_to_other_modules_records(app: TestApp)
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
     assert_eq!(r.json()["label"], "Salt contract");
     let to_doc = ("records.document".to_owned(), "Salt contract".to_owned());
-    assert_eq!(links_of(&app, &clerk, &minutes).await, std::slice::from_ref(&to_doc));
+    assert_eq!(
+        links_of(&app, &clerk, &minutes).await,
+        std::slice::from_ref(&to_doc)
+    );
     assert_eq!(links_of(&app, &clerk, &contract).await, [to_doc]);
 
     // To another module's record: its kind, its id and the label the module gives.

@@ -23,7 +23,8 @@ both_dbs!(
     a_missing_tool_fails_the_job_by_name_and_a_retry_queues_it_again,
     word_and_opendocument_files_get_their_text,
     the_demo_documents_get_their_text,
-    pages_show_as_images_for_the_preview_and_thumbnails
+    pages_show_as_images_for_the_preview_and_thumbnails,
+    a_scan_dropped_into_an_intake_folder_is_found_by_a_word_inside_it
 );
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
@@ -802,4 +803,56 @@ async fn pages_show_as_images_for_the_preview_and_thumbnails(app: TestApp) {
         .text();
     assert!(list.contains(&format!("{WH}/documents/{pdf}/versions/1/thumbnail")));
     assert!(!list.contains(&format!("{WH}/documents/{txt}/versions/1/thumbnail")));
+}
+
+/// The "done when": a clerk drops a scan (an image-only PDF) into the intake folder and
+/// finds it by a word that exists only in the scan's pixels.
+async fn a_scan_dropped_into_an_intake_folder_is_found_by_a_word_inside_it(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    let r = app
+        .api(
+            Method::POST,
+            &format!("{WH}/intake-folders"),
+            &officer,
+            Some(serde_json::json!({"name": "scanner", "department": "CLK"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let dir = scratch();
+    let root = dir.join("intake");
+    let folder = munishare_records::intake::folder_path(&root, "west-hartford", "scanner");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("scan-0001.pdf"), scanned_pdf(&dir)).unwrap();
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let pass = munishare_records::intake::run_once(
+        &app.db,
+        &app.jobs.blobs,
+        &root,
+        now,
+        std::time::Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert_eq!(pass.filed, 1);
+    // The worker OCRs it; then the word is found.
+    run_jobs(&app).await;
+    let r = app
+        .api(
+            Method::GET,
+            &format!("{WH}/search?q=easement"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let hits = r.json();
+    assert_eq!(hits["total"], 1, "{hits}");
+    assert_eq!(hits["hits"][0]["document"]["title"], "scan-0001");
+    assert_eq!(hits["hits"][0]["document"]["department"], "CLK");
+    let snippet = hits["hits"][0]["snippet_html"].as_str().unwrap();
+    assert!(
+        snippet.to_lowercase().contains("<b>easement</b>"),
+        "{snippet}"
+    );
 }
