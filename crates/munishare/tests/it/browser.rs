@@ -2034,6 +2034,134 @@ async fn a_town_it_director_sets_up_backup(app: TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_disposal_on_sqlite() {
+    crate::harness::run(Backend::Sqlite, a_records_officer_holds_and_disposes).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_disposal_on_postgres() {
+    crate::harness::run(Backend::Postgres, a_records_officer_holds_and_disposes).await;
+}
+
+/// West Hartford's records officer, in the browser: the records past retention, a legal hold
+/// that makes one ineligible, a disposal batch of another, its approval with the RC-075-style
+/// authorization, and its destruction to a tombstone. The catalog and the town's types are set up
+/// through the API as the retention tests do (their rules: bills 3 years after fiscal year end).
+async fn a_records_officer_holds_and_disposes(app: TestApp) {
+    use crate::records_retention::{catalog, file, types};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = app.router.clone();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    catalog(&app).await;
+    types(&app, &officer).await;
+    let august = file(
+        &app,
+        &officer,
+        "filename=a.txt&title=Bill%20of%20August&type=Bills&document_date=2019-08-15",
+        b"august",
+    )
+    .await;
+    let june = file(
+        &app,
+        &officer,
+        "filename=b.txt&title=Bill%20of%20June&type=Bills&document_date=2019-06-10",
+        b"june",
+    )
+    .await;
+    let (_driver, wd) = browser().await;
+    sign_in(&wd, &base, "townadmin.west-hartford", PASSWORD).await;
+
+    // A hold on June's bill, from the holds page's form.
+    wd.goto(format!("{base}/t/west-hartford/records/holds"))
+        .await
+        .unwrap();
+    fill(&wd, "h-target", june["id"].as_str().unwrap()).await;
+    fill(&wd, "h-matter", "Vendor dispute 2026-7").await;
+    fill(&wd, "h-reason", "Town attorney's letter").await;
+    click_and_wait(&wd, By::Css("#hold-place button[type=submit]")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Hold 'Vendor dispute 2026-7' placed on Bill of June."
+    );
+    shot(&wd, "records-holds").await;
+
+    // Past retention: both bills (the first ended 2023-06-30, the second 2022-06-30); only
+    // August's can be picked, June's says which hold keeps it.
+    wd.goto(format!("{base}/t/west-hartford/records/disposition"))
+        .await
+        .unwrap();
+    let due = wd
+        .find(By::Css("#due-batch table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        due.contains("Bill of August") && due.contains("Bill of June"),
+        "{due}"
+    );
+    assert!(due.contains("Vendor dispute 2026-7"), "{due}");
+    assert_eq!(
+        wd.find_all(By::Css("#due-batch input[type=checkbox]"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    shot(&wd, "records-disposition").await;
+    wd.find(By::Id(format!("pick-{}", august["id"].as_str().unwrap())))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&wd, "b-agency", "Finance Department").await;
+    click_and_wait(&wd, By::Css("#due-batch button[type=submit]")).await;
+    assert!(
+        wd.current_url()
+            .await
+            .unwrap()
+            .path()
+            .starts_with("/t/west-hartford/records/disposition/")
+    );
+    click_and_wait(&wd, By::Css("#batch-approve button[type=submit]")).await;
+    let page = text(&wd).await;
+    assert!(page.contains("Download the authorization"), "{page}");
+    shot(&wd, "records-batch").await;
+    click_and_wait(&wd, By::Css("#batch-destroy button[type=submit]")).await;
+    let page = text(&wd).await;
+    assert!(page.contains("destroyed (tombstone)"), "{page}");
+    // Gone from the records; June's bill, held, is still there.
+    let gone = app
+        .api(
+            axum::http::Method::GET,
+            &format!(
+                "/api/v1/towns/west-hartford/records/documents/{}",
+                august["id"].as_str().unwrap()
+            ),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, axum::http::StatusCode::NOT_FOUND);
+    let kept = app
+        .api(
+            axum::http::Method::GET,
+            &format!(
+                "/api/v1/towns/west-hartford/records/documents/{}",
+                june["id"].as_str().unwrap()
+            ),
+            &officer,
+            None,
+        )
+        .await;
+    assert_eq!(kept.status, axum::http::StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_flow_on_sqlite() {
     crate::harness::run(Backend::Sqlite, a_clerk_drops_several_files_into_records).await;
 }

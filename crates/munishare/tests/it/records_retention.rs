@@ -40,7 +40,7 @@ async fn ok(r: Resp, want: StatusCode) -> Value {
 }
 
 /// The council's catalog for these tests: four series with hand-chosen rules.
-async fn catalog(app: &TestApp) {
+pub(crate) async fn catalog(app: &TestApp) {
     let admin = app.demo_session("admin").await;
     for body in [
         json!({"schedule": "M3", "code": "M3-120", "title": "Bills paid", "rule": "years", "trigger": "fiscal_year_end", "years": 3, "disposition": "destroy"}),
@@ -63,7 +63,7 @@ async fn catalog(app: &TestApp) {
 }
 
 /// The town's types, one per series.
-async fn types(app: &TestApp, officer: &Auth) {
+pub(crate) async fn types(app: &TestApp, officer: &Auth) {
     for (name, series) in [
         ("Bills", "M3-120"),
         ("Correspondence", "M1-100"),
@@ -84,7 +84,7 @@ async fn types(app: &TestApp, officer: &Auth) {
     }
 }
 
-async fn file(app: &TestApp, auth: &Auth, query: &str, body: &[u8]) -> Value {
+pub(crate) async fn file(app: &TestApp, auth: &Auth, query: &str, body: &[u8]) -> Value {
     let r = app
         .raw(
             Method::POST,
