@@ -155,11 +155,45 @@ pub async fn record(
         "UPDATE audit_chain_heads SET seq = seq + 1 WHERE chain = $1 RETURNING seq, hash")
         .bind(&chain).fetch_one(c).await)?;
     let id = AuditEventId::generate();
-    let mut event = AuditEvent {
-        chain: chain.clone(),
+    let event = sealed(
+        &chain,
         seq,
-        id: id.to_string(),
-        at: now.to_db(),
+        id.to_string(),
+        now.to_db(),
+        actor,
+        change,
+        prev_hash,
+    );
+    let e = &event;
+    execute!(tx, c => sqlx::query(
+        "INSERT INTO audit_events (chain, seq, id, at, actor_user_id, actor, municipality_id, service, \
+         action, entity_type, entity_id, before_json, after_json, request_id, prev_hash, hash) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
+        .bind(&e.chain).bind(e.seq).bind(&e.id).bind(&e.at).bind(&e.actor_user_id).bind(&e.actor)
+        .bind(&e.municipality_id).bind(&e.service).bind(&e.action).bind(&e.entity_type)
+        .bind(&e.entity_id).bind(&e.before_json).bind(&e.after_json).bind(&e.request_id)
+        .bind(&e.prev_hash).bind(&e.hash)
+        .execute(c).await)?;
+    execute!(tx, c => sqlx::query("UPDATE audit_chain_heads SET hash = $1 WHERE chain = $2")
+        .bind(&e.hash).bind(&chain).execute(c).await)?;
+    Ok(id)
+}
+
+/// The event of `change` at `seq` in `chain` after `prev_hash`, with its hash.
+fn sealed(
+    chain: &str,
+    seq: i64,
+    id: String,
+    at: String,
+    actor: &Actor,
+    change: Change,
+    prev_hash: String,
+) -> AuditEvent {
+    let mut event = AuditEvent {
+        chain: chain.to_owned(),
+        seq,
+        id,
+        at,
         actor_user_id: actor.user_id.as_ref().map(ToString::to_string),
         actor: actor.label.clone(),
         municipality_id: change.municipality_id.as_ref().map(ToString::to_string),
@@ -174,19 +208,7 @@ pub async fn record(
         hash: String::new(),
     };
     event.hash = event.compute_hash();
-    let e = &event;
-    execute!(tx, c => sqlx::query(
-        "INSERT INTO audit_events (chain, seq, id, at, actor_user_id, actor, municipality_id, service, \
-         action, entity_type, entity_id, before_json, after_json, request_id, prev_hash, hash) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)")
-        .bind(&e.chain).bind(e.seq).bind(&e.id).bind(&e.at).bind(&e.actor_user_id).bind(&e.actor)
-        .bind(&e.municipality_id).bind(&e.service).bind(&e.action).bind(&e.entity_type)
-        .bind(&e.entity_id).bind(&e.before_json).bind(&e.after_json).bind(&e.request_id)
-        .bind(&e.prev_hash).bind(&e.hash)
-        .execute(c).await)?;
-    execute!(tx, c => sqlx::query("UPDATE audit_chain_heads SET hash = $1 WHERE chain = $2")
-        .bind(&e.hash).bind(&chain).execute(c).await)?;
-    Ok(id)
+    event
 }
 
 /// Records many changes of one town (or all of the region's) at once, in order, inside the
@@ -219,26 +241,16 @@ pub async fn record_all(
         .bind(&chain).bind(n).fetch_one(c).await)?;
     let at = now.to_db();
     let mut events = Vec::with_capacity(changes.len());
-    for (i, change) in changes.into_iter().enumerate() {
-        let mut event = AuditEvent {
-            chain: chain.clone(),
-            seq: last - n + 1 + i64::try_from(i).map_err(|e| Error::Internal(e.to_string()))?,
-            id: AuditEventId::generate().to_string(),
-            at: at.clone(),
-            actor_user_id: actor.user_id.as_ref().map(ToString::to_string),
-            actor: actor.label.clone(),
-            municipality_id: change.municipality_id.as_ref().map(ToString::to_string),
-            service: change.service.map(|s| s.as_str().to_owned()),
-            action: change.action.to_owned(),
-            entity_type: change.entity_type.to_owned(),
-            entity_id: change.entity_id,
-            before_json: change.before.map(|v| v.to_string()),
-            after_json: change.after.map(|v| v.to_string()),
-            request_id: actor.request_id.clone(),
+    for (seq, change) in (last - n + 1..).zip(changes) {
+        let event = sealed(
+            &chain,
+            seq,
+            AuditEventId::generate().to_string(),
+            at.clone(),
+            actor,
+            change,
             prev_hash,
-            hash: String::new(),
-        };
-        event.hash = event.compute_hash();
+        );
         prev_hash = event.hash.clone();
         events.push(event);
     }

@@ -83,6 +83,31 @@ fn contains_nul_escape(bytes: &[u8]) -> bool {
         .any(|w| w[0] == b'\\' && w[1] == b'u' && &w[2..] == b"0000")
 }
 
+/// Which month, for the metered usage the chargeback reads.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MonthQuery {
+    /// `YYYY-MM` (default: this month, UTC).
+    pub month: Option<String>,
+    /// `csv` or `xlsx` to export the table (pages only).
+    #[param(ignore)]
+    pub format: Option<String>,
+}
+
+impl MonthQuery {
+    /// The month asked for, or this one; a month that does not read names `month`.
+    pub fn month(
+        &self,
+        st: &AppState,
+    ) -> munishare_platform::Result<munishare_platform::metering::YearMonth> {
+        use munishare_platform::metering::YearMonth;
+        match self.month.as_deref().map(str::trim) {
+            None | Some("") => Ok(YearMonth::of(st.today())),
+            Some(m) => YearMonth::parse("month", m),
+        }
+    }
+}
+
 /// Query-string extractor whose rejections are problem documents.
 #[derive(Debug, FromRequestParts)]
 #[from_request(via(axum::extract::Query), rejection(BadRequest))]

@@ -14,7 +14,7 @@ use munishare_platform::metering::YearMonth;
 use munishare_platform::types::{Permission, Service};
 use munishare_platform::{Error, Result};
 use munishare_web::AppState;
-use munishare_web::api::{ApiJson, ApiQuery};
+use munishare_web::api::{ApiJson, ApiQuery, MonthQuery};
 use munishare_web::auth::{ApiCaller, PageUser, ServiceCaller, ServicePage};
 use munishare_web::error::{ApiError, ApiResult};
 use munishare_web::pages::{Chrome, PageResult, PageRoutes, after_form, render, table_response};
@@ -40,25 +40,6 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 pub(super) fn pages(r: PageRoutes) -> PageRoutes {
     r.post("/t/{town}/backup/drill-interval", page_set_drill_interval)
         .get("/backup/usage", page_regional_usage)
-}
-
-/// Which month.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-pub struct MonthQuery {
-    /// `YYYY-MM` (default: this month, UTC).
-    pub month: Option<String>,
-    /// `csv` or `xlsx` to export the table (pages only).
-    #[param(ignore)]
-    pub format: Option<String>,
-}
-
-impl MonthQuery {
-    fn month(&self, st: &AppState) -> Result<YearMonth> {
-        match self.month.as_deref().map(str::trim) {
-            None | Some("") => Ok(YearMonth::of(st.today())),
-            Some(m) => YearMonth::parse("month", m),
-        }
-    }
 }
 
 /// A repository's drill interval.

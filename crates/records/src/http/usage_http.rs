@@ -9,11 +9,10 @@ use munishare_platform::access::{self, Principal};
 use munishare_platform::metering::YearMonth;
 use munishare_platform::types::{Permission, Service};
 use munishare_web::AppState;
-use munishare_web::api::ApiQuery;
+use munishare_web::api::{ApiQuery, MonthQuery};
 use munishare_web::auth::{ApiCaller, PageUser, ServiceCaller};
 use munishare_web::error::ApiResult;
 use munishare_web::pages::{Chrome, PageResult, PageRoutes, render, table_response};
-use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -31,35 +30,15 @@ pub(super) fn pages(r: PageRoutes) -> PageRoutes {
     r.get("/records/usage", page_regional_usage)
 }
 
-/// Which month.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PagesMonthQuery {
-    /// `YYYY-MM` (default: this month, UTC).
-    pub month: Option<String>,
-    /// `csv` or `xlsx` to export the table (page only).
-    #[param(ignore)]
-    pub format: Option<String>,
-}
-
-impl PagesMonthQuery {
-    fn month(&self, st: &AppState) -> Result<YearMonth> {
-        match self.month.as_deref().map(str::trim) {
-            None | Some("") => Ok(YearMonth::of(st.today())),
-            Some(m) => YearMonth::parse("month", m),
-        }
-    }
-}
-
 /// The pages filed in the town in a month, each day's and the scanning bureau's share (view).
 #[utoipa::path(get, path = "/api/v1/towns/{town}/records/usage", tag = "records",
-    params(("town" = String, Path, description = TOWN), PagesMonthQuery),
+    params(("town" = String, Path, description = TOWN), MonthQuery),
     responses((status = 200, body = PagesUsage), (status = 403, body = munishare_web::error::Problem),
         (status = 404, body = munishare_web::error::Problem), (status = 422, body = munishare_web::error::Problem)))]
 async fn records_usage(
     State(st): State<AppState>,
     ServiceCaller(scope, _): ServiceCaller<Records>,
-    ApiQuery(q): ApiQuery<PagesMonthQuery>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> ApiResult<axum::Json<PagesUsage>> {
     let month = q.month(&st)?;
     let mut c = st.db.read().await?;
@@ -84,13 +63,13 @@ async fn regional_usage(
 }
 
 /// Every town where the caller may read records (and no other): its pages filed in the month.
-#[utoipa::path(get, path = "/api/v1/records/usage", tag = "records", params(PagesMonthQuery),
+#[utoipa::path(get, path = "/api/v1/records/usage", tag = "records", params(MonthQuery),
     responses((status = 200, body = Vec<PagesUsage>), (status = 401, body = munishare_web::error::Problem),
         (status = 422, body = munishare_web::error::Problem)))]
 async fn records_regional_usage(
     State(st): State<AppState>,
     ApiCaller(p): ApiCaller,
-    ApiQuery(q): ApiQuery<PagesMonthQuery>,
+    ApiQuery(q): ApiQuery<MonthQuery>,
 ) -> ApiResult<axum::Json<Vec<PagesUsage>>> {
     let month = q.month(&st)?;
     Ok(axum::Json(regional_usage(&st, &p, month).await?))
@@ -120,7 +99,7 @@ const BAR_W: i64 = 400;
 async fn page_regional_usage(
     State(st): State<AppState>,
     user: PageUser,
-    Query(q): Query<PagesMonthQuery>,
+    Query(q): Query<MonthQuery>,
 ) -> PageResult {
     let month = q.month(&st)?;
     let towns = regional_usage(&st, &user.principal, month).await?;
