@@ -295,6 +295,20 @@ pub mod dialect {
          FOR EACH ROW EXECUTE FUNCTION munishare_append_only()",
     ];
 
+    /// Refreshes PostgreSQL's statistics of `tables` after a bulk write has grown them (as its
+    /// manual advises after loading data): with statistics from before the load, the planner
+    /// takes a table of many rows for a few and filters where it should use the index. SQLite
+    /// plans by its indexes and needs nothing. `tables` are the caller's constant names.
+    pub async fn analyze(db: &Db, tables: &[&'static str]) -> Result<()> {
+        if let Pool::Postgres(p) = &db.pool
+            && !tables.is_empty()
+        {
+            let sql = format!("ANALYZE {}", tables.join(", "));
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(p).await?;
+        }
+        Ok(())
+    }
+
     /// Makes the audit table append-only at the database level: an UPDATE or
     /// DELETE through SQL fails, so only someone who drops the trigger (an
     /// administrator with DDL rights) can tamper — and `audit verify` finds that.

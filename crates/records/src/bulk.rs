@@ -144,6 +144,7 @@ pub async fn import(
         .sum();
     let mut batch: Vec<Ready> = Vec::new();
     let mut batch_bytes = 0;
+    let mut next_analyze = 0;
     for (i, path) in files.iter().enumerate() {
         let shown = path.strip_prefix(dir).unwrap_or(path).display().to_string();
         let refuse = |report: &mut BulkReport, message: String| {
@@ -198,6 +199,7 @@ pub async fn import(
         }
         report.bytes += len;
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
+            keep_statistics(db, report.filed, &mut next_analyze).await?;
             file_batch(
                 scope,
                 db,
@@ -213,9 +215,33 @@ pub async fn import(
         progress.set(i as u64 + 1, report.bytes, total);
     }
     if !batch.is_empty() {
+        keep_statistics(db, report.filed, &mut next_analyze).await?;
         file_batch(scope, db, blobs, now, batch, meta, report).await?;
     }
     progress.finish();
+    Ok(())
+}
+
+/// The tables a load grows, whose statistics the database's planner needs to keep up.
+const GROWN: &[&str] = &[
+    "records_documents",
+    "records_versions",
+    "records_contents",
+    "records_version_texts",
+    "records_document_tags",
+    "records_index_log",
+    "records_staged_uploads",
+];
+
+/// Refreshes the statistics of [`GROWN`] before the first batch and whenever the load has
+/// doubled what it filed (256, 512, 1,024, … documents): about log2 of its size times, so
+/// PostgreSQL's plans follow the tables as they grow (a stale estimate of a few rows made it
+/// filter a town's contents instead of looking them up).
+async fn keep_statistics(db: &Db, filed: u64, next: &mut u64) -> Result<()> {
+    if filed >= *next {
+        db::dialect::analyze(db, GROWN).await?;
+        *next = filed.max(BATCH_FILES as u64) * 2;
+    }
     Ok(())
 }
 
