@@ -37,7 +37,8 @@ pub fn jobs() -> Registry {
 }
 
 /// What the modules keep for the life of the process, for `Inner::modules`: the records search
-/// indexes under `data_dir/search` and the intake folders' root (`data_dir/intake` unless given).
+/// indexes under `data_dir/search`, the intake folders' root (`data_dir/intake` unless given),
+/// and the "Documents in Records" section other modules' pages show (`munishare_web::related`).
 pub fn module_state(
     data_dir: &std::path::Path,
     intake_dir: Option<&std::path::Path>,
@@ -49,5 +50,8 @@ pub fn module_state(
     m.insert(munishare_records::intake::IntakeRoot(
         intake_dir.map_or_else(|| data_dir.join("intake"), std::path::Path::to_path_buf),
     ));
+    m.insert(munishare_web::related::Related(std::sync::Arc::new(
+        munishare_records::http::RelatedInRecords,
+    )));
     m
 }

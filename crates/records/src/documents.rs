@@ -607,7 +607,7 @@ async fn check_meta_as(
         }
         None => None,
     };
-    if m.confidential && !scope.can(Permission::Approve) {
+    if m.confidential && !crate::is_officer(scope) {
         return Err(Error::invalid(
             "confidential",
             "only the records officer may mark a document confidential",
@@ -980,7 +980,7 @@ pub async fn update(
         true,
     )
     .await?;
-    if m.confidential != before.confidential && !scope.can(Permission::Approve) {
+    if m.confidential != before.confidential && !crate::is_officer(scope) {
         return Err(Error::invalid(
             "confidential",
             "only the records officer may change whether a document is confidential",

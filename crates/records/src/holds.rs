@@ -374,11 +374,6 @@ pub async fn blocking(
     if ids.is_empty() {
         return Ok(out);
     }
-    let held_by_search: Vec<(String, String)> = dispatch!(ex, c => sqlx::query_as(
-        "SELECT hd.hold_id, hd.document_id FROM records_hold_documents hd JOIN records_legal_holds h \
-         ON h.municipality_id = hd.municipality_id AND h.id = hd.hold_id \
-         WHERE hd.municipality_id = $1 AND h.released_at IS NULL")
-        .bind(scope.municipality_id()).fetch_all(c).await)?;
     let active = {
         let sql = format!("{SELECT} AND h.released_at IS NULL");
         let v: Vec<Hold> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
@@ -388,26 +383,47 @@ pub async fn blocking(
     if active.is_empty() {
         return Ok(out);
     }
-    for id in ids {
-        let series: Option<(Option<String>,)> = dispatch!(ex, c => sqlx::query_as(
-            "SELECT t.retention_series_id FROM records_documents d LEFT JOIN records_document_types t \
-             ON t.municipality_id = d.municipality_id AND t.id = d.type_id WHERE d.municipality_id = $1 AND d.id = $2")
-            .bind(scope.municipality_id()).bind(id).fetch_optional(c).await)?;
-        let series = series.and_then(|s| s.0);
-        let mine: Vec<Hold> = active
-            .iter()
-            .filter(|h| {
-                (h.kind == "document" && h.target_id == *id)
-                    || (h.kind == "series" && Some(&h.target_id) == series.as_ref())
-                    || (h.kind == "search"
-                        && held_by_search
-                            .iter()
-                            .any(|(hold, doc)| *hold == h.id && doc == id))
-            })
-            .cloned()
-            .collect();
-        if !mine.is_empty() {
-            out.insert(id.clone(), mine);
+    // Each document's series, and the search holds that took it in: one row per (document,
+    // search hold), a thousand documents a statement.
+    for chunk in ids.chunks(1000) {
+        let mut q = db::SqlBuilder::new(
+            "SELECT d.id, t.retention_series_id, hd.hold_id FROM records_documents d \
+             LEFT JOIN records_document_types t ON t.municipality_id = d.municipality_id AND t.id = d.type_id \
+             LEFT JOIN records_hold_documents hd ON hd.municipality_id = d.municipality_id AND hd.document_id = d.id \
+             WHERE d.municipality_id = ",
+        );
+        q.bind(scope.municipality_id().to_string());
+        q.push(" AND d.id IN ").bind_list(chunk.iter().cloned());
+        let (sql, args) = q.build();
+        let rows: Vec<(String, Option<String>, Option<String>)> = dispatch!(ex, c => {
+            let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for a in args {
+                query = query.bind(a);
+            }
+            query.fetch_all(c).await
+        })?;
+        // Document → (its series, the search holds that took it in).
+        let mut found: HashMap<&str, (Option<&str>, Vec<&str>)> = HashMap::new();
+        for (doc, series, hold) in &rows {
+            let e = found
+                .entry(doc.as_str())
+                .or_insert((series.as_deref(), Vec::new()));
+            e.1.extend(hold.as_deref());
+        }
+        for (id, (series, searches)) in found {
+            let held: Vec<Hold> = active
+                .iter()
+                .filter(|h| match h.kind.as_str() {
+                    "document" => h.target_id == id,
+                    "series" => Some(h.target_id.as_str()) == series,
+                    "search" => searches.contains(&h.id.as_str()),
+                    _ => false,
+                })
+                .cloned()
+                .collect();
+            if !held.is_empty() {
+                out.insert(id.to_owned(), held);
+            }
         }
     }
     Ok(out)

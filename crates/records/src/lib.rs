@@ -37,9 +37,22 @@ use munishare_platform::audit::Change;
 use munishare_platform::types::{Permission, Service};
 use munishare_platform::{Error, Result};
 
-/// Refuses unless the scope holds `p` in the records service.
+/// Whether the scope is the town's records officer: approve, with view. The officer approves
+/// what they can read; a role that grants approve without view is no officer (the module lets
+/// edit-only contributors in, not approve-only callers).
+pub(crate) fn is_officer(scope: &ServiceScope) -> bool {
+    scope.service() == Service::Records
+        && scope.can(Permission::Approve)
+        && scope.can(Permission::View)
+}
+
+/// Refuses unless the scope holds `p` in the records service (approve: [`is_officer`]).
 pub(crate) fn require(scope: &ServiceScope, p: Permission) -> Result<()> {
-    if scope.service() == Service::Records && scope.can(p) {
+    let held = match p {
+        Permission::Approve => is_officer(scope),
+        p => scope.service() == Service::Records && scope.can(p),
+    };
+    if held {
         Ok(())
     } else {
         let what = match p {

@@ -115,9 +115,12 @@ pub async fn add(
         opt_text("label", req.label.as_deref(), 200)?
             .ok_or_else(|| Error::invalid("label", "give the record a label people can read"))?
     };
+    // Documents link both ways: a link from the target to this document is the same link.
     let taken: i64 = dispatch!(tx, c => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM records_links WHERE municipality_id = $1 AND document_id = $2 AND kind = $3 AND target = $4")
-        .bind(scope.municipality_id()).bind(&from.id).bind(kind).bind(&target).fetch_one(c).await)?;
+        "SELECT COUNT(*) FROM records_links WHERE municipality_id = $1 AND kind = $3 \
+         AND ((document_id = $2 AND target = $4) OR (kind = $5 AND document_id = $4 AND target = $2))")
+        .bind(scope.municipality_id()).bind(&from.id).bind(kind).bind(&target).bind(DOCUMENT)
+        .fetch_one(c).await)?;
     if taken > 0 {
         return Err(Error::conflict(
             "target",
@@ -240,15 +243,37 @@ pub async fn documents_for(
     kind: &str,
     target: &str,
 ) -> Result<Vec<Document>> {
+    Ok(attached_to(scope, ex, kind, target)
+        .await?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+/// The links to a record and their documents, as the caller sees the town, by title: what a
+/// record's page lists, with each link to detach.
+pub async fn attached_to(
+    scope: &ServiceScope,
+    ex: &mut impl Executor,
+    kind: &str,
+    target: &str,
+) -> Result<Vec<(Link, Document)>> {
     let kind = check_kind(kind.trim())?;
     let vis = visibility::of(scope, ex).await?;
-    let ids: Vec<String> = dispatch!(ex, c => sqlx::query_scalar(
-        "SELECT document_id FROM records_links WHERE municipality_id = $1 AND kind = $2 AND target = $3 \
-         ORDER BY created_at, id")
+    let sql = format!("{SELECT} WHERE municipality_id = $1 AND kind = $2 AND target = $3");
+    let links: Vec<Link> = dispatch!(ex, c => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
         .bind(scope.municipality_id()).bind(kind).bind(target.trim()).fetch_all(c).await)?;
-    let mut docs = documents::get_many(scope, ex, &vis, &ids).await?;
-    docs.sort_by(|a, b| a.title.cmp(&b.title).then(a.id.cmp(&b.id)));
-    Ok(docs)
+    let ids: Vec<String> = links.iter().map(|l| l.document_id.clone()).collect();
+    let docs = documents::get_many(scope, ex, &vis, &ids).await?;
+    let mut out: Vec<(Link, Document)> = links
+        .into_iter()
+        .filter_map(|l| {
+            let d = docs.iter().find(|d| d.id == l.document_id)?.clone();
+            Some((l, d))
+        })
+        .collect();
+    out.sort_by(|(_, a), (_, b)| a.title.cmp(&b.title).then(a.id.cmp(&b.id)));
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl Visibility {
 /// The caller's visibility in the scope's town.
 pub async fn of(scope: &ServiceScope, ex: &mut impl Executor) -> Result<Visibility> {
     require_reader(scope)?;
-    if scope.can(Permission::Approve) {
+    if crate::is_officer(scope) {
         return Ok(Visibility {
             officer: true,
             departments: None,

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 mod ops;
 pub mod pages;
+pub mod related;
 pub mod state;
 pub mod upload;
 pub mod wire;

@@ -20,6 +20,7 @@ use munishare_web::error::ApiResult;
 use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, dollars, enc, render, table_response,
 };
+use munishare_web::related::{RecordRef, RelatedDocuments, related_documents};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -528,6 +529,8 @@ struct AppealPage {
     real_estate: bool,
     decisions: Vec<(&'static str, &'static str)>,
     today: String,
+    /// The petition's letters and evidence in Records, when the user reads records.
+    related: Option<RelatedDocuments>,
 }
 
 impl AppealPage {
@@ -549,6 +552,20 @@ async fn page_appeal(
     let item = appeals::effective_item(&scope, &mut c, a.list_year, &a.account).await?;
     let d = appeal_out(&scope, &mut c, a).await?;
     drop(c);
+    let back = appeal_back(&scope, &d.appeal.id);
+    let label = format!("Petition {}", d.appeal.number);
+    let related = related_documents(
+        &st,
+        &user,
+        scope.town().slug.as_str(),
+        RecordRef {
+            kind: "assessment.appeal",
+            target: &d.appeal.id,
+            label: &label,
+            back: &back,
+        },
+    )
+    .await?;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -569,6 +586,7 @@ async fn page_appeal(
             d,
             decisions: DECISIONS.to_vec(),
             today: format_date(st.today()),
+            related,
         },
         &user,
     )

@@ -20,6 +20,7 @@ use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, dollars, enc, redirect_flash, render,
     table_response,
 };
+use munishare_web::related::{RecordRef, RelatedDocuments, related_documents};
 use serde::{Deserialize, Serialize};
 use time::Date;
 use utoipa::{IntoParams, ToSchema};
@@ -661,6 +662,8 @@ struct ParcelPage {
     /// The outbuildings' values in all, cents.
     outbuildings_cents: i64,
     attachments: Vec<Attachment>,
+    /// Deeds, permits and letters attached to the parcel in Records, when the user reads records.
+    related: Option<RelatedDocuments>,
     lists: Vec<ListedItem>,
     outbuilding_kinds: &'static [(&'static str, &'static str)],
     units: &'static [(&'static str, &'static str)],
@@ -727,6 +730,20 @@ async fn page_parcel(
     let lists = grand_list::parcel_lists(&scope, &mut c, &d.parcel.id).await?;
     drop(c);
     let explanation = super::valuation::parcel_explanation(&st, &scope, &d.parcel.id).await?;
+    let back = format!("{}/parcels/{}", base(&scope), enc(&d.parcel.parcel_key));
+    let label = format!("Parcel {}, {}", d.parcel.parcel_key, d.parcel.location);
+    let related = related_documents(
+        &st,
+        &user,
+        scope.town().slug.as_str(),
+        RecordRef {
+            kind: "assessment.parcel",
+            target: &d.parcel.id,
+            label: &label,
+            back: &back,
+        },
+    )
+    .await?;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -749,6 +766,7 @@ async fn page_parcel(
             outbuildings_cents: outbuildings.iter().map(|o| o.value_cents).sum(),
             outbuildings,
             attachments,
+            related,
             lists,
             outbuilding_kinds: &outbuildings::KINDS,
             units: &outbuildings::UNITS,

@@ -27,6 +27,7 @@ use munishare_web::pages::{
     Chrome, PageResult, PageRoutes, after_form, csv_response, redirect_flash, render,
     table_response,
 };
+use munishare_web::related::{RecordRef, RelatedDocuments, related_documents};
 use munishare_web::{AppState, Module};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -1064,6 +1065,8 @@ struct EntryPage {
     total_debits: String,
     total_credits: String,
     today: String,
+    /// The invoice, contract or board minutes behind the entry in Records, when the user reads records.
+    related: Option<RelatedDocuments>,
 }
 
 async fn page_entry(
@@ -1089,6 +1092,20 @@ async fn page_entry(
     let (d, cr) = lines
         .iter()
         .fold((0, 0), |(d, c), l| (d + l.debit_cents, c + l.credit_cents));
+    let back = format!("/t/{}/finance/entries/{}", scope.town().slug, entry.id);
+    let label = format!("Journal entry {}", entry.number);
+    let related = related_documents(
+        &st,
+        &user,
+        scope.town().slug.as_str(),
+        RecordRef {
+            kind: "finance.entry",
+            target: &entry.id,
+            label: &label,
+            back: &back,
+        },
+    )
+    .await?;
     let chrome = Chrome::new(
         &st,
         &user,
@@ -1105,6 +1122,7 @@ async fn page_entry(
             total_debits: Money::from_cents(d).to_string(),
             total_credits: Money::from_cents(cr).to_string(),
             today: format_date(st.today()),
+            related,
         },
         &user,
     )

@@ -7,6 +7,7 @@
 
 use axum::http::{Method, StatusCode};
 use munishare_platform::dispatch;
+use munishare_platform::types::{Permission, Service};
 use serde_json::{Value, json};
 
 use crate::both_dbs;
@@ -266,6 +267,55 @@ async fn the_bureau_files_in_granted_towns_and_sees_only_what_it_filed(app: Test
         .await
         .json();
     assert_eq!(titles(&h, "documents"), ["deed-scan"]);
+
+    // A role that grants approve without view makes no records officer: the module lets
+    // edit-only contributors in, but such a caller reaches neither the holds nor the disposal
+    // lists, in the API or the pages.
+    let approve_only = {
+        let now =
+            munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+        let mut tx = app.db.begin().await.unwrap();
+        let role = munishare_platform::access::insert_role(
+            &mut tx,
+            now,
+            &munishare_platform::audit::Actor::system("test"),
+            "records-approve-only",
+            "Records approval only",
+            "approve without view",
+            &[(Service::Records, Permission::Approve)],
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        role.id
+    };
+    let assessor = app.demo_session("assessor.hartford").await;
+    let assessor_id = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "assessor.hartford")
+        .unwrap()["id"]
+        .clone();
+    let g = app
+        .api(
+            Method::POST,
+            "/api/v1/admin/grants",
+            &admin,
+            Some(json!({"user_id": assessor_id, "role_id": approve_only, "town": "hartford"})),
+        )
+        .await;
+    assert_eq!(g.status, StatusCode::CREATED, "{}", g.text());
+    for path in [
+        format!("{}/holds", records("hartford")),
+        format!("{}/disposition/due", records("hartford")),
+        format!("{}/disposition/batches", records("hartford")),
+        "/t/hartford/records/holds".to_owned(),
+        "/t/hartford/records/disposition".to_owned(),
+    ] {
+        let r = get(&app, &assessor, &path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text());
+    }
 }
 
 async fn readings(app: &TestApp) -> i64 {

@@ -1,6 +1,7 @@
 //! Links between documents and to other modules' records (issue 6; docs/design/0013-records.md,
-//! "Links"): both ends show a link between documents, a module's record lists its documents,
-//! nobody sees a link to a document they may not read, and bad links are refused by field.
+//! "Links", and 0014, "Documents in Records"): both ends show a link between documents, a
+//! module's record lists its documents on its own page and attaches more through the records
+//! picker, nobody sees a link to a document they may not read, and bad links are refused by field.
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -9,6 +10,7 @@ use crate::both_dbs;
 use crate::harness::{Auth, TestApp};
 
 both_dbs!(documents_link_to_each_other_and_to_other_modules_records);
+both_dbs!(a_parcel_page_lists_finds_attaches_and_detaches_its_documents);
 
 const WH: &str = "/api/v1/towns/west-hartford/records";
 
@@ -296,4 +298,207 @@ async fn documents_link_to_each_other_and_to_other_modules_records(app: TestApp)
             "records.link.remove"
         ]
     );
+}
+
+async fn page(app: &TestApp, auth: &Auth, path: &str) -> String {
+    let r = app.api(Method::GET, path, auth, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+    r.text()
+}
+
+/// Imports a one-parcel roll into `town` and returns the parcel's id.
+async fn parcel(app: &TestApp, auth: &Auth, town: &str, key: &str, location: &str) -> String {
+    let csv = format!(
+        "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\n\
+         {key},{location},N1,residential,9000,60000,140000,Owner\n"
+    );
+    let r = app
+        .raw(
+            Method::POST,
+            &format!("/api/v1/towns/{town}/assessment/parcel-imports?file_name=roll.csv"),
+            auth,
+            Some("text/csv"),
+            csv.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    let r = app
+        .api(
+            Method::GET,
+            &format!("/api/v1/towns/{town}/assessment/parcels/{key}"),
+            auth,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()["parcel"]["id"].as_str().unwrap().to_owned()
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn a_parcel_page_lists_finds_attaches_and_detaches_its_documents(app: TestApp) {
+    let officer = app.demo_session("townadmin.west-hartford").await;
+    let clerk = app.demo_session("records.west-hartford").await;
+    let auditor = app.demo_session("auditor").await;
+    let pid = parcel(
+        &app,
+        &officer,
+        "west-hartford",
+        "WH-7-1",
+        "17 Farmington Ave",
+    )
+    .await;
+    let deed = file(
+        &app,
+        &clerk,
+        "filename=deed.txt&title=Warranty%20deed%2017%20Farmington%20Ave",
+    )
+    .await;
+    let survey = file(&app, &clerk, "filename=survey.txt&title=Boundary%20survey").await;
+    let sealed = file(
+        &app,
+        &officer,
+        "filename=sealed.txt&title=Sealed%20abatement%20agreement&confidential=true",
+    )
+    .await;
+    let parcel_page = "/t/west-hartford/assessment/parcels/WH-7-1".to_owned();
+
+    // Before: the section, nothing attached, and the picker's form for who may attach.
+    let html = page(&app, &officer, &parcel_page).await;
+    assert!(html.contains("id=\"related-documents\""), "{html}");
+    assert!(html.contains("No documents attached."));
+    assert!(html.contains("action=\"/t/west-hartford/records/attach\""));
+    assert!(html.contains("value=\"Parcel WH-7-1, 17 Farmington Ave\""));
+
+    // The picker finds the deed by a word of its title; the survey does not match.
+    let picker = format!(
+        "/t/west-hartford/records/attach?kind=assessment.parcel&target={pid}&label={}&back={}",
+        enc("Parcel WH-7-1, 17 Farmington Ave"),
+        enc(&parcel_page)
+    );
+    let found = page(&app, &officer, &format!("{picker}&q=warranty")).await;
+    assert!(found.contains("Warranty deed 17 Farmington Ave"), "{found}");
+    assert!(!found.contains("Boundary survey"));
+    assert!(found.contains(&format!(
+        "action=\"/t/west-hartford/records/documents/{deed}/links\""
+    )));
+    // Without words it offers the latest filed the caller may read: the clerk not the sealed one.
+    let latest = page(&app, &clerk, &picker).await;
+    assert!(latest.contains("Boundary survey") && latest.contains("Warranty deed"));
+    assert!(!latest.contains("Sealed abatement agreement"));
+    // Reading is not attaching: the auditor may not open the picker.
+    let r = app.api(Method::GET, &picker, &auditor, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // Attach the deed and the sealed agreement; each form comes back to the parcel.
+    for doc in [&deed, &sealed] {
+        let r = app
+            .form(
+                &format!("/t/west-hartford/records/documents/{doc}/links"),
+                &officer,
+                &[
+                    ("kind", "assessment.parcel"),
+                    ("target", &pid),
+                    ("label", "Parcel WH-7-1, 17 Farmington Ave"),
+                    ("back", &parcel_page),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+        assert_eq!(r.location(), parcel_page);
+    }
+    // A place to come back to in another town (or another site) is not followed.
+    let r = app
+        .form(
+            &format!("/t/west-hartford/records/documents/{survey}/links"),
+            &officer,
+            &[
+                ("kind", "assessment.parcel"),
+                ("target", &pid),
+                ("label", "Parcel WH-7-1"),
+                ("back", "https://evil.example/t/west-hartford/x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.location(),
+        format!("/t/west-hartford/records/documents/{survey}#records-links")
+    );
+
+    // The officer sees all three. The auditor (view in every service, no records officer) sees
+    // the section without the sealed one, and no forms; the records clerk has no assessment, so
+    // no parcel page at all.
+    let html = page(&app, &officer, &parcel_page).await;
+    for title in [
+        "Warranty deed",
+        "Boundary survey",
+        "Sealed abatement agreement",
+    ] {
+        assert!(html.contains(title), "{title}");
+    }
+    let r = app.api(Method::GET, &parcel_page, &clerk, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let html = page(&app, &auditor, &parcel_page).await;
+    assert!(html.contains("Warranty deed") && html.contains("id=\"related-documents\""));
+    assert!(!html.contains("Sealed abatement agreement"));
+    assert!(!html.contains("Detach") && !html.contains("id=\"related-attach\""));
+    // The picker marks what is attached already instead of offering it again.
+    let found = page(&app, &officer, &format!("{picker}&q=warranty")).await;
+    assert!(
+        found.contains("Attached")
+            && !found.contains(&format!("/records/documents/{deed}/links\""))
+    );
+    // The API lists the same, by title.
+    assert_eq!(
+        documents_linked(
+            &app,
+            &clerk,
+            &format!("kind=assessment.parcel&target={pid}")
+        )
+        .await,
+        ["Boundary survey", "Warranty deed 17 Farmington Ave"]
+    );
+
+    // Detach the survey from the parcel page: it leaves the parcel, and stays in Records.
+    let html = page(&app, &officer, &parcel_page).await;
+    let detach = html
+        .split("action=\"")
+        .map(|s| s.split('"').next().unwrap())
+        .find(|a| {
+            a.starts_with(&format!(
+                "/t/west-hartford/records/documents/{survey}/links/"
+            ))
+        })
+        .unwrap()
+        .to_owned();
+    let r = app.form(&detach, &officer, &[("back", &parcel_page)]).await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, parcel_page.clone())
+    );
+    assert!(
+        !page(&app, &officer, &parcel_page)
+            .await
+            .contains("Boundary survey")
+    );
+    assert_eq!(
+        app.api(
+            Method::GET,
+            &format!("{WH}/documents/{survey}"),
+            &officer,
+            None
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // An assessor without records (Hartford's) sees the parcel and no records section.
+    let assessor = app.demo_session("assessor.hartford").await;
+    parcel(&app, &assessor, "hartford", "H-1-1", "1 Main St").await;
+    let html = page(&app, &assessor, "/t/hartford/assessment/parcels/H-1-1").await;
+    assert!(html.contains("1 Main St") && !html.contains("related-documents"));
 }

@@ -1,22 +1,35 @@
-//! Links of a document (`crate::links`): the API, and the document page's forms.
+//! Links of a document (`crate::links`): the API; the document page's forms; the picker that
+//! finds a document to attach to a record or another document; and the "Documents in Records"
+//! section other modules' pages show (`munishare_web::related`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 
-use axum::extract::{Form, Path, State};
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use munishare_platform::access::{self, Principal, ServiceScope};
+use munishare_platform::types::{Permission, Service};
+use munishare_platform::{Error, Result};
 use munishare_web::AppState;
 use munishare_web::api::{ApiJson, ApiQuery};
 use munishare_web::auth::{ServiceCaller, ServicePage};
 use munishare_web::error::{ApiResult, Problem};
-use munishare_web::pages::{PageResult, PageRoutes, after_form};
+use munishare_web::pages::{Chrome, PageResult, PageRoutes, after_form, render};
+use munishare_web::related::{
+    RecordRef, RelatedDocument, RelatedDocuments, RelatedSource, local_back,
+};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Records;
-use crate::documents::Document;
-use crate::links::{self, Link, LinkIn};
+use super::search_api::indexes;
+use crate::documents::{self, Document, DocumentQuery};
+use crate::links::{self, DOCUMENT, Link, LinkIn};
+use crate::search::{self, SearchQuery};
 
 const TOWN: &str = "The town's slug, e.g. `hartford`.";
 const DOC: &str = "The document's id.";
@@ -28,14 +41,15 @@ pub(super) fn api(r: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
 }
 
 pub(super) fn pages(r: PageRoutes) -> PageRoutes {
-    r.post(
-        "/t/{town}/records/documents/{document}/links",
-        page_add_link,
-    )
-    .post(
-        "/t/{town}/records/documents/{document}/links/{link}/remove",
-        page_remove_link,
-    )
+    r.get("/t/{town}/records/attach", page_attach)
+        .post(
+            "/t/{town}/records/documents/{document}/links",
+            page_add_link,
+        )
+        .post(
+            "/t/{town}/records/documents/{document}/links/{link}/remove",
+            page_remove_link,
+        )
 }
 
 /// The document's links: to other documents and other modules' records, and from other
@@ -118,10 +132,7 @@ async fn page_add_link(
     Path((_town, id)): Path<(String, String)>,
     Form(f): Form<HashMap<String, String>>,
 ) -> PageResult {
-    let back = format!(
-        "/t/{}/records/documents/{id}#records-links",
-        scope.town().slug
-    );
+    let back = back_or_document(&scope, f.get("back"), &id);
     let r = async {
         let get = |k: &str| f.get(k).cloned().unwrap_or_default();
         let mut tx = st.db.begin().await?;
@@ -138,7 +149,11 @@ async fn page_add_link(
         )
         .await?;
         tx.commit().await?;
-        Ok(format!("Linked to {}.", link.label))
+        Ok(if link.kind == DOCUMENT {
+            format!("Linked to {}.", link.label)
+        } else {
+            format!("Attached to {}.", link.label)
+        })
     }
     .await;
     after_form(&st, &back, r)
@@ -148,11 +163,9 @@ async fn page_remove_link(
     State(st): State<AppState>,
     ServicePage { scope, .. }: ServicePage<Records>,
     Path((_town, id, link)): Path<(String, String, String)>,
+    Form(f): Form<HashMap<String, String>>,
 ) -> PageResult {
-    let back = format!(
-        "/t/{}/records/documents/{id}#records-links",
-        scope.town().slug
-    );
+    let back = back_or_document(&scope, f.get("back"), &id);
     let r = async {
         let mut tx = st.db.begin().await?;
         links::remove(&scope, &mut tx, st.now(), &id, &link).await?;
@@ -161,4 +174,180 @@ async fn page_remove_link(
     }
     .await;
     after_form(&st, &back, r)
+}
+
+/// Where a link form sends the user: the page it came from when that is a page of the town
+/// (a parcel, an entry), else the document's links.
+fn back_or_document(scope: &ServiceScope, back: Option<&String>, id: &str) -> String {
+    let town = scope.town().slug.as_str();
+    local_back(town, back.map(String::as_str))
+        .unwrap_or_else(|| format!("/t/{town}/records/documents/{id}#records-links"))
+}
+
+/// The picker: find a document to attach to a record (`kind`, `target`, `label`) and come back.
+#[derive(Template)]
+#[template(path = "records_attach.html")]
+struct AttachView {
+    chrome: Chrome,
+    base: String,
+    kind: String,
+    target: String,
+    label: String,
+    back: String,
+    q: String,
+    /// The documents found (or the latest filed, before any words), with a snippet.
+    found: Vec<(Document, String)>,
+    /// Why nothing could be searched (an index still catching up, bad words).
+    error: Option<String>,
+    /// The documents already attached (not offered again).
+    attached: Vec<String>,
+}
+
+/// How many documents the picker offers.
+const PICK: u32 = 15;
+
+async fn page_attach(
+    State(st): State<AppState>,
+    ServicePage { user, scope, .. }: ServicePage<Records>,
+    Query(p): Query<HashMap<String, String>>,
+) -> PageResult {
+    crate::require(&scope, Permission::Edit)?;
+    let get = |k: &str| p.get(k).map_or("", |v| v.trim()).to_owned();
+    let (kind, target, q) = (get("kind"), get("target"), get("q"));
+    if target.is_empty() {
+        return Err(Error::invalid("target", "say which record to attach a document to").into());
+    }
+    let mut c = st.db.read().await?;
+    let attached = links::attached_to(&scope, &mut c, &kind, &target).await?;
+    // A document's own page: its title is the label, and it cannot be linked to itself.
+    let (label, myself) = if kind == DOCUMENT {
+        (
+            documents::get(&scope, &mut c, &target).await?.title,
+            Some(target.clone()),
+        )
+    } else {
+        let label = get("label");
+        if label.is_empty() {
+            return Err(Error::invalid("label", "give the record a label people can read").into());
+        }
+        (label, None)
+    };
+    let back = local_back(
+        scope.town().slug.as_str(),
+        p.get("back").map(String::as_str),
+    )
+    .unwrap_or_else(|| format!("{}/search", super::pages::base(&scope)));
+    let (found, error) = if q.is_empty() {
+        let latest = documents::list(
+            &scope,
+            &mut c,
+            &DocumentQuery {
+                per_page: Some(PICK),
+                ..DocumentQuery::default()
+            },
+        )
+        .await?;
+        (
+            latest
+                .documents
+                .into_iter()
+                .map(|d| (d, String::new()))
+                .collect(),
+            None,
+        )
+    } else {
+        drop(c);
+        let asked = SearchQuery {
+            q: Some(q.clone()),
+            per_page: Some(PICK),
+            ..SearchQuery::default()
+        };
+        match search::search(&scope, &st.db, indexes(&st)?, &asked).await {
+            Ok(page) => (
+                page.hits
+                    .into_iter()
+                    .map(|h| (h.document, h.snippet_html))
+                    .collect(),
+                None,
+            ),
+            Err(e @ Error::Invalid { .. }) => (Vec::new(), Some(e.to_string())),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let found = found
+        .into_iter()
+        .filter(|(d, _)| myself.as_deref() != Some(d.id.as_str()))
+        .collect();
+    let chrome = Chrome::new(
+        &st,
+        &user,
+        format!("Attach a document to {label} — {}", scope.town().name),
+        scope.town().slug.as_str(),
+    )
+    .await?;
+    render(
+        &AttachView {
+            chrome,
+            base: super::pages::base(&scope),
+            attached: attached.into_iter().map(|(l, _)| l.document_id).collect(),
+            kind,
+            target,
+            label,
+            back,
+            q,
+            found,
+            error,
+        },
+        &user,
+    )
+}
+
+/// The records module's [`RelatedSource`]: a record's documents as the caller sees the town.
+#[derive(Debug)]
+pub struct RelatedInRecords;
+
+impl RelatedSource for RelatedInRecords {
+    fn related<'a>(
+        &'a self,
+        st: &'a AppState,
+        who: &'a Principal,
+        csrf: &'a str,
+        town: &'a str,
+        record: RecordRef<'a>,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<RelatedDocuments>>> + Send + 'a>> {
+        Box::pin(async move {
+            let scope =
+                match access::authorize_member(&st.db, who, st.today(), town, Service::Records)
+                    .await
+                {
+                    Ok(scope) => scope,
+                    // No records in this town for this user: the page shows no section.
+                    Err(Error::Forbidden(_) | Error::NotFound { .. }) => return Ok(None),
+                    Err(e) => return Err(e),
+                };
+            let mut c = st.db.read().await?;
+            let attached = links::attached_to(&scope, &mut c, record.kind, record.target).await?;
+            let base = super::pages::base(&scope);
+            let can_edit = scope.can(Permission::Edit);
+            Ok(Some(RelatedDocuments {
+                documents: attached
+                    .into_iter()
+                    .map(|(l, d)| RelatedDocument {
+                        href: format!("{base}/documents/{}", d.id),
+                        detach: can_edit
+                            .then(|| format!("{base}/documents/{}/links/{}/remove", d.id, l.id)),
+                        title: d.title,
+                        type_name: d.type_name,
+                        date: d.document_date,
+                    })
+                    .collect(),
+                attach: can_edit.then(|| format!("{base}/attach")),
+                kind: record.kind.to_owned(),
+                target: record.target.to_owned(),
+                label: record.label.to_owned(),
+                back: record.back.to_owned(),
+                csrf: csrf.to_owned(),
+            }))
+        })
+    }
 }

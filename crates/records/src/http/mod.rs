@@ -27,6 +27,8 @@ mod search_api;
 mod search_pages;
 mod usage_http;
 
+pub use links_http::RelatedInRecords;
+
 /// The records service, for the access-checking extractors.
 #[derive(Debug)]
 pub struct Records;

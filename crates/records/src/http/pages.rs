@@ -63,7 +63,7 @@ fn tools_banner() -> Option<String> {
     })
 }
 
-fn base(scope: &ServiceScope) -> String {
+pub(super) fn base(scope: &ServiceScope) -> String {
     format!("/t/{}/records", scope.town().slug)
 }
 
@@ -519,7 +519,7 @@ async fn page_document(
             types,
             departments,
             can_edit: scope.can(Permission::Edit),
-            officer: scope.can(Permission::Approve),
+            officer: crate::is_officer(scope),
             fields,
             retention,
             bodies,
@@ -559,7 +559,7 @@ async fn page_update(
             department: get("department"),
             correspondent: get("correspondent"),
             document_date: get("document_date"),
-            confidential: if scope.can(Permission::Approve) {
+            confidential: if crate::is_officer(&scope) {
                 get("confidential").is_some()
             } else {
                 current.confidential
