@@ -2159,6 +2159,51 @@ async fn a_records_officer_holds_and_disposes(app: TestApp) {
         )
         .await;
     assert_eq!(kept.status, axum::http::StatusCode::OK);
+
+    // June's bill belongs with a parcel: from the parcel's page, find it in the records picker
+    // and attach it; the parcel lists it.
+    crate::records_links::parcel(
+        &app,
+        &officer,
+        "west-hartford",
+        "WH-7-1",
+        "17 Farmington Ave",
+    )
+    .await;
+    wd.goto(format!("{base}/t/west-hartford/assessment/parcels/WH-7-1"))
+        .await
+        .unwrap();
+    fill(&wd, "related-q", "june").await;
+    click_and_wait(&wd, By::Css("#related-attach button[type=submit]")).await;
+    assert!(
+        text(&wd)
+            .await
+            .contains("Attach a document to Parcel WH-7-1")
+    );
+    click_and_wait(&wd, By::Css("button[aria-label='Attach Bill of June']")).await;
+    assert_eq!(
+        flash_text(&wd).await,
+        "Attached to Parcel WH-7-1, 17 Farmington Ave."
+    );
+    assert_eq!(
+        wd.current_url().await.unwrap().path(),
+        "/t/west-hartford/assessment/parcels/WH-7-1"
+    );
+    let listed = wd
+        .find(By::Id("related-documents-table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(listed.contains("Bill of June"), "{listed}");
+    wd.find(By::Id("related-documents"))
+        .await
+        .unwrap()
+        .scroll_into_view()
+        .await
+        .unwrap();
+    shot(&wd, "parcel-related-documents").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -307,7 +307,13 @@ async fn page(app: &TestApp, auth: &Auth, path: &str) -> String {
 }
 
 /// Imports a one-parcel roll into `town` and returns the parcel's id.
-async fn parcel(app: &TestApp, auth: &Auth, town: &str, key: &str, location: &str) -> String {
+pub(crate) async fn parcel(
+    app: &TestApp,
+    auth: &Auth,
+    town: &str,
+    key: &str,
+    location: &str,
+) -> String {
     let csv = format!(
         "parcel_id,location,neighbourhood,property_class,land_sqft,land_value,building_value,owner\n\
          {key},{location},N1,residential,9000,60000,140000,Owner\n"
