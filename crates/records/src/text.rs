@@ -890,9 +890,32 @@ pub async fn extract_version(
     crate::index::touch(&scope, &mut tx, now, &[&p.document_id]).await?;
     tx.commit().await?;
     drop(work);
+    // The list's thumbnail, now rather than on its first view, while the document is new. The
+    // text is done whatever happens here: a thumbnail that fails is rendered on first view.
+    let thumbnail = if crate::preview::has_pages(&version.media_type, x.searchable_pdf.is_some()) {
+        match crate::preview::page_png(
+            &scope,
+            &ctx.db,
+            &ctx.blobs,
+            &p.document_id,
+            p.number,
+            1,
+            crate::preview::Size::Thumbnail,
+        )
+        .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(document = %p.document_id, version = p.number, error = %e, "thumbnail not rendered");
+                false
+            }
+        }
+    } else {
+        false
+    };
     Ok(serde_json::json!({
         "document": p.document_id, "version": p.number, "method": x.method, "pages": x.pages,
-        "characters": x.body.chars().count(),
+        "characters": x.body.chars().count(), "thumbnail": thumbnail,
     }))
 }
 

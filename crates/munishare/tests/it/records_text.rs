@@ -743,6 +743,29 @@ async fn pages_show_as_images_for_the_preview_and_thumbnails(app: TestApp) {
         StatusCode::NOT_FOUND
     );
     run_jobs(&app).await;
+    // Reading the photo's text also rendered its thumbnail, before anyone asked for it.
+    let photo_sha = app
+        .api(Method::GET, &format!("{WH}/documents/{png}"), &clerk, None)
+        .await
+        .json()["document"]["sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let scope = munishare_platform::demo::seed_scope(
+        &app.db,
+        app.jobs.clock.now().date(),
+        "west-hartford",
+        munishare_platform::types::Service::Records,
+    )
+    .await
+    .unwrap();
+    let stored = app.jobs.blobs.list(&scope).await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .any(|(k, _)| k.ends_with(&format!("/derived/{photo_sha}/p1-200.png"))),
+        "{stored:?}"
+    );
 
     // The preview page: 1,200 pixels high, and it reads: OCR of the image finds the words.
     let page = image(&app, &clerk, &format!("{pdf}/versions/1/pages/1")).await;
