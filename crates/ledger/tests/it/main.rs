@@ -604,6 +604,132 @@ async fn books_on_postgres() {
     run(Backend::Postgres, books_post_reverse_and_balance).await;
 }
 
+/// Journal lines keep their references on both databases — SQLite by row-level foreign keys,
+/// PostgreSQL by a statement-level check (docs/design/0002, "Integrity of journal lines") — and
+/// are append-only: a line of no entry or on no account is refused, a statement with one such
+/// line among good ones writes none, and lines, or the entries and accounts they point to, can
+/// be neither changed nor deleted through SQL.
+async fn journal_lines_keep_their_references(db: Db) {
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    let clerk = scope(&db, "clerk.hartford", "hartford").await;
+    set_up_books(&db, &admin).await;
+    let posted = draft_and_post(
+        &db,
+        &clerk,
+        &admin,
+        entry(
+            date!(2026 - 08 - 03),
+            "Tax receipts",
+            vec![line(CASH, "100.00", "0"), line(TAXES, "0", "100.00")],
+        ),
+    )
+    .await;
+    let town = admin.municipality_id().to_string();
+    let (account, lines): (String, i64) = {
+        let mut c = db.read().await.unwrap();
+        munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+            "SELECT MIN(account_id), COUNT(*) FROM ledger_lines WHERE municipality_id = $1 AND entry_id = $2")
+            .bind(&town).bind(&posted).fetch_one(c).await)
+        .unwrap()
+    };
+    assert_eq!(lines, 2);
+    let insert = "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+                  VALUES ($1, $2, 3, $3, 1, 0, '')";
+    let refused = [
+        (
+            insert,
+            vec![town.clone(), posted.clone(), "no-such-account".into()],
+        ),
+        (
+            insert,
+            vec![town.clone(), "no-such-entry".into(), account.clone()],
+        ),
+        // A statement of one good line and one bad writes neither.
+        (
+            "INSERT INTO ledger_lines (municipality_id, entry_id, line_no, account_id, debit_cents, credit_cents, memo) \
+             VALUES ($1, $2, 3, $3, 1, 0, ''), ($1, $2, 4, $4, 0, 1, '')",
+            vec![
+                town.clone(),
+                posted.clone(),
+                account.clone(),
+                "no-such-account".into(),
+            ],
+        ),
+        (
+            "UPDATE ledger_lines SET debit_cents = debit_cents + 1 WHERE municipality_id = $1 AND entry_id = $2",
+            vec![town.clone(), posted.clone()],
+        ),
+        (
+            "DELETE FROM ledger_lines WHERE municipality_id = $1 AND entry_id = $2",
+            vec![town.clone(), posted.clone()],
+        ),
+        (
+            "DELETE FROM ledger_entries WHERE municipality_id = $1 AND id = $2",
+            vec![town.clone(), posted.clone()],
+        ),
+        (
+            "DELETE FROM ledger_accounts WHERE municipality_id = $1 AND id = $2",
+            vec![town.clone(), account.clone()],
+        ),
+        (
+            "UPDATE ledger_accounts SET id = 'renamed' WHERE municipality_id = $1 AND id = $2",
+            vec![town.clone(), account.clone()],
+        ),
+    ];
+    for (sql, args) in refused {
+        let mut tx = db.begin().await.unwrap();
+        let r = munishare_platform::execute!(&mut tx, c => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for a in &args {
+                q = q.bind(a);
+            }
+            q.execute(c).await
+        });
+        // Refused for the reason under test, not for some mistake in the statement.
+        let e = r
+            .expect_err(&format!("{sql} {args:?} was let through"))
+            .to_string();
+        assert!(
+            [
+                "FOREIGN KEY",
+                "not in the town",
+                "append-only",
+                "has journal lines"
+            ]
+            .iter()
+            .any(|why| e.contains(why)),
+            "{sql}: {e}"
+        );
+        drop(tx);
+    }
+    // The good line alone is accepted (and rolled back: it would unbalance the entry).
+    let mut tx = db.begin().await.unwrap();
+    let n = munishare_platform::execute!(&mut tx, c => sqlx::query(insert)
+        .bind(&town).bind(&posted).bind(&account).execute(c).await)
+    .unwrap();
+    assert_eq!(n, 1);
+    drop(tx);
+    let mut c = db.read().await.unwrap();
+    let after: i64 = munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM ledger_lines WHERE municipality_id = $1 AND entry_id = $2")
+        .bind(&town).bind(&posted).fetch_one(c).await)
+    .unwrap();
+    assert_eq!(after, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_integrity_on_sqlite() {
+    run(Backend::Sqlite, journal_lines_keep_their_references).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn line_integrity_on_postgres() {
+    run(Backend::Postgres, journal_lines_keep_their_references).await;
+}
+
 /// FY2018 figures of every town in OPM's fiscal indicators
 /// (../shared/data/ct_municipal/opm_FISCIN18.csv), in cents, by upper-case
 /// town name, read here independently of the embedded seed.
