@@ -227,21 +227,9 @@ async fn the_bureau_files_in_granted_towns_and_sees_only_what_it_filed(app: Test
     // West Hartford grants it more: the records clerk's role. Now it reads the town.
     let admin = app.demo_session("admin").await;
     let users = get(&app, &admin, "/api/v1/admin/users").await.json();
-    let bureau_id = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "scan.bureau")
-        .unwrap()["id"]
-        .clone();
+    let bureau_id = id_where(&users, "username", "scan.bureau");
     let roles = get(&app, &admin, "/api/v1/admin/roles").await.json();
-    let clerk_role = roles
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["slug"] == "records-clerk")
-        .unwrap()["id"]
-        .clone();
+    let clerk_role = id_where(&roles, "slug", "records-clerk");
     let g = app
         .api(
             Method::POST,
@@ -290,13 +278,7 @@ async fn the_bureau_files_in_granted_towns_and_sees_only_what_it_filed(app: Test
         role.id
     };
     let assessor = app.demo_session("assessor.hartford").await;
-    let assessor_id = users
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "assessor.hartford")
-        .unwrap()["id"]
-        .clone();
+    let assessor_id = id_where(&users, "username", "assessor.hartford");
     let g = app
         .api(
             Method::POST,
@@ -316,6 +298,16 @@ async fn the_bureau_files_in_granted_towns_and_sees_only_what_it_filed(app: Test
         let r = get(&app, &assessor, &path).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text());
     }
+}
+
+/// The `id` of the item of a JSON list whose `key` is `value`.
+fn id_where(list: &Value, key: &str, value: &str) -> Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value}"))["id"]
+        .clone()
 }
 
 async fn readings(app: &TestApp) -> i64 {
