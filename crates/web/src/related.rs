@@ -110,7 +110,7 @@ pub async fn related_documents(
     }
 }
 
-/// `back` when it is a page of `town` (`/t/{town}/…`, no scheme, no `//`), else `None`: where a
+/// `back` when it is a page of `town` (`/t/{town}/…`, no scheme, `//` or `..`), else `None`: where a
 /// form may send the user after it, without becoming an open redirect.
 pub fn local_back(town: &str, back: Option<&str>) -> Option<String> {
     let back = back?.trim();
@@ -119,6 +119,7 @@ pub fn local_back(town: &str, back: Option<&str>) -> Option<String> {
         .and_then(|rest| rest.strip_prefix(town))
         .is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
         && !back.contains("//")
+        && !back.contains("/..")
         && !back.contains('\\')
         && back.chars().all(|c| !c.is_control())
         && back.len() <= 500;
@@ -144,6 +145,7 @@ mod tests {
             "/t/hartford-east/x",
             "/t/west-hartford/x",
             "/t/hartford//evil.example",
+            "/t/hartford/../west-hartford/x",
             "/t/hartford/\\evil",
             "/t/hartford/x\ny",
             "t/hartford/x",

@@ -113,6 +113,20 @@ async fn documents_link_to_each_other_and_to_other_modules_records(app: TestApp)
         std::slice::from_ref(&to_doc)
     );
     assert_eq!(links_of(&app, &clerk, &contract).await, [to_doc]);
+    // The picker on the contract's page offers the minutes as linked already, not to link again.
+    let picker = app
+        .api(
+            Method::GET,
+            &format!("/t/west-hartford/records/attach?kind=records.document&target={contract}"),
+            &clerk,
+            None,
+        )
+        .await;
+    assert_eq!(picker.status, StatusCode::OK, "{}", picker.text());
+    let html = picker.text();
+    assert!(html.contains("Salt contract minutes") && html.contains("Attached"));
+    assert!(!html.contains(&format!("/records/documents/{minutes}/links\"")));
+    assert!(!html.contains(&format!("/records/documents/{contract}/links\"")));
 
     // To another module's record: its kind, its id and the label the module gives.
     let invoice = json!({"kind": "finance.invoice", "target": "INV-44817", "label": "Invoice 44817, Acme Salt Co."});

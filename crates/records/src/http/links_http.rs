@@ -218,7 +218,26 @@ async fn page_attach(
         return Err(Error::invalid("target", "say which record to attach a document to").into());
     }
     let mut c = st.db.read().await?;
-    let attached = links::attached_to(&scope, &mut c, &kind, &target).await?;
+    // What is attached already: to a document, a link either way.
+    let attached: Vec<String> = if kind == DOCUMENT {
+        links::of_document(&scope, &mut c, &target)
+            .await?
+            .into_iter()
+            .map(|l| {
+                if l.document_id == target {
+                    l.target
+                } else {
+                    l.document_id
+                }
+            })
+            .collect()
+    } else {
+        links::attached_to(&scope, &mut c, &kind, &target)
+            .await?
+            .into_iter()
+            .map(|(l, _)| l.document_id)
+            .collect()
+    };
     // A document's own page: its title is the label, and it cannot be linked to itself.
     let (label, myself) = if kind == DOCUMENT {
         (
@@ -289,7 +308,7 @@ async fn page_attach(
         &AttachView {
             chrome,
             base: super::pages::base(&scope),
-            attached: attached.into_iter().map(|(l, _)| l.document_id).collect(),
+            attached,
             kind,
             target,
             label,
