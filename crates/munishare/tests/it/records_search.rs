@@ -16,6 +16,7 @@ both_dbs!(
     saved_searches_are_the_owners_unless_shared,
     the_search_page_narrows_saves_and_exports,
     a_directory_is_filed_in_bulk_and_each_refusal_is_named,
+    a_bulk_load_of_several_batches_files_each_once,
     an_intake_folder_files_what_is_dropped_into_it
 );
 
@@ -680,6 +681,71 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
         count("SELECT COUNT(*) FROM audit_events WHERE action = 'records.document.file'").await,
         4
     );
+}
+
+/// 600 files are three batches (256 + 256 + 88), and the import commits one batch while it stages
+/// the next: every file is filed once, a content that recurs in a later batch (file `i` and file
+/// `i + 300` have the same bytes) is stored once and counted as deduplicated, and no intent is left.
+async fn a_bulk_load_of_several_batches_files_each_once(app: TestApp) {
+    let dir = std::env::temp_dir().join(format!("munishare-batches-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for i in 0..600 {
+        let body = format!("Culvert inspection report number {}", i % 300);
+        std::fs::write(dir.join(format!("report-{i:03}.txt")), body).unwrap();
+    }
+    let scope = munishare_platform::demo::seed_scope(
+        &app.db,
+        time::macros::date!(2026 - 11 - 26),
+        "west-hartford",
+        munishare_platform::types::Service::Records,
+    )
+    .await
+    .unwrap();
+    let meta = {
+        let mut c = app.db.read().await.unwrap();
+        munishare_records::documents::check_meta(
+            &scope,
+            &mut c,
+            &munishare_records::documents::DocumentIn::default(),
+        )
+        .await
+        .unwrap()
+    };
+    let listing = munishare_records::bulk::list_files(&dir).unwrap();
+    let before = load_counts(&app).await;
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let mut report = munishare_records::bulk::BulkReport::default();
+    munishare_records::bulk::import(
+        &scope,
+        &app.db,
+        &app.jobs.blobs,
+        now,
+        &listing,
+        &meta,
+        &munishare_platform::jobs::Progress::default(),
+        &mut report,
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((report.filed, report.deduplicated), (600, 300));
+    assert!(report.refused.is_empty(), "{:?}", report.refused);
+    // Committed in file order, each once.
+    assert_eq!(report.filed_files, listing.files);
+    let (documents, contents, intents) = load_counts(&app).await;
+    assert_eq!(documents - before.0, 600);
+    assert_eq!(contents - before.1, 300, "each distinct body stored once");
+    assert_eq!(intents, 0);
+}
+
+/// (documents, contents, intents) in the records tables.
+async fn load_counts(app: &TestApp) -> (i64, i64, i64) {
+    let mut c = app.db.read().await.unwrap();
+    munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM records_documents), (SELECT COUNT(*) FROM records_contents), \
+                (SELECT COUNT(*) FROM records_staged_uploads)")
+        .fetch_one(c).await)
+    .unwrap()
 }
 
 async fn an_intake_folder_files_what_is_dropped_into_it(app: TestApp) {
