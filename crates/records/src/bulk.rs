@@ -8,9 +8,7 @@
 //! straight to their content keys (the hash is known before the first byte is stored, so there
 //! is no temporary object to copy), and one transaction under the town's ingestion lock makes
 //! sure every content object exists, writes the rows and audit events, removes the intents and
-//! logs the documents for the search index. Batches overlap: while the database writes one
-//! batch's transaction, the next batch's intents are recorded and its contents stored, so the
-//! store and the database work at once. The crash-safety argument is the upload's
+//! logs the documents for the search index. The crash-safety argument is the upload's
 //! (`ingest`): rows are written only after their content exists, checked under the lock, and
 //! an intent left by a crash is swept with its content if no version references it. Files
 //! larger than [`SMALL`] go through the streaming upload one by one.
@@ -144,15 +142,9 @@ pub async fn import(
         .iter()
         .map(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
         .sum();
-    // The town's settings row, once: it is the ingestion lock each batch's transaction takes.
-    let mut tx = db.begin().await?;
-    ingest::ensure_settings(scope, &mut tx, now).await?;
-    tx.commit().await?;
     let mut batch: Vec<Ready> = Vec::new();
     let mut batch_bytes = 0;
     let mut next_analyze = 0;
-    // The batch staged last, whose transaction is still to run.
-    let mut pending: Option<StagedBatch> = None;
     for (i, path) in files.iter().enumerate() {
         let shown = path.strip_prefix(dir).unwrap_or(path).display().to_string();
         let refuse = |report: &mut BulkReport, message: String| {
@@ -208,21 +200,23 @@ pub async fn import(
         report.bytes += len;
         if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
             keep_statistics(db, report.filed, &mut next_analyze).await?;
-            let next = std::mem::take(&mut batch);
-            pending =
-                Some(overlap(scope, db, blobs, now, meta, pending.take(), next, report).await?);
+            file_batch(
+                scope,
+                db,
+                blobs,
+                now,
+                std::mem::take(&mut batch),
+                meta,
+                report,
+            )
+            .await?;
             batch_bytes = 0;
         }
         progress.set(i as u64 + 1, report.bytes, total);
     }
     if !batch.is_empty() {
         keep_statistics(db, report.filed, &mut next_analyze).await?;
-        pending = Some(overlap(scope, db, blobs, now, meta, pending.take(), batch, report).await?);
-    }
-    if let Some(last) = pending {
-        commit_batch(scope, db, blobs, now, last, meta)
-            .await?
-            .add_to(report);
+        file_batch(scope, db, blobs, now, batch, meta, report).await?;
     }
     progress.finish();
     Ok(())
@@ -327,77 +321,19 @@ async fn stream_one(
     Ok(documents::file(scope, db, blobs, now, &staged, meta).await?)
 }
 
-/// A batch whose intents are recorded and whose new contents are stored, waiting for its
-/// transaction.
-struct StagedBatch {
-    batch: Vec<Ready>,
-    /// The contents the town held before the batch was staged.
-    known: HashSet<String>,
-}
-
-/// What a batch's transaction filed.
-struct Committed {
-    filed: u64,
-    deduplicated: u64,
-    files: Vec<PathBuf>,
-}
-
-impl Committed {
-    fn add_to(self, report: &mut BulkReport) {
-        report.filed += self.filed;
-        report.deduplicated += self.deduplicated;
-        report.filed_files.extend(self.files);
-    }
-}
-
-/// Commits the batch staged before (if any) while staging `next`: the database writes one batch
-/// while the store takes the next one's contents. A batch committed counts in `report` even when
-/// staging the next one fails; a batch staged but never committed leaves intents that the sweep
-/// removes with their contents, as a crash would.
-#[allow(clippy::too_many_arguments)] // the import's context, passed on
-async fn overlap(
+/// Files one batch of small files (see the module documentation for the order).
+async fn file_batch(
     scope: &ServiceScope,
     db: &Db,
     blobs: &BlobStore,
     now: Timestamp,
+    batch: Vec<Ready>,
     meta: &CheckedMeta,
-    before: Option<StagedBatch>,
-    next: Vec<Ready>,
     report: &mut BulkReport,
-) -> Result<StagedBatch> {
-    let commit = async {
-        match before {
-            Some(b) => commit_batch(scope, db, blobs, now, b, meta).await.map(Some),
-            None => Ok(None),
-        }
-    };
-    let (committed, staged) = tokio::join!(commit, stage_batch(scope, db, blobs, now, next));
-    if let Some(c) = committed? {
-        c.add_to(report);
-    }
-    staged
-}
-
-/// The batch's contents the town does not hold (the first file of each).
-fn fresh<'a>(batch: &'a [Ready], known: &HashSet<String>) -> Vec<&'a Ready> {
-    let mut seen: HashSet<&str> = HashSet::new();
-    batch
-        .iter()
-        .filter(|r| !known.contains(&r.staged.sha256) && seen.insert(&r.staged.sha256))
-        .collect()
-}
-
-/// Stages one batch of small files: its intents, then its new contents (see the module
-/// documentation for the order).
-async fn stage_batch(
-    scope: &ServiceScope,
-    db: &Db,
-    blobs: &BlobStore,
-    now: Timestamp,
-    batch: Vec<Ready>,
-) -> Result<StagedBatch> {
+) -> Result<()> {
     // 1. The intents, before any byte is stored.
     let mut tx = db.begin().await?;
+    ingest::ensure_settings(scope, &mut tx, now).await?;
     for chunk in batch.chunks(db::rows_per_statement(3 + 3)) {
         let sql = format!(
             "INSERT INTO records_staged_uploads (id, temp_key, sha256, municipality_id, started_by, started_at) VALUES {}",
@@ -418,25 +354,18 @@ async fn stage_batch(
         let mut c = db.read().await?;
         known_contents(scope, &mut c, batch.iter().map(|r| &r.staged.sha256)).await?
     };
-    for chunk in fresh(&batch, &known).chunks(PARALLEL_PUTS) {
+    let mut fresh: Vec<&Ready> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
+    for r in &batch {
+        if !known.contains(&r.staged.sha256) && seen.insert(&r.staged.sha256) {
+            fresh.push(r);
+        }
+    }
+    for chunk in fresh.chunks(PARALLEL_PUTS) {
         let puts: Vec<_> = chunk.iter().map(|r| put_content(scope, blobs, r)).collect();
         futures::future::try_join_all(puts).await?;
     }
-    Ok(StagedBatch { batch, known })
-}
 
-/// Files a staged batch: one transaction under the town's lock checks the contents, writes the
-/// rows and audit events, and removes the intents.
-async fn commit_batch(
-    scope: &ServiceScope,
-    db: &Db,
-    blobs: &BlobStore,
-    now: Timestamp,
-    staged: StagedBatch,
-    meta: &CheckedMeta,
-) -> Result<Committed> {
-    let StagedBatch { batch, known } = staged;
-    let fresh = fresh(&batch, &known);
     // 3. One transaction under the town's lock: contents checked, rows, audit, intents gone.
     let mut tx = db.begin().await?;
     ingest::lock_town(scope, &mut tx, now).await?;
@@ -474,11 +403,7 @@ async fn commit_batch(
     let mut first_of_content: HashSet<&str> = HashSet::new();
     let mut docs = Vec::with_capacity(batch.len());
     for r in &batch {
-        // Held before the batch was staged, or added since (by the batch before, or another
-        // filing), or a second file of the same content in this batch.
-        let dedup = known.contains(&r.staged.sha256)
-            || known_now.contains(&r.staged.sha256)
-            || !first_of_content.insert(&r.staged.sha256);
+        let dedup = known.contains(&r.staged.sha256) || !first_of_content.insert(&r.staged.sha256);
         deduplicated += u64::from(dedup);
         docs.push(documents::NewDocument {
             staged: &r.staged,
@@ -508,11 +433,10 @@ async fn commit_batch(
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     crate::index::touch(scope, &mut tx, now, &refs).await?;
     tx.commit().await?;
-    Ok(Committed {
-        filed: batch.len() as u64,
-        deduplicated,
-        files: batch.into_iter().map(|r| r.path).collect(),
-    })
+    report.filed += batch.len() as u64;
+    report.deduplicated += deduplicated;
+    report.filed_files.extend(batch.into_iter().map(|r| r.path));
+    Ok(())
 }
 
 async fn put_content(scope: &ServiceScope, blobs: &BlobStore, r: &Ready) -> Result<()> {

@@ -683,9 +683,9 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
     );
 }
 
-/// 600 files are three batches (256 + 256 + 88), and the import commits one batch while it stages
-/// the next: every file is filed once, a content that recurs in a later batch (file `i` and file
-/// `i + 300` have the same bytes) is stored once and counted as deduplicated, and no intent is left.
+/// 600 files are three batches (256 + 256 + 88): every file is filed once, a content that recurs
+/// in a later batch (file `i` and file `i + 300` have the same bytes) is stored once and counted
+/// as deduplicated, and no intent is left.
 async fn a_bulk_load_of_several_batches_files_each_once(app: TestApp) {
     let dir = std::env::temp_dir().join(format!("munishare-batches-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
