@@ -17,7 +17,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use futures::StreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use munishare_platform::access::ServiceScope;
 use munishare_platform::blob::BlobStore;
 use munishare_platform::db::{self, Db, Executor, SqlBuilder};
@@ -369,13 +369,27 @@ async fn file_batch(
     // 3. One transaction under the town's lock: contents checked, rows, audit, intents gone.
     let mut tx = db.begin().await?;
     ingest::lock_town(scope, &mut tx, now).await?;
-    for r in &fresh {
-        let key = ingest::content_key(scope, &r.staged.sha256)?;
-        if !blobs.exists(&key).await? {
-            // A sweep of an abandoned upload of the same bytes took it meanwhile: store it again.
-            blobs.put(&key, r.bytes.clone()).await?;
-        }
-    }
+    let checks = fresh
+        .iter()
+        .map(|r| {
+            Ok((
+                ingest::content_key(scope, &r.staged.sha256)?,
+                r.bytes.clone(),
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .map(|(key, bytes)| async move {
+            if !blobs.exists(&key).await? {
+                // A sweep of an abandoned upload of the same bytes took it meanwhile: store it again.
+                blobs.put(&key, bytes).await?;
+            }
+            Ok::<_, Error>(())
+        });
+    futures::stream::iter(checks)
+        .buffer_unordered(PARALLEL_PUTS)
+        .try_collect::<()>()
+        .await?;
     // Under the lock, the contents another filing added meanwhile are known; the rest go in.
     let known_now = if fresh.is_empty() {
         HashSet::new()

@@ -8,11 +8,11 @@
 //! archival-review series never do, and the document page says why. A document is retained
 //! through its due date and is eligible for disposal from the day after.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use munishare_platform::access::{CouncilAdmin, ServiceScope};
 use munishare_platform::audit::{self, Change};
-use munishare_platform::db::{Db, Executor, Tx};
+use munishare_platform::db::{self, Db, Executor, Tx};
 use munishare_platform::types::{Permission, Service, Timestamp};
 use munishare_platform::{Error, Result, dispatch, execute};
 use serde::{Deserialize, Serialize};
@@ -1197,7 +1197,7 @@ pub enum Scope {
 
 /// Computes `retention_due` again for the documents of `which` that have a typed series.
 pub async fn recompute(tx: &mut Tx, which: &Scope) -> Result<u64> {
-    let base = "SELECT d.municipality_id, d.id, d.document_date, d.trigger_date, d.retention_due, t.retention_series_id \
+    const BASE: &str = "SELECT d.municipality_id, d.id, d.document_date, d.trigger_date, d.retention_due, t.retention_series_id \
         FROM records_documents d LEFT JOIN records_document_types t ON t.municipality_id = d.municipality_id AND t.id = d.type_id";
     type Row = (
         String,
@@ -1209,23 +1209,34 @@ pub async fn recompute(tx: &mut Tx, which: &Scope) -> Result<u64> {
     );
     let rows: Vec<Row> = match which {
         Scope::All => dispatch!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(
-            format!("{base} WHERE t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL"))).fetch_all(c).await)?,
+            format!("{BASE} WHERE t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL"))).fetch_all(c).await)?,
         Scope::Town(m) => dispatch!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(
-            format!("{base} WHERE d.municipality_id = $1 AND (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL)")))
+            format!("{BASE} WHERE d.municipality_id = $1 AND (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL)")))
             .bind(m).fetch_all(c).await)?,
         Scope::Documents(m, ids) => {
             let mut all = Vec::new();
-            for id in ids {
-                let r: Vec<Row> = dispatch!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(
-                    format!("{base} WHERE d.municipality_id = $1 AND d.id = $2")))
-                    .bind(m).bind(id).fetch_all(c).await)?;
+            for chunk in ids.chunks(db::rows_per_statement(1)) {
+                let mut q = db::SqlBuilder::new(BASE);
+                q.push(" WHERE d.municipality_id = ")
+                    .bind(m.clone())
+                    .push(" AND (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL) AND d.id IN ")
+                    .bind_list(chunk.iter().cloned());
+                let (sql, args) = q.build();
+                let r: Vec<Row> = dispatch!(tx, c => {
+                    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+                    for a in args {
+                        query = query.bind(a);
+                    }
+                    query.fetch_all(c).await
+                })?;
                 all.extend(r);
             }
             all
         }
     };
     let mut catalogs: HashMap<String, Vec<Series>> = HashMap::new();
-    let mut changed = 0;
+    // (town, new date) → the documents that move to it.
+    let mut moves: BTreeMap<(String, Option<String>), Vec<String>> = BTreeMap::new();
     for (m, id, doc_date, trig, old, series_id) in rows {
         if !catalogs.contains_key(&m) {
             let c = catalog_of(tx, &m).await?;
@@ -1251,10 +1262,30 @@ pub async fn recompute(tx: &mut Tx, which: &Scope) -> Result<u64> {
             _ => None,
         };
         if new != old {
-            execute!(tx, c => sqlx::query(
-                "UPDATE records_documents SET retention_due = $3 WHERE municipality_id = $1 AND id = $2")
-                .bind(&m).bind(&id).bind(&new).execute(c).await)?;
-            changed += 1;
+            moves.entry((m, new)).or_default().push(id);
+        }
+    }
+    // One statement per town, new date and 500 documents: a load of one type and date is a few.
+    let mut changed = 0;
+    for ((m, due), ids) in moves {
+        for chunk in ids.chunks(db::rows_per_statement(1)) {
+            let mut q = db::SqlBuilder::new("UPDATE records_documents SET retention_due = ");
+            match &due {
+                Some(d) => q.bind(d.clone()),
+                None => q.push("NULL"),
+            };
+            q.push(" WHERE municipality_id = ")
+                .bind(m.clone())
+                .push(" AND id IN ")
+                .bind_list(chunk.iter().cloned());
+            let (sql, args) = q.build();
+            changed += dispatch!(tx, c => {
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.clone()));
+                for a in args {
+                    query = query.bind(a);
+                }
+                query.execute(c).await.map(|r| r.rows_affected())
+            })?;
         }
     }
     Ok(changed)
