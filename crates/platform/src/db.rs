@@ -291,11 +291,12 @@ pub mod dialect {
          BEGIN SELECT RAISE(ABORT, 'ledger_lines is append-only'); END",
     ];
 
-    const POSTGRES_GUARDS: [&str; 14] = [
+    const POSTGRES_GUARDS: [&str; 9] = [
+        // Each start replaces the guards in place: `CREATE OR REPLACE TRIGGER` (PostgreSQL 14+)
+        // takes a share lock that lets readers on, where dropping a trigger takes an exclusive one.
         "CREATE OR REPLACE FUNCTION munishare_append_only() RETURNS trigger LANGUAGE plpgsql AS \
          $$ BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$",
-        "DROP TRIGGER IF EXISTS audit_events_append_only ON audit_events",
-        "CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events \
+        "CREATE OR REPLACE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events \
          FOR EACH ROW EXECUTE FUNCTION munishare_append_only()",
         // Journal lines keep their references per statement, not per row (docs/design/0002,
         // "Integrity of journal lines"): a row-level foreign key runs one query per line, two
@@ -318,11 +319,9 @@ pub mod dialect {
            IF FOUND THEN RAISE EXCEPTION 'journal line on account %, which is not in the town''s chart', bad.account_id \
              USING ERRCODE = 'foreign_key_violation'; END IF; \
            RETURN NULL; END $$",
-        "DROP TRIGGER IF EXISTS ledger_lines_references ON ledger_lines",
-        "CREATE TRIGGER ledger_lines_references AFTER INSERT ON ledger_lines \
+        "CREATE OR REPLACE TRIGGER ledger_lines_references AFTER INSERT ON ledger_lines \
          REFERENCING NEW TABLE AS ledger_new_lines FOR EACH STATEMENT EXECUTE FUNCTION ledger_lines_references()",
-        "DROP TRIGGER IF EXISTS ledger_lines_append_only ON ledger_lines",
-        "CREATE TRIGGER ledger_lines_append_only BEFORE UPDATE OR DELETE ON ledger_lines \
+        "CREATE OR REPLACE TRIGGER ledger_lines_append_only BEFORE UPDATE OR DELETE ON ledger_lines \
          FOR EACH ROW EXECUTE FUNCTION munishare_append_only()",
         "CREATE OR REPLACE FUNCTION ledger_keep_referenced() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
            IF TG_OP = 'UPDATE' AND NEW.id = OLD.id AND NEW.municipality_id = OLD.municipality_id THEN RETURN NEW; END IF; \
@@ -333,11 +332,9 @@ pub mod dialect {
              RAISE EXCEPTION '% % has journal lines', TG_TABLE_NAME, OLD.id USING ERRCODE = 'foreign_key_violation'; \
            END IF; \
            IF TG_OP = 'DELETE' THEN RETURN OLD; END IF; RETURN NEW; END $$",
-        "DROP TRIGGER IF EXISTS ledger_entries_keep_referenced ON ledger_entries",
-        "CREATE TRIGGER ledger_entries_keep_referenced BEFORE DELETE OR UPDATE OF municipality_id, id ON ledger_entries \
+        "CREATE OR REPLACE TRIGGER ledger_entries_keep_referenced BEFORE DELETE OR UPDATE OF municipality_id, id ON ledger_entries \
          FOR EACH ROW EXECUTE FUNCTION ledger_keep_referenced()",
-        "DROP TRIGGER IF EXISTS ledger_accounts_keep_referenced ON ledger_accounts",
-        "CREATE TRIGGER ledger_accounts_keep_referenced BEFORE DELETE OR UPDATE OF municipality_id, id ON ledger_accounts \
+        "CREATE OR REPLACE TRIGGER ledger_accounts_keep_referenced BEFORE DELETE OR UPDATE OF municipality_id, id ON ledger_accounts \
          FOR EACH ROW EXECUTE FUNCTION ledger_keep_referenced()",
     ];
 

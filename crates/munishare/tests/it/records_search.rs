@@ -570,56 +570,18 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
         &b"minutes ".repeat(9 * 1024 * 1024 / 8),
     );
     write("too-large.txt", &b"x".repeat(11 * 1024 * 1024));
-    let scope = {
-        let mut c = app.db.read().await.unwrap();
-        let u = munishare_platform::identity::user_by_username(&mut c, "townadmin.west-hartford")
-            .await
-            .unwrap()
-            .unwrap();
-        drop(c);
-        munishare_platform::access::authorize_service(
-            &app.db,
-            &munishare_platform::identity::principal_for_user(&u),
-            time::macros::date!(2026 - 11 - 26),
-            "west-hartford",
-            munishare_platform::types::Service::Records,
-            munishare_platform::types::Permission::Edit,
-        )
-        .await
-        .unwrap()
-    };
-    let meta = {
-        let mut c = app.db.read().await.unwrap();
-        munishare_records::documents::check_meta(
-            &scope,
-            &mut c,
-            &munishare_records::documents::DocumentIn {
-                department: Some("DPW".into()),
-                tags: vec!["scanned 2026".into()],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-    };
-    let listing = munishare_records::bulk::list_files(&dir).unwrap();
+    let (listing, report, progress) = import_dir(
+        &app,
+        &dir,
+        munishare_records::documents::DocumentIn {
+            department: Some("DPW".into()),
+            tags: vec!["scanned 2026".into()],
+            ..Default::default()
+        },
+    )
+    .await;
     assert_eq!(listing.hidden, 2, ".DS_Store and .thumbnails");
     assert_eq!(listing.files.len(), 8);
-    let progress = munishare_platform::jobs::Progress::default();
-    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
-    let mut report = munishare_records::bulk::BulkReport::default();
-    munishare_records::bulk::import(
-        &scope,
-        &app.db,
-        &app.jobs.blobs,
-        now,
-        &listing,
-        &meta,
-        &progress,
-        &mut report,
-    )
-    .await
-    .unwrap();
     assert_eq!(report.filed_files.len(), 4);
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((report.filed, report.deduplicated), (4, 1));
@@ -693,40 +655,21 @@ async fn a_bulk_load_of_several_batches_files_each_once(app: TestApp) {
         let body = format!("Culvert inspection report number {}", i % 300);
         std::fs::write(dir.join(format!("report-{i:03}.txt")), body).unwrap();
     }
-    let scope = munishare_platform::demo::seed_scope(
-        &app.db,
-        time::macros::date!(2026 - 11 - 26),
-        "west-hartford",
-        munishare_platform::types::Service::Records,
-    )
-    .await
-    .unwrap();
-    let meta = {
-        let mut c = app.db.read().await.unwrap();
-        munishare_records::documents::check_meta(
-            &scope,
-            &mut c,
-            &munishare_records::documents::DocumentIn::default(),
-        )
-        .await
-        .unwrap()
-    };
-    let listing = munishare_records::bulk::list_files(&dir).unwrap();
+    // Typed as correspondence (10 years from the end of the document's calendar year), so each
+    // batch's retention dates are computed together: 2019-12-31 + 10 years.
+    crate::records_retention::catalog(&app).await;
+    crate::records_retention::types(&app, &app.demo_session("townadmin.west-hartford").await).await;
     let before = load_counts(&app).await;
-    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
-    let mut report = munishare_records::bulk::BulkReport::default();
-    munishare_records::bulk::import(
-        &scope,
-        &app.db,
-        &app.jobs.blobs,
-        now,
-        &listing,
-        &meta,
-        &munishare_platform::jobs::Progress::default(),
-        &mut report,
+    let (listing, report, _) = import_dir(
+        &app,
+        &dir,
+        munishare_records::documents::DocumentIn {
+            doc_type: Some("Correspondence".into()),
+            document_date: Some("2019-05-02".into()),
+            ..Default::default()
+        },
     )
-    .await
-    .unwrap();
+    .await;
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!((report.filed, report.deduplicated), (600, 300));
     assert!(report.refused.is_empty(), "{:?}", report.refused);
@@ -736,6 +679,69 @@ async fn a_bulk_load_of_several_batches_files_each_once(app: TestApp) {
     assert_eq!(documents - before.0, 600);
     assert_eq!(contents - before.1, 300, "each distinct body stored once");
     assert_eq!(intents, 0);
+    let mut c = app.db.read().await.unwrap();
+    let dues: Vec<(Option<String>, i64)> =
+        munishare_platform::dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT d.retention_due, COUNT(*) FROM records_documents d JOIN records_document_types t \
+         ON t.municipality_id = d.municipality_id AND t.id = d.type_id \
+         WHERE t.name = 'Correspondence' GROUP BY d.retention_due")
+        .fetch_all(c).await)
+        .unwrap();
+    assert_eq!(dues, vec![(Some("2029-12-31".to_owned()), 600)]);
+}
+
+/// Files every file under `dir` into West Hartford's records as its administrator with `meta`,
+/// the way `munishare import records` does.
+async fn import_dir(
+    app: &TestApp,
+    dir: &std::path::Path,
+    meta: munishare_records::documents::DocumentIn,
+) -> (
+    munishare_records::bulk::Listing,
+    munishare_records::bulk::BulkReport,
+    munishare_platform::jobs::Progress,
+) {
+    let scope = {
+        let mut c = app.db.read().await.unwrap();
+        let u = munishare_platform::identity::user_by_username(&mut c, "townadmin.west-hartford")
+            .await
+            .unwrap()
+            .unwrap();
+        drop(c);
+        munishare_platform::access::authorize_service(
+            &app.db,
+            &munishare_platform::identity::principal_for_user(&u),
+            time::macros::date!(2026 - 11 - 26),
+            "west-hartford",
+            munishare_platform::types::Service::Records,
+            munishare_platform::types::Permission::Edit,
+        )
+        .await
+        .unwrap()
+    };
+    let meta = {
+        let mut c = app.db.read().await.unwrap();
+        munishare_records::documents::check_meta(&scope, &mut c, &meta)
+            .await
+            .unwrap()
+    };
+    let listing = munishare_records::bulk::list_files(dir).unwrap();
+    let progress = munishare_platform::jobs::Progress::default();
+    let now = munishare_platform::types::Timestamp::new(munishare_platform::Clock::now(&app.clock));
+    let mut report = munishare_records::bulk::BulkReport::default();
+    munishare_records::bulk::import(
+        &scope,
+        &app.db,
+        &app.jobs.blobs,
+        now,
+        &listing,
+        &meta,
+        &progress,
+        &mut report,
+    )
+    .await
+    .unwrap();
+    (listing, report, progress)
 }
 
 /// (documents, contents, intents) in the records tables.
