@@ -711,7 +711,8 @@ fn pdf_text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-async fn town_scope(app: &TestApp) -> munishare_platform::access::ServiceScope {
+/// West Hartford's records as its administrator (records officer, every permission).
+pub(crate) async fn town_scope(app: &TestApp) -> munishare_platform::access::ServiceScope {
     let mut c = app.db.read().await.unwrap();
     let u = munishare_platform::identity::user_by_username(&mut c, "townadmin.west-hartford")
         .await

@@ -701,24 +701,7 @@ async fn import_dir(
     munishare_records::bulk::BulkReport,
     munishare_platform::jobs::Progress,
 ) {
-    let scope = {
-        let mut c = app.db.read().await.unwrap();
-        let u = munishare_platform::identity::user_by_username(&mut c, "townadmin.west-hartford")
-            .await
-            .unwrap()
-            .unwrap();
-        drop(c);
-        munishare_platform::access::authorize_service(
-            &app.db,
-            &munishare_platform::identity::principal_for_user(&u),
-            time::macros::date!(2026 - 11 - 26),
-            "west-hartford",
-            munishare_platform::types::Service::Records,
-            munishare_platform::types::Permission::Edit,
-        )
-        .await
-        .unwrap()
-    };
+    let scope = crate::records_retention::town_scope(app).await;
     let meta = {
         let mut c = app.db.read().await.unwrap();
         munishare_records::documents::check_meta(&scope, &mut c, &meta)
