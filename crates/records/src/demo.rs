@@ -107,6 +107,10 @@ fn ty(name: &str, series: Option<&str>, fields: &[(&str, FieldKind, bool)]) -> D
     }
 }
 
+/// The October minutes, and the library's copy of them, which the demo links together.
+const ORIGINAL: &str = "bos-minutes-2026-10-06.txt";
+const COPY: &str = "bos-minutes-2026-10-06-copy.txt";
+
 /// Seeds every demo town that subscribes to records; returns how many documents were filed.
 pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
     let mut filed = 0;
@@ -158,6 +162,7 @@ pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
             types::create(&scope, &mut tx, now, &t).await?;
         }
         tx.commit().await?;
+        let (mut original, mut copy) = (None, None);
         for (file, title, type_name, dept, corr, date, tags, text) in DOCS {
             let mut fields = serde_json::Map::new();
             match type_name {
@@ -202,8 +207,33 @@ pub async fn seed(db: &Db, blobs: &BlobStore, now: Timestamp) -> Result<usize> {
                     IngestError::Other(e) => e,
                     other => Error::Internal(other.to_string()),
                 })?;
-            documents::file(&scope, db, blobs, now, &staged, &meta).await?;
+            let id = documents::file(&scope, db, blobs, now, &staged, &meta)
+                .await?
+                .document
+                .id;
             filed += 1;
+            match file {
+                ORIGINAL => original = Some(id),
+                COPY => copy = Some(id),
+                _ => {}
+            }
+        }
+        // The library's copy points to the minutes it copies (one link, seen from both).
+        if let (Some(copy), Some(original)) = (copy, original) {
+            let mut tx = db.begin().await?;
+            crate::links::add(
+                &scope,
+                &mut tx,
+                now,
+                &copy,
+                &crate::links::LinkIn {
+                    kind: crate::links::DOCUMENT.into(),
+                    target: original,
+                    label: None,
+                },
+            )
+            .await?;
+            tx.commit().await?;
         }
     }
     Ok(filed)

@@ -704,6 +704,19 @@ async fn the_demo_documents_get_their_text(app: TestApp) {
     for r in rows {
         assert_eq!((r.0.as_str(), r.1.as_str()), ("done", "text"), "{r:?}");
     }
+    // In each of the three towns, the library's copy of the October minutes links to them.
+    let links: Vec<(String, String)> = dispatch!(&mut c, c => sqlx::query_as(
+        "SELECT d.title, t.title FROM records_links l \
+         JOIN records_documents d ON d.municipality_id = l.municipality_id AND d.id = l.document_id \
+         JOIN records_documents t ON t.municipality_id = l.municipality_id AND t.id = l.target \
+         WHERE l.kind = 'records.document'")
+        .fetch_all(c).await)
+    .unwrap();
+    let want = (
+        "Board of Selectmen minutes, October 6, 2026 (copy sent to the library)".to_owned(),
+        "Board of Selectmen minutes, October 6, 2026".to_owned(),
+    );
+    assert_eq!(links, vec![want.clone(), want.clone(), want]);
 }
 
 /// `(width, height)` from a PNG's IHDR chunk.
