@@ -1199,6 +1199,8 @@ pub enum Scope {
 pub async fn recompute(tx: &mut Tx, which: &Scope) -> Result<u64> {
     const BASE: &str = "SELECT d.municipality_id, d.id, d.document_date, d.trigger_date, d.retention_due, t.retention_series_id \
         FROM records_documents d LEFT JOIN records_document_types t ON t.municipality_id = d.municipality_id AND t.id = d.type_id";
+    // Only a document with a series, or with a date to clear, can change.
+    const TYPED: &str = " WHERE (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL)";
     type Row = (
         String,
         String,
@@ -1209,17 +1211,18 @@ pub async fn recompute(tx: &mut Tx, which: &Scope) -> Result<u64> {
     );
     let rows: Vec<Row> = match which {
         Scope::All => dispatch!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(
-            format!("{BASE} WHERE t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL"))).fetch_all(c).await)?,
+            format!("{BASE}{TYPED}"))).fetch_all(c).await)?,
         Scope::Town(m) => dispatch!(tx, c => sqlx::query_as(sqlx::AssertSqlSafe(
-            format!("{BASE} WHERE d.municipality_id = $1 AND (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL)")))
+            format!("{BASE}{TYPED} AND d.municipality_id = $1")))
             .bind(m).fetch_all(c).await)?,
         Scope::Documents(m, ids) => {
             let mut all = Vec::new();
             for chunk in ids.chunks(db::rows_per_statement(1)) {
                 let mut q = db::SqlBuilder::new(BASE);
-                q.push(" WHERE d.municipality_id = ")
+                q.push(TYPED)
+                    .push(" AND d.municipality_id = ")
                     .bind(m.clone())
-                    .push(" AND (t.retention_series_id IS NOT NULL OR d.retention_due IS NOT NULL) AND d.id IN ")
+                    .push(" AND d.id IN ")
                     .bind_list(chunk.iter().cloned());
                 let (sql, args) = q.build();
                 let r: Vec<Row> = dispatch!(tx, c => {

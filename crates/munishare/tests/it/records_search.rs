@@ -633,12 +633,8 @@ async fn a_directory_is_filed_in_bulk_and_each_refusal_is_named(app: TestApp) {
             munishare_platform::dispatch!(&mut c, c => sqlx::query_scalar::<_, i64>(sql).fetch_one(c).await).unwrap()
         }
     };
-    assert_eq!(count("SELECT COUNT(*) FROM records_documents").await, 4);
-    assert_eq!(count("SELECT COUNT(*) FROM records_contents").await, 3);
-    assert_eq!(
-        count("SELECT COUNT(*) FROM records_staged_uploads").await,
-        0
-    );
+    // (documents, contents, intents)
+    assert_eq!(load_counts(&app).await, (4, 3, 0));
     assert_eq!(
         count("SELECT COUNT(*) FROM audit_events WHERE action = 'records.document.file'").await,
         4
