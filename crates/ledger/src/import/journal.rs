@@ -3,23 +3,31 @@
 //! accounts, balanced per fund) and written posted, in bulk, with the source
 //! `import:REFERENCE`. Per-account, per-period balances are summed in memory
 //! and added once at the end.
+//!
+//! The file is checked on a thread of its own, which hands checked chunks of
+//! entries to the import's transaction: the database writes one chunk while
+//! the next is checked (docs/design/0003, "Posting throughput").
 
 use std::collections::{HashMap, HashSet};
 
-use munishare_platform::Result;
 use munishare_platform::access::ServiceScope;
 use munishare_platform::db::Tx;
 use munishare_platform::types::{FiscalYear, Money, Timestamp, format_date, parse_date};
+use munishare_platform::{Error, Result};
 use time::Date;
+use tokio::sync::mpsc;
 
 use super::read::{Batches, Row};
 use super::store::{self, BulkEntry, BulkLine};
-use super::{ENTITIES, Problems, amount_in, entity_in, entity_index, next_batch};
+use super::{ENTITIES, Problems, amount_in, entity_in, entity_index};
 use crate::domain::PeriodStatus;
 use crate::service::{entity_id, new_id};
 
 /// Lines written per bulk write.
 const FLUSH_LINES: usize = 20_000;
+/// Checked chunks waiting for the writer, besides the one it writes and the
+/// one being checked: memory stays bounded at a few chunks.
+const CHUNKS_IN_FLIGHT: usize = 1;
 
 // Column positions in `super::JOURNAL`.
 const ENTITY: usize = 0;
@@ -58,18 +66,23 @@ struct Books {
     next_number: HashMap<(usize, i64), i64>,
 }
 
-/// Entries checked and waiting to be written, and what the file adds up to.
+/// Checked entries, ready to be written.
+#[derive(Default)]
+struct Chunk {
+    entries: Vec<BulkEntry>,
+    lines: Vec<BulkLine>,
+}
+
+/// What the checker keeps while it reads the file, and hands back at its end.
 #[derive(Default)]
 struct Queue {
     /// (entity, reference) of every entry met so far.
     seen: HashSet<(usize, String)>,
-    entries: Vec<BulkEntry>,
-    lines: Vec<BulkLine>,
+    chunk: Chunk,
     /// (account index, fiscal year, period) → (debits, credits).
     balances: HashMap<(usize, i64, i64), (i64, i64)>,
     totals: Totals,
-    /// Whether the planner's statistics were refreshed after the first write.
-    analyzed: bool,
+    problems: Problems,
 }
 
 #[derive(Default)]
@@ -86,82 +99,30 @@ pub(super) async fn import(
     scope: &ServiceScope,
     tx: &mut Tx,
     now: Timestamp,
-    mut rows: Batches,
+    rows: Batches,
     problems: &mut Problems,
 ) -> Result<serde_json::Value> {
     let m = scope.municipality_id().clone();
-    let mut books = Books {
-        entity_ids: Vec::new(),
-        by_string: Default::default(),
-        accounts: Vec::new(),
-        periods: HashMap::new(),
-        next_number: HashMap::new(),
-    };
-    for (ei, e) in ENTITIES.into_iter().enumerate() {
-        let id = entity_id(scope, tx, e).await?;
-        for a in crate::store::accounts(tx, &m, &id).await? {
-            books.by_string[ei].insert(a.account.clone(), books.accounts.len());
-            books.accounts.push(AccountRef {
-                id: a.id,
-                fund: a.fund_code,
-                active: a.active,
-            });
-        }
-        for p in crate::store::periods(tx, &m, &id).await? {
-            books
-                .periods
-                .insert((ei, p.fiscal_year, p.period), p.status);
-        }
-        books.entity_ids.push(id);
-    }
-    // Entries are numbered on from the last number of each open year.
-    let years: HashSet<(usize, i64)> = books.periods.keys().map(|(e, fy, _)| (*e, *fy)).collect();
-    for (ei, fy) in years {
-        let next = crate::store::next_entry_number(tx, &m, &books.entity_ids[ei], fy).await?;
-        books.next_number.insert((ei, fy), next - 1);
-    }
+    let books = load_books(scope, tx).await?;
+    let entity_ids = books.entity_ids.clone();
+    let (send, mut chunks) = mpsc::channel(CHUNKS_IN_FLIGHT);
+    let checker = tokio::task::spawn_blocking(move || check(books, rows, &send));
     let now_text = now.to_db();
-    let mut pending: Option<Pending> = None;
-    let mut q = Queue::default();
-    while let Some(batch) = next_batch(&mut rows, problems).await {
-        for row in batch {
-            let Some(entity) = entity_in(&row, ENTITY, problems) else {
-                continue;
-            };
-            let ei = entity_index(entity);
-            let reference = row.cell(REFERENCE);
-            if reference.is_empty() {
-                problems.add(row.no, "reference", "give the entry's reference");
-                continue;
+    let mut analyzed = false;
+    while let Some(chunk) = chunks.recv().await {
+        // After a refusal the rest is only read, so the check can report on the whole file.
+        if problems.is_empty() {
+            write(tx, scope, &now_text, &entity_ids, &chunk, problems).await?;
+            if !analyzed {
+                store::refresh_statistics(tx).await?;
+                analyzed = true;
             }
-            let same = pending
-                .as_ref()
-                .is_some_and(|p| p.entity == ei && p.reference == reference);
-            if !same {
-                if let Some(done) = pending.take() {
-                    finish(&mut books, done, problems, &mut q)?;
-                }
-                if q.lines.len() >= FLUSH_LINES && problems.is_empty() {
-                    flush(tx, scope, &now_text, &books, &mut q, problems).await?;
-                }
-                pending = start(&row, ei, reference, problems, &q.seen);
-            }
-            let Some(p) = pending.as_mut() else {
-                continue;
-            };
-            add_line(&books, p, &row, problems);
         }
     }
-    if let Some(done) = pending.take() {
-        finish(&mut books, done, problems, &mut q)?;
-    }
-    if q.totals.entries == 0 && problems.is_empty() {
-        problems.push(super::RowError::file("the file has no journal lines"));
-    }
-    if !problems.is_empty() {
-        return Ok(serde_json::Value::Null);
-    }
-    flush(tx, scope, &now_text, &books, &mut q, problems).await?;
+    let (books, q) = checker
+        .await
+        .map_err(|e| Error::Internal(format!("the journal check stopped: {e}")))??;
+    problems.absorb(q.problems);
     if !problems.is_empty() {
         return Ok(serde_json::Value::Null);
     }
@@ -181,6 +142,109 @@ pub(super) async fn import(
         "last_date": q.totals.last_date.map(format_date),
         "appropriation_control": "not applied to imported history",
     }))
+}
+
+/// The town's charts, periods and next entry numbers, for both entities.
+async fn load_books(scope: &ServiceScope, tx: &mut Tx) -> Result<Books> {
+    let m = scope.municipality_id();
+    let mut books = Books {
+        entity_ids: Vec::new(),
+        by_string: Default::default(),
+        accounts: Vec::new(),
+        periods: HashMap::new(),
+        next_number: HashMap::new(),
+    };
+    for (ei, e) in ENTITIES.into_iter().enumerate() {
+        let id = entity_id(scope, tx, e).await?;
+        for a in crate::store::accounts(tx, m, &id).await? {
+            books.by_string[ei].insert(a.account.clone(), books.accounts.len());
+            books.accounts.push(AccountRef {
+                id: a.id,
+                fund: a.fund_code,
+                active: a.active,
+            });
+        }
+        for p in crate::store::periods(tx, m, &id).await? {
+            books
+                .periods
+                .insert((ei, p.fiscal_year, p.period), p.status);
+        }
+        books.entity_ids.push(id);
+    }
+    // Entries are numbered on from the last number of each open year.
+    let years: HashSet<(usize, i64)> = books.periods.keys().map(|(e, fy, _)| (*e, *fy)).collect();
+    for (ei, fy) in years {
+        let next = crate::store::next_entry_number(tx, m, &books.entity_ids[ei], fy).await?;
+        books.next_number.insert((ei, fy), next - 1);
+    }
+    Ok(books)
+}
+
+/// Reads the file's rows, checks them entry by entry, and hands chunks of
+/// checked entries to `chunks` while the file has no problem. Runs on a
+/// blocking thread.
+fn check(
+    mut books: Books,
+    mut rows: Batches,
+    chunks: &mpsc::Sender<Chunk>,
+) -> Result<(Books, Queue)> {
+    let mut pending: Option<Pending> = None;
+    let mut q = Queue::default();
+    while let Some(batch) = rows.blocking_recv() {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                q.problems.push(e);
+                break;
+            }
+        };
+        for row in batch {
+            let problems = &mut q.problems;
+            let Some(entity) = entity_in(&row, ENTITY, problems) else {
+                continue;
+            };
+            let ei = entity_index(entity);
+            let reference = row.cell(REFERENCE);
+            if reference.is_empty() {
+                problems.add(row.no, "reference", "give the entry's reference");
+                continue;
+            }
+            let same = pending
+                .as_ref()
+                .is_some_and(|p| p.entity == ei && p.reference == reference);
+            if !same {
+                if let Some(done) = pending.take() {
+                    finish(&mut books, done, &mut q)?;
+                }
+                if q.chunk.lines.len() >= FLUSH_LINES && q.problems.is_empty() {
+                    hand_over(chunks, &mut q)?;
+                }
+                pending = start(&row, ei, reference, &mut q.problems, &q.seen);
+            }
+            let Some(p) = pending.as_mut() else {
+                continue;
+            };
+            add_line(&books, p, &row, &mut q.problems);
+        }
+    }
+    if let Some(done) = pending.take() {
+        finish(&mut books, done, &mut q)?;
+    }
+    if q.totals.entries == 0 && q.problems.is_empty() {
+        q.problems
+            .push(super::RowError::file("the file has no journal lines"));
+    }
+    if q.problems.is_empty() && !q.chunk.entries.is_empty() {
+        hand_over(chunks, &mut q)?;
+    }
+    Ok((books, q))
+}
+
+/// Sends the queued entries to the writer.
+fn hand_over(chunks: &mpsc::Sender<Chunk>, q: &mut Queue) -> Result<()> {
+    chunks
+        .blocking_send(std::mem::take(&mut q.chunk))
+        .map_err(|_| Error::Internal("the journal writer stopped".into()))
 }
 
 /// Starts an entry at its first row.
@@ -305,8 +369,9 @@ fn add_line(books: &Books, p: &mut Pending, row: &Row, problems: &mut Problems) 
 
 /// Checks a whole entry (line count, balance per fund, open period) and
 /// queues it for writing.
-fn finish(books: &mut Books, p: Pending, problems: &mut Problems, q: &mut Queue) -> Result<()> {
+fn finish(books: &mut Books, p: Pending, q: &mut Queue) -> Result<()> {
     q.seen.insert((p.entity, p.reference.clone()));
+    let problems = &mut q.problems;
     let (true, Some(date)) = (p.ok, p.date) else {
         return Ok(());
     };
@@ -380,16 +445,14 @@ fn finish(books: &mut Books, p: Pending, problems: &mut Problems, q: &mut Queue)
             *n
         }
         None => {
-            return Err(munishare_platform::Error::Internal(format!(
-                "no entry number for FY {fy}"
-            )));
+            return Err(Error::Internal(format!("no entry number for FY {fy}")));
         }
     };
     q.totals.entries += 1;
     q.totals.first_date = Some(q.totals.first_date.map_or(date, |d| d.min(date)));
     q.totals.last_date = Some(q.totals.last_date.map_or(date, |d| d.max(date)));
-    let entry = q.entries.len();
-    q.entries.push(BulkEntry {
+    let entry = q.chunk.entries.len();
+    q.chunk.entries.push(BulkEntry {
         id: new_id(),
         entity_id: books.entity_ids[p.entity].clone(),
         fiscal_year: fy,
@@ -406,7 +469,7 @@ fn finish(books: &mut Books, p: Pending, problems: &mut Problems, q: &mut Queue)
         let b = q.balances.entry((a, fy, period)).or_default();
         b.0 += d;
         b.1 += c;
-        q.lines.push(BulkLine {
+        q.chunk.lines.push(BulkLine {
             entry,
             line_no: i64::try_from(i + 1).unwrap_or(i64::MAX),
             account_id: books.accounts[a].id.clone(),
@@ -418,23 +481,20 @@ fn finish(books: &mut Books, p: Pending, problems: &mut Problems, q: &mut Queue)
     Ok(())
 }
 
-/// Writes the queued entries, after checking none of their sources is
-/// already in the books.
-async fn flush(
+/// Writes a chunk of checked entries, after checking none of their sources
+/// is already in the books.
+async fn write(
     tx: &mut Tx,
     scope: &ServiceScope,
     now: &str,
-    books: &Books,
-    q: &mut Queue,
+    entity_ids: &[String],
+    chunk: &Chunk,
     problems: &mut Problems,
 ) -> Result<()> {
-    if q.entries.is_empty() {
-        return Ok(());
-    }
     let m = scope.municipality_id();
     let mut present = Vec::new();
-    for entity_id in &books.entity_ids {
-        let sources: Vec<&str> = q
+    for entity_id in entity_ids {
+        let sources: Vec<&str> = chunk
             .entries
             .iter()
             .filter(|e| &e.entity_id == entity_id)
@@ -457,12 +517,5 @@ async fn flush(
         }
         return Ok(());
     }
-    store::insert_bulk(tx, m, now, &q.entries, &q.lines).await?;
-    if !q.analyzed {
-        store::refresh_statistics(tx).await?;
-        q.analyzed = true;
-    }
-    q.entries.clear();
-    q.lines.clear();
-    Ok(())
+    store::insert_bulk(tx, m, now, &chunk.entries, &chunk.lines).await
 }

@@ -251,6 +251,15 @@ impl Problems {
         self.total == 0
     }
 
+    /// Adds the problems another part of the import found.
+    pub fn absorb(&mut self, other: Self) {
+        let shown = other.list.len();
+        for e in other.list {
+            self.push(e);
+        }
+        self.total += other.total - shown as u64;
+    }
+
     /// (how many were found, the first of them).
     pub fn into_parts(self) -> (u64, Vec<RowError>) {
         (self.total, self.list)

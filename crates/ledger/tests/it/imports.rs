@@ -572,3 +572,158 @@ JE-2,2026-09-30,September payroll,1005-00-0000-00000-10100-000,,1
     let report = audit::verify(&db).await.unwrap();
     assert!(report.broken.is_empty(), "{report:?}");
 }
+
+/// A journal of 15,000 two-line entries (30,000 lines, two write chunks):
+/// entry n moves n cents from cash to police supplies. `reference` names
+/// entry n; `last_credit` is the last entry's credit, in cents.
+fn long_journal(reference: impl Fn(u64) -> String, last_credit: u64) -> Vec<u8> {
+    let mut csv = String::from("reference,date,description,account,debit,credit\n");
+    for n in 1..=LONG_ENTRIES {
+        let r = reference(n);
+        let credit = if n == LONG_ENTRIES { last_credit } else { n };
+        csv.push_str(&format!(
+            "{r},2026-08-15,Supplies {n},1005-42-4201-00000-52000-000,{}.{:02},\n\
+             {r},2026-08-15,Supplies {n},1005-00-0000-00000-10100-000,,{}.{:02}\n",
+            n / 100,
+            n % 100,
+            credit / 100,
+            credit % 100
+        ));
+    }
+    csv.into_bytes()
+}
+
+const LONG_ENTRIES: u64 = 15_000;
+
+/// A journal longer than one write chunk: a problem in its last entry, or an
+/// entry of a later chunk already posted by an earlier import, leaves nothing
+/// of the file in the books, though earlier chunks were written; the good file
+/// posts every line, checked against sums computed by hand.
+pub(crate) async fn long_journal_in_chunks(db: Db) {
+    demo::seed(&db, now(), Some("ledger-test-password".into()))
+        .await
+        .unwrap();
+    let admin = scope(&db, "townadmin.hartford", "hartford").await;
+    let r = import_file(
+        &db,
+        &admin,
+        ImportKind::Chart,
+        None,
+        "chart.csv",
+        CHART.into(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, "done", "{r:?}");
+    let mut tx = db.begin().await.unwrap();
+    service::open_fiscal_year(
+        &admin,
+        &mut tx,
+        now(),
+        EntityKind::TownGovernment,
+        FiscalYear::ending("fy", 2027).unwrap(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let supplies_and_cash = |db: Db| {
+        let admin = admin.clone();
+        async move {
+            let mut c = db.read().await.unwrap();
+            let tb = service::trial_balance(
+                &admin,
+                &mut c,
+                EntityKind::TownGovernment,
+                None,
+                date!(2026 - 08 - 31),
+            )
+            .await
+            .unwrap();
+            let net = |a: &str| {
+                tb.iter()
+                    .find(|r| r.account == a)
+                    .map_or(0, |r| r.debit_cents - r.credit_cents)
+            };
+            (
+                net("1005-42-4201-00000-52000-000"),
+                net("1005-00-0000-00000-10100-000"),
+            )
+        }
+    };
+
+    // The last entry is a cent short: row 30,000 (its first row) is named, and
+    // the 20,000 lines written before it was read are rolled back.
+    let r = import_file(
+        &db,
+        &admin,
+        ImportKind::Journal,
+        None,
+        "short.csv",
+        long_journal(|n| format!("JE-{n}"), LONG_ENTRIES - 1),
+    )
+    .await
+    .unwrap();
+    let p = problems(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!((p[0].0, p[0].1.as_str()), (30_000, "debit"), "{p:?}");
+    assert!(
+        p[0].2
+            .contains("entry JE-15000 does not balance in fund 1005")
+    );
+    assert_eq!(supplies_and_cash(db.clone()).await, (0, 0));
+
+    // The good file posts all of it: 1 + 2 + … + 15,000 cents = $1,125,075.00.
+    let r = import_file(
+        &db,
+        &admin,
+        ImportKind::Journal,
+        None,
+        "good.csv",
+        long_journal(|n| format!("JE-{n}"), LONG_ENTRIES),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, "done", "{r:?}");
+    assert_eq!(r.rows_read, 30_000);
+    let summary: serde_json::Value = serde_json::from_str(r.summary.as_deref().unwrap()).unwrap();
+    assert_eq!(summary["entries_posted"], 15_000);
+    assert_eq!(summary["lines_posted"], 30_000);
+    assert_eq!(summary["total_debits"], "$1,125,075.00");
+    assert_eq!(
+        supplies_and_cash(db.clone()).await,
+        (112_507_500, -112_507_500)
+    );
+
+    // Another file whose entry 14,000 (in its second chunk) repeats one
+    // already posted: refused by name, and its first chunk is rolled back.
+    let r = import_file(
+        &db,
+        &admin,
+        ImportKind::Journal,
+        None,
+        "again.csv",
+        long_journal(
+            |n| {
+                if n == 14_000 {
+                    "JE-14000".into()
+                } else {
+                    format!("GL-{n}")
+                }
+            },
+            LONG_ENTRIES,
+        ),
+    )
+    .await
+    .unwrap();
+    let p = problems(&r);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].2
+            .contains("entry JE-14000 is already in the books from an earlier import"),
+        "{p:?}"
+    );
+    assert_eq!(
+        supplies_and_cash(db.clone()).await,
+        (112_507_500, -112_507_500)
+    );
+}

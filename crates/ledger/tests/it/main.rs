@@ -1178,6 +1178,16 @@ async fn imports_on_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_journal_on_sqlite() {
+    run(Backend::Sqlite, imports::long_journal_in_chunks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_journal_on_postgres() {
+    run(Backend::Postgres, imports::long_journal_in_chunks).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ucoa_on_sqlite() {
     run(Backend::Sqlite, ucoa::catalog_and_crosswalk).await;
 }
