@@ -107,15 +107,24 @@ pub(super) async fn import(
     let entity_ids = books.entity_ids.clone();
     let (send, mut chunks) = mpsc::channel(CHUNKS_IN_FLIGHT);
     let checker = tokio::task::spawn_blocking(move || check(books, rows, &send));
+    // A town's first journal import has no imported entry to repeat (entries
+    // of the file are checked against each other as it is read, and the
+    // unique index on sources holds against an import running beside it).
+    let repeats_possible = store::journal_imported(tx, &m).await?;
     let now_text = now.to_db();
     let mut analyzed = false;
     while let Some(chunk) = chunks.recv().await {
         // After a refusal the rest is only read, so the check can report on the whole file.
         if problems.is_empty() {
-            write(tx, scope, &now_text, &entity_ids, &chunk, problems).await?;
-            if !analyzed {
-                store::refresh_statistics(tx).await?;
-                analyzed = true;
+            if repeats_possible {
+                refuse_repeats(tx, scope, &entity_ids, &chunk, problems).await?;
+            }
+            if problems.is_empty() {
+                store::insert_bulk(tx, &m, &now_text, &chunk.entries, &chunk.lines).await?;
+                if !analyzed {
+                    store::refresh_statistics(tx).await?;
+                    analyzed = true;
+                }
             }
         }
     }
@@ -481,12 +490,11 @@ fn finish(books: &mut Books, p: Pending, q: &mut Queue) -> Result<()> {
     Ok(())
 }
 
-/// Writes a chunk of checked entries, after checking none of their sources
-/// is already in the books.
-async fn write(
+/// Files a problem for each entry of `chunk` (up to 20) whose source an
+/// earlier import already posted.
+async fn refuse_repeats(
     tx: &mut Tx,
     scope: &ServiceScope,
-    now: &str,
     entity_ids: &[String],
     chunk: &Chunk,
     problems: &mut Problems,
@@ -504,18 +512,15 @@ async fn write(
             present.extend(store::sources_present(tx, m, entity_id, &sources).await?);
         }
     }
-    if !present.is_empty() {
-        for s in present.iter().take(20) {
-            problems.push(super::RowError::new(
-                0,
-                "reference",
-                format!(
-                    "entry {} is already in the books from an earlier import",
-                    s.trim_start_matches("import:")
-                ),
-            ));
-        }
-        return Ok(());
+    for s in present.iter().take(20) {
+        problems.push(super::RowError::new(
+            0,
+            "reference",
+            format!(
+                "entry {} is already in the books from an earlier import",
+                s.trim_start_matches("import:")
+            ),
+        ));
     }
-    store::insert_bulk(tx, m, now, &chunk.entries, &chunk.lines).await
+    Ok(())
 }

@@ -30,7 +30,8 @@ use crate::domain::{AccountClass, AccountString, FundType, LineAmount};
 use crate::service::{self, entity_id, finance_change, json, new_id, require};
 use read::{Batches, Row};
 
-/// Imports of at least this many rows refresh PostgreSQL's statistics after commit.
+/// Imports of at least this many rows may refresh PostgreSQL's statistics
+/// after commit (`store::analyze_journal`).
 const BIG_IMPORT_ROWS: i64 = 50_000;
 
 /// At most this many problems are kept and shown; the count says how many more.
@@ -547,10 +548,10 @@ pub async fn run(
             )
             .await?;
             tx.commit().await?;
-            // A large import changes the tables enough that PostgreSQL's
+            // A large import can change the tables enough that PostgreSQL's
             // plans for reports go stale until autovacuum catches up.
             if record.rows_read >= BIG_IMPORT_ROWS {
-                store::analyze_journal(&mut db.read().await?).await?;
+                store::analyze_journal(&mut db.read().await?, record.rows_read).await?;
             }
         }
         Ok(_) | Err(Error::Invalid { .. } | Error::Conflict { .. }) => {

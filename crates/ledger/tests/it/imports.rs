@@ -8,6 +8,7 @@ use std::sync::Arc;
 use munishare_ledger::import::{self, ImportKind, ImportRecord, NewImport, Progress, RowError};
 use munishare_ledger::{budget, service};
 use munishare_platform::access::ServiceScope;
+use munishare_platform::db::{ConnRef, Executor};
 use munishare_platform::tenancy::EntityKind;
 use munishare_platform::types::FiscalYear;
 use munishare_platform::{Db, Error, audit, demo};
@@ -573,7 +574,7 @@ JE-2,2026-09-30,September payroll,1005-00-0000-00000-10100-000,,1
     assert!(report.broken.is_empty(), "{report:?}");
 }
 
-/// A journal of 15,000 two-line entries (30,000 lines, two write chunks):
+/// A journal of 25,000 two-line entries (50,000 lines, three write chunks):
 /// entry n moves n cents from cash to police supplies. `reference` names
 /// entry n; `last_credit` is the last entry's credit, in cents.
 fn long_journal(reference: impl Fn(u64) -> String, last_credit: u64) -> Vec<u8> {
@@ -593,7 +594,7 @@ fn long_journal(reference: impl Fn(u64) -> String, last_credit: u64) -> Vec<u8> 
     csv.into_bytes()
 }
 
-const LONG_ENTRIES: u64 = 15_000;
+const LONG_ENTRIES: u64 = 25_000;
 
 /// A journal longer than one write chunk: a problem in its last entry, or an
 /// entry of a later chunk already posted by an earlier import, leaves nothing
@@ -651,8 +652,8 @@ pub(crate) async fn long_journal_in_chunks(db: Db) {
         }
     };
 
-    // The last entry is a cent short: row 30,000 (its first row) is named, and
-    // the 20,000 lines written before it was read are rolled back.
+    // The last entry is a cent short: row 50,000 (its first row) is named, and
+    // the 40,000 lines written before it was read are rolled back.
     let r = import_file(
         &db,
         &admin,
@@ -665,14 +666,14 @@ pub(crate) async fn long_journal_in_chunks(db: Db) {
     .unwrap();
     let p = problems(&r);
     assert_eq!(p.len(), 1, "{p:?}");
-    assert_eq!((p[0].0, p[0].1.as_str()), (30_000, "debit"), "{p:?}");
+    assert_eq!((p[0].0, p[0].1.as_str()), (50_000, "debit"), "{p:?}");
     assert!(
         p[0].2
-            .contains("entry JE-15000 does not balance in fund 1005")
+            .contains("entry JE-25000 does not balance in fund 1005")
     );
     assert_eq!(supplies_and_cash(db.clone()).await, (0, 0));
 
-    // The good file posts all of it: 1 + 2 + … + 15,000 cents = $1,125,075.00.
+    // The good file posts all of it: 1 + 2 + … + 25,000 cents = $3,125,125.00.
     let r = import_file(
         &db,
         &admin,
@@ -684,15 +685,29 @@ pub(crate) async fn long_journal_in_chunks(db: Db) {
     .await
     .unwrap();
     assert_eq!(r.status, "done", "{r:?}");
-    assert_eq!(r.rows_read, 30_000);
+    assert_eq!(r.rows_read, 50_000);
     let summary: serde_json::Value = serde_json::from_str(r.summary.as_deref().unwrap()).unwrap();
-    assert_eq!(summary["entries_posted"], 15_000);
-    assert_eq!(summary["lines_posted"], 30_000);
-    assert_eq!(summary["total_debits"], "$1,125,075.00");
+    assert_eq!(summary["entries_posted"], 25_000);
+    assert_eq!(summary["lines_posted"], 50_000);
+    assert_eq!(summary["total_debits"], "$3,125,125.00");
     assert_eq!(
         supplies_and_cash(db.clone()).await,
-        (112_507_500, -112_507_500)
+        (312_512_500, -312_512_500)
     );
+    // PostgreSQL: an import of 50,000 lines into an empty journal refreshes
+    // the planner's statistics of the lines (its size is counted only then).
+    let mut c = db.read().await.unwrap();
+    if let ConnRef::Postgres(pg) = c.conn() {
+        let counted: i64 = sqlx::query_scalar(
+            "SELECT CAST(reltuples AS BIGINT) FROM pg_class WHERE relname = 'ledger_lines' \
+             AND relnamespace = current_schema()::regnamespace",
+        )
+        .fetch_one(pg)
+        .await
+        .unwrap();
+        assert!(counted >= 50_000, "{counted}");
+    }
+    drop(c);
 
     // Another file whose entry 14,000 (in its second chunk) repeats one
     // already posted: refused by name, and its first chunk is rolled back.
@@ -724,6 +739,6 @@ pub(crate) async fn long_journal_in_chunks(db: Db) {
     );
     assert_eq!(
         supplies_and_cash(db.clone()).await,
-        (112_507_500, -112_507_500)
+        (312_512_500, -312_512_500)
     );
 }
