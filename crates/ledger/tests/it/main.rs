@@ -678,6 +678,16 @@ async fn journal_lines_keep_their_references(db: Db) {
             "UPDATE ledger_accounts SET id = 'renamed' WHERE municipality_id = $1 AND id = $2",
             vec![town.clone(), account.clone()],
         ),
+        // Entries keep their town.
+        (
+            "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, \
+             description, status, created_at) VALUES ($1, 'e-1', 'x', 2027, 999, 1, '2026-07-01', 'Stray', 'draft', '')",
+            vec!["no-such-town".into()],
+        ),
+        (
+            "DELETE FROM municipalities WHERE id = $1",
+            vec![town.clone()],
+        ),
     ];
     for (sql, args) in refused {
         let mut tx = db.begin().await.unwrap();
@@ -696,8 +706,10 @@ async fn journal_lines_keep_their_references(db: Db) {
             [
                 "FOREIGN KEY",
                 "not in the town",
+                "not in the region",
                 "append-only",
-                "has journal lines"
+                "has journal lines",
+                "has journal entries"
             ]
             .iter()
             .any(|why| e.contains(why)),
@@ -705,6 +717,23 @@ async fn journal_lines_keep_their_references(db: Db) {
         );
         drop(tx);
     }
+    // An entry without lines cannot be moved to a town that is not in the region.
+    let mut tx = db.begin().await.unwrap();
+    munishare_platform::execute!(&mut tx, c => sqlx::query(
+        "INSERT INTO ledger_entries (municipality_id, id, entity_id, fiscal_year, number, period, entry_date, \
+         description, status, created_at) VALUES ($1, 'e-1', 'x', 2027, 999, 1, '2026-07-01', 'Stray', 'draft', '')")
+        .bind(&town).execute(c).await)
+    .unwrap();
+    let moved = munishare_platform::execute!(&mut tx, c => sqlx::query(
+        "UPDATE ledger_entries SET municipality_id = 'no-such-town' WHERE municipality_id = $1 AND id = 'e-1'")
+        .bind(&town).execute(c).await)
+    .expect_err("an entry was moved out of the region")
+    .to_string();
+    assert!(
+        moved.contains("FOREIGN KEY") || moved.contains("not in the region"),
+        "{moved}"
+    );
+    drop(tx);
     // The good line alone is accepted (and rolled back: it would unbalance the entry).
     let mut tx = db.begin().await.unwrap();
     let n = munishare_platform::execute!(&mut tx, c => sqlx::query(insert)
