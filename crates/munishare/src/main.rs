@@ -123,6 +123,11 @@ struct ServeArgs {
     /// Mark cookies Secure even without --tls-cert (behind a TLS-terminating proxy).
     #[arg(long, env = "MUNISHARE_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Jobs this node runs at once (imports, indexing, backups). Default: 2 on PostgreSQL (an
+    /// import keeps one server process busy; two use both cores of the reference machine), 1 on
+    /// SQLite, which has one writer.
+    #[arg(long, env = "MUNISHARE_JOB_WORKERS")]
+    job_workers: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -350,8 +355,23 @@ fn secret_key(data_dir: &Path) -> Result<SecretKey> {
     })
 }
 
+/// How many job workers to run: `asked`, or the backend's default.
+fn job_workers(backend: &str, asked: Option<usize>) -> Result<usize> {
+    match (backend, asked) {
+        (_, Some(0)) => bail!("--job-workers must be at least 1"),
+        ("sqlite", Some(n)) if n > 1 => bail!(
+            "--job-workers {n}: SQLite has one writer, so this node runs one job at a time; \
+             use PostgreSQL to run more"
+        ),
+        ("sqlite", _) => Ok(1),
+        (_, Some(n)) => Ok(n),
+        (_, None) => Ok(2),
+    }
+}
+
 async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let db = open_db(common).await?;
+    let workers = job_workers(db.backend(), args.job_workers)?;
     let blobs = BlobStore::open(&object_store_url(
         &common.data_dir,
         args.object_store.as_deref(),
@@ -380,19 +400,29 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
     let waker = Waker::default();
     let progress = ProgressBoard::default();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(jobs::run_worker(
-        munishare::jobs(),
-        JobContext {
-            db: db.clone(),
-            clock: clock.clone(),
-            blobs: blobs.clone(),
-            replica: replica.clone(),
-            progress: progress.clone(),
-        },
-        waker.clone(),
-        std::time::Duration::from_secs(2),
-        stop_rx.clone(),
-    ));
+    println!("Job workers: {workers}");
+    let registry = munishare::jobs();
+    let workers: Vec<_> = (0..workers)
+        .map(|i| {
+            tokio::spawn(jobs::run_worker(
+                if i == 0 {
+                    registry.clone()
+                } else {
+                    registry.without_schedules()
+                },
+                JobContext {
+                    db: db.clone(),
+                    clock: clock.clone(),
+                    blobs: blobs.clone(),
+                    replica: replica.clone(),
+                    progress: progress.clone(),
+                },
+                waker.clone(),
+                std::time::Duration::from_secs(2),
+                stop_rx.clone(),
+            ))
+        })
+        .collect();
     let modules = munishare::module_state(&common.data_dir, args.intake_dir.as_deref());
     let intake = modules
         .get::<munishare_records::intake::IntakeRoot>()
@@ -468,7 +498,9 @@ async fn serve(common: &Common, args: &ServeArgs) -> Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    let _ = worker.await;
+    for worker in workers {
+        let _ = worker.await;
+    }
     for task in [indexer, intake].into_iter().flatten() {
         let _ = task.await;
     }

@@ -390,6 +390,17 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// The same handlers with nothing scheduled: for a node's extra workers,
+    /// so that periodic jobs are enqueued by one worker only (its check and
+    /// enqueue are two steps).
+    #[must_use]
+    pub fn without_schedules(&self) -> Self {
+        Self {
+            handlers: self.handlers.clone(),
+            schedules: Vec::new(),
+        }
+    }
+
     /// The platform's own handlers, with [`HOUSEKEEPING`] scheduled.
     pub fn with_platform_jobs() -> Self {
         let mut r = Self::default();

@@ -348,9 +348,21 @@ fn serves_over_tls_and_the_operator_commands_work() {
         "--object-store",
         "--no-demo",
         "--tls-cert",
+        "--job-workers",
         "MUNISHARE_LISTEN",
     ] {
         assert!(help.contains(flag), "serve --help documents {flag}");
     }
+    // SQLite has one writer: a second job worker is refused before serving.
+    let refused = run(
+        &data,
+        &["serve", "--listen", "127.0.0.1:0", "--job-workers", "2"],
+    );
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("--job-workers 2: SQLite has one writer"),
+        "{said}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
