@@ -4,6 +4,7 @@
 
 mod benchmarks;
 mod imports;
+mod properties;
 mod ucoa;
 
 use munishare_ledger::service::{self, NewEntry, NewLine, TrialBalanceRow};
@@ -1204,6 +1205,24 @@ async fn imports_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imports_on_postgres() {
     run(Backend::Postgres, imports::books_from_files).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_properties_on_sqlite() {
+    run(
+        Backend::Sqlite,
+        properties::posting_keeps_the_books_balanced,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posting_properties_on_postgres() {
+    run(
+        Backend::Postgres,
+        properties::posting_keeps_the_books_balanced,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
